@@ -1,0 +1,75 @@
+"""Which commit is which patch: the record ``patchkit apply`` leaves in the tree's git dir.
+
+Stored as ``$GIT_DIR/patchkit/<series>.json`` so later commands (status, lint,
+build, format) find the commits without guessing from subjects.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from patchkit import atomic
+from patchkit.errors import TreeError
+from patchkit.gitrepo import KernelTree
+
+
+@dataclass(frozen=True)
+class AppliedPatch:
+    number: int
+    subject: str
+    commit: str
+    overlay: bool = False
+
+
+@dataclass(frozen=True)
+class AppliedSeries:
+    series: str
+    revision: int
+    branch: str
+    base: str  # base commit
+    patches: tuple[AppliedPatch, ...]  # mailed patches, on the branch
+    overlays: tuple[AppliedPatch, ...] = ()  # built on top of the branch tip, never on the branch
+
+    @property
+    def tip(self) -> str:
+        return self.patches[-1].commit if self.patches else self.base
+
+    def state_commits(self) -> list[str]:
+        """Base, then the commit after each mailed patch: the tree states lint and build walk."""
+        return [self.base, *(p.commit for p in self.patches)]
+
+
+def record_path(tree: KernelTree, series_name: str) -> Path:
+    return tree.git_dir / "patchkit" / f"{series_name}.json"
+
+
+def write_record(tree: KernelTree, record: AppliedSeries) -> None:
+    data = asdict(record)
+    atomic.write_text(record_path(tree, record.series), json.dumps(data, indent=2) + "\n")
+
+
+def read_record(tree: KernelTree, series_name: str) -> AppliedSeries | None:
+    path = record_path(tree, series_name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise TreeError(f"{path}: unreadable apply record ({exc}); run 'patchkit apply --force'") from exc
+    return AppliedSeries(
+        series=data["series"],
+        revision=data["revision"],
+        branch=data["branch"],
+        base=data["base"],
+        patches=tuple(AppliedPatch(**p) for p in data["patches"]),
+        overlays=tuple(AppliedPatch(**p) for p in data.get("overlays", ())),
+    )
+
+
+def require_record(tree: KernelTree, series_name: str) -> AppliedSeries:
+    record = read_record(tree, series_name)
+    if record is None:
+        raise TreeError(f"{tree.path}: series '{series_name}' is not applied there; run 'patchkit apply' first")
+    return record

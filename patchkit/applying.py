@@ -1,0 +1,189 @@
+"""Turn series data into commits on ``patchkit/<name>/v<N>``, all or nothing.
+
+Commits are made with git's plumbing in a private index (``git apply
+--cached``, ``write-tree``, ``commit-tree``), so nothing the user can see
+changes until every patch has applied. Only then is the branch moved and
+checked out, with interrupts held off for that short step. The committer is
+the author and the commit date the author date: the same data always gives the
+same commit ids, which is how ``status`` tells whether a branch matches.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import unidiff
+
+from patchkit import proc
+from patchkit.applied import AppliedPatch, AppliedSeries, write_record
+from patchkit.errors import ApplyError, TreeError
+from patchkit.gitrepo import KernelTree
+from patchkit.series.model import Patch, Series
+from patchkit.signals import deferred_interrupts
+
+_FAILED_AT = re.compile(r"^error: patch failed: (?P<file>.+):(?P<line>\d+)$", re.MULTILINE)
+_FILE_ERROR = re.compile(r"^error: (?P<file>[^:]+): (?P<why>.+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    record: AppliedSeries
+    moved_from: str | None  # previous tip of the branch when --force moved it
+
+
+def commit_env(patch: Patch) -> dict[str, str]:
+    return {
+        "GIT_AUTHOR_NAME": patch.author.name,
+        "GIT_AUTHOR_EMAIL": patch.author.email,
+        "GIT_AUTHOR_DATE": patch.date,
+        "GIT_COMMITTER_NAME": patch.author.name,
+        "GIT_COMMITTER_EMAIL": patch.author.email,
+        "GIT_COMMITTER_DATE": patch.date,
+    }
+
+
+def make_commits(tree: KernelTree, series: Series, base: str, patches: tuple[Patch, ...]) -> list[AppliedPatch]:
+    """Create one commit per patch on top of ``base`` without touching HEAD, index or work tree."""
+    made: list[AppliedPatch] = []
+    with tempfile.TemporaryDirectory(prefix="patchkit-index-") as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        tree.git("read-tree", base, env=env)
+        parent = base
+        for patch in patches:
+            diff_path = series.diff_path(patch)
+            result = tree.run_git(["apply", "--cached", "--whitespace=nowarn", str(diff_path.resolve())], env=env)
+            if result.returncode != 0:
+                raise ApplyError(_describe_failure(series, patch, result.stderr.decode("utf-8", "replace")))
+            tree_hash = tree.git("write-tree", env=env).strip()
+            commit = tree.git(
+                "commit-tree", tree_hash, "-p", parent, "-F", "-",
+                env={**env, **commit_env(patch)}, input_bytes=patch.message().encode("utf-8"),
+            ).strip()  # fmt: skip
+            made.append(AppliedPatch(number=patch.number, subject=patch.subject, commit=commit, overlay=patch.overlay))
+            parent = commit
+    return made
+
+
+def _describe_failure(series: Series, patch: Patch, stderr: str) -> str:
+    where = ""
+    failed = _FAILED_AT.search(stderr)
+    if failed:
+        file_name, line = failed["file"], int(failed["line"])
+        where = f": {file_name}" + _hunk_label(series.diff_path(patch), file_name, line)
+    else:
+        other = _FILE_ERROR.search(stderr)
+        if other:
+            where = f": {other['file']}: {other['why']}"
+    return f"patch {patch.number} ({patch.subject}) does not apply{where} [{patch.diff}]; the tree was not changed"
+
+
+def _hunk_label(diff_path: Path, file_name: str, line: int) -> str:
+    try:
+        patch_set = unidiff.PatchSet(diff_path.read_text(encoding="utf-8", errors="surrogateescape"))
+    except (OSError, unidiff.UnidiffParseError):
+        return f" at line {line}"
+    for patched_file in patch_set:
+        if patched_file.path != file_name:
+            continue
+        for index, hunk in enumerate(patched_file, start=1):
+            if hunk.source_start == line or (hunk.source_start <= line < hunk.source_start + hunk.source_length):
+                return (
+                    f" hunk {index} (@@ -{hunk.source_start},{hunk.source_length} "
+                    f"+{hunk.target_start},{hunk.target_length} @@)"
+                )
+    return f" at line {line}"
+
+
+def find_base(tree: KernelTree, series: Series, explicit: str | None = None) -> str:
+    """The commit whose tree is the series' declared base."""
+    wanted = series.base.tree
+    if explicit is not None:
+        commit = tree.rev_parse(f"{explicit}^{{commit}}")
+        if commit is None:
+            raise TreeError(f"{tree.path}: --base {explicit}: no such commit")
+        if tree.tree_of(commit) != wanted:
+            raise TreeError(
+                f"{tree.path}: --base {explicit} has tree {tree.tree_of(commit)}, "
+                f"but series '{series.name}' is based on tree {wanted} ({series.base.package} {series.base.version})"
+            )
+        return commit
+    for rev in ("refs/tags/patchkit-base", "HEAD"):
+        commit = tree.rev_parse(f"{rev}^{{commit}}")
+        if commit is not None and tree.tree_of(commit) == wanted:
+            return commit
+    # The base may sit a little below HEAD (the user's own work on top of it).
+    log = tree.git("log", "--format=%H %T", "-n", "2000", "HEAD")
+    for line in log.splitlines():
+        commit, tree_hash = line.split()
+        if tree_hash == wanted:
+            return commit
+    raise TreeError(
+        f"{tree.path}: not the declared base: no commit near HEAD has tree {wanted} "
+        f"({series.base.package} {series.base.version}); pass --base REV, or omit --tree to use the default tree"
+    )
+
+
+def check_head_state(tree: KernelTree, branch: str, force: bool) -> str | None:
+    """Refuse states that switching branches would clobber; return the branch's current tip."""
+    tree.require_clean("applying a series")
+    if tree.current_branch() is None:
+        head = tree.rev_parse("HEAD")
+        if head is not None and not tree.refs_containing(head):
+            raise TreeError(
+                f"{tree.path}: HEAD is detached at {head[:12]}, which no branch or tag contains; "
+                "switching away would orphan it (create a branch for it first)"
+            )
+    existing = tree.rev_parse(f"refs/heads/{branch}")
+    if existing is not None and not force:
+        raise TreeError(f"{tree.path}: branch {branch} already exists; pass --force to move it")
+    return existing
+
+
+def _check_untracked_collisions(tree: KernelTree, tip: str) -> None:
+    """Refuse when a file the series creates already sits untracked (maybe ignored) in the tree."""
+    added = tree.git("diff", "--name-only", "--no-renames", "--diff-filter=A", "-z", "HEAD", tip)
+    for name in (n for n in added.split("\0") if n):
+        if (tree.path / name).exists() or (tree.path / name).is_symlink():
+            raise TreeError(
+                f"{tree.path}: untracked file {name} would be overwritten by the series; move it away first"
+            )
+
+
+def apply_series(tree: KernelTree, series: Series, *, force: bool = False, base: str | None = None) -> ApplyResult:
+    branch = series.branch
+    previous_tip = check_head_state(tree, branch, force)
+    base_commit = find_base(tree, series, base)
+    made = make_commits(tree, series, base_commit, series.mailed_patches)
+    tip = made[-1].commit
+    overlays = make_commits(tree, series, tip, series.overlay_patches) if series.overlay_patches else []
+    _check_untracked_collisions(tree, tip)
+    record = AppliedSeries(
+        series=series.name,
+        revision=series.revision,
+        branch=branch,
+        base=base_commit,
+        patches=tuple(made),
+        overlays=tuple(overlays),
+    )
+    with deferred_interrupts():
+        _switch_to(tree, branch, tip)
+        write_record(tree, record)
+    return ApplyResult(record=record, moved_from=previous_tip if previous_tip != tip else None)
+
+
+def _switch_to(tree: KernelTree, branch: str, tip: str) -> None:
+    # Own session: a terminal Ctrl-C must not kill git halfway through the checkout.
+    result = subprocess.run(
+        ["git", "-C", str(tree.path), "-c", "advice.detachedHead=false", "checkout", "-q", "-B", branch, tip],
+        capture_output=True,
+        start_new_session=True,
+        check=False,
+        executable=proc.require("git"),
+    )
+    if result.returncode != 0:
+        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise TreeError(f"{tree.path}: git checkout of {branch} failed: {detail[-1] if detail else 'unknown error'}")

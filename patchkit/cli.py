@@ -1,0 +1,136 @@
+"""The command line: argument parsing and the one place that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from patchkit import __version__
+from patchkit.errors import ExitCode, PatchkitError
+from patchkit.signals import install_sigterm_as_interrupt
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SERIES_ARG = click.argument("series", required=False)
+
+
+def tree_option(func: F) -> F:
+    return click.option(
+        "--tree",
+        "tree",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="A kernel git checkout to use instead of the default tree.",
+    )(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="patchkit")
+def cli() -> None:
+    """Keep a kernel patch series as data; apply, lint, build, boot and mail it.
+
+    SERIES is a directory holding series.yaml, or the name of one under
+    ./series/; when there is only one series it may be left out.
+    """
+
+
+@cli.group()
+def tree() -> None:
+    """The default kernel tree (Debian's linux-source package as a git repo)."""
+
+
+@tree.command("prepare")
+@SERIES_ARG
+@click.option("--package", help="Prepare this Debian source package instead of the series' base.")
+def tree_prepare(series: str | None, package: str | None) -> int:
+    """Make the default tree: install, extract, commit and tag the base."""
+    from patchkit.commands import tree_prepare as command
+
+    return command.run(series, package)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+@click.option("--base", help="The base commit in --tree (default: found by its tree hash).")
+@click.option("--force", is_flag=True, help="Move the series branch if it already exists.")
+def apply(series: str | None, tree: Path | None, base: str | None, force: bool) -> int:
+    """Apply the series to a tree as branch patchkit/NAME/vN."""
+    from patchkit.commands import apply as command
+
+    return command.run(series, tree, base, force)
+
+
+@cli.command("import")
+@click.option("--range", "rev_range", metavar="BASE..TIP", help="Import the commits of a branch.")
+@click.option("--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches.")
+@tree_option
+@click.option("--base", help="With --mbox: the base commit in --tree (default: tag patchkit-base, else HEAD).")
+@click.option("--overlay-tip", metavar="REV", help="With --range: commits TIP..REV become test-only overlay patches.")
+@click.option("--series", "series_dir", type=click.Path(path_type=Path, file_okay=False), help="Series directory to write (default: series/NAME).")
+@click.option("--name", help="Series name for a new series (default: the directory name).")
+@click.option("--package", default="linux-source-6.1", show_default=True, help="Base package recorded for a new series.")
+def import_(
+    rev_range: str | None,
+    mbox: Path | None,
+    tree: Path | None,
+    base: str | None,
+    overlay_tip: str | None,
+    series_dir: Path | None,
+    name: str | None,
+    package: str,
+) -> int:
+    """Turn a branch or a mailbox into series data.
+
+    Into an existing series directory only the patches are replaced; name,
+    revision, base, recipients, cover letter, changelog and configs are kept.
+    """
+    from patchkit.commands import import_ as command
+
+    return command.run(rev_range, mbox, tree, base, overlay_tip, series_dir, name, package)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+def status(series: str | None, tree: Path | None) -> int:
+    """Show the series, its base, the tree and whether the branch matches the data."""
+    from patchkit.commands import status as command
+
+    return command.run(series, tree)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+@click.option("--no-lint", is_flag=True, help="Skip the lint stage.")
+@click.option("--no-build", is_flag=True, help="Skip the build stage.")
+@click.option("--no-boot", is_flag=True, help="Skip the boot stage.")
+def verify(series: str | None, tree: Path | None, no_lint: bool, no_build: bool, no_boot: bool) -> int:
+    """Check the applied series: data, branch, lint, build and boot."""
+    from patchkit.commands import verify as command
+
+    return command.run(series, tree, lint=not no_lint, build=not no_build, boot=not no_boot)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, print one line on error, exit with the documented code."""
+    install_sigterm_as_interrupt()
+    try:
+        result = cli.main(args=argv, prog_name="patchkit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode.INVALID_DATA)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        click.echo("patchkit: interrupted; nothing was left half done", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except PatchkitError as exc:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        click.echo(f"patchkit: error: {exc.message}{hint}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(result if isinstance(result, int) else ExitCode.OK)

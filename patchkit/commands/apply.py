@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from patchkit.applying import apply_series
+from patchkit.target import open_target
+
+
+def run(series_arg: str | None, tree_arg: Path | None, base: str | None, force: bool) -> int:
+    started = time.monotonic()
+    target = open_target(series_arg, tree_arg)
+    result = apply_series(target.tree, target.series, force=force, base=base)
+    record = result.record
+    for patch in record.patches:
+        click.echo(f"  {patch.number:2d} {patch.commit[:12]} {patch.subject}")
+    for patch in record.overlays:
+        click.echo(f"  {patch.number:2d} {patch.commit[:12]} {patch.subject} (overlay, not on the branch)")
+    moved = f" (moved from {result.moved_from[:12]})" if result.moved_from else ""
+    click.echo(
+        f"{target.tree.path}: {record.branch} at {record.tip[:12]}{moved}: "
+        f"{len(record.patches)} patches on base {record.base[:12]} in {time.monotonic() - started:.1f}s"
+    )
+    return 0

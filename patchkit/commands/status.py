@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from patchkit import basetree
+from patchkit.gitrepo import KernelTree
+from patchkit.matching import compare_branch
+from patchkit.target import open_series
+
+
+def run(series_arg: str | None, tree_arg: Path | None) -> int:
+    series = open_series(series_arg)
+    mailed, overlays = len(series.mailed_patches), len(series.overlay_patches)
+    click.echo(f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)")
+    click.echo(f"base:    {series.base.package} {series.base.version}, tree {series.base.tree}")
+    if tree_arg is None:
+        path = basetree.default_tree_path(series.base.package)
+        if not (path / ".git").is_dir():
+            click.echo(f"tree:    {path} (default; not prepared yet: 'patchkit tree prepare')")
+            return 0
+        click.echo(f"tree:    {path} (default)")
+    else:
+        path = tree_arg
+        click.echo(f"tree:    {path}")
+    tree = KernelTree(path)
+    state = compare_branch(tree, series)
+    where = " (checked out)" if state.checked_out else ""
+    tip = f" at {state.tip[:12]}" if state.tip else ""
+    click.echo(f"branch:  {state.branch}{tip}{where}")
+    click.echo(f"state:   {state.detail}")
+    return 0

@@ -1,0 +1,87 @@
+"""Typed errors carrying the process exit code.
+
+Library code raises these; only :mod:`patchkit.cli` turns them into an exit.
+The codes are documented in README.md ("Exit codes") and must stay stable.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FINDINGS = 1  # lint findings or failed checks at/above --fail-on
+    USAGE = 2  # bad command line (click's own code for usage errors)
+    INVALID_DATA = 3  # series data, diff files, mailboxes, configuration
+    GIT = 4  # tree not usable, patch does not apply, git failed
+    BUILD = 5  # a kernel build failed
+    BOOT = 6  # a kernel did not boot as expected
+    MISSING_TOOL = 7  # an external program or package is missing
+    ENVIRONMENT = 8  # the machine got in the way: disk full, permissions
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM
+
+
+class PatchkitError(Exception):
+    """Base of every error patchkit reports to the user as one line."""
+
+    exit_code: ExitCode = ExitCode.INVALID_DATA
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(PatchkitError):
+    exit_code = ExitCode.USAGE
+
+
+class DataError(PatchkitError):
+    """Invalid series data; the message names the file, line and key path."""
+
+    exit_code = ExitCode.INVALID_DATA
+
+
+class TreeError(PatchkitError):
+    """The kernel tree is not in a state patchkit may touch."""
+
+    exit_code = ExitCode.GIT
+
+
+class ApplyError(PatchkitError):
+    """A patch does not apply; the tree has been left as it was."""
+
+    exit_code = ExitCode.GIT
+
+
+class GitError(PatchkitError):
+    exit_code = ExitCode.GIT
+
+
+class BuildError(PatchkitError):
+    exit_code = ExitCode.BUILD
+
+
+class BootError(PatchkitError):
+    exit_code = ExitCode.BOOT
+
+
+class MissingToolError(PatchkitError):
+    """An external tool is missing; ``packages`` are the Debian packages that provide it."""
+
+    exit_code = ExitCode.MISSING_TOOL
+
+    def __init__(self, message: str, *, packages: tuple[str, ...] = (), hint: str | None = None) -> None:
+        if packages and hint is None:
+            hint = "install it with: apt-get install " + " ".join(packages)
+        super().__init__(message, hint=hint)
+        self.packages = packages
+
+
+class EnvironmentProblem(PatchkitError):
+    exit_code = ExitCode.ENVIRONMENT
+
+
+class Interrupted(PatchkitError):
+    exit_code = ExitCode.INTERRUPTED

@@ -1,0 +1,51 @@
+"""Write a series directory canonically, so import → apply → import is byte-identical."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from patchkit import atomic
+from patchkit.series.load import SERIES_FILE
+from patchkit.series.model import Series
+
+
+class _SeriesDumper(yaml.SafeDumper):
+    """Block style for multi-line text; no key sorting; no line folding."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_SeriesDumper.add_representer(str, _represent_str)
+
+
+def series_yaml(series: Series) -> str:
+    return dump_yaml(series.to_data())
+
+
+def dump_yaml(data: Any) -> str:
+    text: str = yaml.dump(
+        data, Dumper=_SeriesDumper, sort_keys=False, allow_unicode=True, width=1_000_000, default_flow_style=False
+    )
+    return text
+
+
+def write_series(series: Series, diffs: dict[str, bytes]) -> None:
+    """Write ``series.yaml`` and the diff files (each atomically), diff files first."""
+    for name, raw in diffs.items():
+        atomic.write_bytes(series.directory / name, raw)
+    atomic.write_text(series.directory / SERIES_FILE, series_yaml(series))
+
+
+def diff_file_name(number: int, subject: str) -> str:
+    """``0003-x86-tdx-rename-foo.diff``, like git format-patch names its files."""
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", subject).strip("-.").lower()
+    slug = re.sub(r"\.+", ".", slug)[:52].rstrip("-.")
+    return f"{number:04d}-{slug or 'patch'}.diff"

@@ -1,0 +1,214 @@
+"""The series as typed data: what ``series.yaml`` and its diff files describe.
+
+Field order in :meth:`Series.to_data` is the order written to ``series.yaml``;
+keep it stable, since round trips compare files byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+    def ident(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+
+@dataclass(frozen=True)
+class Base:
+    package: str  # Debian source package the default tree comes from
+    version: str  # what `make kernelversion` reports for that tree
+    tree: str  # git tree hash of the base content
+
+
+@dataclass(frozen=True)
+class Cover:
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class ChangelogEntry:
+    revision: int
+    changes: str
+
+
+@dataclass(frozen=True)
+class BootSpec:
+    enabled: bool = True
+    cmdline: str = ""
+    expect: tuple[str, ...] = ()  # regexes the console must match (series end only)
+
+
+@dataclass(frozen=True)
+class KconfigSpec:
+    name: str
+    fragment: str  # path relative to the series directory
+    since: int = 0  # fragment options are required to exist from this patch on
+    boot: BootSpec = field(default_factory=BootSpec)
+
+
+@dataclass(frozen=True)
+class Suppression:
+    rule: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Patch:
+    number: int  # 1-based position in the series (overlays continue the count)
+    subject: str
+    author: Person
+    date: str  # ISO 8601 with offset, as `git log --date=iso-strict` prints it
+    body: str
+    trailers: tuple[str, ...]
+    diff: str  # diff file name relative to the series directory
+    overlay: bool = False  # test-only: applied for build/boot, never on the branch, never mailed
+    suppress: tuple[Suppression, ...] = ()
+
+    def message(self) -> str:
+        """The commit message exactly as it is committed."""
+        paragraphs = [self.subject]
+        if self.body:
+            paragraphs.append(self.body)
+        if self.trailers:
+            paragraphs.append("\n".join(self.trailers))
+        return "\n\n".join(paragraphs) + "\n"
+
+    def label(self) -> str:
+        return f"patch {self.number} ({self.subject})"
+
+
+@dataclass(frozen=True)
+class Series:
+    directory: Path
+    name: str
+    revision: int
+    subject_prefix: str
+    base: Base
+    patches: tuple[Patch, ...]
+    to: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    cover: Cover | None = None
+    changelog: tuple[ChangelogEntry, ...] = ()
+    configs: tuple[KconfigSpec, ...] = ()
+
+    @property
+    def mailed_patches(self) -> tuple[Patch, ...]:
+        """The patches that make up the series proper (no overlays)."""
+        return tuple(p for p in self.patches if not p.overlay)
+
+    @property
+    def overlay_patches(self) -> tuple[Patch, ...]:
+        return tuple(p for p in self.patches if p.overlay)
+
+    @property
+    def branch(self) -> str:
+        return f"patchkit/{self.name}/v{self.revision}"
+
+    def diff_path(self, patch: Patch) -> Path:
+        return self.directory / patch.diff
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "revision": self.revision,
+            "subject_prefix": self.subject_prefix,
+            "base": {"package": self.base.package, "version": self.base.version, "tree": self.base.tree},
+        }
+        if self.to:
+            data["to"] = list(self.to)
+        if self.cc:
+            data["cc"] = list(self.cc)
+        if self.cover is not None:
+            data["cover"] = {"subject": self.cover.subject, "body": self.cover.body}
+        if self.changelog:
+            data["changelog"] = [{"revision": c.revision, "changes": c.changes} for c in self.changelog]
+        if self.configs:
+            data["configs"] = [_config_data(c) for c in self.configs]
+        data["patches"] = [_patch_data(p) for p in self.patches]
+        return data
+
+
+def _config_data(config: KconfigSpec) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": config.name, "fragment": config.fragment}
+    if config.since:
+        data["since"] = config.since
+    boot: dict[str, Any] = {}
+    if not config.boot.enabled:
+        boot["enabled"] = False
+    if config.boot.cmdline:
+        boot["cmdline"] = config.boot.cmdline
+    if config.boot.expect:
+        boot["expect"] = list(config.boot.expect)
+    if boot:
+        data["boot"] = boot
+    return data
+
+
+def _patch_data(patch: Patch) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "subject": patch.subject,
+        "author": {"name": patch.author.name, "email": patch.author.email},
+        "date": patch.date,
+    }
+    if patch.body:
+        data["body"] = patch.body
+    if patch.trailers:
+        data["trailers"] = list(patch.trailers)
+    data["diff"] = patch.diff
+    if patch.overlay:
+        data["overlay"] = True
+    if patch.suppress:
+        data["suppress"] = [{"rule": s.rule, "reason": s.reason} for s in patch.suppress]
+    return data
+
+
+def series_from_data(directory: Path, data: dict[str, Any]) -> Series:
+    """Build a :class:`Series` from schema-valid data (validation happens in :mod:`.load`)."""
+    patches = tuple(
+        Patch(
+            number=index,
+            subject=p["subject"],
+            author=Person(p["author"]["name"], p["author"]["email"]),
+            date=p["date"],
+            body=p.get("body", ""),
+            trailers=tuple(p.get("trailers", ())),
+            diff=p["diff"],
+            overlay=p.get("overlay", False),
+            suppress=tuple(Suppression(s["rule"], s["reason"]) for s in p.get("suppress", ())),
+        )
+        for index, p in enumerate(data["patches"], start=1)
+    )
+    cover = data.get("cover")
+    return Series(
+        directory=directory,
+        name=data["name"],
+        revision=data["revision"],
+        subject_prefix=data["subject_prefix"],
+        base=Base(**data["base"]),
+        patches=patches,
+        to=tuple(data.get("to", ())),
+        cc=tuple(data.get("cc", ())),
+        cover=Cover(cover["subject"], cover["body"]) if cover else None,
+        changelog=tuple(ChangelogEntry(c["revision"], c["changes"]) for c in data.get("changelog", ())),
+        configs=tuple(
+            KconfigSpec(
+                name=c["name"],
+                fragment=c["fragment"],
+                since=c.get("since", 0),
+                boot=BootSpec(
+                    enabled=c.get("boot", {}).get("enabled", True),
+                    cmdline=c.get("boot", {}).get("cmdline", ""),
+                    expect=tuple(c.get("boot", {}).get("expect", ())),
+                ),
+            )
+            for c in data.get("configs", ())
+        ),
+    )

@@ -1,0 +1,61 @@
+"""Shared fixtures: hermetic git (pinned identity and dates, isolated HOME/XDG), small trees, the real tree."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import GitTree, PINNED_ENV
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test sees the developer's HOME, git config or caches."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for key, value in PINNED_ENV.items():
+        monkeypatch.setenv(key, value)
+    return home
+
+
+@pytest.fixture
+def small_tree(tmp_path: Path) -> GitTree:
+    """A tiny kernel-like git tree with one base commit tagged patchkit-base."""
+    return GitTree.create_small(tmp_path / "linux")
+
+
+@pytest.fixture(scope="session")
+def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Debian's linux-source-6.1 prepared once per session (slow: ~30 s), via patchkit itself."""
+    if not Path("/usr/src/linux-source-6.1.tar.xz").is_file() and os.geteuid() != 0:
+        pytest.skip("linux-source-6.1 is not installed and we are not root")
+    cache = Path(os.environ.get("PATCHKIT_TEST_CACHE", tmp_path_factory.mktemp("kernel-cache")))
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
+    subprocess.run(
+        ["patchkit", "tree", "prepare", "--package", "linux-source-6.1"], check=True, env=env, cwd=REPO_ROOT
+    )
+    return cache / "patchkit" / "trees" / "linux-source-6.1"
+
+
+@pytest.fixture
+def real_tree(real_base_tree: Path, tmp_path: Path) -> Iterator[Path]:
+    """A private clone of the prepared real tree (shares objects; the checkout takes a few seconds)."""
+    clone = tmp_path / "linux-6.1"
+    subprocess.run(
+        ["git", "clone", "-q", "--shared", "--no-checkout", str(real_base_tree), str(clone)], check=True
+    )
+    subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "main", "patchkit-base"], check=True)
+    yield clone
+    shutil.rmtree(clone, ignore_errors=True)
