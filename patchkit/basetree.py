@@ -56,6 +56,10 @@ def kernel_version(tree_path: Path) -> str:
         text = (tree_path / "Makefile").read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise TreeError(f"{tree_path}: no top-level Makefile: is this a kernel tree?") from exc
+    return kernel_version_of_makefile(text)
+
+
+def kernel_version_of_makefile(text: str) -> str:
     fields = {}
     for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"):
         match = re.search(rf"^{key}\s*=\s*(\S*)\s*$", text, re.MULTILINE)

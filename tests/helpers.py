@@ -95,7 +95,79 @@ class GitTree:
 
 def write_series(directory: Path, data: dict[str, object], diffs: dict[str, str]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "series.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    (directory / "series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     for name, text in diffs.items():
         (directory / name).write_text(text)
     return directory
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str, cwd: Path) -> CliResult:
+    """Run patchkit as a user would: a separate process, exit code and both streams."""
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "patchkit", *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return CliResult(result.returncode, result.stdout, result.stderr)
+
+
+DIFF_README = """diff --git a/README b/README
+index 000000000000..111111111111 100644
+--- a/README
++++ b/README
+@@ -1 +1,2 @@
+ tiny tree
++second line
+"""
+
+DIFF_NEW_FILE = """diff --git a/arch/x86/virt/Makefile b/arch/x86/virt/Makefile
+new file mode 100644
+index 000000000000..222222222222
+--- /dev/null
++++ b/arch/x86/virt/Makefile
+@@ -0,0 +1 @@
++obj-y += vmx/
+"""
+
+
+def small_series_data(tree: GitTree, patches: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """series.yaml data for the small tree; patches default to two that apply."""
+    return {
+        "name": "demo",
+        "revision": 1,
+        "subject_prefix": "PATCH",
+        "base": {"package": "linux-source-6.1", "version": "6.1.99", "tree": tree.tree_hash("patchkit-base")},
+        "patches": patches
+        or [
+            {
+                "subject": "README: Add a second line",
+                "author": {"name": "Zoë Ærø", "email": "zoe@example.org"},
+                "date": "2026-02-03T04:05:06+01:00",
+                "body": "Explain why.",
+                "trailers": ["Signed-off-by: Zoë Ærø <zoe@example.org>"],
+                "diff": "0001-readme.diff",
+            },
+            {
+                "subject": "x86/virt: Add a Makefile",
+                "author": {"name": "Test Author", "email": "author@example.org"},
+                "date": "2026-02-04T04:05:06-05:00",
+                "trailers": ["Signed-off-by: Test Author <author@example.org>"],
+                "diff": "0002-makefile.diff",
+            },
+        ],
+    }
+
+
+def make_small_series(project: Path, tree: GitTree) -> Path:
+    return write_series(
+        project / "series" / "demo",
+        small_series_data(tree),
+        {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE},
+    )

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from patchkit import basetree
+from patchkit.errors import UsageError
+from patchkit.gitrepo import KernelTree
+from patchkit.importing import import_mbox, import_range
+from patchkit.series.model import Base
+
+
+def run(
+    rev_range: str | None,
+    mbox: Path | None,
+    tree_arg: Path | None,
+    base: str | None,
+    overlay_tip: str | None,
+    series_dir: Path | None,
+    name: str | None,
+    package: str,
+) -> int:
+    if (rev_range is None) == (mbox is None):
+        raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
+    if series_dir is None:
+        if name is None:
+            raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
+        series_dir = Path("series") / name
+    if rev_range is not None:
+        tree = KernelTree(tree_arg or Path.cwd())
+        series = import_range(tree, rev_range, series_dir, name=name, package=package, overlay_tip=overlay_tip)
+    else:
+        assert mbox is not None
+        mbox_base = None
+        if tree_arg is not None:
+            tree = KernelTree(tree_arg)
+            rev = base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
+            tree_hash = tree.tree_of(rev)
+            if tree_hash is None:
+                raise UsageError(f"{tree.path}: no commit '{rev}'")
+            version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
+            mbox_base = Base(package, version, tree_hash)
+        series = import_mbox(mbox, series_dir, name=name, base=mbox_base)
+    overlays = len(series.overlay_patches)
+    extra = f" and {overlays} overlay" if overlays else ""
+    click.echo(f"{series.directory}: {len(series.mailed_patches)} patches{extra} written (series {series.name} v{series.revision})")
+    return 0

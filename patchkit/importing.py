@@ -1,0 +1,184 @@
+"""Turn a branch or a mailbox into series data (the inverse of apply).
+
+Into an existing series directory only the patches are replaced; everything a
+branch cannot say (name, revision, base package, recipients, cover letter,
+changelog, configs, per-patch suppressions) is kept. Diff files are named and
+produced canonically, so apply → import gives byte-identical data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from patchkit.basetree import kernel_version_of_makefile
+from patchkit.errors import DataError, GitError, UsageError
+from patchkit.gitrepo import KernelTree
+from patchkit.mbox import read_mbox
+from patchkit.series.diffcheck import check_diff
+from patchkit.series.dump import diff_file_name, write_series
+from patchkit.series.load import SERIES_FILE, load_series
+from patchkit.series.message import parse_message
+from patchkit.series.model import Base, Cover, Patch, Person, Series
+
+_FORMAT = "%an%x00%ae%x00%aI%x00%B"
+
+
+def import_range(
+    tree: KernelTree, rev_range: str, directory: Path, *, name: str | None, package: str, overlay_tip: str | None
+) -> Series:
+    base_rev, sep, tip_rev = rev_range.partition("..")
+    if not sep or not base_rev or not tip_rev or tip_rev.startswith("."):
+        raise UsageError(f"--range {rev_range}: expected BASE..TIP")
+    base = _commit(tree, base_rev)
+    tip = _commit(tree, tip_rev)
+    commits = _linear_commits(tree, base, tip)
+    if not commits:
+        raise UsageError(f"--range {rev_range}: no commits between {base_rev} and {tip_rev}")
+    overlays = _linear_commits(tree, tip, _commit(tree, overlay_tip)) if overlay_tip else []
+    existing = _existing(directory)
+    patches: list[Patch] = []
+    diffs: dict[str, bytes] = {}
+    for number, commit in enumerate(commits + overlays, start=1):
+        patch, diff = _patch_from_commit(tree, commit, number, overlay=number > len(commits))
+        patches.append(_keep_suppressions(existing, patch))
+        diffs[patch.diff] = diff
+    base_tree = tree.tree_of(base)
+    assert base_tree is not None  # base is a commit
+    makefile = tree.git("show", f"{base}:Makefile", check=False)
+    version = kernel_version_of_makefile(makefile) if makefile else "0.0"
+    series = _assemble(existing, directory, name, Base(package, version, base_tree), patches)
+    if not overlay_tip and existing is not None and existing.overlay_patches:
+        # Overlays are never on the branch: keep the ones the series already has.
+        kept = _renumber(existing.overlay_patches, len(patches) + 1)
+        for patch in existing.overlay_patches:
+            diffs[patch.diff] = existing.diff_path(patch).read_bytes()
+        series = replace(series, patches=series.patches + kept)
+    _write(existing, series, diffs)
+    return series
+
+
+def import_mbox(
+    mbox: Path, directory: Path, *, name: str | None, base: Base | None
+) -> Series:
+    mail = read_mbox(mbox)
+    existing = _existing(directory)
+    if base is None and existing is None:
+        raise UsageError("--mbox: say which base: an existing --series directory, or --tree PATH [--base REV]")
+    patches: list[Patch] = []
+    diffs: dict[str, bytes] = {}
+    for number, mail_patch in enumerate(mail.patches, start=1):
+        check_diff(Path(f"{mbox}: patch {mail_patch.index} ({mail_patch.subject})"), mail_patch.diff)
+        patch = Patch(
+            number=number,
+            subject=mail_patch.subject,
+            author=mail_patch.author,
+            date=mail_patch.date,
+            body=mail_patch.body,
+            trailers=mail_patch.trailers,
+            diff=diff_file_name(number, mail_patch.subject),
+        )
+        patches.append(_keep_suppressions(existing, patch))
+        diffs[patch.diff] = mail_patch.diff
+    chosen_base = base or (existing.base if existing else None)
+    assert chosen_base is not None
+    series = _assemble(existing, directory, name, chosen_base, patches)
+    if mail.revision:
+        series = replace(series, revision=mail.revision)
+    if mail.subject_prefix:
+        series = replace(series, subject_prefix=mail.subject_prefix)
+    if mail.cover_subject is not None:
+        series = replace(series, cover=Cover(mail.cover_subject, mail.cover_body or ""))
+    _write(existing, series, diffs)
+    return series
+
+
+def _commit(tree: KernelTree, rev: str) -> str:
+    commit = tree.rev_parse(f"{rev}^{{commit}}")
+    if commit is None:
+        raise UsageError(f"{tree.path}: no commit '{rev}'")
+    return commit
+
+
+def _linear_commits(tree: KernelTree, base: str, tip: str) -> list[str]:
+    merges = tree.git("rev-list", "--min-parents=2", f"{base}..{tip}").split()
+    if merges:
+        raise DataError(f"{tree.path}: {base[:12]}..{tip[:12]} contains merge commit {merges[0][:12]}; a series is linear")
+    commits = tree.git("rev-list", "--reverse", "--topo-order", f"{base}..{tip}").split()
+    if commits and tree.rev_parse(f"{commits[0]}^") != base:
+        raise DataError(f"{tree.path}: {base[:12]} is not an ancestor of {tip[:12]}")
+    return commits
+
+
+def _patch_from_commit(tree: KernelTree, commit: str, number: int, *, overlay: bool) -> tuple[Patch, bytes]:
+    raw = tree.git_bytes("log", "-1", "--encoding=UTF-8", f"--format={_FORMAT}", commit)
+    try:
+        name, email, date, message = raw.decode("utf-8").split("\0", 3)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{tree.path}: commit {commit[:12]}: author or message is not valid UTF-8") from exc
+    message = message.removesuffix("\n")  # --format adds one newline after %B
+    parsed = parse_message(message)
+    diff = tree.git_bytes("diff-tree", "-p", "--no-renames", "--no-ext-diff", "--no-textconv", f"{commit}^", commit)
+    patch = Patch(
+        number=number,
+        subject=parsed.subject,
+        author=Person(name, email),
+        date=date,
+        body=parsed.body,
+        trailers=parsed.trailers,
+        diff=diff_file_name(number, parsed.subject),
+        overlay=overlay,
+    )
+    if patch.message() != message:
+        raise DataError(
+            f"{tree.path}: commit {commit[:12]} ({parsed.subject}): message is not in subject/body/trailers form "
+            "(a subject over several lines, or stray blank lines or spaces); reword it and import again"
+        )
+    check_diff(Path(f"{tree.path}: commit {commit[:12]}"), diff)
+    return patch, diff
+
+
+def _existing(directory: Path) -> Series | None:
+    if not (directory / SERIES_FILE).is_file():
+        return None
+    return load_series(directory, check_files=False)
+
+
+def _keep_suppressions(existing: Series | None, patch: Patch) -> Patch:
+    if existing is None:
+        return patch
+    for old in existing.patches:
+        if old.subject == patch.subject and old.suppress:
+            return replace(patch, suppress=old.suppress)
+    return patch
+
+
+def _renumber(patches: tuple[Patch, ...], start: int) -> tuple[Patch, ...]:
+    return tuple(replace(p, number=n) for n, p in enumerate(patches, start=start))
+
+
+def _assemble(existing: Series | None, directory: Path, name: str | None, base: Base, patches: list[Patch]) -> Series:
+    if existing is not None:
+        kept_base = Base(existing.base.package, base.version, base.tree)
+        return replace(existing, base=kept_base, patches=tuple(patches))
+    return Series(
+        directory=directory,
+        name=name or directory.resolve().name,
+        revision=1,
+        subject_prefix="PATCH",
+        base=base,
+        patches=tuple(patches),
+    )
+
+
+def _write(existing: Series | None, series: Series, diffs: dict[str, bytes]) -> None:
+    try:
+        series.directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GitError(f"{series.directory}: cannot create: {exc.strerror}") from exc
+    write_series(series, diffs)
+    if existing is not None:
+        # Diff files the old data named and the new data does not are ours to remove.
+        for patch in existing.patches:
+            if patch.diff not in diffs:
+                (existing.directory / patch.diff).unlink(missing_ok=True)

@@ -1,0 +1,184 @@
+"""Read patches out of a mailbox: git format-patch output or a mailing-list archive.
+
+Handles the cover letter (0/N), ``[PATCH vN k/N]`` and ``[RFC PATCH]``
+prefixes, quoted-printable and base64 bodies, RFC 2047 encoded names and
+subjects, and an in-body ``From:`` that overrides the sender.
+"""
+
+from __future__ import annotations
+
+import email.errors
+import email.header
+import email.utils
+import mailbox
+import re
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path
+
+from patchkit.errors import DataError
+from patchkit.series.message import parse_message
+from patchkit.series.model import Person
+
+_PREFIX = re.compile(r"^\s*\[(?P<tags>[^\]]*)\]\s*(?P<rest>.*)$", re.DOTALL)
+_COUNTER = re.compile(r"^(?P<k>\d+)/(?P<n>\d+)$")
+_REVISION = re.compile(r"^[vV](?P<rev>\d+)$")
+_SIGNATURE = re.compile(r"\n-- \n(?![\s\S]*^(?:diff --git|@@ ))[\s\S]*\Z", re.MULTILINE)
+_SHORTLOG_AUTHOR = re.compile(r"^\S.* \(\d+\):$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class MailPatch:
+    index: int  # k of k/N (1 when the subject has no counter)
+    subject: str
+    author: Person
+    date: str  # ISO 8601 with offset
+    body: str
+    trailers: tuple[str, ...]
+    diff: bytes
+
+
+@dataclass(frozen=True)
+class MailSeries:
+    subject_prefix: str | None  # e.g. "PATCH" or "RFC PATCH"
+    revision: int | None
+    cover_subject: str | None
+    cover_body: str | None
+    patches: tuple[MailPatch, ...]
+
+
+def read_mbox(path: Path) -> MailSeries:
+    try:
+        messages = list(mailbox.mbox(str(path), create=False))
+    except (OSError, mailbox.Error) as exc:
+        raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
+    if not messages:
+        raise DataError(f"{path}: no messages (is it an mbox, with 'From ' separator lines?)")
+    prefix: str | None = None
+    revision: int | None = None
+    cover_subject = cover_body = None
+    patches: list[MailPatch] = []
+    for position, message in enumerate(messages, start=1):
+        where = f"{path}: message {position}"
+        raw_subject = _decode_header(message.get("Subject", ""), where)
+        if re.match(r"^\s*(re|aw|fwd?):", raw_subject, re.IGNORECASE):
+            continue  # replies in a list archive are not patches
+        tags, subject = _split_prefix(raw_subject)
+        index, total, msg_prefix, msg_revision = _read_tags(tags)
+        prefix = prefix or msg_prefix
+        revision = revision or msg_revision
+        text = _body_text(message, where)
+        if index == 0 and total:
+            cover_subject = subject
+            cover_body = _cover_body(text)
+            continue
+        if "\ndiff --git " not in "\n" + text:
+            continue  # not a patch (an unrelated mail in an archive)
+        patches.append(_read_patch(message, where, index or position, subject, text))
+    if not patches:
+        raise DataError(f"{path}: no patches found (no message has a 'diff --git' section)")
+    patches.sort(key=lambda p: p.index)
+    return MailSeries(prefix, revision, cover_subject, cover_body, tuple(patches))
+
+
+def _decode_header(value: str, where: str) -> str:
+    try:
+        decoded = str(email.header.make_header(email.header.decode_header(value)))
+    except (UnicodeDecodeError, LookupError, email.errors.HeaderParseError) as exc:
+        raise DataError(f"{where}: undecodable header {value!r}: {exc}") from exc
+    return re.sub(r"\s*\n\s*", " ", decoded).strip()
+
+
+def _split_prefix(subject: str) -> tuple[list[str], str]:
+    tags: list[str] = []
+    while True:
+        match = _PREFIX.match(subject)
+        if not match:
+            return tags, subject.strip()
+        tags.extend(match["tags"].split())
+        subject = match["rest"]
+
+
+def _read_tags(tags: list[str]) -> tuple[int | None, int | None, str | None, int | None]:
+    index = total = revision = None
+    words: list[str] = []
+    for tag in tags:
+        counter, rev = _COUNTER.match(tag), _REVISION.match(tag)
+        if counter:
+            index, total = int(counter["k"]), int(counter["n"])
+        elif rev:
+            revision = int(rev["rev"])
+        else:
+            words.append(tag)
+    return index, total, (" ".join(words) or None), revision
+
+
+def _body_text(message: Message, where: str) -> str:
+    if message.is_multipart():
+        parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
+        if not parts:
+            raise DataError(f"{where}: no text/plain part")
+        message = parts[0]
+    payload = message.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        raise DataError(f"{where}: empty body")
+    charset = message.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset)
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise DataError(f"{where}: body is not valid {charset}: {exc}") from exc
+
+
+def _read_patch(message: Message, where: str, index: int, subject: str, text: str) -> MailPatch:
+    name, address = email.utils.parseaddr(_decode_header(message.get("From", ""), where))
+    date_header = message.get("Date")
+    lines = text.split("\n")
+    # An in-body From:/Date: (first lines of the body) names the real author.
+    while lines and re.match(r"^(From|Date|Subject): ", lines[0]):
+        key, _, value = lines.pop(0).partition(": ")
+        if key == "From":
+            name, address = email.utils.parseaddr(value)
+        elif key == "Date":
+            date_header = value
+        else:
+            subject = _split_prefix(value)[1]
+    if not address:
+        raise DataError(f"{where}: no author address in From:")
+    if date_header is None:
+        raise DataError(f"{where}: no Date: header")
+    try:
+        date = email.utils.parsedate_to_datetime(date_header).isoformat()
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{where}: unreadable Date: {date_header!r}") from exc
+    text = "\n".join(lines)
+    message_part, diff_part = _split_at_diff(text, where)
+    parsed = parse_message(subject + "\n\n" + message_part)
+    return MailPatch(
+        index=index,
+        subject=parsed.subject,
+        author=Person(name or address, address),
+        date=date,
+        body=parsed.body,
+        trailers=parsed.trailers,
+        diff=diff_part.encode("utf-8"),
+    )
+
+
+def _split_at_diff(text: str, where: str) -> tuple[str, str]:
+    start = ("\n" + text).find("\ndiff --git ")
+    before, diff = text[:start], text[start:]
+    separator = re.search(r"^---\s*$", before, re.MULTILINE)
+    message_part = before[: separator.start()] if separator else before
+    diff = _SIGNATURE.sub("\n", diff)
+    if not diff.endswith("\n"):
+        diff += "\n"
+    if not diff.startswith("diff --git "):
+        raise DataError(f"{where}: no diff found")
+    return message_part.strip("\n"), diff
+
+
+def _cover_body(text: str) -> str:
+    """The cover letter's own words, without git's shortlog and diffstat."""
+    shortlog = _SHORTLOG_AUTHOR.search(text)
+    body = text[: shortlog.start()] if shortlog else _SIGNATURE.sub("\n", text)
+    return body.strip("\n")

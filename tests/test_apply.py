@@ -1,0 +1,209 @@
+"""patchkit apply on small hermetic trees: exact commits, refusals, all-or-nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import (
+    DIFF_NEW_FILE,
+    DIFF_README,
+    GitTree,
+    make_small_series,
+    run_cli,
+    small_series_data,
+    write_series,
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, small_tree: GitTree) -> Path:
+    make_small_series(tmp_path / "project", small_tree)
+    return tmp_path / "project"
+
+
+def test_apply_makes_one_commit_per_patch_exactly_as_data(project: Path, small_tree: GitTree) -> None:
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 0, result.err
+    assert small_tree.git("symbolic-ref", "--short", "HEAD").strip() == "patchkit/demo/v1"
+    log = small_tree.git("log", "--reverse", "--format=%an|%ae|%aI|%cn|%cI%n%B%x00", "patchkit-base..HEAD")
+    entries = [e.strip("\n") for e in log.split("\0") if e.strip()]
+    assert entries[0] == (
+        "Zoë Ærø|zoe@example.org|2026-02-03T04:05:06+01:00|Zoë Ærø|2026-02-03T04:05:06+01:00\n"
+        "README: Add a second line\n\nExplain why.\n\nSigned-off-by: Zoë Ærø <zoe@example.org>"
+    )
+    assert entries[1].startswith("Test Author|author@example.org|2026-02-04T04:05:06-05:00|")
+    assert (small_tree.path / "README").read_text() == "tiny tree\nsecond line\n"
+    assert (small_tree.path / "arch/x86/virt/Makefile").read_text() == "obj-y += vmx/\n"
+    assert small_tree.git("status", "--porcelain") == ""
+    record = small_tree.path / ".git" / "patchkit" / "demo.json"
+    assert small_tree.head() in record.read_text()
+
+
+def test_apply_is_reproducible_and_status_sees_matching_branch(project: Path, small_tree: GitTree) -> None:
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    first = small_tree.head()
+    again = run_cli("apply", "--tree", str(small_tree.path), "--force", cwd=project)
+    assert again.code == 0, again.err
+    assert small_tree.head() == first
+    status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
+    assert "matches the data (2 patches)" in status.out
+
+
+def test_status_names_the_patch_where_the_branch_diverged(project: Path, small_tree: GitTree) -> None:
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    small_tree.git("reset", "-q", "--hard", "HEAD~1")
+    small_tree.commit("x86/virt: Add a Makefile\n\nreworded\n", {"arch/x86/virt/Makefile": "obj-y += vmx/\n"})
+    status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
+    assert "differs from the data at patch 2 (x86/virt: Add a Makefile): message or metadata changed" in status.out
+
+
+def test_existing_branch_needs_force(project: Path, small_tree: GitTree) -> None:
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    small_tree.git("checkout", "-q", "main")
+    before = small_tree.snapshot()
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 4
+    assert "branch patchkit/demo/v1 already exists; pass --force" in result.err
+    assert small_tree.snapshot() == before
+
+
+def test_dirty_tree_is_refused(project: Path, small_tree: GitTree) -> None:
+    (small_tree.path / "README").write_text("my uncommitted work\n")
+    before = small_tree.snapshot()
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 4
+    assert "uncommitted changes in README" in result.err
+    assert small_tree.snapshot() == before
+    assert (small_tree.path / "README").read_text() == "my uncommitted work\n"
+
+
+@pytest.mark.parametrize(("marker", "what"), [("rebase-merge", "a rebase"), ("rebase-apply", "git am"),
+                                                ("MERGE_HEAD", "a merge"), ("BISECT_LOG", "a bisect")])
+def test_tree_mid_operation_is_refused(project: Path, small_tree: GitTree, marker: str, what: str) -> None:
+    target = small_tree.path / ".git" / marker
+    if marker.startswith("rebase"):
+        target.mkdir()
+    else:
+        target.write_text(small_tree.head() + "\n")
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 4
+    assert what in result.err and "in progress" in result.err
+
+
+def test_not_a_git_repo(project: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    result = run_cli("apply", "--tree", str(plain), cwd=project)
+    assert result.code == 4
+    assert f"{plain}: not a git repository" in result.err
+
+
+def test_tree_that_is_not_the_declared_base(project: Path, tmp_path: Path) -> None:
+    other = GitTree.create_small(tmp_path / "other", {"Makefile": "VERSION = 5\n"})
+    result = run_cli("apply", "--tree", str(other.path), cwd=project)
+    assert result.code == 4
+    assert "not the declared base" in result.err
+    assert other.git("branch", "--list", "patchkit/*") == ""
+
+
+def test_base_below_head_is_found(project: Path, small_tree: GitTree) -> None:
+    small_tree.commit("unrelated work\n", {"notes.txt": "mine\n"})
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 0, result.err
+    assert small_tree.git("rev-parse", "HEAD~2").strip() == small_tree.git("rev-parse", "patchkit-base").strip()
+    assert small_tree.git("rev-parse", "main").strip() != small_tree.git("rev-parse", "patchkit-base").strip()
+
+
+def test_detached_head_that_only_head_knows_is_refused(project: Path, small_tree: GitTree) -> None:
+    small_tree.git("checkout", "-q", "--detach")
+    orphan = small_tree.commit("work nobody else has\n", {"notes.txt": "precious\n"})
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 4
+    assert f"HEAD is detached at {orphan[:12]}" in result.err
+    assert small_tree.head() == orphan
+
+
+def test_untracked_file_in_the_way_is_refused(project: Path, small_tree: GitTree) -> None:
+    (small_tree.path / "arch/x86/virt").mkdir(parents=True)
+    (small_tree.path / "arch/x86/virt/Makefile").write_text("my own\n")
+    before = small_tree.snapshot()
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 4
+    assert "untracked file arch/x86/virt/Makefile would be overwritten" in result.err
+    assert small_tree.snapshot() == before
+    assert (small_tree.path / "arch/x86/virt/Makefile").read_text() == "my own\n"
+
+
+def test_patch_that_does_not_apply_names_patch_file_and_hunk(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    broken = DIFF_NEW_FILE + DIFF_README.replace(" tiny tree\n", " no such context\n")
+    data = small_series_data(small_tree)
+    write_series(project / "series" / "demo", data, {"0001-readme.diff": DIFF_README, "0002-makefile.diff": broken})
+    small_tree.git("stash", "list")
+    (small_tree.path / "scratch.txt").write_text("stash me\n")
+    small_tree.git("stash", "push", "-q", "--include-untracked")
+    before = small_tree.snapshot()
+    stash_before = small_tree.git("stash", "list")
+    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 4
+    line = result.err.strip()
+    assert "patch 2 (x86/virt: Add a Makefile) does not apply: README hunk 1 (@@ -1,1 +1,2 @@)" in line
+    assert "[0002-makefile.diff]" in line and "the tree was not changed" in line
+    assert small_tree.snapshot() == before
+    assert small_tree.git("stash", "list") == stash_before
+
+
+def _many_patch_series(project: Path, tree: GitTree, count: int) -> None:
+    patches, diffs = [], {}
+    for index in range(1, count + 1):
+        name = f"{index:04d}-file.diff"
+        diffs[name] = (
+            f"diff --git a/gen/f{index}.c b/gen/f{index}.c\nnew file mode 100644\n"
+            f"--- /dev/null\n+++ b/gen/f{index}.c\n@@ -0,0 +1 @@\n+int f{index};\n"
+        )
+        patches.append({
+            "subject": f"gen: Add f{index}", "author": {"name": "A", "email": "a@example.org"},
+            "date": "2026-03-01T00:00:00+00:00", "diff": name,
+        })  # fmt: skip
+    write_series(project / "series" / "demo", small_series_data(tree, patches), diffs)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_tree_as_it_was_or_fully_applied(tmp_path: Path, small_tree: GitTree, signum: int) -> None:
+    project = tmp_path / "project"
+    _many_patch_series(project, small_tree, 40)
+    before = small_tree.snapshot()
+    outcomes = set()
+    for delay in (0.05, 0.15, 0.3, 0.5, 0.8, 1.2, 2.0):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "patchkit", "apply", "--force", "--tree", str(small_tree.path)],
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(delay)
+        process.send_signal(signum)
+        _, err = process.communicate(timeout=60)
+        if process.returncode == 130:
+            assert "interrupted" in err
+        else:
+            assert process.returncode == 0, err
+        if small_tree.git("branch", "--list", "patchkit/demo/v1").strip():
+            outcomes.add("applied")
+            assert small_tree.git("symbolic-ref", "--short", "HEAD").strip() == "patchkit/demo/v1"
+            assert small_tree.git("rev-list", "--count", "patchkit-base..HEAD").strip() == "40"
+            assert small_tree.git("status", "--porcelain") == ""
+            assert (small_tree.path / ".git/patchkit/demo.json").is_file()
+            small_tree.git("checkout", "-q", "main")
+            small_tree.git("branch", "-q", "-D", "patchkit/demo/v1")
+            (small_tree.path / ".git/patchkit/demo.json").unlink()
+        else:
+            outcomes.add("untouched")
+        assert small_tree.snapshot() == before
+        assert not list((small_tree.path / ".git").glob("*.lock"))
+    assert "untouched" in outcomes  # the early signals must have landed before the switch
