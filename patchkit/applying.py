@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import unidiff
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from patchkit import proc
 from patchkit.applied import AppliedPatch, AppliedSeries, write_record
@@ -83,8 +84,8 @@ def _describe_failure(series: Series, patch: Patch, stderr: str) -> str:
 
 def _hunk_label(diff_path: Path, file_name: str, line: int) -> str:
     try:
-        patch_set = unidiff.PatchSet(diff_path.read_text(encoding="utf-8", errors="surrogateescape"))
-    except (OSError, unidiff.UnidiffParseError):
+        patch_set = PatchSet(diff_path.read_text(encoding="utf-8", errors="surrogateescape"))
+    except (OSError, UnidiffParseError):
         return f" at line {line}"
     for patched_file in patch_set:
         if patched_file.path != file_name:

@@ -110,9 +110,7 @@ def ensure_package(package: str) -> Path:
     if os.geteuid() != 0:
         raise MissingToolError(f"{tarball} is missing", hint=f"install it with: sudo {command}")
     proc.require("apt-get")
-    result = proc.run(
-        ["apt-get", "install", "-y", "-q", package], env={"DEBIAN_FRONTEND": "noninteractive"}
-    )
+    result = proc.run(["apt-get", "install", "-y", "-q", package], env={"DEBIAN_FRONTEND": "noninteractive"})
     if result.returncode != 0 or not tarball.is_file():
         lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
         why = lines[-1] if lines else f"exit {result.returncode}"

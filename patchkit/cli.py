@@ -66,13 +66,22 @@ def apply(series: str | None, tree: Path | None, base: str | None, force: bool) 
 
 @cli.command("import")
 @click.option("--range", "rev_range", metavar="BASE..TIP", help="Import the commits of a branch.")
-@click.option("--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches.")
+@click.option(
+    "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
+)
 @tree_option
 @click.option("--base", help="With --mbox: the base commit in --tree (default: tag patchkit-base, else HEAD).")
 @click.option("--overlay-tip", metavar="REV", help="With --range: commits TIP..REV become test-only overlay patches.")
-@click.option("--series", "series_dir", type=click.Path(path_type=Path, file_okay=False), help="Series directory to write (default: series/NAME).")
+@click.option(
+    "--series",
+    "series_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Series directory to write (default: series/NAME).",
+)
 @click.option("--name", help="Series name for a new series (default: the directory name).")
-@click.option("--package", default="linux-source-6.1", show_default=True, help="Base package recorded for a new series.")
+@click.option(
+    "--package", default="linux-source-6.1", show_default=True, help="Base package recorded for a new series."
+)
 def import_(
     rev_range: str | None,
     mbox: Path | None,

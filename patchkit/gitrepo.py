@@ -6,6 +6,7 @@ index or exact bytes on stdin go through :meth:`KernelTree.git`.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -77,17 +78,16 @@ class KernelTree:
             stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
             detail = stderr[-1] if stderr else f"exit {result.returncode}"
             raise GitError(f"{self.path}: git {args[0]} failed: {detail}")
-        return result.stdout
+        stdout: bytes = result.stdout
+        return stdout
 
     def run_git(
         self, args: Sequence[str], *, env: Mapping[str, str] | None = None, input_bytes: bytes | None = None
-    ) -> proc.subprocess.CompletedProcess[bytes]:
+    ) -> subprocess.CompletedProcess[bytes]:
         full_env = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
         if env:
             full_env.update(env)
-        return proc.run(
-            ["git", *_GIT_CONFIG, "-C", str(self.path), *args], env=full_env, input_bytes=input_bytes
-        )
+        return proc.run(["git", *_GIT_CONFIG, "-C", str(self.path), *args], env=full_env, input_bytes=input_bytes)
 
     def rev_parse(self, rev: str) -> str | None:
         result = self.run_git(["rev-parse", "--verify", "--quiet", "--end-of-options", rev])

@@ -58,9 +58,7 @@ def import_range(
     return series
 
 
-def import_mbox(
-    mbox: Path, directory: Path, *, name: str | None, base: Base | None
-) -> Series:
+def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | None) -> Series:
     mail = read_mbox(mbox)
     existing = _existing(directory)
     if base is None and existing is None:
@@ -103,7 +101,9 @@ def _commit(tree: KernelTree, rev: str) -> str:
 def _linear_commits(tree: KernelTree, base: str, tip: str) -> list[str]:
     merges = tree.git("rev-list", "--min-parents=2", f"{base}..{tip}").split()
     if merges:
-        raise DataError(f"{tree.path}: {base[:12]}..{tip[:12]} contains merge commit {merges[0][:12]}; a series is linear")
+        raise DataError(
+            f"{tree.path}: {base[:12]}..{tip[:12]} contains merge commit {merges[0][:12]}; a series is linear"
+        )
     commits = tree.git("rev-list", "--reverse", "--topo-order", f"{base}..{tip}").split()
     if commits and tree.rev_parse(f"{commits[0]}^") != base:
         raise DataError(f"{tree.path}: {base[:12]} is not an ancestor of {tip[:12]}")

@@ -38,7 +38,9 @@ def compare_branch(tree: KernelTree, series: Series) -> BranchState:
     actual = tree.git("rev-list", "--reverse", f"{record.base}..{tip}").split()
     for index, want in enumerate(expected):
         if index >= len(actual):
-            return BranchState(branch, True, tip, checked_out, False, f"ends before patch {want.number} ({want.subject})")
+            return BranchState(
+                branch, True, tip, checked_out, False, f"ends before patch {want.number} ({want.subject})"
+            )
         if actual[index] != want.commit:
             same_tree = tree.tree_of(actual[index]) == tree.tree_of(want.commit)
             what = "message or metadata" if same_tree else "content"

@@ -38,9 +38,7 @@ def require(program: str) -> str:
     found = shutil.which(program)
     if found is None:
         package = DEBIAN_PACKAGE_OF.get(program)
-        raise MissingToolError(
-            f"'{program}' is not installed", packages=(package,) if package else ()
-        )
+        raise MissingToolError(f"'{program}' is not installed", packages=(package,) if package else ())
     return found
 
 

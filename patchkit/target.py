@@ -26,7 +26,9 @@ def open_tree(series: Series, tree_arg: Path | None) -> tuple[KernelTree, bool]:
     """The tree named by --tree, else the default tree (prepared on first use)."""
     if tree_arg is not None:
         return KernelTree(tree_arg), False
-    prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree, expected_version=series.base.version)
+    prepared = basetree.prepare(
+        series.base.package, expected_tree=series.base.tree, expected_version=series.base.version
+    )
     return KernelTree(prepared.path), True
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GitTree, PINNED_ENV
+from tests.helpers import PINNED_ENV, GitTree
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,9 +42,7 @@ def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("linux-source-6.1 is not installed and we are not root")
     cache = Path(os.environ.get("PATCHKIT_TEST_CACHE", tmp_path_factory.mktemp("kernel-cache")))
     env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
-    subprocess.run(
-        ["patchkit", "tree", "prepare", "--package", "linux-source-6.1"], check=True, env=env, cwd=REPO_ROOT
-    )
+    subprocess.run(["patchkit", "tree", "prepare", "--package", "linux-source-6.1"], check=True, env=env, cwd=REPO_ROOT)
     return cache / "patchkit" / "trees" / "linux-source-6.1"
 
 
@@ -52,9 +50,7 @@ def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_tree(real_base_tree: Path, tmp_path: Path) -> Iterator[Path]:
     """A private clone of the prepared real tree (shares objects; the checkout takes a few seconds)."""
     clone = tmp_path / "linux-6.1"
-    subprocess.run(
-        ["git", "clone", "-q", "--shared", "--no-checkout", str(real_base_tree), str(clone)], check=True
-    )
+    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(real_base_tree), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "main", "patchkit-base"], check=True)
     yield clone

@@ -90,7 +90,10 @@ class GitTree:
         }
 
     def _has_symbolic_head(self) -> bool:
-        return subprocess.run(["git", "-C", str(self.path), "symbolic-ref", "-q", "HEAD"], capture_output=True).returncode == 0
+        return (
+            subprocess.run(["git", "-C", str(self.path), "symbolic-ref", "-q", "HEAD"], capture_output=True).returncode
+            == 0
+        )
 
 
 def write_series(directory: Path, data: dict[str, object], diffs: dict[str, str]) -> Path:

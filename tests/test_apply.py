@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -84,8 +83,10 @@ def test_dirty_tree_is_refused(project: Path, small_tree: GitTree) -> None:
     assert (small_tree.path / "README").read_text() == "my uncommitted work\n"
 
 
-@pytest.mark.parametrize(("marker", "what"), [("rebase-merge", "a rebase"), ("rebase-apply", "git am"),
-                                                ("MERGE_HEAD", "a merge"), ("BISECT_LOG", "a bisect")])
+@pytest.mark.parametrize(
+    ("marker", "what"),
+    [("rebase-merge", "a rebase"), ("rebase-apply", "git am"), ("MERGE_HEAD", "a merge"), ("BISECT_LOG", "a bisect")],
+)
 def test_tree_mid_operation_is_refused(project: Path, small_tree: GitTree, marker: str, what: str) -> None:
     target = small_tree.path / ".git" / marker
     if marker.startswith("rebase"):

@@ -34,24 +34,51 @@ def _feature_branch(tree: GitTree) -> None:
 def test_apply_then_import_is_byte_identical(tmp_path: Path, small_tree: GitTree) -> None:
     project = tmp_path / "project"
     _feature_branch(small_tree)
-    first = run_cli("import", "--range", "patchkit-base..feature", "--tree", str(small_tree.path), "--name", "demo",
-                    cwd=project.parent if project.exists() else tmp_path)
+    first = run_cli(
+        "import",
+        "--range",
+        "patchkit-base..feature",
+        "--tree",
+        str(small_tree.path),
+        "--name",
+        "demo",
+        cwd=project.parent if project.exists() else tmp_path,
+    )
     assert first.code == 0, first.err
     series_dir = tmp_path / "series" / "demo"
     kept = tmp_path / "kept"
     shutil.copytree(series_dir, kept)
     small_tree.git("checkout", "-q", "main")
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=tmp_path).code == 0
-    again = run_cli("import", "--range", "patchkit-base..patchkit/demo/v1", "--tree", str(small_tree.path),
-                    "--series", str(series_dir), cwd=tmp_path)
+    again = run_cli(
+        "import",
+        "--range",
+        "patchkit-base..patchkit/demo/v1",
+        "--tree",
+        str(small_tree.path),
+        "--series",
+        str(series_dir),
+        cwd=tmp_path,
+    )
     assert again.code == 0, again.err
     assert _same_dirs(series_dir, kept)
 
 
 def test_import_then_apply_gives_identical_trees_and_metadata(tmp_path: Path, small_tree: GitTree) -> None:
     _feature_branch(small_tree)
-    assert run_cli("import", "--range", "patchkit-base..feature", "--tree", str(small_tree.path), "--name", "demo",
-                   cwd=tmp_path).code == 0
+    assert (
+        run_cli(
+            "import",
+            "--range",
+            "patchkit-base..feature",
+            "--tree",
+            str(small_tree.path),
+            "--name",
+            "demo",
+            cwd=tmp_path,
+        ).code
+        == 0
+    )
     small_tree.git("checkout", "-q", "main")
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=tmp_path).code == 0
     fmt = "--format=%T %an %ae %aI %B"
@@ -67,15 +94,25 @@ def test_import_into_existing_series_keeps_what_a_branch_cannot_say(tmp_path: Pa
     with (series_dir / "series.yaml").open("a") as handle:
         handle.write("to:\n- x86@kernel.org\ncover:\n  subject: Demo\n  body: Why.\n")
     _feature_branch(small_tree)
-    result = run_cli("import", "--range", "patchkit-base..feature", "--tree", str(small_tree.path),
-                     "--series", str(series_dir), cwd=tmp_path)
+    result = run_cli(
+        "import",
+        "--range",
+        "patchkit-base..feature",
+        "--tree",
+        str(small_tree.path),
+        "--series",
+        str(series_dir),
+        cwd=tmp_path,
+    )
     assert result.code == 0, result.err
     text = (series_dir / "series.yaml").read_text()
     assert "x86@kernel.org" in text and "subject: Demo" in text
     assert "x86/tdx: Name the leaves" in text and "README: Add a second line" not in text
     assert not (series_dir / "0001-readme.diff").exists()  # the old diff files went with their patches
-    assert sorted(p.name for p in series_dir.glob("*.diff")) == ["0001-x86-tdx-name-the-leaves.diff",
-                                                                 "0002-x86-virt-add-readme.diff"]
+    assert sorted(p.name for p in series_dir.glob("*.diff")) == [
+        "0001-x86-tdx-name-the-leaves.diff",
+        "0002-x86-virt-add-readme.diff",
+    ]
 
 
 def test_merge_commits_are_refused(tmp_path: Path, small_tree: GitTree) -> None:
@@ -83,8 +120,9 @@ def test_merge_commits_are_refused(tmp_path: Path, small_tree: GitTree) -> None:
     small_tree.git("checkout", "-q", "main")
     small_tree.commit("other\n", {"other.txt": "x\n"})
     small_tree.git("merge", "-q", "--no-edit", "feature")
-    result = run_cli("import", "--range", "patchkit-base..main", "--tree", str(small_tree.path), "--name", "demo",
-                     cwd=tmp_path)
+    result = run_cli(
+        "import", "--range", "patchkit-base..main", "--tree", str(small_tree.path), "--name", "demo", cwd=tmp_path
+    )
     assert result.code == 3
     assert "contains merge commit" in result.err
     assert not (tmp_path / "series").exists()
@@ -93,13 +131,24 @@ def test_merge_commits_are_refused(tmp_path: Path, small_tree: GitTree) -> None:
 def test_non_utf8_commit_author_is_refused(tmp_path: Path, small_tree: GitTree) -> None:
     small_tree.git("checkout", "-q", "-b", "feature", "patchkit-base")
     tree_hash = small_tree.tree_hash()
-    raw = (f"tree {tree_hash}\nparent {small_tree.head()}\n"
-           "author Zo\xeb <z@example.org> 1700000000 +0000\ncommitter Zo\xeb <z@example.org> 1700000000 +0000\n"
-           "\nsubject\n").encode("latin-1")
-    commit = subprocess.run(["git", "-C", str(small_tree.path), "hash-object", "-t", "commit", "-w", "--stdin",
-                             "--literally"], input=raw, capture_output=True, check=True).stdout.decode().strip()
-    result = run_cli("import", "--range", f"patchkit-base..{commit}", "--tree", str(small_tree.path),
-                     "--name", "demo", cwd=tmp_path)
+    raw = (
+        f"tree {tree_hash}\nparent {small_tree.head()}\n"
+        "author Zo\xeb <z@example.org> 1700000000 +0000\ncommitter Zo\xeb <z@example.org> 1700000000 +0000\n"
+        "\nsubject\n"
+    ).encode("latin-1")
+    commit = (
+        subprocess.run(
+            ["git", "-C", str(small_tree.path), "hash-object", "-t", "commit", "-w", "--stdin", "--literally"],
+            input=raw,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+    result = run_cli(
+        "import", "--range", f"patchkit-base..{commit}", "--tree", str(small_tree.path), "--name", "demo", cwd=tmp_path
+    )
     assert result.code == 3
     assert f"commit {commit[:12]}: author or message is not valid UTF-8" in result.err
 

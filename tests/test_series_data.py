@@ -31,17 +31,36 @@ def test_valid_series_passes_verify_of_data_only(tmp_path: Path, small_tree: Git
     [
         (lambda d: d.update(revison=2), r"series.yaml:\d+: revison: unknown key"),
         (lambda d: d.update(revision="two"), r"series.yaml:2: revision: expected integer"),
-        (lambda d: d["patches"][1]["author"].update(mail="x@y"), r"series.yaml:\d+: patches\[1\].author.mail: unknown key"),
+        (
+            lambda d: d["patches"][1]["author"].update(mail="x@y"),
+            r"series.yaml:\d+: patches\[1\].author.mail: unknown key",
+        ),
         (lambda d: d["patches"][0].update(date="yesterday"), r"patches\[0\].date: 'yesterday' does not match"),
         (lambda d: d["base"].update(tree="abc"), r"base.tree: 'abc' does not match"),
         (lambda d: d["patches"][0].pop("subject"), r"patches\[0\]: 'subject' is a required property"),
         (lambda d: d["patches"][0].update(overlay=True), r"patches\[1\]: overlay patches must come after"),
-        (lambda d: d["patches"][1].update(diff="0001-readme.diff"), r"patches\[1\].diff: 0001-readme.diff is also used"),
+        (
+            lambda d: d["patches"][1].update(diff="0001-readme.diff"),
+            r"patches\[1\].diff: 0001-readme.diff is also used",
+        ),
         (lambda d: d["patches"][1].update(diff="missing.diff"), r"patches\[1\].diff: missing.diff: no such file"),
-        (lambda d: d["patches"][1].update(diff="../escape.diff"), r"patches\[1\].diff: '../escape.diff' does not match"),
+        (
+            lambda d: d["patches"][1].update(diff="../escape.diff"),
+            r"patches\[1\].diff: '../escape.diff' does not match",
+        ),
     ],
-    ids=["unknown-key", "mistyped", "nested-unknown", "bad-date", "bad-tree", "missing-key", "overlay-first",
-         "shared-diff", "missing-diff", "diff-outside"],
+    ids=[
+        "unknown-key",
+        "mistyped",
+        "nested-unknown",
+        "bad-date",
+        "bad-tree",
+        "missing-key",
+        "overlay-first",
+        "shared-diff",
+        "missing-diff",
+        "diff-outside",
+    ],
 )
 def test_bad_data_is_one_clear_line(tmp_path: Path, small_tree: GitTree, mutate: object, expected: str) -> None:
     import re

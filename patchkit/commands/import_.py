@@ -44,5 +44,6 @@ def run(
         series = import_mbox(mbox, series_dir, name=name, base=mbox_base)
     overlays = len(series.overlay_patches)
     extra = f" and {overlays} overlay" if overlays else ""
-    click.echo(f"{series.directory}: {len(series.mailed_patches)} patches{extra} written (series {series.name} v{series.revision})")
+    what = f"{len(series.mailed_patches)} patches{extra}"
+    click.echo(f"{series.directory}: {what} written (series {series.name} v{series.revision})")
     return 0

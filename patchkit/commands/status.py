@@ -13,7 +13,9 @@ from patchkit.target import open_series
 def run(series_arg: str | None, tree_arg: Path | None) -> int:
     series = open_series(series_arg)
     mailed, overlays = len(series.mailed_patches), len(series.overlay_patches)
-    click.echo(f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)")
+    click.echo(
+        f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)"
+    )
     click.echo(f"base:    {series.base.package} {series.base.version}, tree {series.base.tree}")
     if tree_arg is None:
         path = basetree.default_tree_path(series.base.package)

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 
 from patchkit import basetree
 from patchkit.series.load import find_series, load_series
-from pathlib import Path
 
 
 def run(series_arg: str | None, package: str | None) -> int:

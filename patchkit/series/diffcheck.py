@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import unidiff
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import PatchSet
 
 from patchkit.errors import DataError
 
@@ -47,8 +48,8 @@ def check_diff(path: Path, raw: bytes) -> DiffSummary:
             for name in (n for n in match.groupdict().values() if n is not None):
                 _check_path(path, number, name.decode("utf-8", "surrogateescape"))
     try:
-        patch_set = unidiff.PatchSet(raw.decode("utf-8", "surrogateescape"))
-    except unidiff.UnidiffParseError as exc:
+        patch_set = PatchSet(raw.decode("utf-8", "surrogateescape"))
+    except UnidiffParseError as exc:
         raise DataError(f"{path}: not a unified diff: {exc}") from exc
     if len(patch_set) == 0:
         raise DataError(f"{path}: no file changes found (is this a unified diff?)")

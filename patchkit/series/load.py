@@ -71,7 +71,9 @@ def find_series(root: Path, name: str | None) -> Path:
             return candidate
         if (series_root / name / SERIES_FILE).is_file():
             return series_root / name
-        raise UsageError(f"no series '{name}': neither {candidate}/{SERIES_FILE} nor {series_root / name}/{SERIES_FILE} exists")
+        raise UsageError(
+            f"no series '{name}': neither {candidate}/{SERIES_FILE} nor {series_root / name}/{SERIES_FILE} exists"
+        )
     found = sorted(p.parent for p in series_root.glob(f"*/{SERIES_FILE}")) if series_root.is_dir() else []
     if not found:
         raise UsageError(f"no series found under {series_root}/ (name one: patchkit apply SERIES)")
@@ -107,12 +109,12 @@ def _map_lines(node: yaml.Node, key_path: KeyPath, lines: dict[KeyPath, int]) ->
     lines[key_path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            child = key_path + (str(key_node.value),)
+            child = (*key_path, str(key_node.value))
             _map_lines(value_node, child, lines)
             lines[child] = key_node.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _map_lines(item, key_path + (index,), lines)
+            _map_lines(item, (*key_path, index), lines)
 
 
 def format_key_path(key_path: KeyPath) -> str:
@@ -134,7 +136,7 @@ def validate(path: Path, data: Any, lines: dict[KeyPath, int]) -> None:
         allowed = set(error.schema.get("properties", {}))
         unknown = sorted(k for k in error.instance if k not in allowed)
         if unknown:
-            key_path = key_path + (unknown[0],)
+            key_path = (*key_path, unknown[0])
             message = f"unknown key (allowed: {', '.join(sorted(allowed))})"
     elif error.validator == "type":
         message = f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
@@ -171,10 +173,13 @@ def _check_semantics(path: Path, series: Series, lines: dict[KeyPath, int]) -> N
             raise DataError(f"{path}:{line}: patches[{index}]: overlay patches must come after every mailed patch")
         if patch.diff in diffs:
             line = lines.get(("patches", index, "diff"), 0)
-            raise DataError(f"{path}:{line}: patches[{index}].diff: {patch.diff} is also used by patches[{diffs[patch.diff]}]")
+            raise DataError(
+                f"{path}:{line}: patches[{index}].diff: {patch.diff} is also used by patches[{diffs[patch.diff]}]"
+            )
         diffs[patch.diff] = index
     if not series.mailed_patches:
-        raise DataError(f"{path}:{lines.get(('patches',), 0)}: patches: only overlay patches; a series needs at least one real patch")
+        line = lines.get(("patches",), 0)
+        raise DataError(f"{path}:{line}: patches: only overlay patches; a series needs at least one real patch")
     names = [c.name for c in series.configs]
     for index, config in enumerate(series.configs):
         if names.count(config.name) > 1:

@@ -20,7 +20,8 @@ def parse_message(message: str) -> ParsedMessage:
     text = message.strip("\n")
     subject, _, rest = text.partition("\n")
     rest = rest.strip("\n")
-    body, trailers = rest, ()
+    body = rest
+    trailers: tuple[str, ...] = ()
     head, sep, last = rest.rpartition("\n\n")
     candidate = last if sep else rest
     lines = candidate.split("\n")
