@@ -1,0 +1,79 @@
+"""Benchmark: `patchkit apply` against `git am` of the same patches on the same tree, in one run.
+
+Usage: python bench/bench_apply.py [SERIES] [--rounds N] [--prepare]
+
+Both sides start from the base commit checked out in a private clone of the
+default tree and end with the series checked out on a branch; the figure
+reported is the ratio of medians (target: <= 1.1). --prepare also times
+`tree prepare` from the cached tarball into a scratch cache directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from patchkit import basetree  # noqa: E402
+from patchkit.applying import apply_series  # noqa: E402
+from patchkit.gitrepo import KernelTree  # noqa: E402
+from patchkit.target import open_series  # noqa: E402
+
+
+def git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    return subprocess.run(["git", "-C", str(tree), *args], input=stdin, capture_output=True, check=True).stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("series", nargs="?")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--prepare", action="store_true")
+    options = parser.parse_args()
+
+    series = open_series(options.series)
+    prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree)
+    with tempfile.TemporaryDirectory(prefix="bench-apply-") as scratch:
+        clone = Path(scratch) / "linux"
+        git(Path(scratch), "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone))
+        git(clone, "checkout", "-q", "-b", "main", "refs/tags/patchkit-base")
+        tree = KernelTree(clone)
+        # The mailbox git am reads: the same patches, from patchkit's own branch.
+        apply_series(tree, series)
+        mbox = git(clone, "format-patch", "--stdout", f"refs/tags/patchkit-base..{series.branch}")
+        am_times, apply_times = [], []
+        for _ in range(options.rounds):
+            git(clone, "checkout", "-q", "main")
+            git(clone, "branch", "-q", "-D", series.branch)
+            git(clone, "checkout", "-q", "-b", "am", "main")
+            started = time.perf_counter()
+            git(clone, "am", "-q", "--committer-date-is-author-date", stdin=mbox)
+            am_times.append(time.perf_counter() - started)
+            git(clone, "checkout", "-q", "main")
+            git(clone, "branch", "-q", "-D", "am")
+            started = time.perf_counter()
+            apply_series(tree, series)
+            apply_times.append(time.perf_counter() - started)
+        am, ours = statistics.median(am_times), statistics.median(apply_times)
+        patches = len(series.mailed_patches)
+        print(f"git am          : {am:.3f}s median of {options.rounds} ({patches} patches)")
+        print(f"patchkit apply  : {ours:.3f}s median of {options.rounds}")
+        print(f"ratio           : {ours / am:.2f}x (target <= 1.10)")
+    if options.prepare:
+        with tempfile.TemporaryDirectory(prefix="bench-prepare-") as cache:
+            os.environ["XDG_CACHE_HOME"] = cache
+            started = time.perf_counter()
+            basetree.prepare(series.base.package)
+            print(f"tree prepare    : {time.perf_counter() - started:.1f}s from the cached tarball")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

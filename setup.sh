@@ -1,0 +1,27 @@
+#!/bin/sh
+# Set up patchkit on a Debian machine: system packages (apt), then a virtualenv
+# in .venv with patchkit installed editable. With --test, the test tools too.
+# Safe to run again: it installs only what is missing.
+set -eu
+cd "$(dirname "$0")"
+
+packages="git perl xz-utils make gcc libc6-dev bc flex bison libelf-dev libssl-dev cpio
+          qemu-system-x86 busybox-static ccache python3-venv linux-source-6.1"
+missing=""
+for package in $packages; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
+    echo "setup: installing$missing"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+echo "setup: ready: $(.venv/bin/patchkit --version)"
