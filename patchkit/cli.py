@@ -65,7 +65,7 @@ def apply(series: str | None, tree: Path | None, base: str | None, force: bool) 
 
 
 @cli.command("import")
-@click.option("--range", "rev_range", metavar="BASE..TIP", help="Import the commits of a branch.")
+@click.option("--range", "rev_range", metavar="BASE..TIP", help="Import a branch of --tree (default tree).")
 @click.option(
     "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
 )

@@ -8,6 +8,7 @@ from patchkit import basetree
 from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.importing import import_mbox, import_range
+from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Base
 
 
@@ -28,7 +29,7 @@ def run(
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
         series_dir = Path("series") / name
     if rev_range is not None:
-        tree = KernelTree(tree_arg or Path.cwd())
+        tree = KernelTree(tree_arg or _default_tree_for(series_dir, package))
         series = import_range(tree, rev_range, series_dir, name=name, package=package, overlay_tip=overlay_tip)
     else:
         assert mbox is not None
@@ -47,3 +48,14 @@ def run(
     what = f"{len(series.mailed_patches)} patches{extra}"
     click.echo(f"{series.directory}: {what} written (series {series.name} v{series.revision})")
     return 0
+
+
+def _default_tree_for(series_dir: Path, package: str) -> Path:
+    """Without --tree: the default tree of the series' base package, once it is prepared."""
+    existing = series_dir / SERIES_FILE
+    if existing.is_file():
+        package = load_series(series_dir, check_files=False).base.package
+    path = basetree.default_tree_path(package)
+    if not (path / ".git").is_dir():
+        raise UsageError(f"no --tree given and the default tree {path} is not prepared")
+    return path
