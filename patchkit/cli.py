@@ -116,13 +116,94 @@ def status(series: str | None, tree: Path | None) -> int:
 @SERIES_ARG
 @tree_option
 @click.option("--no-lint", is_flag=True, help="Skip the lint stage.")
-@click.option("--no-build", is_flag=True, help="Skip the build stage.")
+@click.option("--no-build", is_flag=True, help="Skip the build stage (and so the boot stage).")
 @click.option("--no-boot", is_flag=True, help="Skip the boot stage.")
-def verify(series: str | None, tree: Path | None, no_lint: bool, no_build: bool, no_boot: bool) -> int:
-    """Check the applied series: data, branch, lint, build and boot."""
+@click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot.")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
+@click.option(
+    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
+)
+def verify(
+    series: str | None,
+    tree: Path | None,
+    no_lint: bool,
+    no_build: bool,
+    no_boot: bool,
+    keep_going: bool,
+    timeout: float,
+    accel: str,
+    jobs: int | None,
+    results_dir: Path | None,
+) -> int:
+    """Check the applied series: data, branch, lint, build and boot, with one summary and exit code."""
     from patchkit.commands import verify as command
 
-    return command.run(series, tree, lint=not no_lint, build=not no_build, boot=not no_boot)
+    return command.run(
+        series, tree, lint=not no_lint, build=not no_build, boot=not no_boot,
+        keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir,
+    )  # fmt: skip
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Build only this config (repeatable).")
+@click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
+@click.option(
+    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
+)
+def build(
+    series: str | None,
+    tree: Path | None,
+    config_names: tuple[str, ...],
+    keep_going: bool,
+    jobs: int | None,
+    results_dir: Path | None,
+) -> int:
+    """Build the base and every patch for every kconfig fragment, incrementally."""
+    from patchkit.commands import build as command
+
+    return command.run(series, tree, config_names, keep_going, jobs, results_dir)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Boot only this config (repeatable).")
+@click.option("--each", is_flag=True, help="Build and boot every state, not only the series' end.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot.")
+@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
+@click.option("--cmdline", default="", help="Extra kernel command line for every boot.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
+@click.option(
+    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
+)
+def boot(
+    series: str | None,
+    tree: Path | None,
+    config_names: tuple[str, ...],
+    each: bool,
+    timeout: float,
+    accel: str,
+    cmdline: str,
+    jobs: int | None,
+    results_dir: Path | None,
+) -> int:
+    """Boot the built series in QEMU (busybox initramfs) and check the console."""
+    from patchkit.commands import boot as command
+
+    return command.run(series, tree, config_names, each, timeout, accel, cmdline, jobs, results_dir)
+
+
+@cli.command()
+def doctor() -> int:
+    """Check the tools and packages patchkit needs; print the apt command for what is missing."""
+    from patchkit.commands import doctor as command
+
+    return command.run()
 
 
 def main(argv: list[str] | None = None) -> None:

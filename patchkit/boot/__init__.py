@@ -1,0 +1,1 @@
+"""Booting a built kernel in QEMU with a busybox initramfs and judging the console."""

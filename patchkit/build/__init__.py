@@ -1,0 +1,1 @@
+"""Building the series: kconfig, per-state incremental builds, warnings and errors."""

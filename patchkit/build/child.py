@@ -1,0 +1,173 @@
+"""Long-running children (make, QEMU): output to a log file, stopped for sure on Ctrl-C or timeout.
+
+Each child runs in its own session, so a terminal Ctrl-C reaches only
+patchkit; patchkit then stops the child's whole process group (make's
+sub-makes and compilers, QEMU) before the interrupt goes on. Nothing is left
+running whichever way the call ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchkit import proc
+from patchkit.errors import EnvironmentProblem
+
+# Called with each complete output line; returning True stops the child early (not a failure).
+LineHandler = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class ChildResult:
+    returncode: int | None  # None when patchkit stopped the child
+    timed_out: bool
+    stopped_by_handler: bool
+    seconds: float
+
+
+def run_logged(
+    argv: Sequence[str],
+    log_path: Path,
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    first_output_timeout: float | None = None,
+    on_line: LineHandler | None = None,
+) -> ChildResult:
+    """Run ``argv`` with stdout+stderr appended to ``log_path``; return how it ended.
+
+    ``timeout`` bounds the whole run; ``first_output_timeout`` bounds the wait
+    for the first line a handler accepts as progress (see :class:`ChildResult`).
+    """
+    proc.require(argv[0])
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    try:
+        log = log_path.open("ab")
+    except OSError as exc:
+        raise _environment_problem(log_path, exc) from exc
+    with log:
+        child = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            timed_out, stopped = _pump(child, log, log_path, started, timeout, first_output_timeout, on_line)
+        except BaseException:
+            stop_group(child)
+            raise
+        if timed_out or stopped:
+            stop_group(child)
+            return ChildResult(None, timed_out, stopped, time.monotonic() - started)
+        returncode = child.wait()
+        # Grandchildren that outlived their parent (rare) go with the group.
+        stop_group(child)
+    return ChildResult(returncode, False, False, time.monotonic() - started)
+
+
+def _pump(
+    child: subprocess.Popen[bytes],
+    log: object,
+    log_path: Path,
+    started: float,
+    timeout: float | None,
+    first_output_timeout: float | None,
+    on_line: LineHandler | None,
+) -> tuple[bool, bool]:
+    """Copy the child's output to the log line by line; return (timed_out, stopped_by_handler)."""
+    assert child.stdout is not None
+    stream = child.stdout
+    os.set_blocking(stream.fileno(), False)
+    selector = selectors.DefaultSelector()
+    selector.register(stream, selectors.EVENT_READ)
+    pending = b""
+    seen_output = False
+    write = log.write  # type: ignore[attr-defined]
+    try:
+        while True:
+            now = time.monotonic()
+            deadlines = []
+            if timeout is not None:
+                deadlines.append(started + timeout)
+            if first_output_timeout is not None and not seen_output:
+                deadlines.append(started + first_output_timeout)
+            wait = max(0.0, min(deadlines) - now) if deadlines else None
+            if deadlines and wait == 0.0:
+                if pending:
+                    write(pending)
+                return True, False
+            events = selector.select(wait if wait is None else min(wait, 1.0))
+            if not events:
+                continue
+            chunk = stream.read(65536)
+            if chunk is None:
+                continue
+            if not chunk:
+                if pending:
+                    write(pending)
+                    if on_line is not None and on_line(pending.decode("utf-8", "replace")):
+                        return False, True
+                return False, False
+            try:
+                write(chunk)
+            except OSError as exc:
+                raise _environment_problem(log_path, exc) from exc
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                seen_output = True
+                if on_line is not None and on_line(raw.decode("utf-8", "replace").rstrip("\r")):
+                    return False, True
+    finally:
+        selector.close()
+        with contextlib.suppress(OSError):
+            log.flush()  # type: ignore[attr-defined]
+
+
+def stop_group(child: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """Stop the child's process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            break
+        except PermissionError:
+            child.kill()
+        try:
+            child.wait(timeout=wait)
+            # The leader is gone; make sure its group is too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, 0)
+                continue
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=1.0)
+    if child.stdout is not None:
+        with contextlib.suppress(OSError):
+            child.stdout.close()
+
+
+def _environment_problem(path: Path, exc: OSError) -> EnvironmentProblem:
+    if exc.errno == errno.ENOSPC:
+        return EnvironmentProblem(f"{path}: no space left on device")
+    return EnvironmentProblem(f"{path}: cannot write: {exc.strerror}")

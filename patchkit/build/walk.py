@@ -1,0 +1,305 @@
+"""Build the series at every state, for every kconfig fragment, incrementally.
+
+The walk visits states in order (base, after patch 1, ..., after patch N, then
+the overlay patches on top when the series has any) and builds every config at
+each state before moving on, so ``src/`` is checked out once per state and
+each ``O=`` directory only recompiles what the patch touched.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from patchkit import basetree, doctor
+from patchkit.applied import AppliedSeries
+from patchkit.build import kconfig
+from patchkit.build.child import run_logged
+from patchkit.build.diagnostics import CompilerWarning, error_excerpt, first_error_line, parse_warnings
+from patchkit.build.worktree import WorkTree
+from patchkit.errors import DataError, EnvironmentProblem, UsageError
+from patchkit.gitrepo import KernelTree
+from patchkit.progress import Progress
+from patchkit.series.model import KconfigSpec, Series
+
+# Fixed so that rebuilding an unchanged state hits ccache and gives the same image.
+_REPRODUCIBLE_ENV = {
+    "KBUILD_BUILD_TIMESTAMP": "2000-01-01",
+    "KBUILD_BUILD_USER": "patchkit",
+    "KBUILD_BUILD_HOST": "patchkit",
+    "LC_ALL": "C",
+}
+
+
+@dataclass(frozen=True)
+class State:
+    index: int  # 0 = base, k = after mailed patch k, N+1 = overlays on top
+    label: str  # "base", "patch 3", "overlay"
+    commit: str
+    subject: str = ""
+    patch_number: int | None = None  # the patch this state adds (None for base and overlay)
+
+
+def series_states(series: Series, record: AppliedSeries) -> list[State]:
+    states = [State(0, "base", record.base)]
+    for patch in record.patches:
+        states.append(State(patch.number, f"patch {patch.number}", patch.commit, patch.subject, patch.number))
+    if record.overlays:
+        subjects = ", ".join(p.subject for p in record.overlays)
+        states.append(State(len(record.patches) + 1, "overlay", record.overlays[-1].commit, subjects))
+    return states
+
+
+@dataclass
+class StateBuild:
+    config: str
+    state: State
+    status: str  # "ok", "failed"
+    seconds: float
+    log: Path
+    reconfigured: bool = False
+    new_warnings: list[CompilerWarning] = field(default_factory=list)
+    error: str = ""  # the first error line
+    excerpt: str = ""  # the compiler's explanation, a few lines
+
+    def to_json_data(self) -> dict[str, Any]:
+        return {
+            "config": self.config,
+            "state": self.state.label,
+            "commit": self.state.commit,
+            "status": self.status,
+            "seconds": round(self.seconds, 2),
+            "reconfigured": self.reconfigured,
+            "new_warnings": [w.describe() for w in self.new_warnings],
+            "error": self.error,
+            "excerpt": self.excerpt,
+            "log": str(self.log),
+        }
+
+
+@dataclass
+class BuildReport:
+    states: list[State]
+    configs: list[str]
+    results: list[StateBuild] = field(default_factory=list)
+    ccache: bool = False
+
+    @property
+    def first_failure(self) -> StateBuild | None:
+        return next((r for r in self.results if r.status == "failed"), None)
+
+    def result(self, config: str, state_index: int) -> StateBuild | None:
+        return next((r for r in self.results if r.config == config and r.state.index == state_index), None)
+
+    def to_json_data(self) -> dict[str, Any]:
+        return {"ccache": self.ccache, "configs": self.configs, "results": [r.to_json_data() for r in self.results]}
+
+
+def select_configs(series: Series, names: tuple[str, ...] = ()) -> list[KconfigSpec]:
+    if not series.configs:
+        raise DataError(
+            f"{series.directory}/series.yaml: configs: the series names no kconfig fragment to build "
+            "(add configs: [{name: ..., fragment: ...}])"
+        )
+    if not names:
+        return list(series.configs)
+    known = {c.name: c for c in series.configs}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"no config '{unknown[0]}' in series {series.name} (it has: {', '.join(known)})")
+    return [known[n] for n in names]
+
+
+class Builder:
+    """Configures and builds one series' work tree (see :mod:`patchkit.build.worktree`)."""
+
+    def __init__(self, tree: KernelTree, series: Series, work: WorkTree, logs: Path, jobs: int | None = None) -> None:
+        self.tree = tree
+        self.series = series
+        self.work = work
+        self.logs = logs
+        self.jobs = jobs or os.cpu_count() or 1
+        self.logs.mkdir(parents=True, exist_ok=True)
+        doctor.require(doctor.BUILD)
+        self.ccache = shutil.which("ccache") is not None
+        self._fragments: dict[str, dict[str, str]] = {}
+        self._configured_at: dict[str, int] = {}  # config -> state index of its last merge
+
+    def make_env(self) -> dict[str, str]:
+        env = dict(_REPRODUCIBLE_ENV)
+        if self.ccache and "CCACHE_DIR" not in os.environ:
+            # Kept beside the work trees so `rm -rf ~/.cache/patchkit` clears everything patchkit made.
+            env["CCACHE_DIR"] = str(basetree.cache_root() / "ccache")
+        if self.ccache:
+            # Paths under the work root become relative in ccache's hash: hits survive another cache location.
+            env["CCACHE_BASEDIR"] = str(self.work.root)
+        return env
+
+    def make_argv(self, config: str, *targets: str) -> list[str]:
+        argv = ["make", "-C", str(self.work.src), f"O={self.work.out_dir(config)}", "ARCH=x86_64"]
+        if self.ccache:
+            argv.append("CC=ccache gcc")
+        return [*argv, *targets]
+
+    def fragment(self, spec: KconfigSpec) -> dict[str, str]:
+        if spec.name not in self._fragments:
+            label = f"{self.series.directory / spec.fragment}"
+            self._fragments[spec.name] = kconfig.read_fragment(self.series.directory / spec.fragment, label)
+        return self._fragments[spec.name]
+
+    def configure(self, spec: KconfigSpec, state: State) -> None:
+        """tinyconfig + fragment + olddefconfig in ``out/<config>``; raise DataError when options are missing."""
+        out = self.work.out_dir(spec.name)
+        out.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f"{spec.name}.configure.log"
+        fragment_path = (self.series.directory / spec.fragment).resolve()
+        steps = [
+            self.make_argv(spec.name, "tinyconfig"),
+            [str(self.work.src / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(out), str(out / ".config"),
+             str(fragment_path)],
+            self.make_argv(spec.name, "olddefconfig"),
+        ]  # fmt: skip
+        for argv in steps:
+            with log.open("a") as handle:
+                handle.write(f"\n$ {' '.join(argv)}  # at {state.label}\n")
+            result = run_logged(argv, log, cwd=self.work.src, env=self.make_env())
+            if result.returncode != 0:
+                raise DataError(
+                    f"config {spec.name}: configuring at {state.label} failed ({os.path.basename(argv[0])} "
+                    f"exit {result.returncode}); see {log}"
+                )
+        self._configured_at[spec.name] = state.index
+
+    def check_options(self, spec: KconfigSpec, state: State) -> list[kconfig.OptionMismatch]:
+        """Raise DataError for fragment options missing from the config, except those not yet defined before ``since``.
+
+        Returns the tolerated (not yet defined) ones.
+        """
+        config_text = (self.work.out_dir(spec.name) / ".config").read_text(encoding="utf-8", errors="replace")
+        missing = kconfig.mismatches(self.fragment(spec), kconfig.parse_config_text(config_text))
+        if not missing:
+            return []
+        defined = kconfig.defined_symbols(self.tree, state.commit, [m.option for m in missing])
+        tolerated = [m for m in missing if m.option not in defined and state.index < spec.since]
+        errors = [m for m in missing if m not in tolerated]
+        if errors:
+            first = errors[0]
+            if first.option not in defined:
+                why = f"no Kconfig file defines {first.option.removeprefix('CONFIG_')} at {state.label}"
+            else:
+                why = f"it ended up {first.got} at {state.label} (an unmet 'depends on'?)"
+            others = ", ".join(m.option for m in errors[1:4])
+            more = f" (and {len(errors) - 1} more: {others})" if len(errors) > 1 else ""
+            raise DataError(
+                f"{self.series.directory / spec.fragment}: config {spec.name} asks for {first.option}={first.wanted}, "
+                f"but {why}{more}"
+            )
+        return tolerated
+
+    def build(self, spec: KconfigSpec, state: State) -> StateBuild:
+        log = self.logs / spec.name / f"{state.index:02d}-{state.label.replace(' ', '-')}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"$ {' '.join(self.make_argv(spec.name, f'-j{self.jobs}', 'all'))}\n")
+        started = time.monotonic()
+        result = run_logged(
+            self.make_argv(spec.name, f"-j{self.jobs}", "all"), log, cwd=self.work.src, env=self.make_env()
+        )
+        seconds = time.monotonic() - started
+        text = log.read_text(encoding="utf-8", errors="replace")
+        if result.returncode != 0 and "No space left on device" in text:
+            out = self.work.out_dir(spec.name)
+            raise EnvironmentProblem(f"{out}: no space left on device while building; log: {log}")
+        build = StateBuild(spec.name, state, "ok" if result.returncode == 0 else "failed", seconds, log)
+        if result.returncode != 0:
+            build.excerpt = error_excerpt(text, str(self.work.src), str(self.work.out_dir(spec.name)))
+            build.error = first_error_line(build.excerpt)
+        build.new_warnings = parse_warnings(text, str(self.work.src), str(self.work.out_dir(spec.name)))
+        return build
+
+    def image(self, config: str) -> Path:
+        return self.work.out_dir(config) / "arch/x86/boot/bzImage"
+
+
+def build_states(
+    tree: KernelTree,
+    series: Series,
+    record: AppliedSeries,
+    configs: list[KconfigSpec],
+    results: Path,
+    *,
+    states: list[State] | None = None,
+    keep_going: bool = False,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    work: WorkTree | None = None,
+    after_state: Callable[[State, list[StateBuild], Builder], None] | None = None,
+) -> BuildReport:
+    """Build ``states`` (default: all) for each config; stop after the first failing state unless ``keep_going``.
+
+    ``after_state`` runs after each state's builds, while ``out/`` still holds that state (to boot it).
+    The caller holds ``work.locked()``.
+    """
+    progress = progress or Progress(live=False)
+    work = work or WorkTree(tree, series.name)
+    all_states = series_states(series, record)
+    wanted = states if states is not None else all_states
+    builder = Builder(tree, series, work, results / "build", jobs)
+    report = BuildReport(states=wanted, configs=[c.name for c in configs], ccache=builder.ccache)
+    seen_warnings: dict[str, set[tuple[str, str, str]]] = {c.name: set() for c in configs}
+    previous: State | None = None
+    for position, state in enumerate(wanted, start=1):
+        progress.step("checkout", f"{state.label} {state.commit[:12]}", position, len(wanted))
+        before = work.current
+        work.move_to(state.commit)
+        changed = work.changed_paths(before, state.commit) if before else None
+        failed_here = False
+        state_builds: list[StateBuild] = []
+        for spec in configs:
+            out = work.out_dir(spec.name)
+            must_configure = (
+                previous is None
+                or not (out / ".config").is_file()
+                or changed is None
+                or kconfig.kconfig_changed(changed)
+            )
+            if must_configure:
+                progress.step("configure", f"{spec.name} at {state.label}", position, len(wanted))
+                builder.configure(spec, state)
+            tolerated = builder.check_options(spec, state)
+            progress.step("build", f"{spec.name} at {state.label}", position, len(wanted))
+            build = builder.build(spec, state)
+            build.reconfigured = must_configure
+            keys = seen_warnings[spec.name]
+            fresh = [w for w in build.new_warnings if w.key not in keys]
+            keys.update(w.key for w in build.new_warnings)
+            # The base's warnings are the tree's own; only patches get blamed.
+            build.new_warnings = fresh if state.index > 0 and previous is not None else []
+            report.results.append(build)
+            state_builds.append(build)
+            progress.line(_result_line(build, tolerated))
+            failed_here = failed_here or build.status == "failed"
+        previous = state
+        if after_state is not None:
+            after_state(state, state_builds, builder)
+        if failed_here and not keep_going:
+            break
+    return report
+
+
+def _result_line(build: StateBuild, tolerated: list[kconfig.OptionMismatch]) -> str:
+    status = "ok" if build.status == "ok" else "FAILED"
+    subject = f" {build.state.subject}" if build.state.subject else ""
+    line = f"  build {build.config:<8} {build.state.label:<9} {status:<6} {build.seconds:6.1f}s{subject}"
+    for warning in build.new_warnings:
+        line += f"\n      new warning: {warning.describe()}"
+    if tolerated:
+        line += f"\n      not yet defined here (fragment 'since' is later): {', '.join(m.option for m in tolerated)}"
+    if build.status == "failed":
+        line += "\n" + "\n".join("      | " + excerpt_line for excerpt_line in build.excerpt.splitlines())
+        line += f"\n      log: {build.log}"
+    return line

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import click
+
+from patchkit import doctor
+from patchkit.errors import ExitCode
+
+
+def run() -> int:
+    checks = doctor.check()
+    width = max(len(c.need.what) for c in checks)
+    for item in checks:
+        if item.found is not None:
+            state = "ok     "
+        elif item.need.optional:
+            state = "absent "
+        else:
+            state = "MISSING"
+        where = item.found or f"install {item.need.package}"
+        click.echo(f"  {state} {item.need.what:<{width}}  {where}  (for {item.need.used_by})")
+    click.echo(f"  kvm     {doctor.kvm_status()}")
+    required = doctor.apt_command(checks)
+    optional = doctor.apt_command(checks, include_optional=True)
+    if required is not None:
+        click.echo(f"missing: run\n  {required}")
+        return int(ExitCode.MISSING_TOOL)
+    if optional is not None:
+        click.echo(f"everything required is installed; optional: {optional}")
+    else:
+        click.echo("everything patchkit needs is installed")
+    return 0
