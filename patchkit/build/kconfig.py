@@ -84,6 +84,15 @@ def defined_symbols(tree: KernelTree, commit: str, options: list[str]) -> set[st
     return defined
 
 
+def split_by_since(
+    missing: list[OptionMismatch], defined: set[str], state_index: int, since: int
+) -> tuple[list[OptionMismatch], list[OptionMismatch]]:
+    """(tolerated, errors): before patch ``since`` an option no Kconfig defines yet is fine; nothing else is."""
+    tolerated = [m for m in missing if m.option not in defined and state_index < since]
+    errors = [m for m in missing if m not in tolerated]
+    return tolerated, errors
+
+
 def kconfig_changed(paths: list[str]) -> bool:
     """Does a change to these paths need the config merged again?"""
     return any(PurePosixPath(p).name.startswith("Kconfig") for p in paths)

@@ -185,8 +185,7 @@ class Builder:
         if not missing:
             return []
         defined = kconfig.defined_symbols(self.tree, state.commit, [m.option for m in missing])
-        tolerated = [m for m in missing if m.option not in defined and state.index < spec.since]
-        errors = [m for m in missing if m not in tolerated]
+        tolerated, errors = kconfig.split_by_since(missing, defined, state.index, spec.since)
         if errors:
             first = errors[0]
             if first.option not in defined:
