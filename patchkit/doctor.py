@@ -72,9 +72,7 @@ def _is_static(path: Path) -> bool:
 
 
 def apt_command(checks: list[Check], *, include_optional: bool = False) -> str | None:
-    packages = sorted(
-        {c.need.package for c in checks if c.found is None and (include_optional or not c.need.optional)}
-    )
+    packages = sorted({c.need.package for c in checks if c.found is None and (include_optional or not c.need.optional)})
     if not packages:
         return None
     sudo = "" if os.geteuid() == 0 else "sudo "
