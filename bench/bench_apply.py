@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patchkit import basetree  # noqa: E402
-from patchkit.applying import apply_series  # noqa: E402
-from patchkit.gitrepo import KernelTree  # noqa: E402
-from patchkit.target import open_series  # noqa: E402
+from patchkit import basetree
+from patchkit.applying import apply_series
+from patchkit.gitrepo import KernelTree
+from patchkit.target import open_series
 
 
 def git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:
