@@ -115,6 +115,27 @@ def status(series: str | None, tree: Path | None) -> int:
 @cli.command()
 @SERIES_ARG
 @tree_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True
+)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file.")
+@click.option(
+    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+    help="Exit 1 when new findings at or above this severity exist.",
+)  # fmt: skip
+@click.option("--no-checkpatch", is_flag=True, help="Do not run the tree's scripts/checkpatch.pl.")
+def lint(
+    series: str | None, tree: Path | None, fmt: str, output: Path | None, fail_on: str, no_checkpatch: bool
+) -> int:
+    """Lint every state of the applied series: TDX rules, patch hygiene and checkpatch."""
+    from patchkit.commands import lint as command
+
+    return command.run(series, tree, fmt, output, fail_on, checkpatch=not no_checkpatch)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
 @click.option("--no-lint", is_flag=True, help="Skip the lint stage.")
 @click.option("--no-build", is_flag=True, help="Skip the build stage (and so the boot stage).")
 @click.option("--no-boot", is_flag=True, help="Skip the boot stage.")

@@ -1,0 +1,41 @@
+"""lint: the TDX rules, patch hygiene and checkpatch over every state of the applied series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from patchkit import atomic
+from patchkit.applied import require_record
+from patchkit.errors import ExitCode
+from patchkit.lint import run_lint
+from patchkit.lint.output import render
+from patchkit.target import open_target
+
+
+def run(
+    series_arg: str | None,
+    tree_arg: Path | None,
+    fmt: str = "text",
+    output: Path | None = None,
+    fail_on: str = "error",
+    checkpatch: bool = True,
+) -> int:
+    target = open_target(series_arg, tree_arg)
+    series, tree = target.series, target.tree
+    record = require_record(tree, series.name)
+    report = run_lint(tree, series, record, checkpatch=checkpatch)
+    subjects = {p.number: p.subject for p in record.patches}
+    text = render(report, fmt, subjects)
+    if output is not None:
+        atomic.write_text(output, text)
+        counts = report.counts()
+        click.echo(
+            f"lint: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info "
+            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {output}",
+            err=fmt != "text",
+        )
+    else:
+        click.echo(text, nl=False)
+    return int(ExitCode.FINDINGS) if report.fails_at(fail_on) else 0

@@ -1,0 +1,96 @@
+"""The tree's own ``scripts/checkpatch.pl --strict`` on each patch's mail, mapped to findings.
+
+checkpatch.pl and its data files are read from the base commit (git objects, not the work tree)
+into a private directory and run with ``--no-tree``; the ten runs go two at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from patchkit import proc
+from patchkit.errors import MissingToolError, TreeError
+from patchkit.gitrepo import KernelTree
+
+LEVELS = {"ERROR": "error", "WARNING": "warning", "CHECK": "info"}
+_HEAD = re.compile(r"^(?P<level>ERROR|WARNING|CHECK):(?P<type>[A-Z0-9_]+): (?P<msg>.*)$")
+_WHERE = re.compile(r"^#(?P<n>\d+): FILE: (?P<path>[^:]+):(?P<line>\d+):")
+_DATA_FILES = ("scripts/checkpatch.pl", "scripts/spelling.txt", "scripts/const_structs.checkpatch")
+
+
+@dataclass(frozen=True)
+class CheckpatchReport:
+    type: str
+    severity: str
+    message: str
+    path: str | None
+    line: int
+    mail_line: int
+
+
+def parse_output(text: str) -> list[CheckpatchReport]:
+    """Parse checkpatch's default output (``--show-types``)."""
+    reports: list[CheckpatchReport] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        m = _HEAD.match(line)
+        if m is None:
+            continue
+        path, number, mail_line = None, 0, 0
+        if i + 1 < len(lines):
+            where = _WHERE.match(lines[i + 1])
+            if where is not None:
+                path, number, mail_line = where.group("path"), int(where.group("line")), int(where.group("n"))
+            else:
+                only = re.match(r"^#(\d+):", lines[i + 1])
+                mail_line = int(only.group(1)) if only else 0
+        reports.append(CheckpatchReport(m.group("type"), LEVELS[m.group("level")], m.group("msg"), path, number,
+                                        mail_line))  # fmt: skip
+    return reports
+
+
+class Checkpatch:
+    """checkpatch.pl from a commit of the tree, unpacked once into a temporary directory."""
+
+    def __init__(self, tree: KernelTree, commit: str) -> None:
+        self.tree = tree
+        proc.require("perl")
+        self._dir = tempfile.TemporaryDirectory(prefix="patchkit-checkpatch-")
+        root = Path(self._dir.name)
+        for name in _DATA_FILES:
+            result = tree.run_git(["show", f"{commit}:{name}"])
+            if result.returncode != 0:
+                if name.endswith("checkpatch.pl"):
+                    raise TreeError(f"{tree.path}: the base commit has no {name}")
+                continue
+            target = root / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(result.stdout)
+        self.script = root / "scripts" / "checkpatch.pl"
+
+    def close(self) -> None:
+        self._dir.cleanup()
+
+    def mail(self, commit: str) -> bytes:
+        return self.tree.git_bytes("format-patch", "-1", "--stdout", "--no-signature", commit)
+
+    def run_one(self, commit: str) -> list[CheckpatchReport]:
+        mail = self.mail(commit)
+        try:
+            result = subprocess.run(
+                ["perl", str(self.script), "--strict", "--no-tree", "--show-types", "--color=never", "-"],
+                input=mail, capture_output=True, check=False, env={**os.environ, "LC_ALL": "C"},
+            )  # fmt: skip
+        except FileNotFoundError as exc:
+            raise MissingToolError("'perl' is not installed", packages=("perl",)) from exc
+        return parse_output(result.stdout.decode("utf-8", "replace"))
+
+    def run_all(self, commits: list[str], jobs: int = 2) -> list[list[CheckpatchReport]]:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            return list(pool.map(self.run_one, commits))

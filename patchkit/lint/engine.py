@@ -1,0 +1,347 @@
+"""run_lint: evaluate the base and the state after each mailed patch, blame, suppress, report.
+
+Reading is from git objects only. The base is found with one ``git grep`` (the files that mention
+an args struct or an offset symbol, plus every symbol any patch removes); each later state
+re-reads only the paths its patch changed (``git diff --name-status``), and parsed facts are
+cached by blob id, so a file is parsed once per distinct content.
+
+Blame: a finding's identity is (rule, path, message without line numbers). One present after
+patch k and not after k-1 (counting repeats) is blamed on k; one present at the base is
+pre-existing and does not fail.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from patchkit.applied import AppliedSeries
+from patchkit.errors import DataError
+from patchkit.gitrepo import KernelTree
+from patchkit.lint import asmfacts, cfacts, hygiene, registry
+from patchkit.lint.checkpatch import Checkpatch, CheckpatchReport
+from patchkit.lint.config import LintConfig, load_config
+from patchkit.lint.model import Finding, LintReport, SuppressionNote
+from patchkit.lint.source import GitSource
+from patchkit.lint.suppress import LineSuppression
+from patchkit.lint.tdxrules import Hit, StateFacts, check_state, removed_symbol_users, removed_symbols
+from patchkit.series.model import Patch, Series, Suppression
+
+_ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
+_SOURCE_EXT = (".c", ".h", ".S")
+
+
+def relevant_pattern(config: LintConfig) -> str:
+    names = "|".join(re.escape(n) for n in sorted(config.args_structs))
+    kinds = "|".join(sorted(set(config.args_structs.values())))
+    return f"{names}|TDX_({kinds})_"
+
+
+@dataclass
+class _State:
+    label: str
+    commit: str
+    files: dict[str, str] = field(default_factory=dict)  # candidate path -> blob
+    facts: StateFacts | None = None
+
+
+class _Walker:
+    def __init__(self, source: GitSource, config: LintConfig) -> None:
+        self.source = source
+        self.config = config
+        self.relevant = re.compile(relevant_pattern(config))
+        self.always = {*_ALWAYS, config.vcpu_regs_header}
+        self.cache: dict[tuple[str, str], cfacts.CFacts | asmfacts.AsmFacts] = {}
+        self.parsed = 0
+
+    def facts(self, path: str, blob: str, content: bytes) -> cfacts.CFacts | asmfacts.AsmFacts:
+        key = (path, blob)
+        hit = self.cache.get(key)
+        if hit is None:
+            self.parsed += 1
+            if path.endswith(".S"):
+                hit = asmfacts.extract(path, content)
+            else:
+                hit = cfacts.extract(path, content, tuple(self.config.args_structs))
+            self.cache[key] = hit
+        return hit
+
+    def wanted(self, path: str, content: bytes) -> bool:
+        return path in self.always or bool(self.relevant.search(content.decode("utf-8", "replace")))
+
+    def build(self, label: str, files: dict[str, str]) -> StateFacts:
+        contents = self.source.read(files.values())
+        state = StateFacts(label=label)
+        for path, blob in sorted(files.items()):
+            f = self.facts(path, blob, contents[blob])
+            if isinstance(f, asmfacts.AsmFacts):
+                state.asm[path] = f
+            else:
+                state.c[path] = f
+        return state
+
+
+def _yaml_location(series: Series) -> tuple[str, dict[int, int]]:
+    """series.yaml as a path to show, and the line of each patch's entry."""
+    path = series.directory / "series.yaml"
+    try:
+        shown = os.path.relpath(path)
+        if shown.startswith(".."):
+            shown = str(path)
+    except ValueError:
+        shown = str(path)
+    lines: dict[int, int] = {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return shown, lines
+    count = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(r"^- subject:", line):
+            count += 1
+            lines[count] = number
+    return shown, lines
+
+
+def run_lint(
+    tree: KernelTree,
+    series: Series,
+    record: AppliedSeries,
+    *,
+    checkpatch: bool = True,
+    config: LintConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LintReport:
+    """Lint every state of the applied series; see the module docstring for blame."""
+    started = time.perf_counter()
+    config = config or load_config(series.directory)
+    mailed = series.mailed_patches
+    if len(mailed) != len(record.patches):
+        raise DataError(
+            f"series '{series.name}' has {len(mailed)} patches but the applied branch has {len(record.patches)}; "
+            "run 'patchkit apply --force'"
+        )
+    source = GitSource(tree)
+    walker = _Walker(source, config)
+    commits = record.state_commits()
+    labels = ["base", *(f"patch {p.number}" for p in record.patches)]
+    report = LintReport(series=series.name, states=labels)
+    yaml_path, yaml_lines = _yaml_location(series)
+
+    diffs = [source.diff(commits[i - 1], commits[i]) for i in range(1, len(commits))]
+    removed = [removed_symbols(d) for d in diffs]
+    symbols = sorted({name for r in removed for name, _p in r})
+    pattern = relevant_pattern(config)
+    if symbols:
+        pattern += r"|\b(" + "|".join(symbols) + r")\b"
+    base_hits = source.grep(commits[0], pattern)
+    base_candidates = {p for p, lines in base_hits.items() if any(walker.relevant.search(t) for _n, t in lines)}
+    files = source.blobs(commits[0], base_candidates | walker.always)
+    symbol_re = re.compile(r"\b(" + "|".join(symbols) + r")\b") if symbols else None
+
+    per_state: list[list[Hit]] = []
+    state_facts: list[StateFacts] = []
+    cumulative: set[str] = set()
+    for index, commit in enumerate(commits):
+        if progress:
+            progress(f"lint: {labels[index]}")
+        if index > 0:
+            changed = [(s, p) for s, p in source.changed(commits[index - 1], commit) if p.endswith(_SOURCE_EXT)]
+            cumulative.update(p for _s, p in changed)
+            present = source.blobs(commit, [p for s, p in changed if s != "D"])
+            contents = source.read(present.values())
+            files = dict(files)
+            for _s, path in changed:
+                files.pop(path, None)
+                blob = present.get(path)
+                if blob is not None and walker.wanted(path, contents[blob]):
+                    files[path] = blob
+        facts = walker.build(labels[index], files)
+        state_facts.append(facts)
+        hits = check_state(facts, config)
+        if index > 0 and removed[index - 1] and symbol_re is not None:
+            hits.extend(_removed_users(source, commit, removed[index - 1], base_hits, cumulative, symbol_re, index))
+        per_state.append([h for h in hits if h.rule not in config.disabled])
+    report.timings["states"] = time.perf_counter() - started
+
+    findings = _blame(per_state, labels, commits)
+    for number, patch in enumerate(mailed, start=1):
+        for ph in hygiene.check_patch(patch, diffs[number - 1]):
+            findings.append(
+                Finding(
+                    rule=ph.rule,
+                    severity=registry.severity(ph.rule),
+                    path=ph.path or yaml_path,
+                    line=ph.line if ph.path else yaml_lines.get(patch.number, 0),
+                    message=ph.message,
+                    patch=number,
+                    state=labels[number],
+                    commit=commits[number],
+                )
+            )
+    if checkpatch and record.patches:
+        t0 = time.perf_counter()
+        runner = Checkpatch(tree, commits[0])
+        try:
+            results = runner.run_all([p.commit for p in record.patches])
+        finally:
+            runner.close()
+        report.checkpatch_ran = True
+        report.timings["checkpatch"] = time.perf_counter() - t0
+        for number, reports in enumerate(results, start=1):
+            findings.extend(_checkpatch_finding(r, number, labels, commits, yaml_path, yaml_lines) for r in reports)
+    findings = _suppress(findings, state_facts, labels, mailed, yaml_path, yaml_lines)
+    findings.sort(key=lambda f: (-1 if f.patch is None else f.patch, f.path, f.line, f.rule))
+    report.findings = findings
+    report.timings["total"] = time.perf_counter() - started
+    report.timings["parsed_files"] = float(walker.parsed)
+    return report
+
+
+def _removed_users(
+    source: GitSource,
+    commit: str,
+    removed: list[tuple[str, str]],
+    base_hits: dict[str, list[tuple[int, str]]],
+    cumulative: set[str],
+    symbol_re: re.Pattern[str],
+    patch: int,
+) -> list[Hit]:
+    names = {n for n, _p in removed}
+    by_symbol: dict[str, list[tuple[str, int, str]]] = {}
+
+    def add(path: str, number: int, text: str) -> None:
+        for m in symbol_re.finditer(text):
+            if m.group(1) in names:
+                by_symbol.setdefault(m.group(1), []).append((path, number, text))
+
+    for path, lines in base_hits.items():
+        if path in cumulative:
+            continue
+        for number, text in lines:
+            add(path, number, text)
+    present = source.blobs(commit, cumulative)
+    contents = source.read(present.values())
+    for path, blob in sorted(present.items()):
+        for number, text in enumerate(contents[blob].decode("utf-8", "replace").splitlines(), start=1):
+            if symbol_re.search(text):
+                add(path, number, text)
+    return removed_symbol_users(removed, by_symbol, patch)
+
+
+def _blame(per_state: list[list[Hit]], labels: list[str], commits: list[str]) -> list[Finding]:
+    findings: list[Finding] = []
+
+    def make(h: Hit, index: int, status: str) -> Finding:
+        return Finding(
+            rule=h.rule, severity=registry.severity(h.rule, "error"), path=h.path, line=h.line, message=h.message,
+            patch=index or None, state=labels[index], status=status, commit=commits[index],
+        )  # fmt: skip
+
+    previous: Counter[tuple[str, str, str]] = Counter()
+    for index, hits in enumerate(per_state):
+        current: Counter[tuple[str, str, str]] = Counter()
+        seen_now: Counter[tuple[str, str, str]] = Counter()
+        for h in sorted(hits, key=lambda x: (x.path, x.line, x.rule, x.message)):
+            f = make(h, index, "pre-existing" if index == 0 else "new")
+            key = f.key()
+            current[key] += 1
+            seen_now[key] += 1
+            if index == 0 or seen_now[key] > previous[key]:
+                findings.append(f)
+        previous = current
+    return findings
+
+
+def _checkpatch_finding(
+    r: CheckpatchReport, number: int, labels: list[str], commits: list[str], yaml_path: str, yaml_lines: dict[int, int]
+) -> Finding:
+    return Finding(
+        rule=f"checkpatch/{r.type}", severity=r.severity, path=r.path or yaml_path,
+        line=r.line if r.path else yaml_lines.get(number, 0), message=r.message, patch=number,
+        state=labels[number], commit=commits[number],
+    )  # fmt: skip
+
+
+def _suppress(
+    findings: list[Finding],
+    states: list[StateFacts],
+    labels: list[str],
+    mailed: tuple[Patch, ...],
+    yaml_path: str,
+    yaml_lines: dict[int, int],
+) -> list[Finding]:
+    out: list[Finding] = []
+    for number, patch in enumerate(mailed, start=1):
+        for rule, message in check_series_suppressions(patch.suppress):
+            out.append(
+                Finding(
+                    rule,
+                    registry.severity(rule),
+                    yaml_path,
+                    yaml_lines.get(number, 0),
+                    message,
+                    patch=number,
+                    state=labels[number],
+                )
+            )
+    for f in findings:
+        if f.status != "new" or f.patch is None:
+            out.append(f)
+            continue
+        note: SuppressionNote | None = None
+        facts = states[f.patch] if f.patch < len(states) else None
+        sups: list[LineSuppression] = []
+        if facts is not None:
+            src = facts.c.get(f.path) or facts.asm.get(f.path)
+            if src is not None:
+                sups = src.suppressions
+        line_sup = next((s for s in sups if s.reason and s.covers(f.rule, f.line)), None)
+        if line_sup is not None:
+            note = SuppressionNote("line", line_sup.reason)
+        else:
+            patch = mailed[f.patch - 1]
+            series_sup = next(
+                (s for s in patch.suppress if s.reason.strip() and fnmatch.fnmatchcase(f.rule, s.rule)), None
+            )
+            if series_sup is not None:
+                note = SuppressionNote("series", series_sup.reason)
+        out.append(f if note is None else f.with_(status="suppressed", suppression=note))
+    return out
+
+
+def lint_files(files: dict[str, str], config: LintConfig | None = None, label: str = "case") -> list[Hit]:
+    """Evaluate the state rules on in-memory files (rule cases and unit tests)."""
+    config = config or load_config(None)
+    state = StateFacts(label=label)
+    for path, text in sorted(files.items()):
+        data = text.encode()
+        if path.endswith(".S"):
+            state.asm[path] = asmfacts.extract(path, data)
+        else:
+            state.c[path] = cfacts.extract(path, data, tuple(config.args_structs))
+    return check_state(state, config)
+
+
+def series_yaml_path(series: Series) -> Path:
+    return series.directory / "series.yaml"
+
+
+def check_series_suppressions(suppressions: tuple[Suppression, ...]) -> list[tuple[str, str]]:
+    """(rule, message) for series suppressions without a reason or naming no known rule."""
+    out: list[tuple[str, str]] = []
+    known = registry.all_rules()
+    for s in suppressions:
+        if not s.reason.strip():
+            out.append(("suppression/missing-reason", f"series suppression of {s.rule} has no reason; it is ignored"))
+        elif not s.rule.startswith("checkpatch/") and not any(
+            r.matches(s.rule) or fnmatch.fnmatchcase(r.id, s.rule) for r in known
+        ):
+            out.append(("suppression/unknown-rule", f"series suppression names no known rule: {s.rule}"))
+    return out

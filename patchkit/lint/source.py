@@ -1,0 +1,81 @@
+"""Reading tree states from git objects (never the work tree): names, blobs, contents, grep."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from patchkit.errors import GitError
+from patchkit.gitrepo import KernelTree
+
+SOURCE_PATHSPEC = ("*.c", "*.h", "*.S", ":!tools/", ":!Documentation/")
+
+
+class GitSource:
+    def __init__(self, tree: KernelTree) -> None:
+        self.tree = tree
+        self._contents: dict[str, bytes] = {}
+
+    def grep(self, commit: str, pattern: str) -> dict[str, list[tuple[int, str]]]:
+        """``git grep -n -E`` at a commit over C and assembly sources: path -> [(line, text)]."""
+        result = self.tree.run_git(["grep", "-n", "-I", "-E", "-e", pattern, commit, "--", *SOURCE_PATHSPEC])
+        if result.returncode not in (0, 1):
+            detail = result.stderr.decode("utf-8", "replace").strip()
+            raise GitError(f"{self.tree.path}: git grep failed: {detail}")
+        out: dict[str, list[tuple[int, str]]] = {}
+        prefix = commit + ":"
+        for raw in result.stdout.decode("utf-8", "replace").splitlines():
+            if raw.startswith(prefix):
+                raw = raw[len(prefix) :]
+            path, _, rest = raw.partition(":")
+            number, _, text = rest.partition(":")
+            if number.isdigit():
+                out.setdefault(path, []).append((int(number), text))
+        return out
+
+    def changed(self, old: str, new: str) -> list[tuple[str, str]]:
+        """(status letter, path) for every path that differs, renames as delete + add."""
+        out = self.tree.git("diff", "--name-status", "--no-renames", "-z", old, new)
+        parts = [p for p in out.split("\0") if p]
+        return [(parts[i][:1], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+
+    def diff(self, old: str, new: str) -> str:
+        return self.tree.git("diff", "--no-renames", "--no-color", old, new)
+
+    def blobs(self, commit: str, paths: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(paths))
+        if not wanted:
+            return {}
+        out: dict[str, str] = {}
+        # ls-tree takes the paths as pathspecs; chunk to stay under the argument limit
+        for start in range(0, len(wanted), 500):
+            listing = self.tree.git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *wanted[start : start + 500])
+            for entry in listing.split("\0"):
+                if not entry:
+                    continue
+                meta, _, path = entry.partition("\t")
+                fields = meta.split()
+                if len(fields) == 3 and fields[1] == "blob":
+                    out[path] = fields[2]
+        return out
+
+    def read(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
+        """Contents of blobs (cached), read with one ``git cat-file --batch``."""
+        missing = sorted({b for b in blob_ids if b not in self._contents})
+        if missing:
+            data = self.tree.git_bytes("cat-file", "--batch", input_bytes=("\n".join(missing) + "\n").encode())
+            pos = 0
+            for blob in missing:
+                end = data.index(b"\n", pos)
+                header = data[pos:end].decode()
+                parts = header.split()
+                if len(parts) != 3:
+                    raise GitError(f"{self.tree.path}: git cat-file could not read {blob}: {header}")
+                size = int(parts[2])
+                self._contents[blob] = data[end + 1 : end + 1 + size]
+                pos = end + 1 + size + 1
+        return {b: self._contents[b] for b in blob_ids}
+
+    def show(self, commit: str, path: str) -> bytes | None:
+        result = self.tree.run_git(["show", f"{commit}:{path}"])
+        stdout: bytes = result.stdout
+        return stdout if result.returncode == 0 else None

@@ -1,0 +1,523 @@
+"""The ten TDX consistency rules, evaluated over the facts of one tree state.
+
+Each check returns :class:`Hit` records (rule id, path, line, message); the engine adds severity,
+blame and suppressions. Messages never contain line numbers, so the same problem in two states
+has the same identity.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from patchkit.lint import asmflow
+from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Macro, parse_mem
+from patchkit.lint.cfacts import Base, CFacts, OffsetCall, StructDef
+from patchkit.lint.config import LintConfig
+from patchkit.lint.regs import canonical, sysv_class
+
+
+@dataclass(frozen=True)
+class Hit:
+    rule: str
+    path: str
+    line: int
+    message: str
+
+
+GrepFn = Callable[[list[str]], list[tuple[str, int, str]]]
+
+
+@dataclass
+class StateFacts:
+    label: str
+    c: dict[str, CFacts] = field(default_factory=dict)
+    asm: dict[str, AsmFacts] = field(default_factory=dict)
+
+    def structs(self) -> dict[str, tuple[str, StructDef]]:
+        """Struct definitions by name; a definition under arch/x86/include wins over copies."""
+        found: dict[str, tuple[str, StructDef]] = {}
+        for path in sorted(self.c, key=lambda p: (not p.startswith("arch/x86/include/"), p)):
+            for name, sdef in self.c[path].structs.items():
+                found.setdefault(name, (path, sdef))
+        return found
+
+    def asm_offsets(self) -> list[tuple[str, OffsetCall]]:
+        return [
+            (path, off)
+            for path, facts in sorted(self.c.items())
+            if path.rsplit("/", 1)[-1].startswith("asm-offsets")
+            for off in facts.offsets
+        ]
+
+    def macros(self) -> dict[str, Macro]:
+        merged: dict[str, Macro] = {}
+        for path in sorted(self.asm):
+            merged.update(self.asm[path].macros)
+        return merged
+
+
+# ---- helpers ------------------------------------------------------------------------------------
+
+
+def _member_types(state: StateFacts, args_structs: Iterable[str]) -> dict[str, str]:
+    """Struct members whose type is an args struct: member name -> struct name."""
+    wanted = set(args_structs)
+    out: dict[str, str] = {}
+    for facts in state.c.values():
+        for sdef in facts.structs.values():
+            for f in sdef.fields:
+                m = re.match(r"^(?:const\s+)?struct\s+(\w+)", f.type)
+                if m and m.group(1) in wanted:
+                    out.setdefault(f.name, m.group(1))
+    return out
+
+
+def _resolve(base: Base, members: dict[str, str]) -> str | None:
+    if base.struct is not None:
+        return base.struct
+    if base.kind == "member":
+        return members.get(base.name)
+    return None
+
+
+# ---- rule 1 -------------------------------------------------------------------------------------
+
+
+def offset_per_field(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/offset-per-field"
+    hits: list[Hit] = []
+    structs = state.structs()
+    offsets = [(p, o) for p, o in state.asm_offsets()]
+    if not offsets and not any(p.rsplit("/", 1)[-1].startswith("asm-offsets") for p in state.c):
+        return hits
+    seen: Counter[tuple[str, str]] = Counter()
+    for path, off in offsets:
+        struct, fld, sym = off.struct, off.field, off.symbol
+        line = off.line
+        if struct not in config.args_structs:
+            continue
+        kind = config.args_structs[struct]
+        if struct not in structs:
+            hits.append(Hit(rule, path, line, f"OFFSET({sym}, {struct}, {fld}) names struct {struct}, "
+                            "which is not defined in this state"))  # fmt: skip
+            continue
+        if fld not in structs[struct][1].field_names():
+            hits.append(Hit(rule, path, line, f"OFFSET({sym}, {struct}, {fld}) names a field that struct {struct} "
+                            "does not have"))  # fmt: skip
+            continue
+        expected = f"TDX_{kind}_{fld}"
+        if sym != expected:
+            hits.append(Hit(rule, path, line, f"OFFSET({sym}, {struct}, {fld}) should be named {expected}"))
+        seen[(struct, fld)] += 1
+        if seen[(struct, fld)] == 2:
+            hits.append(Hit(rule, path, line, f"{struct}.{fld} has more than one OFFSET() in asm-offsets"))
+    for struct, kind in config.args_structs.items():
+        if struct not in structs:
+            continue
+        path, sdef = structs[struct]
+        for f in sdef.fields:
+            if seen[(struct, f.name)] == 0:
+                hits.append(Hit(rule, path, f.line, f"{struct}.{f.name} has no OFFSET(TDX_{kind}_{f.name}, {struct}, "
+                                f"{f.name}) in asm-offsets"))  # fmt: skip
+    return hits
+
+
+# ---- rule 2 -------------------------------------------------------------------------------------
+
+
+def asm_offset_defined(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/asm-offset-defined"
+    kinds = set(config.args_structs.values())
+    defined = {off.symbol for _p, off in state.asm_offsets()}
+    hits: list[Hit] = []
+    for path, facts in sorted(state.asm.items()):
+        for item in facts.items:
+            if item.kind not in ("insn", "directive"):
+                continue
+            for m in OFFSET_SYMBOL.finditer(" ".join(item.operands)):
+                if m.group(1) in kinds and m.group(0) not in defined:
+                    hits.append(Hit(rule, path, item.line, f"{m.group(0)} is not defined by asm-offsets in this state"))
+    return hits
+
+
+# ---- rule 3 -------------------------------------------------------------------------------------
+
+
+def _blocks(facts: AsmFacts) -> dict[int, str]:
+    """Line -> block name (macro or function) for the lines inside one."""
+    owner: dict[int, str] = {}
+    for macro in facts.macros.values():
+        for item in macro.body:
+            owner[item.line] = macro.name
+    for fn in facts.functions:
+        for item in fn.body:
+            owner.setdefault(item.line, fn.name)
+    return owner
+
+
+def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/mov-register-matches-offset"
+    kinds = set(config.args_structs.values())
+    hits: list[Hit] = []
+    for path, facts in sorted(state.asm.items()):
+        owner = _blocks(facts)
+        bases: dict[str, Counter[str]] = {}
+        moves = []
+        for item in facts.items:
+            if item.kind != "insn" or not item.name.startswith("mov") or len(item.operands) != 2:
+                continue
+            for pos, operand in enumerate(item.operands):
+                mem = parse_mem(operand)
+                if mem is None:
+                    continue
+                sym = OFFSET_SYMBOL.fullmatch(mem[0])
+                if sym is None or sym.group(1) not in kinds:
+                    continue
+                block = owner.get(item.line, "")
+                if mem[1]:
+                    bases.setdefault(block, Counter())[mem[1]] += 1
+                moves.append((item, pos, sym, block))
+        for item, pos, sym, block in moves:
+            field_reg = canonical(sym.group(2))
+            other = canonical(item.operands[1 - pos])
+            if field_reg is None or other is None or field_reg == other:
+                continue
+            pointer = bases[block].most_common(1)[0][0] if bases.get(block) else None
+            if config.pointer_exception and field_reg == pointer:
+                continue
+            direction = "loaded into" if pos == 0 else "stored from"
+            hits.append(Hit(rule, path, item.line, f"{sym.group(0)} is {direction} %{other} in "
+                            f"{block or path}; the offset is that of %{field_reg}"))  # fmt: skip
+    return hits
+
+
+# ---- rules 4 and 5 ------------------------------------------------------------------------------
+
+
+def _requires_clear(variant: asmflow.Variant, config: LintConfig) -> bool:
+    if variant.function.name in config.clear_functions:
+        return config.clear_functions[variant.function.name]
+    if variant.macro is None or variant.macro not in config.clear_macros:
+        return False
+    cond = config.clear_macros[variant.macro]
+    if isinstance(cond, bool):
+        return cond
+    names: dict[str, int] = {}
+    for key, value in variant.args:
+        try:
+            names[key] = int(value, 0)
+        except ValueError:
+            names[key] = 1 if value else 0
+    expr = str(cond).replace("&&", " and ").replace("||", " or ")
+    if not re.fullmatch(r"[\w\s()!=<>]*", expr):
+        return True
+    try:
+        return bool(eval(expr, {"__builtins__": {}}, dict(names)))
+    except (NameError, SyntaxError, TypeError):
+        return False
+
+
+def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
+    hits: list[Hit] = []
+    expander = asmflow.Expander(state.macros())
+    for _path, facts in sorted(state.asm.items()):
+        for fn in facts.functions:
+            variant = expander.expand(fn)
+            if not any(OFFSET_SYMBOL.search(" ".join(s.operands)) for s in variant.steps) and not any(
+                s.name.startswith("push") for s in variant.steps
+            ):
+                continue
+            require = _requires_clear(variant, config)
+            for problem in asmflow.simulate(variant, require_clear=require, clear_mode=config.clear_mode):
+                hits.append(_path_hit(variant, problem))
+    return hits
+
+
+def _path_hit(variant: asmflow.Variant, p: asmflow.PathProblem) -> Hit:
+    label, step = variant.label, p.step
+    if p.kind == "not-cleared":
+        return Hit("tdx/clear-before-return", step.path, step.line, f"{label}: %{p.reg} was loaded from the args "
+                   "struct and still holds what the TDX module/VMM returned at this return to C; clear it (xor) or "
+                   "restore it from the stack first")  # fmt: skip
+    rule = "tdx/callee-saved-preserved"
+    if p.kind == "unbalanced":
+        return Hit(rule, step.path, step.line, f"{label}: returns with {p.reg} pushed value(s) still on the stack")
+    if p.kind == "underflow":
+        return Hit(rule, step.path, step.line, f"{label}: pops %{p.reg} with nothing pushed on this path")
+    if p.detail:
+        return Hit(rule, step.path, step.line, f"{label}: callee-saved %{p.reg} gets the value saved from "
+                   f"%{p.detail} on a path to this return (pops not in reverse order of the pushes)")  # fmt: skip
+    return Hit(rule, step.path, step.line, f"{label}: callee-saved %{p.reg} is written but not pushed before and "
+               "popped after on every path to this return")  # fmt: skip
+
+
+# ---- rule 6 -------------------------------------------------------------------------------------
+
+_CLOBBERED_WORDS = re.compile(r"callee[- ]clobbered|caller[- ]saved|scratch|\bvolatile")
+_SAVED_WORDS = re.compile(r"callee[- ]saved|non-volatile|preserved")
+_REG_WORD = re.compile(r"\b(r[a-z0-9]{1,3}|e[a-z]{2})\b")
+
+
+def grouping_comments(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/grouping-comment-class"
+    hits: list[Hit] = []
+    for name, (path, sdef) in sorted(state.structs().items()):
+        if name not in config.args_structs:
+            continue
+        for group in sdef.groups:
+            text = group.comment.lower()
+            clobbered, saved = bool(_CLOBBERED_WORDS.search(text)), bool(_SAVED_WORDS.search(text))
+            if clobbered == saved:
+                continue
+            want = "clobbered" if clobbered else "saved"
+            named = {canonical(w) for w in _REG_WORD.findall(text)} - {None}
+            comment = " ".join(group.comment.strip("/* \t\n").split())
+            for fname in group.fields:
+                reg = canonical(fname)
+                if reg is None or reg in named:
+                    continue
+                actual = sysv_class(reg)
+                if actual is not None and actual != want:
+                    field_line = next((f.line for f in sdef.fields if f.name == fname), group.line)
+                    cls = "callee-saved" if actual == "saved" else "callee-clobbered"
+                    hits.append(Hit(rule, path, field_line, f"struct {name}: {fname} is {cls} (SysV) but sits under "
+                                    f"the comment '{comment}'"))  # fmt: skip
+    return hits
+
+
+# ---- rule 7 -------------------------------------------------------------------------------------
+
+
+def _vcpu_regs(state: StateFacts, config: LintConfig) -> dict[str, int] | None:
+    facts = state.c.get(config.vcpu_regs_header)
+    candidates = [facts] if facts is not None else list(state.c.values())
+    out: dict[str, int] = {}
+    for f in candidates:
+        for name, (value, _line) in f.defines.items():
+            m = re.match(r"^__VCPU_REGS_([A-Z0-9]+)$", name)
+            if m:
+                try:
+                    out[m.group(1).lower()] = int(value.split()[0], 0)
+                except (ValueError, IndexError):
+                    continue
+    return out or None
+
+
+def vcpu_regs_layout(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/vcpu-regs-layout"
+    hits: list[Hit] = []
+    uses = [(p, u) for p, f in sorted(state.c.items()) for u in f.layouts]
+    if not uses:
+        return hits
+    structs = state.structs()
+    members = _member_types(state, config.args_structs)
+    regs = _vcpu_regs(state, config)
+    for path, use in uses:
+        struct = use.struct
+        if struct is not None and struct.startswith("member:"):
+            struct = members.get(struct[len("member:") :])
+        if struct not in config.args_structs:
+            continue
+        what = f"{use.how} between the vcpu register array ({use.array}) and struct {struct}"
+        if struct not in structs:
+            hits.append(Hit(rule, path, use.line, f"{what}: struct {struct} is not defined in this state"))
+            continue
+        if regs is None:
+            hits.append(Hit(rule, path, use.line, f"{what}: no __VCPU_REGS_* values found ({config.vcpu_regs_header})"))
+            continue
+        for index, f in enumerate(structs[struct][1].fields):
+            offset = 8 * index
+            reg = canonical(f.name) or f.name
+            if reg not in regs:
+                hits.append(Hit(rule, path, use.line, f"{what}: field {f.name} (offset {offset}) has no "
+                                f"__VCPU_REGS_{f.name.upper()} slot"))  # fmt: skip
+            elif regs[reg] * 8 != offset:
+                hits.append(Hit(rule, path, use.line, f"{what}: field {f.name} is at offset {offset} but "
+                                f"8 * __VCPU_REGS_{reg.upper()} is {regs[reg] * 8}"))  # fmt: skip
+    return hits
+
+
+# ---- rule 8 -------------------------------------------------------------------------------------
+
+
+def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/vcpu-regs-copy"
+    hits: list[Hit] = []
+    members = _member_types(state, config.args_structs)
+    for path, facts in sorted(state.c.items()):
+        for copy in facts.copies:
+            struct = _resolve(copy.args.base, members)
+            if struct not in config.args_structs:
+                continue
+            field_reg = canonical(copy.args.field)
+            vcpu_reg = canonical(copy.vcpu.reg)
+            if field_reg is None or vcpu_reg is None or field_reg == vcpu_reg:
+                continue
+            if config.translation_for(field_reg, vcpu_reg) is not None:
+                continue
+            arrow = (
+                f"{struct}.{copy.args.field} -> vcpu {vcpu_reg.upper()}"
+                if copy.direction == "to_vcpu"
+                else (f"vcpu {vcpu_reg.upper()} -> {struct}.{copy.args.field}")
+            )
+            hits.append(Hit(rule, path, copy.vcpu.line, f"{arrow}: different registers, and no configured ABI "
+                            "translation pairs them"))  # fmt: skip
+    return hits
+
+
+# ---- rule 9 -------------------------------------------------------------------------------------
+
+
+def field_exists(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "tdx/field-exists"
+    hits: list[Hit] = []
+    structs = state.structs()
+    members = _member_types(state, config.args_structs)
+    for path, facts in sorted(state.c.items()):
+        for use in facts.uses:
+            struct = _resolve(use.base, members)
+            if struct not in config.args_structs or struct not in structs:
+                continue
+            if use.field not in structs[struct][1].field_names():
+                what = "designated initializer ." if use.kind == "init" else "member access "
+                hits.append(Hit(rule, path, use.line, f"{what}{use.field}: struct {struct} has no field "
+                                f"'{use.field}' in this state"))  # fmt: skip
+    return hits
+
+
+# ---- parse problems and bad suppressions --------------------------------------------------------
+
+
+def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
+    rule = "parse/unparsed-construct"
+    hits: list[Hit] = []
+    for path, facts in sorted(state.c.items()):
+        for u in facts.unparsed:
+            hits.append(Hit(rule, path, u.line, f"'{u.token}' is inside a construct tree-sitter could not parse; "
+                            "the TDX rules cannot check it"))  # fmt: skip
+    kinds = set(config.args_structs.values())
+    for path, afacts in sorted(state.asm.items()):
+        for item in afacts.items:
+            if item.kind != "insn" or not item.name.startswith("mov"):
+                continue
+            syms = [m for m in OFFSET_SYMBOL.finditer(" ".join(item.operands)) if m.group(1) in kinds]
+            if not syms:
+                continue
+            good = len(item.operands) == 2 and any(
+                (mem := parse_mem(op)) is not None and OFFSET_SYMBOL.fullmatch(mem[0]) for op in item.operands
+            )
+            if not good:
+                hits.append(Hit(rule, path, item.line, f"cannot read the operands of '{item.text}'; the TDX rules "
+                                "cannot check it"))  # fmt: skip
+    return hits
+
+
+def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
+    hits: list[Hit] = []
+    for path, sups in sorted(
+        [(p, f.suppressions) for p, f in state.c.items()] + [(p, f.suppressions) for p, f in state.asm.items()]
+    ):
+        for s in sups:
+            if not s.reason:
+                hits.append(Hit("suppression/missing-reason", path, s.line, f"suppression of {s.rule} has no reason "
+                                "('-- <why>'); it is ignored"))  # fmt: skip
+    return hits
+
+
+STATE_CHECKS: tuple[Callable[[StateFacts, LintConfig], list[Hit]], ...] = (
+    offset_per_field,
+    asm_offset_defined,
+    mov_register_matches,
+    asm_paths,
+    grouping_comments,
+    vcpu_regs_layout,
+    vcpu_regs_copy,
+    field_exists,
+    unparsed,
+    bad_suppressions,
+)
+
+
+def check_state(state: StateFacts, config: LintConfig) -> list[Hit]:
+    hits: list[Hit] = []
+    for check in STATE_CHECKS:
+        hits.extend(h for h in check(state, config) if h.rule not in config.disabled)
+    return hits
+
+
+# ---- rule 10 ------------------------------------------------------------------------------------
+
+_REMOVED_DEFS = (
+    re.compile(r"^\s*struct\s+(\w+)\s*\{"),
+    re.compile(r"^\s*#\s*define\s+(\w+)"),
+    re.compile(r"^\s*SYM_[A-Z_]*START[A-Z_]*\(\s*(\w+)"),
+    re.compile(r"^\s*(?:OFFSET|DEFINE)\(\s*(\w+)\s*,"),
+    re.compile(r"^\s*\.macro\s+(\w+)"),
+    re.compile(
+        r"^(?:static\s+|extern\s+|inline\s+|__always_inline\s+|noinstr\s+|const\s+)*"
+        r"(?:unsigned\s+|signed\s+|struct\s+|enum\s+)?\w+[\s*]+(?:__\w+\s+)*\**(\w+)\s*\("
+    ),
+)
+_NOT_NAMES = {"if", "while", "for", "switch", "return", "sizeof", "defined"}
+_HEADER_GUARD = re.compile(r"^_*[A-Z0-9_]+_H_*$")
+
+
+def defined_names(line: str) -> list[str]:
+    names = []
+    for pattern in _REMOVED_DEFS:
+        m = pattern.match(line)
+        if m and m.group(1) not in _NOT_NAMES:
+            names.append(m.group(1))
+            break
+    return names
+
+
+def removed_symbols(diff_text: str) -> list[tuple[str, str]]:
+    """(symbol, file) for definitions on removed lines of a unified diff that no added line defines again."""
+    removed: dict[str, str] = {}
+    added: set[str] = set()
+    path = ""
+    for line in diff_text.splitlines():
+        if line.startswith("+++ ") or line.startswith("--- "):
+            if line.startswith("--- "):
+                path = line[6:] if line.startswith("--- a/") else path
+            continue
+        if not path.endswith((".c", ".h", ".S")):
+            continue
+        if line.startswith("-"):
+            for name in defined_names(line[1:]):
+                if not _HEADER_GUARD.match(name):
+                    removed.setdefault(name, path)
+        elif line.startswith("+"):
+            added.update(defined_names(line[1:]))
+    return [(name, p) for name, p in removed.items() if name not in added]
+
+
+def _in_comment(text: str, name: str) -> bool:
+    stripped = text.lstrip()
+    if stripped.startswith(("*", "/*", "//")):
+        return True
+    pos = re.search(r"\b" + re.escape(name) + r"\b", text)
+    if pos is None:
+        return True
+    before = text[: pos.start()]
+    return before.rfind("/*") > before.rfind("*/") or "//" in before
+
+
+def removed_symbol_users(
+    removed: list[tuple[str, str]], hits_by_symbol: dict[str, list[tuple[str, int, str]]], patch: int
+) -> list[Hit]:
+    out: list[Hit] = []
+    for name, where in removed:
+        hits = hits_by_symbol.get(name, [])
+        if any(name in defined_names(text) for _p, _l, text in hits):
+            continue  # still (or again) defined somewhere: moved, not removed
+        for path, line, text in hits:
+            if _in_comment(text, name):
+                continue
+            out.append(Hit("tdx/removed-symbol-users", path, line, f"uses {name}, which patch {patch} removed "
+                           f"(from {where}) and nothing defines any more"))  # fmt: skip
+    return out

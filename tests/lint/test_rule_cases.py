@@ -1,0 +1,68 @@
+"""Every rule's valid and invalid cases (rules/<name>.cases.yaml), and the meta-test over the rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from patchkit.lint import registry
+from tests.lint.cases import run_case
+
+DEFINITIONS = registry.definition_files()
+
+
+def _cases() -> list[Any]:
+    params = []
+    for definition in DEFINITIONS:
+        path = registry.cases_file(definition)
+        if not path.is_file():
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for case in data["cases"]:
+            kind = "valid" if case["valid"] else "invalid"
+            params.append(pytest.param(data["rule"], case, id=f"{data['rule']}::{kind}::{case['name']}"))
+    return params
+
+
+@pytest.mark.parametrize(("rule", "case"), _cases())
+def test_rule_case(rule: str, case: dict[str, Any]) -> None:
+    messages = run_case(rule, case)
+    if case["valid"]:
+        assert messages == [], f"{rule} reported on a valid case: {messages}"
+    else:
+        assert messages, f"{rule} reported nothing on an invalid case"
+        for expected in case["expect"]:
+            assert any(expected in m for m in messages), f"expected {expected!r} among {messages}"
+
+
+def test_every_rule_has_valid_and_invalid_cases_and_a_unique_id() -> None:
+    assert len(DEFINITIONS) >= 20
+    ids = [r.id for r in registry.all_rules()]
+    assert len(ids) == len(set(ids)), "duplicate rule ids"
+    for definition, rule in zip(DEFINITIONS, registry.all_rules(), strict=True):
+        cases_path = registry.cases_file(definition)
+        assert cases_path.is_file(), f"{definition.name} has no {cases_path.name}"
+        data = yaml.safe_load(cases_path.read_text(encoding="utf-8"))
+        assert data["rule"] == rule.id, f"{cases_path.name} is for {data['rule']}, not {rule.id}"
+        kinds = {bool(c["valid"]) for c in data["cases"]}
+        assert kinds == {True, False}, f"{rule.id} needs both valid and invalid cases"
+        for c in data["cases"]:
+            if not c["valid"]:
+                assert c.get("expect"), f"{rule.id}: invalid case {c['name']!r} names no expected message"
+
+
+def test_the_ten_tdx_rules_exist() -> None:
+    ids = {r.id for r in registry.all_rules()}
+    assert {
+        "tdx/offset-per-field", "tdx/asm-offset-defined", "tdx/mov-register-matches-offset",
+        "tdx/callee-saved-preserved", "tdx/clear-before-return", "tdx/grouping-comment-class",
+        "tdx/vcpu-regs-layout", "tdx/vcpu-regs-copy", "tdx/field-exists", "tdx/removed-symbol-users",
+    } <= ids  # fmt: skip
+
+
+def test_rules_directory_is_the_packaged_one() -> None:
+    repo_rules = Path(__file__).resolve().parents[2] / "rules"
+    assert repo_rules.resolve() == registry.rules_dir().resolve()
