@@ -1,0 +1,259 @@
+"""run_lint on a synthetic kernel: clean series, one mutant per TDX rule blamed on the right patch,
+pre-existing findings, suppressions, incremental parsing, git objects only, checkpatch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patchkit.lint import Finding, LintReport, run_lint
+from patchkit.series.model import Suppression
+from tests.lint import synthetic
+from tests.lint.synthetic import BASE, PATCH1, PATCH2, PATCH3, build
+
+TDX = "tdx/"
+
+
+def _lint(
+    tmp_path: Path, patches: list[dict[str, str]] | None = None, base: dict[str, str] | None = None
+) -> LintReport:
+    built = build(tmp_path, patches, base)
+    return run_lint(built.tree, built.series, built.record, checkpatch=False)
+
+
+def _failing(report: LintReport, prefix: str = "") -> list[Finding]:
+    return [f for f in report.failing if f.rule.startswith(prefix)]
+
+
+def _mutate(patch: dict[str, str], path: str, old: str, new: str) -> dict[str, str]:
+    assert old in patch[path], f"{old!r} not in {path}"
+    return {**patch, path: patch[path].replace(old, new, 1)}
+
+
+def test_clean_series_lints_clean(tmp_path: Path) -> None:
+    report = _lint(tmp_path)
+    assert report.states == ["base", "patch 1", "patch 2", "patch 3"]
+    assert report.failing == [], [f.to_json_data() for f in report.failing]
+    assert report.worst_severity is None
+    data = report.to_json_data()
+    assert data["schema_version"] == 1 and data["findings"] == []
+
+
+MUTANTS = [
+    (
+        "tdx/offset-per-field",
+        2,
+        "arch/x86/kernel/asm-offsets.c",
+        "\tOFFSET(TDX_MODULE_rbx, tdx_module_args, rbx);\n",
+        "",
+    ),
+    (
+        "tdx/asm-offset-defined",
+        2,
+        "arch/x86/virt/vmx/tdx/tdxcall.S",
+        "%rdx, TDX_MODULE_rdx(%rsi)",
+        "%rdx, TDX_MODULE_r8(%rsi)",
+    ),
+    (
+        "tdx/mov-register-matches-offset",
+        2,
+        "arch/x86/virt/vmx/tdx/tdxcall.S",
+        "TDX_MODULE_rdx(%rsi), %rdx",
+        "TDX_MODULE_rdx(%rsi), %rcx",
+    ),
+    (
+        "tdx/callee-saved-preserved",
+        2,
+        "arch/x86/virt/vmx/tdx/tdxcall.S",
+        "\tpopq %r12\n\tpopq %rbx\n",
+        "\tpopq %rbx\n\tpopq %r12\n",
+    ),
+    ("tdx/callee-saved-preserved", 2, "arch/x86/virt/vmx/tdx/tdxcall.S", "\tpushq %rbx\n", ""),
+    ("tdx/clear-before-return", 2, "arch/x86/virt/vmx/tdx/tdxcall.S", "\txorl %edx, %edx\n", ""),
+    (
+        "tdx/grouping-comment-class",
+        2,
+        "arch/x86/include/asm/tdx.h",
+        "\t/* callee-saved */\n\tu64 r12;\n",
+        "\tu64 r12;\n\t/* callee-saved */\n",
+    ),
+    (
+        "tdx/vcpu-regs-layout",
+        3,
+        "arch/x86/kvm/vmx/tdx.c",
+        "\ttdx->vp_enter_args.rcx =",
+        "\t__tdcall_saved_ret(1, (struct tdx_module_args *)vcpu->arch.regs);\n\ttdx->vp_enter_args.rcx =",
+    ),
+    (
+        "tdx/vcpu-regs-copy",
+        3,
+        "arch/x86/kvm/vmx/tdx.c",
+        "kvm_rdx_write(vcpu, tdx->vp_enter_args.rdx)",
+        "kvm_rbx_write(vcpu, tdx->vp_enter_args.rdx)",
+    ),
+    ("tdx/field-exists", 2, "arch/x86/boot/compressed/tdx.c", ".rdx = 0", ".r9 = 0"),
+    (
+        "parse/unparsed-construct",
+        2,
+        "arch/x86/coco/tdx/tdx.c",
+        "#include <asm/tdx.h>\n",
+        "#include <asm/tdx.h>\n\nstatic u64 g(void) { return __tdcall(1, &(struct tdx_module_args) { .rcx = 1 ) ) ; }"
+        "\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "patch", "path", "old", "new"), MUTANTS, ids=[f"{m[0]}@{m[1]}-{i}" for i, m in enumerate(MUTANTS)]
+)
+def test_mutant_is_caught_and_blamed_on_its_patch(
+    tmp_path: Path, rule: str, patch: int, path: str, old: str, new: str
+) -> None:
+    patches = [dict(PATCH1), dict(PATCH2), dict(PATCH3)]
+    patches[patch - 1] = _mutate(patches[patch - 1], path, old, new)
+    report = _lint(tmp_path, patches)
+    hits = [f for f in report.failing if f.rule == rule]
+    assert hits, f"{rule} not reported; got {[(f.rule, f.message) for f in report.findings]}"
+    assert {f.patch for f in hits} == {patch}
+    assert all(f.state == f"patch {patch}" for f in hits)
+    # the other patches stay clean of TDX findings
+    assert {f.patch for f in _failing(report, TDX)} <= {patch}
+
+
+def test_removed_symbol_left_with_a_user_is_blamed_on_the_rename(tmp_path: Path) -> None:
+    patch1 = {k: v for k, v in PATCH1.items() if k != "arch/x86/boot/compressed/tdx.c"}
+    report = _lint(tmp_path, [patch1, PATCH2, PATCH3])
+    hits = [f for f in report.failing if f.rule == "tdx/removed-symbol-users"]
+    assert [(f.patch, f.path) for f in hits] == [(1, "arch/x86/boot/compressed/tdx.c")]
+    assert "__tdx_module_call" in hits[0].message
+
+
+def test_findings_present_at_the_base_are_pre_existing_and_do_not_fail(tmp_path: Path) -> None:
+    base = dict(BASE)
+    base["arch/x86/kernel/asm-offsets.c"] = base["arch/x86/kernel/asm-offsets.c"].replace(
+        "\tOFFSET(TDX_MODULE_rdx, tdx_module_output, rdx);\n",
+        "\tOFFSET(TDX_MODULE_rdx, tdx_module_output, rdx);\n\tOFFSET(TDX_MODULE_r8, tdx_module_output, r8);\n",
+    )
+    patch1 = dict(PATCH1)
+    report = _lint(tmp_path, [patch1], base)
+    pre = [f for f in report.findings if f.rule == "tdx/offset-per-field"]
+    assert len(pre) == 1 and pre[0].pre_existing and pre[0].patch is None and not pre[0].failing
+    assert report.failing == []
+    assert report.to_json_data()["counts"]["pre-existing"] == 1
+
+
+def test_a_finding_moving_lines_is_still_the_same_finding(tmp_path: Path) -> None:
+    """Matching across states ignores line numbers: a patch that shifts a pre-existing problem is not blamed."""
+    base = dict(BASE)
+    base["arch/x86/virt/vmx/tdx/tdxcall.S"] = base["arch/x86/virt/vmx/tdx/tdxcall.S"].replace(
+        "TDX_MODULE_rdx(%r12)", "TDX_MODULE_rdx(%r12)\n\tmovq %r8, TDX_MODULE_rcx(%r12)"
+    )
+    moved = {
+        "arch/x86/virt/vmx/tdx/tdxcall.S": base["arch/x86/virt/vmx/tdx/tdxcall.S"].replace(
+            "#include <asm/asm-offsets.h>\n", "#include <asm/asm-offsets.h>\n\n\n\n"
+        )
+    }
+    report = _lint(tmp_path, [moved], base)
+    rule = [f for f in report.findings if f.rule == "tdx/mov-register-matches-offset"]
+    assert len(rule) == 1 and rule[0].pre_existing
+
+
+def test_line_suppression_with_and_without_reason(tmp_path: Path) -> None:
+    bad = "TDX_MODULE_rdx(%rsi), %rcx"
+    note = "  /* patchkit: ignore tdx/mov-register-matches-offset -- test of a reason */"
+    with_reason = _mutate(PATCH2, "arch/x86/virt/vmx/tdx/tdxcall.S", "TDX_MODULE_rdx(%rsi), %rdx", bad + note)
+    report = _lint(tmp_path / "a", [PATCH1, with_reason, PATCH3])
+    rule = [f for f in report.findings if f.rule == "tdx/mov-register-matches-offset"]
+    assert rule and all(f.suppressed and f.suppression and f.suppression.source == "line" for f in rule)
+    assert not any(f.rule == "tdx/mov-register-matches-offset" for f in report.failing)
+
+    note = "  /* patchkit: ignore tdx/mov-register-matches-offset */"
+    without = _mutate(PATCH2, "arch/x86/virt/vmx/tdx/tdxcall.S", "TDX_MODULE_rdx(%rsi), %rdx", bad + note)
+    report = _lint(tmp_path / "b", [PATCH1, without, PATCH3])
+    rules = {(f.rule, f.patch) for f in report.failing}
+    assert ("tdx/mov-register-matches-offset", 2) in rules
+    assert ("suppression/missing-reason", 2) in rules
+
+
+def test_series_suppression(tmp_path: Path) -> None:
+    patches = [PATCH1, _mutate(PATCH2, "arch/x86/boot/compressed/tdx.c", ".rdx = 0", ".r9 = 0"), PATCH3]
+    built = build(tmp_path, patches)
+    p2 = built.series.patches[1]
+    object.__setattr__(p2, "suppress", (Suppression("tdx/field-exists", "r9 is added by a later series"),))
+    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    hits = [f for f in report.findings if f.rule == "tdx/field-exists"]
+    assert hits and all(f.suppressed and f.suppression and f.suppression.source == "series" for f in hits)
+    assert report.failing == []
+
+
+def test_only_changed_files_are_parsed_again(tmp_path: Path) -> None:
+    report = _lint(tmp_path)
+    # base: 7 candidate files; patch 1 changes 4, patch 2 changes 6, patch 3 adds 1
+    assert report.timings["parsed_files"] == 7 + 4 + 6 + 1
+
+
+def test_reads_git_objects_not_the_work_tree(tmp_path: Path) -> None:
+    built = build(tmp_path)
+    built.git.git("checkout", "-q", "--detach", built.record.base)
+    (built.git.path / "arch/x86/kernel/asm-offsets.c").write_text("garbage that would break rule 1\n")
+    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    assert report.failing == []
+
+
+def test_hygiene_findings_are_blamed_on_their_patch(tmp_path: Path) -> None:
+    built = build(tmp_path, trailers=("Signed-off-by: Somebody Else <else@example.org>",))
+    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    sob = [f for f in report.failing if f.rule == "hygiene/signed-off-by"]
+    assert sorted(f.patch for f in sob) == [1, 2, 3]
+    assert report.worst_severity == "error" and report.fails_at("error")
+
+
+def test_whitespace_on_added_lines(tmp_path: Path) -> None:
+    patch3 = {"arch/x86/kvm/vmx/tdx.c": PATCH3["arch/x86/kvm/vmx/tdx.c"].replace(
+        "#include <asm/tdx.h>\n", "#include <asm/tdx.h>   \n")}  # fmt: skip
+    report = _lint(tmp_path, [PATCH1, PATCH2, patch3])
+    ws = [f for f in report.failing if f.rule == "hygiene/whitespace"]
+    assert [(f.patch, f.path, f.line) for f in ws] == [(3, "arch/x86/kvm/vmx/tdx.c", 2)]
+
+
+FAKE_CHECKPATCH = r"""#!/usr/bin/perl
+# a stand-in for scripts/checkpatch.pl: one report of each level for every patch it reads
+my $file = '';
+while (<STDIN>) { $file = $1 if m{^\+\+\+ b/(\S+)}; }
+print "WARNING:FILE_PATH_CHANGES: added, moved or deleted file(s), does MAINTAINERS need updating?\n#10: \n\n";
+print "ERROR:TRAILING_WHITESPACE: trailing whitespace\n#20: FILE: $file:3:\n+x \n\n";
+print "CHECK:CAMELCASE: Avoid CamelCase\n#21: FILE: $file:4:\n\n";
+print "total: 1 errors, 1 warnings, 1 checks, 30 lines checked\n";
+"""
+
+
+def test_checkpatch_from_the_base_commit_mapped_to_findings(tmp_path: Path) -> None:
+    base = {**BASE, "scripts/checkpatch.pl": FAKE_CHECKPATCH}
+    built = build(tmp_path, None, base)
+    report = run_lint(built.tree, built.series, built.record, checkpatch=True)
+    assert report.checkpatch_ran
+    cp = [f for f in report.findings if f.rule.startswith("checkpatch/")]
+    assert len(cp) == 9
+    by_rule = {f.rule: f.severity for f in cp}
+    assert by_rule == {
+        "checkpatch/FILE_PATH_CHANGES": "warning",
+        "checkpatch/TRAILING_WHITESPACE": "error",
+        "checkpatch/CAMELCASE": "info",
+    }
+    assert {f.patch for f in cp} == {1, 2, 3}
+    located = [f for f in cp if f.rule == "checkpatch/TRAILING_WHITESPACE" and f.patch == 3]
+    assert located[0].path == "arch/x86/kvm/vmx/tdx.c" and located[0].line == 3
+
+
+def test_series_and_record_must_agree(tmp_path: Path) -> None:
+    from patchkit.errors import DataError
+
+    built = build(tmp_path)
+    object.__setattr__(built.series, "patches", built.series.patches[:2])
+    with pytest.raises(DataError, match="3"):
+        run_lint(built.tree, built.series, built.record, checkpatch=False)
+
+
+def test_synthetic_module_is_importable() -> None:
+    assert synthetic.SUBJECTS[0].startswith("x86/tdx:")
