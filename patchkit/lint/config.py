@@ -10,6 +10,7 @@
       functions: {__my_call: true}
       mode: cleared | stored-or-cleared
     args_structs: {my_args: MINE}   # struct name : KIND in OFFSET(TDX_<KIND>_<field>, ...)
+    search_paths: [arch/x86/, drivers/virt/, virt/, include/linux/]   # replaces the default list
     disable: [tdx/grouping-comment-class]
 """
 
@@ -39,6 +40,8 @@ DEFAULTS: dict[str, Any] = {
         "mode": "cleared",
     },
     "pointer_exception": True,
+    # where the base is searched for TDX files and rule 10 looks for users (plus every file a patch touches)
+    "search_paths": ["arch/x86/", "drivers/virt/", "virt/"],
     "disable": [],
 }
 
@@ -54,6 +57,7 @@ class LintConfig:
     clear_functions: dict[str, bool]
     clear_mode: str
     pointer_exception: bool
+    search_paths: list[str] = field(default_factory=list)
     disabled: set[str] = field(default_factory=set)
 
     def translation_for(self, a: str, b: str) -> str | None:
@@ -76,6 +80,7 @@ def _from_data(data: dict[str, Any]) -> LintConfig:
         clear_functions={str(k): bool(v) for k, v in clear.get("functions", {}).items()},
         clear_mode=str(clear.get("mode", "cleared")),
         pointer_exception=bool(data["pointer_exception"]),
+        search_paths=[str(p) for p in data["search_paths"]],
         disabled=set(data.get("disable", [])),
     )
 

@@ -37,6 +37,11 @@ _ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 _SOURCE_EXT = (".c", ".h", ".S")
 
 
+def fixed_words(config: LintConfig) -> list[str]:
+    """Fixed strings that find the files the TDX rules read."""
+    return [*sorted(config.args_structs), *(f"TDX_{k}_" for k in sorted(set(config.args_structs.values())))]
+
+
 def relevant_pattern(config: LintConfig) -> str:
     names = "|".join(re.escape(n) for n in sorted(config.args_structs))
     kinds = "|".join(sorted(set(config.args_structs.values())))
@@ -137,11 +142,16 @@ def run_lint(
     diffs = [source.diff(commits[i - 1], commits[i]) for i in range(1, len(commits))]
     removed = [removed_symbols(d) for d in diffs]
     symbols = sorted({name for r in removed for name, _p in r})
-    pattern = relevant_pattern(config)
-    if symbols:
-        pattern += r"|\b(" + "|".join(symbols) + r")\b"
-    base_hits = source.grep(commits[0], pattern)
+    touched = {p for i in range(1, len(commits)) for _s, p in source.changed(commits[i - 1], commits[i])}
+    base_hits = source.grep(commits[0], [*fixed_words(config), *symbols], config.search_paths)
     base_candidates = {p for p, lines in base_hits.items() if any(walker.relevant.search(t) for _n, t in lines)}
+    extra = source.blobs(commits[0], {p for p in touched if p.endswith(_SOURCE_EXT)} - set(base_hits))
+    extra_text = source.read(extra.values())
+    for path, blob in extra.items():
+        lines = extra_text[blob].decode("utf-8", "replace").splitlines()
+        base_hits[path] = [(n, t) for n, t in enumerate(lines, start=1) if any(w in t for w in symbols)]
+        if walker.wanted(path, extra_text[blob]):
+            base_candidates.add(path)
     files = source.blobs(commits[0], base_candidates | walker.always)
     symbol_re = re.compile(r"\b(" + "|".join(symbols) + r")\b") if symbols else None
 

@@ -1,0 +1,87 @@
+"""Benchmark: lint of every state of the series (without checkpatch) against checkpatch.pl over the
+same patches, in one run.
+
+Usage: python bench/bench_lint.py [SERIES] [--rounds N]
+
+The series is applied in a private clone of the default tree. Lint (run_lint, checkpatch=False:
+base + one state per patch) is timed over N rounds in this process, each with fresh caches; the
+first round is reported apart (it pays for the tree-sitter import and cold object reads).
+checkpatch.pl (the base's own, --strict, on each patch's git format-patch mail) is timed one
+patch after the other, and also two at a time as lint runs it. Targets: lint <= 3 s wall and
+<= 0.5x checkpatch over the same patches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from patchkit import basetree
+from patchkit.applied import require_record
+from patchkit.applying import apply_series
+from patchkit.gitrepo import KernelTree
+from patchkit.lint import run_lint
+from patchkit.lint.checkpatch import Checkpatch
+from patchkit.target import open_series
+
+
+def git(tree: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, check=True).stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("series", nargs="?")
+    parser.add_argument("--rounds", type=int, default=5)
+    options = parser.parse_args()
+
+    series = open_series(options.series)
+    prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree)
+    with tempfile.TemporaryDirectory(prefix="bench-lint-") as scratch:
+        clone = Path(scratch) / "linux"
+        git(Path(scratch), "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone))
+        git(clone, "checkout", "-q", "-B", "main", "refs/tags/patchkit-base")
+        tree = KernelTree(clone)
+        apply_series(tree, series)
+        record = require_record(tree, series.name)
+
+        lint_times = []
+        states = findings = 0
+        for _ in range(options.rounds):
+            started = time.perf_counter()
+            report = run_lint(tree, series, record, checkpatch=False)
+            lint_times.append(time.perf_counter() - started)
+            states, findings = len(report.states), len(report.findings)
+
+        runner = Checkpatch(tree, record.base)
+        try:
+            commits = [p.commit for p in record.patches]
+            started = time.perf_counter()
+            for commit in commits:
+                runner.run_one(commit)
+            serial = time.perf_counter() - started
+            started = time.perf_counter()
+            runner.run_all(commits, jobs=2)
+            parallel = time.perf_counter() - started
+        finally:
+            runner.close()
+
+    warm = statistics.median(lint_times[1:]) if len(lint_times) > 1 else lint_times[0]
+    print(f"series:     {series.name} ({len(record.patches)} patches, {states} states, {findings} findings)")
+    print(f"lint:       first {lint_times[0]:.3f} s, median of the next {len(lint_times) - 1}: {warm:.3f} s")
+    print(f"checkpatch: {serial:.3f} s one after the other, {parallel:.3f} s two at a time")
+    print(f"ratio:      lint / checkpatch = {warm / serial:.3f} (serial), {warm / parallel:.3f} (two at a time)")
+    ok = lint_times[0] <= 3.0 and warm / serial <= 0.5
+    print(f"targets:    <= 3 s wall, <= 0.5x checkpatch: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Lint on real kernels: Debian's 6.12 TDX files (the upstream form of the series) give no TDX-rule
+findings; the bundled series on the real 6.1 tree lints clean, and its mutants are blamed on the
+right patch."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from patchkit.applied import AppliedPatch, AppliedSeries, require_record
+from patchkit.gitrepo import KernelTree
+from patchkit.lint import LintReport, run_lint
+from patchkit.lint.output import to_text
+from patchkit.series.load import load_series
+from patchkit.series.model import Base, Patch, Person, Series
+from tests.conftest import REPO_ROOT
+from tests.helpers import run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.kernel]
+
+TARBALL_612 = Path("/usr/src/linux-source-6.12.tar.xz")
+MEMBERS_612 = (
+    "arch/x86/virt/*", "arch/x86/coco/*", "arch/x86/include/asm/tdx*.h", "arch/x86/include/asm/shared/*",
+    "arch/x86/include/asm/kvm_vcpu_regs.h", "arch/x86/include/asm/kvm_host.h", "arch/x86/kernel/asm-offsets*.c",
+    "arch/x86/boot/compressed/*", "arch/x86/kvm/vmx/*", "arch/x86/kvm/kvm_cache_regs.h", "drivers/virt/coco/*",
+)  # fmt: skip
+SERIES_DIR = REPO_ROOT / "series" / "tdx"
+needs_series = pytest.mark.skipif(
+    not (SERIES_DIR / "series.yaml").is_file(),
+    reason="series/tdx is not in the repository yet (it is being written); these tests run once it is",
+)
+
+
+def _git(tree: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def tree_612(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TDX-relevant files of linux-source-6.12 as a one-commit git repository."""
+    if not TARBALL_612.is_file():
+        pytest.skip("linux-source-6.12 is not installed (apt-get install linux-source-6.12)")
+    root = tmp_path_factory.mktemp("linux-6.12")
+    prefix = "linux-source-6.12/"
+    subprocess.run(
+        ["tar", "-xJf", str(TARBALL_612), "-C", str(root), "--wildcards", *(prefix + m for m in MEMBERS_612)],
+        check=True,
+    )
+    tree = root / "linux-source-6.12"
+    _git(tree.parent, "init", "-q", str(tree))
+    _git(tree, "add", "-f", "-A")
+    _git(tree, "commit", "-q", "-m", "linux-source-6.12 TDX files")
+    return tree
+
+
+def _single_state(tree: Path) -> tuple[KernelTree, Series, AppliedSeries]:
+    head = _git(tree, "rev-parse", "HEAD").strip()
+    series = Series(tree / "no-series", "upstream", 1, "PATCH", Base("linux-source-6.12", "6.12", ""), ())
+    return KernelTree(tree), series, AppliedSeries("upstream", 1, "none", head, ())
+
+
+def test_linux_6_12_tdx_files_give_no_tdx_rule_findings(tree_612: Path) -> None:
+    tree, series, record = _single_state(tree_612)
+    report = run_lint(tree, series, record, checkpatch=False)
+    tdx = [f for f in report.findings if f.rule.startswith(("tdx/", "parse/"))]
+    assert tdx == [], to_text(report, {})
+    # the check was not vacuous: the args struct, its offsets, the macro and its users were read
+    assert report.timings["parsed_files"] >= 8
+
+
+def test_linux_6_12_mutants_are_caught(tree_612: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", str(tree_612), str(clone))
+    base = _git(clone, "rev-parse", "HEAD").strip()
+    tdxcall = clone / "arch/x86/virt/vmx/tdx/tdxcall.S"
+    text = tdxcall.read_text()
+    text = text.replace("movq\tTDX_MODULE_r9(%rsi),  %r9", "movq\tTDX_MODULE_r9(%rsi),  %r8", 1)
+    text = text.replace("\txorl %edi,  %edi\n", "", 1)
+    text = text.replace("\tpopq\t%r14\n\tpopq\t%r13\n", "\tpopq\t%r13\n\tpopq\t%r14\n", 1)
+    tdxcall.write_text(text)
+    offsets = clone / "arch/x86/kernel/asm-offsets.c"
+    offsets.write_text(offsets.read_text().replace("\tOFFSET(TDX_MODULE_rbx, tdx_module_args, rbx);\n", "", 1))
+    _git(clone, "commit", "-q", "-a", "-m", "x86/tdx: Break it\n\nOn purpose.\n\nSigned-off-by: T <t@example.org>")
+    head = _git(clone, "rev-parse", "HEAD").strip()
+    tree = KernelTree(clone)
+    series = Series(tmp_path / "s", "m", 1, "PATCH", Base("p", "6.12", ""), load_patch_stub())
+    record = AppliedSeries("m", 1, "b", base, (AppliedPatch(1, "x86/tdx: Break it", head),))
+    report = run_lint(tree, series, record, checkpatch=False)
+    rules = {f.rule for f in report.failing if f.patch == 1}
+    assert {
+        "tdx/mov-register-matches-offset", "tdx/clear-before-return", "tdx/callee-saved-preserved",
+        "tdx/offset-per-field", "tdx/asm-offset-defined",
+    } <= rules, to_text(report, {})  # fmt: skip
+
+
+def load_patch_stub() -> tuple[Patch, ...]:
+    who = Person("T", "t@example.org")
+    return (Patch(1, "x86/tdx: Break it", who, "2026-01-01T00:00:00+00:00", "On purpose.",
+                  ("Signed-off-by: T <t@example.org>",), "0001.diff"),)  # fmt: skip
+
+
+# ---- the bundled series on the real 6.1 tree -----------------------------------------------------
+
+
+def _apply_and_lint(series_dir: Path, tree: Path, *, checkpatch: bool) -> LintReport:
+    applied = run_cli("apply", str(series_dir), "--tree", str(tree), "--force", cwd=REPO_ROOT)
+    assert applied.code == 0, applied.err
+    series = load_series(series_dir)
+    ktree = KernelTree(tree)
+    return run_lint(ktree, series, require_record(ktree, series.name), checkpatch=checkpatch)
+
+
+@needs_series
+def test_bundled_series_lints_clean(real_tree: Path) -> None:
+    report = _apply_and_lint(SERIES_DIR, real_tree, checkpatch=True)
+    assert report.checkpatch_ran and len(report.states) == len(load_series(SERIES_DIR).mailed_patches) + 1
+    failing = [f for f in report.failing if f.severity == "error" or f.rule.startswith(("tdx/", "parse/"))]
+    assert failing == [], to_text(report, {})
+    for f in report.findings:
+        if f.suppressed:
+            assert f.suppression is not None and f.suppression.reason.strip()
+
+
+_LOAD = re.compile(r"^\+\s*movq?\s+TDX_MODULE_(r\w+)\(%(\w+)\),\s*%(r\w+)\s*$")
+_OFFSET = re.compile(r"^\+\s*OFFSET\(TDX_MODULE_(\w+),\s*tdx_module_args,\s*\w+\);\s*$")
+_OTHER = {"rcx": "rdx", "rdx": "rcx", "r8": "r9", "r9": "r8", "r10": "r11", "r11": "r10", "r12": "r13",
+          "r13": "r12", "r14": "r15", "r15": "r14", "rbx": "r12", "rdi": "rcx", "rsi": "rdx"}  # fmt: skip
+
+
+def _mutants(kind: str) -> list[tuple[int, str, int, str]]:
+    """(patch number, diff file, line index, replacement) candidates, last patch first."""
+    series = load_series(SERIES_DIR)
+    found = []
+    for patch in reversed(series.mailed_patches):
+        lines = (SERIES_DIR / patch.diff).read_text().split("\n")
+        for index, line in enumerate(lines):
+            if kind == "swap" and (m := _LOAD.match(line)) and m.group(1) == m.group(3) and m.group(1) in _OTHER:
+                found.append(
+                    (patch.number, patch.diff, index, line.replace(f"%{m.group(3)}", f"%{_OTHER[m.group(3)]}"))
+                )
+            elif kind == "drop-offset" and _OFFSET.match(line):
+                found.append((patch.number, patch.diff, index, "+\t/* OFFSET dropped by a mutation test */"))
+    return found
+
+
+@needs_series
+@pytest.mark.parametrize(
+    ("kind", "rule"),
+    [("swap", "tdx/mov-register-matches-offset"), ("drop-offset", "tdx/offset-per-field")],
+)
+def test_bundled_series_mutant_is_blamed_on_its_patch(real_tree: Path, tmp_path: Path, kind: str, rule: str) -> None:
+    candidates = _mutants(kind)
+    if not candidates:
+        pytest.skip(f"the series has no line a '{kind}' mutation applies to")
+    for number, diff, index, replacement in candidates[:4]:
+        copy = tmp_path / f"tdx-{number}-{index}"
+        shutil.copytree(SERIES_DIR, copy)
+        lines = (copy / diff).read_text().split("\n")
+        lines[index] = replacement
+        (copy / diff).write_text("\n".join(lines))
+        applied = run_cli("apply", str(copy), "--tree", str(real_tree), "--force", cwd=REPO_ROOT)
+        if applied.code != 0:
+            continue  # a later patch has the line as context: try another candidate
+        series = load_series(copy)
+        tree = KernelTree(real_tree)
+        report = run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
+        hits = [f for f in report.failing if f.rule == rule]
+        assert hits and {f.patch for f in hits} == {number}, to_text(report, {})
+        return
+    pytest.fail(f"no '{kind}' mutant of the series applied")
