@@ -169,9 +169,9 @@ def run_lint(
             files = dict(files)
             for _s, path in changed:
                 files.pop(path, None)
-                blob = present.get(path)
-                if blob is not None and walker.wanted(path, contents[blob]):
-                    files[path] = blob
+                now = present.get(path)
+                if now is not None and walker.wanted(path, contents[now]):
+                    files[path] = now
         facts = walker.build(labels[index], files)
         state_facts.append(facts)
         hits = check_state(facts, config)
