@@ -43,7 +43,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as scratch:
         clone = Path(scratch) / "linux"
         git(Path(scratch), "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone))
-        git(clone, "checkout", "-q", "-b", "main", "refs/tags/patchkit-base")
+        git(clone, "checkout", "-q", "-B", "main", "refs/tags/patchkit-base")
         tree = KernelTree(clone)
         # The mailbox git am reads: the same patches, from patchkit's own branch.
         apply_series(tree, series)

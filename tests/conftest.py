@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import PINNED_ENV, GitTree
+from tests.helpers import PINNED_ENV, GitTree, clone_real_tree
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,16 +43,14 @@ def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("linux-source-6.1 is not installed and we are not root")
     cache = Path(os.environ.get("PATCHKIT_TEST_CACHE", tmp_path_factory.mktemp("kernel-cache")))
     env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
-    subprocess.run(["patchkit", "tree", "prepare", "--package", "linux-source-6.1"], check=True, env=env, cwd=REPO_ROOT)
+    prepare = [sys.executable, "-m", "patchkit", "tree", "prepare", "--package", "linux-source-6.1"]
+    subprocess.run(prepare, check=True, env=env, cwd=REPO_ROOT)
     return cache / "patchkit" / "trees" / "linux-source-6.1"
 
 
 @pytest.fixture
 def real_tree(real_base_tree: Path, tmp_path: Path) -> Iterator[Path]:
     """A private clone of the prepared real tree (shares objects; the checkout takes a few seconds)."""
-    clone = tmp_path / "linux-6.1"
-    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(real_base_tree), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "main", "patchkit-base"], check=True)
+    clone = clone_real_tree(real_base_tree, tmp_path / "linux-6.1")
     yield clone
     shutil.rmtree(clone, ignore_errors=True)

@@ -174,3 +174,11 @@ def make_small_series(project: Path, tree: GitTree) -> Path:
         small_series_data(tree),
         {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE},
     )
+
+
+def clone_real_tree(prepared: Path, clone: Path) -> Path:
+    """A private clone of the prepared real tree on branch main at patchkit-base (shares objects)."""
+    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(prepared), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", "patchkit-base"], check=True)
+    return clone

@@ -33,6 +33,8 @@ _REPRODUCIBLE_ENV = {
     "KBUILD_BUILD_USER": "patchkit",
     "KBUILD_BUILD_HOST": "patchkit",
     "LC_ALL": "C",
+    # The kernel's Makefile unexports LC_ALL, so LANG decides the compiler's quotes: plain ASCII to parse.
+    "LANG": "C",
 }
 
 

@@ -29,7 +29,7 @@ from patchkit.commands.build import finish
 from patchkit.errors import BuildError, DataError
 from patchkit.gitrepo import KernelTree
 from patchkit.series.load import load_series
-from tests.helpers import PINNED_ENV, write_series
+from tests.helpers import PINNED_ENV, clone_real_tree, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -93,10 +93,7 @@ def demo(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Demo
     chosen = os.environ.get("PATCHKIT_TEST_BUILD_CACHE")
     cache = Path(chosen) if chosen else tmp_path_factory.mktemp("build-cache")
     session = tmp_path_factory.mktemp("demo")
-    clone = session / "linux"
-    subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(real_base_tree), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "main", "patchkit-base"], check=True)
+    clone = clone_real_tree(real_base_tree, session / "linux")
     base_tree = subprocess.run(["git", "-C", str(clone), "rev-parse", "patchkit-base^{tree}"], capture_output=True,
                                text=True, check=True).stdout.strip()  # fmt: skip
     project = session / "project"
