@@ -7,6 +7,7 @@ stops at once with 3 (raised while loading).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,20 +15,22 @@ from typing import Any
 
 import click
 
-from patchkit import doctor
+from patchkit import atomic, doctor
 from patchkit.applied import AppliedSeries, read_record
 from patchkit.boot.run import BootRun
 from patchkit.build.walk import BuildReport, State, build_states, select_configs, series_states
 from patchkit.build.worktree import WorkTree
 from patchkit.errors import ExitCode
 from patchkit.gitrepo import KernelTree
+from patchkit.lint import run_lint as lint_series
+from patchkit.lint.output import render
 from patchkit.matching import compare_branch
 from patchkit.progress import Progress
 from patchkit.results import new_results_dir, write_report
 from patchkit.series.model import Series
 from patchkit.target import open_target
 
-FAILING_LINT = {"error"}
+FAIL_LINT_AT = "error"  # warnings and info are shown, not failing
 
 
 @dataclass
@@ -79,7 +82,7 @@ def run(
         click.echo(f"verify: FAILED (branch); results in {results}")
         return int(ExitCode.FINDINGS)
 
-    lint_outcome = run_lint(tree, series, record) if lint else LintOutcome(False, "skipped (--no-lint)")
+    lint_outcome = run_lint(tree, series, record, results) if lint else LintOutcome(False, "skipped (--no-lint)")
     click.echo(f"lint:    {lint_outcome.note}")
     if lint_outcome.data is not None:
         report["lint"] = lint_outcome.data
@@ -114,38 +117,29 @@ def run(
     return code
 
 
-def run_lint(tree: KernelTree, series: Series, record: AppliedSeries) -> LintOutcome:
-    try:
-        from patchkit.lint import run_lint as lint_series  # type: ignore[import-not-found,attr-defined,unused-ignore]
-    except ImportError as exc:
-        return LintOutcome(False, f"not available in this installation ({exc}); skipped")
-    lint_report = lint_series(tree, series, record, checkpatch=True)
-    findings = list(getattr(lint_report, "findings", ()))
-    worst = getattr(lint_report, "worst_severity", None)
+def run_lint(tree: KernelTree, series: Series, record: AppliedSeries, results: Path) -> LintOutcome:
+    """Lint every state; the text, JSON and SARIF reports go beside the other results (SARIF for code scanning)."""
+    report = lint_series(tree, series, record, checkpatch=True)
+    subjects = {p.number: p.subject for p in record.patches}
+    for fmt, name in (("text", "lint.txt"), ("json", "lint.json"), ("sarif", "lint.sarif")):
+        atomic.write_text(results / name, render(report, fmt, subjects))
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        click.echo(render(report, "github"), nl=False)  # annotations on the workflow run
     per_patch: dict[int, dict[str, int]] = {}
-    for finding in findings:
-        number = _patch_number_of(finding)
-        severity = str(getattr(finding, "severity", "finding"))
-        if number is not None:
-            counts = per_patch.setdefault(number, {})
-            counts[severity] = counts.get(severity, 0) + 1
+    for finding in report.failing:
+        if finding.patch is not None:
+            counts = per_patch.setdefault(finding.patch, {})
+            counts[finding.severity] = counts.get(finding.severity, 0) + 1
     cells = {number: ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) for number, counts in per_patch.items()}
-    failed = str(worst) in FAILING_LINT if worst is not None else False
-    note = f"{len(findings)} finding(s)" + (f", worst {worst}" if worst else "") + (" (FAILED)" if failed else "")
-    to_json = getattr(lint_report, "to_json_data", None)
-    data = to_json() if callable(to_json) else None
-    return LintOutcome(True, note, failed, cells, data if isinstance(data, dict) else {"report": data})
-
-
-def _patch_number_of(finding: object) -> int | None:
-    for name in ("patch", "patch_number"):
-        value = getattr(finding, name, None)
-        if isinstance(value, int):
-            return value
-        number = getattr(value, "number", None)
-        if isinstance(number, int):
-            return number
-    return None
+    counts = report.counts()
+    failed = report.fails_at(FAIL_LINT_AT)
+    note = (
+        f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info over "
+        f"{len(report.states)} states ({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed)"
+        + (" (FAILED)" if failed else "")
+        + f"; {results / 'lint.txt'}"
+    )
+    return LintOutcome(True, note, failed, cells, report.to_json_data())
 
 
 def summary_table(
