@@ -219,6 +219,21 @@ def boot(
     return command.run(series, tree, config_names, each, timeout, accel, cmdline, jobs, results_dir)
 
 
+@cli.command("format")
+@SERIES_ARG
+@tree_option
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, file_okay=False),
+    help="Directory for the mails (default: outgoing/NAME-vN); replaced as a whole.",
+)  # fmt: skip
+@click.option("--cc-maintainers", is_flag=True, help="Add Cc: lines from the tree's scripts/get_maintainer.pl.")
+def format_(series: str | None, tree: Path | None, output: Path | None, cc_maintainers: bool) -> int:
+    """Write the applied series as mails (cover letter, changelog, range-diff to vN-1) for git send-email."""
+    from patchkit.commands import format as command
+
+    return command.run(series, tree, output, cc_maintainers)
+
+
 @cli.command()
 def doctor() -> int:
     """Check the tools and packages patchkit needs; print the apt command for what is missing."""

@@ -1,0 +1,24 @@
+"""format: the applied series as mails, ready for `git send-email`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from patchkit.formatting import format_series
+from patchkit.target import open_target
+
+
+def run(series_arg: str | None, tree_arg: Path | None, output: Path | None, cc_maintainers: bool) -> int:
+    target = open_target(series_arg, tree_arg)
+    series = target.series
+    directory = output or Path("outgoing") / f"{series.name}-v{series.revision}"
+    formatted = format_series(target.tree, series, directory, cc_maintainers=cc_maintainers)
+    for path in formatted.files:
+        click.echo(str(path))
+    if formatted.range_diff_against:
+        click.echo(f"range-diff against {formatted.range_diff_against} is in the cover letter")
+    click.echo(f"{len(formatted.files) - 1} patches and a cover letter in {directory}; check, then send with:")
+    click.echo(f"  git send-email --dry-run {directory}/*.patch")
+    return 0
