@@ -232,12 +232,14 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
             continue
         if _JUMP.match(m) and m != "jmp":
             target_label = step.operands[0] if step.operands else ""
-            failed = after_call and m in ("jc", "jb")
+            # right after SEAMCALL, CF=1 is VMfailInvalid: no module ran, the registers hold no output
+            taken_fails = after_call and m in ("jc", "jb", "jnae")
+            falls_fails = after_call and m in ("jnc", "jae", "jnb")
             if target_label in labels:
-                todo.append((labels[target_label], vals, stack, loaded, frozenset() if failed else pending, False))
+                todo.append((labels[target_label], vals, stack, loaded, empty if taken_fails else pending, False))
             else:
-                _at_return(step, vals, stack, pending, require_clear, problems)
-            todo.append((nxt, vals, stack, loaded, pending, False))
+                _at_return(step, vals, stack, empty if taken_fails else pending, require_clear, problems)
+            todo.append((nxt, vals, stack, loaded, empty if falls_fails else pending, False))
             continue
         if m == "jmp":
             target_label = step.operands[0] if step.operands else ""

@@ -142,7 +142,7 @@ def run_lint(
     diffs = [source.diff(commits[i - 1], commits[i]) for i in range(1, len(commits))]
     removed = [removed_symbols(d) for d in diffs]
     symbols = sorted({name for r in removed for name, _p in r})
-    touched = {p for i in range(1, len(commits)) for _s, p in source.changed(commits[i - 1], commits[i])}
+    touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
     base_hits = source.grep(commits[0], [*fixed_words(config), *symbols], config.search_paths)
     base_candidates = {p for p, lines in base_hits.items() if any(walker.relevant.search(t) for _n, t in lines)}
     extra = source.blobs(commits[0], {p for p in touched if p.endswith(_SOURCE_EXT)} - set(base_hits))
@@ -162,15 +162,13 @@ def run_lint(
         if progress:
             progress(f"lint: {labels[index]}")
         if index > 0:
-            changed = [(s, p) for s, p in source.changed(commits[index - 1], commit) if p.endswith(_SOURCE_EXT)]
-            cumulative.update(p for _s, p in changed)
-            present = source.blobs(commit, [p for s, p in changed if s != "D"])
-            contents = source.read(present.values())
+            changed = [c for c in source.changed(commits[index - 1], commit) if c[1].endswith(_SOURCE_EXT)]
+            cumulative.update(p for _s, p, _b in changed)
+            contents = source.read(b for s, _p, b in changed if s != "D")
             files = dict(files)
-            for _s, path in changed:
+            for status, path, now in changed:
                 files.pop(path, None)
-                now = present.get(path)
-                if now is not None and walker.wanted(path, contents[now]):
+                if status != "D" and walker.wanted(path, contents[now]):
                     files[path] = now
         facts = walker.build(labels[index], files)
         state_facts.append(facts)

@@ -14,6 +14,7 @@ class GitSource:
     def __init__(self, tree: KernelTree) -> None:
         self.tree = tree
         self._contents: dict[str, bytes] = {}
+        self._changes: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
 
     def grep(self, commit: str, words: list[str], paths: list[str]) -> dict[str, list[tuple[int, str]]]:
         """``git grep -n -F`` for any of ``words`` at a commit, over the C and assembly sources under
@@ -36,11 +37,19 @@ class GitSource:
                 out.setdefault(path, []).append((int(number), text))
         return out
 
-    def changed(self, old: str, new: str) -> list[tuple[str, str]]:
-        """(status letter, path) for every path that differs, renames as delete + add."""
-        out = self.tree.git("diff", "--name-status", "--no-renames", "-z", old, new)
-        parts = [p for p in out.split("\0") if p]
-        return [(parts[i][:1], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+    def changed(self, old: str, new: str) -> list[tuple[str, str, str]]:
+        """(status letter, path, blob id in ``new``) for every path that differs; renames are delete + add."""
+        key = (old, new)
+        if key not in self._changes:
+            out = self.tree.git("diff", "--raw", "--no-abbrev", "--no-renames", "-z", old, new)
+            parts = out.split("\0")
+            changes: list[tuple[str, str, str]] = []
+            for i in range(0, len(parts) - 1, 2):
+                fields = parts[i].split()
+                if len(fields) >= 5:
+                    changes.append((fields[4][:1], parts[i + 1], fields[3]))
+            self._changes[key] = changes
+        return self._changes[key]
 
     def diff(self, old: str, new: str) -> str:
         return self.tree.git("diff", "--no-renames", "--no-color", old, new)
@@ -64,7 +73,8 @@ class GitSource:
 
     def read(self, blob_ids: Iterable[str]) -> dict[str, bytes]:
         """Contents of blobs (cached), read with one ``git cat-file --batch``."""
-        missing = sorted({b for b in blob_ids if b not in self._contents})
+        wanted = list(blob_ids)
+        missing = sorted({b for b in wanted if b not in self._contents})
         if missing:
             data = self.tree.git_bytes("cat-file", "--batch", input_bytes=("\n".join(missing) + "\n").encode())
             pos = 0
@@ -77,7 +87,7 @@ class GitSource:
                 size = int(parts[2])
                 self._contents[blob] = data[end + 1 : end + 1 + size]
                 pos = end + 1 + size + 1
-        return {b: self._contents[b] for b in blob_ids}
+        return {b: self._contents[b] for b in wanted}
 
     def show(self, commit: str, path: str) -> bytes | None:
         result = self.tree.run_git(["show", f"{commit}:{path}"])
