@@ -145,6 +145,20 @@ class LintReport:
             groups.setdefault(f.patch, []).append(f)
         return groups
 
+    def summary_by_patch(self, patches: int | None = None) -> dict[int, str]:
+        """A short cell per patch for summary tables: "clean", or "1 error, 2 warnings" (failing only)."""
+        count = len(self.states) - 1 if patches is None else patches
+        cells: dict[int, str] = {}
+        for number in range(1, count + 1):
+            failing = [f for f in self.failing if f.patch == number]
+            parts = [
+                f"{n} {sev}{'s' if n != 1 else ''}"
+                for sev in SEVERITIES
+                if (n := sum(1 for f in failing if f.severity == sev))
+            ]
+            cells[number] = ", ".join(parts) if parts else "clean"
+        return cells
+
     def to_json_data(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
