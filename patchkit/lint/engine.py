@@ -19,7 +19,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from patchkit.applied import AppliedSeries
 from patchkit.errors import DataError
@@ -335,10 +334,6 @@ def lint_files(files: dict[str, str], config: LintConfig | None = None, label: s
         else:
             state.c[path] = cfacts.extract(path, data, tuple(config.args_structs))
     return check_state(state, config)
-
-
-def series_yaml_path(series: Series) -> Path:
-    return series.directory / "series.yaml"
 
 
 def check_series_suppressions(suppressions: tuple[Suppression, ...]) -> list[tuple[str, str]]:

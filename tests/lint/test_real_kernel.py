@@ -129,49 +129,100 @@ def test_bundled_series_lints_clean(real_tree: Path) -> None:
 
 _LOAD = re.compile(r"^\+\s*movq?\s+TDX_MODULE_(r\w+)\(%(\w+)\),\s*%(r\w+)\s*$")
 _OFFSET = re.compile(r"^\+\s*OFFSET\(TDX_MODULE_(\w+),\s*tdx_module_args,\s*\w+\);\s*$")
+_POP = re.compile(r"^\+\s*popq?\s+%(rbx|rbp|r1[2-5])\s*$")
+_XOR_RDI = re.compile(r"^\+\s*xorl?\s+%edi,\s*%edi\s*$")
+_INIT = re.compile(r"^\+\s*\.(r\d+|r[a-z]{2})\s*=")
 _OTHER = {"rcx": "rdx", "rdx": "rcx", "r8": "r9", "r9": "r8", "r10": "r11", "r11": "r10", "r12": "r13",
           "r13": "r12", "r14": "r15", "r15": "r14", "rbx": "r12", "rdi": "rcx", "rsi": "rdx"}  # fmt: skip
 
+# kind -> rule the mutant must trigger, blamed on the mutated patch
+MUTANT_RULES = {
+    "swap": "tdx/mov-register-matches-offset",
+    "drop-offset": "tdx/offset-per-field",
+    "pop-order": "tdx/callee-saved-preserved",
+    "drop-xor-rdi": "tdx/clear-before-return",
+    "bad-field": "tdx/field-exists",
+    "unconverted-user": "tdx/removed-symbol-users",
+}
 
-def _mutants(kind: str) -> list[tuple[int, str, int, str, str]]:
-    """(patch number, diff file, line index, replacement, expected message part), last patch first."""
+Edit = tuple[int, str]  # (line index in the diff file, new text)
+
+
+def _mutants(kind: str) -> list[tuple[int, str, list[Edit], str]]:
+    """(patch number, diff file, edits, expected message part) candidates, last patch first."""
+    from patchkit.lint.tdxrules import removed_symbols
+
     series = load_series(SERIES_DIR)
     found = []
     for patch in reversed(series.mailed_patches):
-        lines = (SERIES_DIR / patch.diff).read_text().split("\n")
-        for index, line in enumerate(lines):
+        text = (SERIES_DIR / patch.diff).read_text()
+        lines = text.split("\n")
+        removed = {name for name, _p in removed_symbols(text)}
+        path = ""
+        for i, line in enumerate(lines):
+            if line.startswith("+++ "):
+                path = line[6:]
             if kind == "swap" and (m := _LOAD.match(line)) and m.group(1) == m.group(3) and m.group(1) in _OTHER:
                 other = _OTHER[m.group(3)]
-                expected = f"TDX_MODULE_{m.group(1)} is loaded into %{other}"
-                found.append((patch.number, patch.diff, index, line.replace(f"%{m.group(3)}", f"%{other}"), expected))
+                edit = (i, line.replace(f"%{m.group(3)}", f"%{other}"))
+                found.append((patch.number, patch.diff, [edit], f"TDX_MODULE_{m.group(1)} is loaded into %{other}"))
             elif kind == "drop-offset" and (o := _OFFSET.match(line)):
-                expected = f"tdx_module_args.{o.group(1)} has no OFFSET"
-                found.append((patch.number, patch.diff, index, "+\t/* OFFSET dropped by a mutation test */", expected))
+                edit = (i, "+\t/* OFFSET dropped by a mutation test */")
+                found.append((patch.number, patch.diff, [edit], f"tdx_module_args.{o.group(1)} has no OFFSET"))
+            elif (
+                kind == "pop-order"
+                and (a := _POP.match(line))
+                and i + 1 < len(lines)
+                and (b := _POP.match(lines[i + 1]))
+            ):
+                edits = [(i, lines[i + 1]), (i + 1, line)]
+                found.append(
+                    (patch.number, patch.diff, edits, f"%{a.group(1)} gets the value saved from %{b.group(1)}")
+                )
+            elif kind == "drop-xor-rdi" and _XOR_RDI.match(line):
+                edit = (i, "+\t/* xor dropped by a mutation test */")
+                found.append((patch.number, patch.diff, [edit], "%rdi was loaded from the args struct"))
+            elif kind == "bad-field" and path.endswith(".c") and (f := _INIT.match(line)):
+                edit = (i, line.replace(f".{f.group(1)}", ".not_a_field", 1))
+                found.append((patch.number, patch.diff, [edit], "has no field 'not_a_field'"))
+            elif (
+                kind == "unconverted-user" and path.endswith(".c") and line.startswith("-") and i + 1 < len(lines)
+                and lines[i + 1].startswith("+") and lines[i + 1][1:] != line[1:]
+            ):  # fmt: skip
+                names = [n for n in removed if re.search(rf"\b{re.escape(n)}\b", line)]
+                if names and not any(re.search(rf"\b{re.escape(n)}\b", lines[i + 1]) for n in names):
+                    edit = (i + 1, "+" + line[1:])
+                    found.append((patch.number, patch.diff, [edit], f"uses {names[0]}, which patch {patch.number}"))
     return found
 
 
 @needs_series
-@pytest.mark.parametrize(
-    ("kind", "rule"),
-    [("swap", "tdx/mov-register-matches-offset"), ("drop-offset", "tdx/offset-per-field")],
-)
-def test_bundled_series_mutant_is_blamed_on_its_patch(real_tree: Path, tmp_path: Path, kind: str, rule: str) -> None:
-    candidates = _mutants(kind)
-    if not candidates:
-        pytest.skip(f"the series has no line a '{kind}' mutation applies to")
-    for number, diff, index, replacement, expected in candidates[:4]:
-        copy = tmp_path / f"tdx-{number}-{index}"
-        shutil.copytree(SERIES_DIR, copy)
-        lines = (copy / diff).read_text().split("\n")
-        lines[index] = replacement
-        (copy / diff).write_text("\n".join(lines))
-        applied = run_cli("apply", str(copy), "--tree", str(real_tree), "--force", cwd=REPO_ROOT)
-        if applied.code != 0:
-            continue  # a later patch has the line as context: try another candidate
-        series = load_series(copy)
-        tree = KernelTree(real_tree)
-        report = run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
-        hits = [f for f in report.failing if f.rule == rule and expected in f.message]
-        assert hits and {f.patch for f in hits} == {number}, to_text(report, {})
-        return
-    pytest.fail(f"no '{kind}' mutant of the series applied")
+def test_bundled_series_mutants_are_blamed_on_their_patch(real_tree: Path, tmp_path: Path) -> None:
+    """For each kind of mutation: break one patch of a copy of the series, apply it, lint, and find the
+    rule's finding blamed on that patch (candidates whose later patches no longer apply are skipped)."""
+    outcome: dict[str, str] = {}
+    for kind, rule in MUTANT_RULES.items():
+        candidates = _mutants(kind)
+        outcome[kind] = "no candidate line in the series"
+        for number, diff, edits, expected in candidates[:4]:
+            copy = tmp_path / f"{kind}-{number}-{edits[0][0]}"
+            shutil.copytree(SERIES_DIR, copy)
+            lines = (copy / diff).read_text().split("\n")
+            for index, text in edits:
+                lines[index] = text
+            (copy / diff).write_text("\n".join(lines))
+            applied = run_cli("apply", str(copy), "--tree", str(real_tree), "--force", cwd=REPO_ROOT)
+            if applied.code != 0:
+                outcome[kind] = "no candidate applied"
+                continue  # a later patch has the line as context: try another candidate
+            series = load_series(copy)
+            tree = KernelTree(real_tree)
+            report = run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
+            hits = [f for f in report.failing if f.rule == rule and expected in f.message]
+            if hits and {f.patch for f in hits} == {number}:
+                outcome[kind] = "caught"
+            else:
+                outcome[kind] = f"patch {number}: not caught as expected ({expected!r}):\n" + to_text(report, {})
+            break
+    missed = {k: v for k, v in outcome.items() if v != "caught"}
+    assert not missed, missed
