@@ -35,6 +35,7 @@ class Step:
     kind: str
     name: str
     operands: tuple[str, ...]
+    origin: str = ""  # the macro whose body this came from ("" for the function's own lines)
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Variant:
     def label(self) -> str:
         if self.macro is None:
             return self.function.name
-        shown = " ".join(f"{k}={v}" for k, v in self.args)
+        shown = " ".join(f"{k}={v}" for k, v in self.args if v not in ("", "0"))
         return f"{self.function.name} ({self.macro} {shown})".replace(" )", ")")
 
 
@@ -93,7 +94,7 @@ class Expander:
     def expand(self, function: Function) -> Variant:
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
-        self._items(function.body, function.path, {}, "", steps, invoked, 0)
+        self._items(function.body, function.path, {}, "", steps, invoked, 0, "")
         macro, args = invoked[0] if invoked else (None, ())
         return Variant(function, macro, args, tuple(steps))
 
@@ -106,6 +107,7 @@ class Expander:
         out: list[Step],
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]],
         depth: int,
+        origin: str,
     ) -> None:
         active: list[bool] = []  # stack of (branch taken) for .if nesting
         taken: list[bool] = []
@@ -147,9 +149,9 @@ class Expander:
                 self.counter += 1
                 if _uses_offsets(macro):
                     invoked.append((name, tuple(sorted(bound.items()))))
-                self._items(macro.body, macro.path, bound, f"_{self.counter}", out, invoked, depth + 1)
+                self._items(macro.body, macro.path, bound, f"_{self.counter}", out, invoked, depth + 1, name)
                 continue
-            out.append(Step(path, item.line, item.kind, name, operands))
+            out.append(Step(path, item.line, item.kind, name, operands, origin))
 
 
 def _uses_offsets(macro: Macro) -> bool:
@@ -163,8 +165,9 @@ def _uses_offsets(macro: Macro) -> bool:
 class PathProblem:
     kind: str  # "not-restored" | "unbalanced" | "underflow" | "not-cleared"
     reg: str
-    step: Step
+    step: Step  # the return (or the pop) where it shows
     detail: str = ""
+    where: Step | None = None  # the statement at fault: the last write of the register, or its load
 
 
 _ORIG = "orig:"
@@ -197,10 +200,22 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
 
     problems: dict[tuple[str, str, str], PathProblem] = {}
     init_vals = tuple(_ORIG + r for r in CALLEE_SAVED)
-    # state: (pc, vals, stack, loaded, pending, after_call)
-    State = tuple[int, tuple[str, ...], tuple[str, ...], frozenset[str], frozenset[str], bool]
+    load_at: dict[str, Step] = {}
+    for step in steps:
+        if step.kind == "insn" and step.name.startswith("mov") and len(step.operands) == 2:
+            mem = parse_mem(step.operands[0])
+            dest = canonical(step.operands[1])
+            if mem is not None and dest is not None and OFFSET_SYMBOL.search(mem[0]):
+                load_at.setdefault(dest, step)
+    # state: (pc, vals, stack, loaded, pending, after_call, writers: step index of each register's last write)
+    State = tuple[int, tuple[str, ...], tuple[str, ...], frozenset[str], frozenset[str], bool, tuple[int, ...]]
     empty: frozenset[str] = frozenset()
-    start: State = (0, init_vals, (), empty, empty, False)
+    start: State = (0, init_vals, (), empty, empty, False, tuple(-1 for _r in CALLEE_SAVED))
+
+    def at_return(step: Step, vals: tuple[str, ...], stack: tuple[str, ...], pending: frozenset[str],
+                  writers: tuple[int, ...]) -> None:  # fmt: skip
+        _at_return(step, vals, stack, pending, require_clear, problems, steps, writers, load_at)
+
     seen: set[object] = set()
     todo: list[State] = [start]
     while todo and len(seen) < MAX_STATES:
@@ -208,27 +223,27 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
         if state in seen:
             continue
         seen.add(state)
-        pc, vals, stack, loaded, pending, after_call = state
+        pc, vals, stack, loaded, pending, after_call, writers = state
         if pc >= len(steps):
             continue  # fell off the end: no return on this path
         step = steps[pc]
         nxt = pc + 1
         if step.kind != "insn":
-            todo.append((nxt, vals, stack, loaded, pending, after_call))
+            todo.append((nxt, vals, stack, loaded, pending, after_call, writers))
             continue
         m = step.name
         if m in _NOOPS:
-            todo.append((nxt, vals, stack, loaded, pending, after_call))
+            todo.append((nxt, vals, stack, loaded, pending, after_call, writers))
             continue
         if m in _RETURNS:
-            _at_return(step, vals, stack, pending, require_clear, problems)
+            at_return(step, vals, stack, pending, writers)
             continue
         if m in _TERMINAL:
             continue
         for target in fault_edges.get(pc, ()):
-            todo.append((target, vals, stack, loaded, frozenset(), False))
+            todo.append((target, vals, stack, loaded, empty, False, writers))
         if m in _CALL_INSNS:
-            todo.append((nxt, vals, stack, loaded, loaded, True))
+            todo.append((nxt, vals, stack, loaded, loaded, True, writers))
             continue
         if _JUMP.match(m) and m != "jmp":
             target_label = step.operands[0] if step.operands else ""
@@ -236,33 +251,37 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
             taken_fails = after_call and m in ("jc", "jb", "jnae")
             falls_fails = after_call and m in ("jnc", "jae", "jnb")
             if target_label in labels:
-                todo.append((labels[target_label], vals, stack, loaded, empty if taken_fails else pending, False))
+                todo.append(
+                    (labels[target_label], vals, stack, loaded, empty if taken_fails else pending, False, writers)
+                )
             else:
-                _at_return(step, vals, stack, empty if taken_fails else pending, require_clear, problems)
-            todo.append((nxt, vals, stack, loaded, empty if falls_fails else pending, False))
+                at_return(step, vals, stack, empty if taken_fails else pending, writers)
+            todo.append((nxt, vals, stack, loaded, empty if falls_fails else pending, False, writers))
             continue
         if m == "jmp":
             target_label = step.operands[0] if step.operands else ""
             if target_label in labels:
-                todo.append((labels[target_label], vals, stack, loaded, pending, False))
+                todo.append((labels[target_label], vals, stack, loaded, pending, False, writers))
             else:
-                _at_return(step, vals, stack, pending, require_clear, problems)  # a tail call
+                at_return(step, vals, stack, pending, writers)  # a tail call
             continue
         new_vals = list(vals)
         new_stack = list(stack)
         new_loaded = set(loaded)
         new_pending = set(pending)
+        new_writers = list(writers)
         if m.startswith("push") and step.operands:
             reg = canonical(step.operands[0])
             new_stack.append(vals[CALLEE_SAVED.index(reg)] if reg in CALLEE_SAVED else "other")
         elif m.startswith("pop") and step.operands:
             reg = canonical(step.operands[0])
             if not new_stack:
-                problems.setdefault(("underflow", reg or "?", ""), PathProblem("underflow", reg or "?", step))
+                problems.setdefault(("underflow", reg or "?", ""), PathProblem("underflow", reg or "?", step, "", step))
                 continue
             value = new_stack.pop()
             if reg in CALLEE_SAVED:
                 new_vals[CALLEE_SAVED.index(reg)] = value
+                new_writers[CALLEE_SAVED.index(reg)] = pc
             if reg is not None:
                 new_pending.discard(reg)
         elif m.startswith(("add", "sub", "lea")) and len(step.operands) == 2 and canonical(step.operands[1]) == "rsp":
@@ -278,6 +297,7 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
             if dest is not None:
                 if dest in CALLEE_SAVED:
                     new_vals[CALLEE_SAVED.index(dest)] = "x"
+                    new_writers[CALLEE_SAVED.index(dest)] = pc
                 src = step.operands[0] if len(step.operands) == 2 else ""
                 mem = parse_mem(src)
                 if m.startswith("mov") and mem is not None and OFFSET_SYMBOL.search(mem[0]):
@@ -290,7 +310,12 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
                 reg = canonical(step.operands[0])
                 if mem is not None and OFFSET_SYMBOL.search(mem[0]) and reg is not None:
                     new_pending.discard(reg)
-        todo.append((nxt, tuple(new_vals), tuple(new_stack), frozenset(new_loaded), frozenset(new_pending), False))
+        todo.append(
+            (
+                nxt, tuple(new_vals), tuple(new_stack), frozenset(new_loaded), frozenset(new_pending), False,
+                tuple(new_writers),
+            )
+        )  # fmt: skip
     return list(problems.values())
 
 
@@ -324,14 +349,18 @@ def _at_return(
     pending: frozenset[str],
     require_clear: bool,
     problems: dict[tuple[str, str, str], PathProblem],
+    steps: tuple[Step, ...],
+    writers: tuple[int, ...],
+    load_at: dict[str, Step],
 ) -> None:
-    for reg, value in zip(CALLEE_SAVED, vals, strict=True):
+    for index, (reg, value) in enumerate(zip(CALLEE_SAVED, vals, strict=True)):
         if value == _ORIG + reg:
             continue
         detail = value[len(_ORIG) :] if value.startswith(_ORIG) else ""
-        problems.setdefault(("not-restored", reg, detail), PathProblem("not-restored", reg, step, detail))
+        where = steps[writers[index]] if writers[index] >= 0 else step
+        problems.setdefault(("not-restored", reg, detail), PathProblem("not-restored", reg, step, detail, where))
     if stack:
         problems.setdefault(("unbalanced", str(len(stack)), ""), PathProblem("unbalanced", str(len(stack)), step))
     if require_clear:
         for reg in sorted(pending):
-            problems.setdefault(("not-cleared", reg, ""), PathProblem("not-cleared", reg, step))
+            problems.setdefault(("not-cleared", reg, ""), PathProblem("not-cleared", reg, step, "", load_at.get(reg)))

@@ -248,7 +248,7 @@ def _blame(per_state: list[list[Hit]], labels: list[str], commits: list[str]) ->
     def make(h: Hit, index: int, status: str) -> Finding:
         return Finding(
             rule=h.rule, severity=registry.severity(h.rule, "error"), path=h.path, line=h.line, message=h.message,
-            patch=index or None, state=labels[index], status=status, commit=commits[index],
+            patch=index or None, state=labels[index], status=status, commit=commits[index], identity=h.identity,
         )  # fmt: skip
 
     previous: Counter[tuple[str, str, str]] = Counter()

@@ -60,6 +60,7 @@ class Finding:
     status: str = "new"
     suppression: SuppressionNote | None = None
     commit: str | None = None
+    identity: str | None = None  # overrides the message in key() when a rule sets it
 
     @property
     def failing(self) -> bool:
@@ -75,7 +76,7 @@ class Finding:
 
     def key(self) -> tuple[str, str, str]:
         """Identity across states: rule, path and the message without line numbers."""
-        return (self.rule, self.path, normalize_message(self.message))
+        return (self.rule, self.path, self.identity or normalize_message(self.message))
 
     def with_(self, **changes: Any) -> Finding:
         return replace(self, **changes)

@@ -25,6 +25,7 @@ class Hit:
     path: str
     line: int
     message: str
+    identity: str | None = None  # what matches it across states, when not the message itself
 
 
 GrepFn = Callable[[list[str]], list[tuple[str, int, str]]]
@@ -221,7 +222,10 @@ def _requires_clear(variant: asmflow.Variant, config: LintConfig) -> bool:
 
 
 def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
-    hits: list[Hit] = []
+    """Rules 4 and 5. A problem found in several functions that share a macro is one finding, at the
+    macro line at fault, naming every function; its identity leaves the function names out, so a later
+    patch that adds another user of a broken macro is not blamed for it."""
+    groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
     expander = asmflow.Expander(state.macros())
     for _path, facts in sorted(state.asm.items()):
         for fn in facts.functions:
@@ -232,26 +236,45 @@ def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
                 continue
             require = _requires_clear(variant, config)
             for problem in asmflow.simulate(variant, require_clear=require, clear_mode=config.clear_mode):
-                hits.append(_path_hit(variant, problem))
+                rule, identity = _identity(variant, problem)
+                groups.setdefault((rule, _where(problem).path, identity), []).append((variant, problem))
+    hits: list[Hit] = []
+    for (rule, path, identity), items in sorted(groups.items()):
+        where = min((_where(p) for _v, p in items), key=lambda st: st.line)
+        labels = ", ".join(sorted({v.label for v, _p in items}))
+        hits.append(Hit(rule, path, where.line, _message(items[0][1], labels), identity))
     return hits
 
 
-def _path_hit(variant: asmflow.Variant, p: asmflow.PathProblem) -> Hit:
-    label, step = variant.label, p.step
+def _where(p: asmflow.PathProblem) -> asmflow.Step:
+    return p.where if p.where is not None else p.step
+
+
+def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, str]:
+    owner = _where(p).origin or variant.function.name
+    rule = "tdx/clear-before-return" if p.kind == "not-cleared" else "tdx/callee-saved-preserved"
+    return rule, f"{owner}: {p.kind} {p.reg} {p.detail}".strip()
+
+
+def _message(p: asmflow.PathProblem, labels: str) -> str:
     if p.kind == "not-cleared":
-        return Hit("tdx/clear-before-return", step.path, step.line, f"{label}: %{p.reg} was loaded from the args "
-                   "struct and still holds what the TDX module/VMM returned at this return to C; clear it (xor) or "
-                   "restore it from the stack first")  # fmt: skip
-    rule = "tdx/callee-saved-preserved"
+        return (
+            f"%{p.reg}, loaded from the args struct here, still holds what the TDX module/VMM returned when "
+            f"{labels} returns to C; clear it (xor) or restore it from the stack first"
+        )
     if p.kind == "unbalanced":
-        return Hit(rule, step.path, step.line, f"{label}: returns with {p.reg} pushed value(s) still on the stack")
+        return f"{labels}: returns with {p.reg} pushed value(s) still on the stack"
     if p.kind == "underflow":
-        return Hit(rule, step.path, step.line, f"{label}: pops %{p.reg} with nothing pushed on this path")
+        return f"{labels}: pops %{p.reg} with nothing pushed on this path"
     if p.detail:
-        return Hit(rule, step.path, step.line, f"{label}: callee-saved %{p.reg} gets the value saved from "
-                   f"%{p.detail} on a path to this return (pops not in reverse order of the pushes)")  # fmt: skip
-    return Hit(rule, step.path, step.line, f"{label}: callee-saved %{p.reg} is written but not pushed before and "
-               "popped after on every path to this return")  # fmt: skip
+        return (
+            f"callee-saved %{p.reg} gets the value saved from %{p.detail} here, on a path to the return of "
+            f"{labels} (pops not in reverse order of the pushes)"
+        )
+    return (
+        f"callee-saved %{p.reg} is written here and not restored on a path to the return of {labels} "
+        "(push it before the first write, pop it after the last)"
+    )
 
 
 # ---- rule 6 -------------------------------------------------------------------------------------

@@ -257,3 +257,18 @@ def test_series_and_record_must_agree(tmp_path: Path) -> None:
 
 def test_synthetic_module_is_importable() -> None:
     assert synthetic.SUBJECTS[0].startswith("x86/tdx:")
+
+
+def test_a_new_user_of_a_broken_macro_is_not_blamed_for_the_macro(tmp_path: Path) -> None:
+    broken = _mutate(
+        PATCH2, "arch/x86/virt/vmx/tdx/tdxcall.S", "\tpopq %r12\n\tpopq %rbx\n", "\tpopq %rbx\n\tpopq %r12\n"
+    )
+    tdcall = broken["arch/x86/coco/tdx/tdcall.S"] + (
+        "\nSYM_FUNC_START(__tdcall_saved_ret_again)\n\tTDX_MODULE_CALL host=0 ret=1 saved=1\n"
+        "SYM_FUNC_END(__tdcall_saved_ret_again)\n"
+    )
+    patch3 = {**PATCH3, "arch/x86/coco/tdx/tdcall.S": tdcall}
+    report = _lint(tmp_path, [PATCH1, broken, patch3])
+    hits = [f for f in report.failing if f.rule == "tdx/callee-saved-preserved"]
+    assert hits and {f.patch for f in hits} == {2}
+    assert all(f.path == "arch/x86/virt/vmx/tdx/tdxcall.S" for f in hits)
