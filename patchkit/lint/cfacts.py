@@ -121,12 +121,36 @@ class CFacts:
     suppressions: list[LineSuppression] = field(default_factory=list)
 
 
+# Declarations the rules read, as tree-sitter queries; expressions need scopes, so they are walked.
+_QUERY = """
+(call_expression function: (identifier) @fn (#eq? @fn "OFFSET")
+  arguments: (argument_list . (_) @sym . (_) @struct . (_) @field .)) @offset
+(call_expression function: (identifier) @dfn (#eq? @dfn "DEFINE") arguments: (argument_list . (_) @dsym)) @define_call
+(preproc_def name: (identifier) @name value: (preproc_arg)? @value) @define
+(struct_specifier name: (type_identifier) @sname body: (field_declaration_list)) @struct_def
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _language() -> Any:
+    import tree_sitter_c
+    from tree_sitter import Language
+
+    return Language(tree_sitter_c.language())
+
+
 @functools.lru_cache(maxsize=1)
 def _parser() -> Any:
-    import tree_sitter_c
-    from tree_sitter import Language, Parser
+    from tree_sitter import Parser
 
-    return Parser(Language(tree_sitter_c.language()))
+    return Parser(_language())
+
+
+@functools.lru_cache(maxsize=1)
+def _query() -> Any:
+    from tree_sitter import Query
+
+    return Query(_language(), _QUERY)
 
 
 def _text(node: Any) -> str:
@@ -184,8 +208,25 @@ class _Extractor:
         self.seen_unparsed: set[tuple[int, str]] = set()
 
     def run(self) -> CFacts:
+        from tree_sitter import QueryCursor
+
         tree = _parser().parse(self.src)
         root = tree.root_node
+        asm_offsets = self.facts.path.rsplit("/", 1)[-1].startswith("asm-offsets")
+        for _index, caps in QueryCursor(_query()).matches(root):
+            if "offset" in caps and asm_offsets:
+                sym, struct, fld = (_text(caps[k][0]).strip() for k in ("sym", "struct", "field"))
+                self.facts.offsets.append(OffsetCall(sym, struct, fld, _line(caps["offset"][0])))
+            elif "define_call" in caps and asm_offsets:
+                self.facts.offsets.append(
+                    OffsetCall(_text(caps["dsym"][0]).strip(), "", "", _line(caps["define_call"][0]))
+                )
+            elif "define" in caps:
+                value = caps.get("value")
+                text = _text(value[0]).strip() if value else ""
+                self.facts.defines.setdefault(_text(caps["name"][0]), (text, _line(caps["define"][0])))
+            elif "struct_def" in caps:
+                self._struct(caps["struct_def"][0])
         self._walk(root)
         self.facts.suppressions = find_suppressions(self.src.decode("utf-8", "replace"))
         return self.facts
@@ -201,15 +242,8 @@ class _Extractor:
                 self._declare_params(node, scope)
             elif t == "ERROR":
                 self._error(node)
-            elif t == "struct_specifier":
-                self._struct(node)
             elif t in ("declaration", "field_declaration", "parameter_declaration"):
                 self._declaration(node, scope)
-            elif t == "preproc_def":
-                name = node.child_by_field_name("name")
-                value = node.child_by_field_name("value")
-                if name is not None:
-                    self.facts.defines[_text(name)] = ((_text(value).strip() if value is not None else ""), _line(node))
             elif t == "call_expression":
                 self._call(node, scope)
             elif t == "field_expression":
@@ -411,13 +445,6 @@ class _Extractor:
             return
         name = _text(fn)
         argv = args.named_children
-        if name in ("OFFSET", "DEFINE") and self.facts.path.rsplit("/", 1)[-1].startswith("asm-offsets"):
-            if name == "OFFSET" and len(argv) == 3:
-                sym, struct, fld = (_text(a).strip() for a in argv)
-                self.facts.offsets.append(OffsetCall(sym, struct, fld, _line(node)))
-            elif name == "DEFINE" and argv:
-                self.facts.offsets.append(OffsetCall(_text(argv[0]).strip(), "", "", _line(node)))
-            return
         m = _KVM_ACCESSOR.match(name)
         if m and m.group(2) == "write" and len(argv) >= 2:
             use = self._args_use(argv[1], scope)
