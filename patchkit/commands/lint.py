@@ -8,7 +8,7 @@ import click
 
 from patchkit import atomic
 from patchkit.applied import require_record
-from patchkit.errors import ExitCode
+from patchkit.errors import ExitCode, TreeError
 from patchkit.lint import run_lint
 from patchkit.lint.output import render
 from patchkit.target import open_target
@@ -25,6 +25,14 @@ def run(
     target = open_target(series_arg, tree_arg)
     series, tree = target.series, target.tree
     record = require_record(tree, series.name)
+    # A cheap staleness check (verify does the full one): the branch is where apply left it and the
+    # data has the same patches. A content edit since apply needs 'patchkit status' to be seen.
+    tip = tree.rev_parse(f"refs/heads/{record.branch}")
+    if tip != record.tip or [p.subject for p in series.mailed_patches] != [p.subject for p in record.patches]:
+        raise TreeError(
+            f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
+            "run 'patchkit apply --force' first"
+        )
     report = run_lint(tree, series, record, checkpatch=checkpatch)
     subjects = {p.number: p.subject for p in record.patches}
     text = render(report, fmt, subjects)

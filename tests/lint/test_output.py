@@ -150,3 +150,12 @@ def test_cli_lint_needs_an_applied_series(tmp_path: Path) -> None:
 def test_cli_help_lists_lint() -> None:
     result = run_cli("lint", "--help", cwd=REPO_ROOT)
     assert result.code == 0 and "--fail-on" in result.out and "sarif" in result.out
+
+
+def test_cli_lint_refuses_a_branch_moved_since_apply(applied_small: tuple[Path, Path], tmp_path: Path) -> None:
+    series_dir, tree = applied_small
+    git = GitTree(tree)
+    git.git("checkout", "-q", "patchkit/demo/v1")
+    git.commit("README: One more\n\nSigned-off-by: Test Author <author@example.org>\n", {"README": "changed\n"})
+    result = run_cli("lint", str(series_dir), "--tree", str(tree), "--no-checkpatch", cwd=tmp_path)
+    assert result.code == 4 and "apply --force" in result.err
