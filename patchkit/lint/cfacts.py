@@ -389,7 +389,7 @@ class _Extractor:
                     return None
                 arg, idx = named[0], named[-1]
             m = _VCPU_REG_INDEX.match(_text(idx).strip())
-            if m and self._is_regs_array(arg):
+            if m:  # the VCPU_REGS_* index says it is a vcpu register array, whatever its name
                 return VcpuReg(m.group(1).lower(), _line(node), _text(node))
             return None
         if node.type == "call_expression":
@@ -407,10 +407,6 @@ class _Extractor:
                 if idx:
                     return VcpuReg(idx.group(1).lower(), _line(node), _text(node))
         return None
-
-    def _is_regs_array(self, node: Any) -> bool:
-        name = _last_name(node)
-        return name is not None and (name in self.facts.array_names or name == "regs")
 
     def _args_use(self, node: Any, scope: int) -> FieldUse | None:
         while node.type == "parenthesized_expression" and node.named_children:
@@ -461,14 +457,16 @@ class _Extractor:
             return
         if name in ("memcpy", "__memcpy") and len(argv) >= 2:
             dst, src = argv[0], argv[1]
+            # both orientations are recorded; per state, only an array declared [NR_VCPU_REGS] on one side
+            # and an args struct on the other count
             for array_side, struct_side in ((dst, src), (src, dst)):
-                if self._is_regs_array(array_side):
-                    other = self._struct_of_operand(struct_side, scope)
-                    if other is not None:
-                        self.facts.layouts.append(
-                            LayoutUse(_line(node), "memcpy", _text(node), other, _last_name(array_side) or "regs")
-                        )
-                        return
+                array = _last_name(array_side)
+                own = self._struct_of_operand(array_side, scope)
+                if array is None or (own is not None and not own.startswith("member:")):
+                    continue
+                other = self._struct_of_operand(struct_side, scope)
+                if other is not None:
+                    self.facts.layouts.append(LayoutUse(_line(node), "memcpy", _text(node), other, array))
 
     def _struct_of_operand(self, node: Any, scope: int) -> str | None:
         while node.type in ("pointer_expression", "parenthesized_expression") and node.named_children:
@@ -491,8 +489,9 @@ class _Extractor:
         struct = _struct_name_of_type(type_desc.child_by_field_name("type"))
         if struct not in self.args_structs or "*" not in _text(type_desc):
             return
-        if self._is_regs_array(value):
-            self.facts.layouts.append(LayoutUse(_line(node), "cast", _text(node), struct, _last_name(value) or "regs"))
+        array = _last_name(value)
+        if array is not None:  # whether it names a vcpu register array is decided per state
+            self.facts.layouts.append(LayoutUse(_line(node), "cast", _text(node), struct, array))
 
 
 def _last_name(node: Any) -> str | None:

@@ -332,7 +332,8 @@ def _vcpu_regs(state: StateFacts, config: LintConfig) -> dict[str, int] | None:
 def vcpu_regs_layout(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/vcpu-regs-layout"
     hits: list[Hit] = []
-    uses = [(p, u) for p, f in sorted(state.c.items()) for u in f.layouts]
+    arrays = {"regs"}.union(*(f.array_names for f in state.c.values()))  # declared [NR_VCPU_REGS]
+    uses = [(p, u) for p, f in sorted(state.c.items()) for u in f.layouts if u.array in arrays]
     if not uses:
         return hits
     structs = state.structs()
