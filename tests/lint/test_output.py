@@ -65,6 +65,14 @@ def test_json_schema_is_stable() -> None:
     assert data["findings"][0]["patch"] is None and data["findings"][0]["failing"] is False
 
 
+def test_json_report_validates_against_the_shipped_schema(tmp_path: Path) -> None:
+    from importlib import resources
+
+    schema = json.loads((resources.files("patchkit.lint") / "report-schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(render(_report(), "json")), schema)
+    jsonschema.validate(LintReport(series="x", states=["base"]).to_json_data(), schema)
+
+
 def test_github_annotations_escape_and_skip_non_failing() -> None:
     lines = to_github(_report()).splitlines()
     assert len(lines) == 3
