@@ -1,6 +1,7 @@
 """Findings and the lint report, with the stable JSON schema ``patchkit verify`` and CI read.
 
-Machine-readable: ``patchkit/lint/report-schema.json`` (JSON Schema, tested). In short (``schema_version`` 1; fields are only ever added, never renamed or removed)::
+Machine-readable: ``patchkit/lint/report-schema.json`` (JSON Schema, tested). In short
+(``schema_version`` 1; fields are only ever added, never renamed or removed)::
 
     {
       "schema_version": 1,
