@@ -128,7 +128,7 @@ def find_base(tree: KernelTree, series: Series, explicit: str | None = None) -> 
     )
 
 
-def check_head_state(tree: KernelTree, branch: str, force: bool) -> str | None:
+def check_head_state(tree: KernelTree, branch: str) -> str | None:
     """Refuse states that switching branches would clobber; return the branch's current tip."""
     tree.require_clean("applying a series")
     if tree.current_branch() is None:
@@ -138,10 +138,7 @@ def check_head_state(tree: KernelTree, branch: str, force: bool) -> str | None:
                 f"{tree.path}: HEAD is detached at {head[:12]}, which no branch or tag contains; "
                 "switching away would orphan it (create a branch for it first)"
             )
-    existing = tree.rev_parse(f"refs/heads/{branch}")
-    if existing is not None and not force:
-        raise TreeError(f"{tree.path}: branch {branch} already exists; pass --force to move it")
-    return existing
+    return tree.rev_parse(f"refs/heads/{branch}")
 
 
 def _check_untracked_collisions(tree: KernelTree, tip: str) -> None:
@@ -156,10 +153,17 @@ def _check_untracked_collisions(tree: KernelTree, tip: str) -> None:
 
 def apply_series(tree: KernelTree, series: Series, *, force: bool = False, base: str | None = None) -> ApplyResult:
     branch = series.branch
-    previous_tip = check_head_state(tree, branch, force)
+    previous_tip = check_head_state(tree, branch)
     base_commit = find_base(tree, series, base)
     made = make_commits(tree, series, base_commit, series.mailed_patches)
     tip = made[-1].commit
+    # Commits are reproducible: a branch already at this tip holds exactly this data, so
+    # applying again (the daily `apply && verify`) moves nothing and needs no --force.
+    if previous_tip is not None and previous_tip != tip and not force:
+        raise TreeError(
+            f"{tree.path}: branch {branch} already exists and does not hold this data; pass --force to move it "
+            f"(its tip {previous_tip[:12]} stays reachable in the reflog)"
+        )
     overlays = make_commits(tree, series, tip, series.overlay_patches) if series.overlay_patches else []
     _check_untracked_collisions(tree, tip)
     record = AppliedSeries(

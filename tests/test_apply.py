@@ -63,14 +63,31 @@ def test_status_names_the_patch_where_the_branch_diverged(project: Path, small_t
     assert "differs from the data at patch 2 (x86/virt: Add a Makefile): message or metadata changed" in status.out
 
 
-def test_existing_branch_needs_force(project: Path, small_tree: GitTree) -> None:
+def test_an_existing_branch_that_differs_needs_force(project: Path, small_tree: GitTree) -> None:
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     small_tree.git("checkout", "-q", "main")
+    data = project / "series" / "demo" / "series.yaml"
+    data.write_text(data.read_text().replace("Explain why.", "Explain why, reworded."))
     before = small_tree.snapshot()
     result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 4
-    assert "branch patchkit/demo/v1 already exists; pass --force" in result.err
+    assert "branch patchkit/demo/v1 already exists and does not hold this data; pass --force" in result.err
     assert small_tree.snapshot() == before
+    forced = run_cli("apply", "--force", "--tree", str(small_tree.path), cwd=project)
+    assert forced.code == 0, forced.err
+    assert "(moved from " in forced.out
+    assert "reworded" in small_tree.git("log", "-1", "--format=%B", "patchkit/demo/v1~1")
+
+
+def test_applying_the_same_data_again_is_allowed_and_changes_nothing(project: Path, small_tree: GitTree) -> None:
+    # The daily loop is `patchkit apply && patchkit verify`: a second run must not need --force.
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    tip = small_tree.git("rev-parse", "patchkit/demo/v1").strip()
+    again = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    assert again.code == 0, again.err
+    assert "moved from" not in again.out
+    assert small_tree.git("rev-parse", "patchkit/demo/v1").strip() == tip
+    assert small_tree.git("status", "--porcelain") == ""
 
 
 def test_dirty_tree_is_refused(project: Path, small_tree: GitTree) -> None:
