@@ -56,7 +56,7 @@ def run_logged(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
-        log = log_path.open("ab")
+        log = log_path.open("ab", buffering=0)  # unbuffered: a full disk fails the write, not a silent flush
     except OSError as exc:
         raise _environment_problem(log_path, exc) from exc
     with log:
@@ -111,8 +111,6 @@ def _pump(
                 deadlines.append(started + first_output_timeout)
             wait = max(0.0, min(deadlines) - now) if deadlines else None
             if deadlines and wait == 0.0:
-                if pending:
-                    write(pending)
                 return True, False
             events = selector.select(wait if wait is None else min(wait, 1.0))
             if not events:
@@ -121,8 +119,7 @@ def _pump(
             if chunk is None:
                 continue
             if not chunk:
-                if pending:
-                    write(pending)
+                if pending:  # already in the log (written with its chunk); only the handler has not seen it
                     if on_line is not None and on_line(pending.decode("utf-8", "replace")):
                         return False, True
                 return False, False

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from patchkit.build.child import run_logged
+from patchkit.errors import EnvironmentProblem
 
 
 def _running_with(tag: str) -> list[int]:
@@ -62,3 +63,27 @@ def test_exit_status_and_output_are_kept(tmp_path: Path) -> None:
     result = run_logged(["sh", "-c", "echo one; echo two >&2; exit 3"], log)
     assert result.returncode == 3 and not result.timed_out
     assert log.read_text().splitlines() == ["one", "two"]
+
+
+def test_an_unterminated_last_line_is_logged_once(tmp_path: Path) -> None:
+    log = tmp_path / "child.log"
+    seen: list[str] = []
+
+    def remember(line: str) -> bool:
+        seen.append(line)
+        return False  # keep going
+
+    run_logged(["sh", "-c", "printf 'a\\nb\\npartial'"], log, on_line=remember)
+    assert log.read_text() == "a\nb\npartial"
+    assert seen == ["a", "b", "partial"]
+
+
+@pytest.mark.parametrize("output", ["echo small", "yes | head -c 200000"])
+def test_a_full_disk_under_the_log_is_a_clear_error_and_stops_the_child(output: str) -> None:
+    tag = f"patchkit-full-{uuid.uuid4().hex}"
+    # /dev/full fails every write with ENOSPC, as a full build directory does.
+    with pytest.raises(EnvironmentProblem) as caught:
+        run_logged(["sh", "-c", f"{output}; sleep 30; : {tag}", tag], Path("/dev/full"))
+    assert caught.value.message == "/dev/full: no space left on device"
+    assert caught.value.exit_code == 8
+    assert not _running_with(tag)
