@@ -119,9 +119,9 @@ def _pump(
             if chunk is None:
                 continue
             if not chunk:
-                if pending:  # already in the log (written with its chunk); only the handler has not seen it
-                    if on_line is not None and on_line(pending.decode("utf-8", "replace")):
-                        return False, True
+                # An unterminated last line is already in the log (written with its chunk); show it to the handler.
+                if pending and on_line is not None and on_line(pending.decode("utf-8", "replace")):
+                    return False, True
                 return False, False
             try:
                 write(chunk)
