@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,14 +20,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import git, private_clone
 from patchkit import basetree
 from patchkit.applying import apply_series
 from patchkit.gitrepo import KernelTree
 from patchkit.target import open_series
-
-
-def git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:
-    return subprocess.run(["git", "-C", str(tree), *args], input=stdin, capture_output=True, check=True).stdout
 
 
 def main() -> int:
@@ -41,9 +37,7 @@ def main() -> int:
     series = open_series(options.series)
     prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree)
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as scratch:
-        clone = Path(scratch) / "linux"
-        git(Path(scratch), "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone))
-        git(clone, "checkout", "-q", "-B", "main", "refs/tags/patchkit-base")
+        clone = private_clone(prepared.path, Path(scratch) / "linux")
         tree = KernelTree(clone)
         # The mailbox git am reads: the same patches, from patchkit's own branch.
         apply_series(tree, series)

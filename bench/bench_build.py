@@ -35,6 +35,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import private_clone
 from patchkit import basetree
 from patchkit.target import open_series
 
@@ -73,9 +74,7 @@ def bench_config(series_dir: Path, config: str, prepared: Path, jobs: int) -> No
         scratch = Path(scratch_name)
         env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache"), "CCACHE_DIR": str(scratch / "ccache"),
                "CI": "true"}  # fmt: skip
-        clone = scratch / "linux"
-        subprocess.run(["git", "clone", "-q", "--shared", "--no-checkout", str(prepared), str(clone)], check=True)
-        subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", "patchkit-base"], check=True)
+        clone = private_clone(prepared, scratch / "linux")
         copy = one_config_copy(series_dir, config, scratch)
         patchkit = [sys.executable, "-m", "patchkit"]
         apply = run([*patchkit, "apply", str(copy), "--tree", str(clone)], env, scratch)

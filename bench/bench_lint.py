@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import private_clone
 from patchkit import basetree
 from patchkit.applied import require_record
 from patchkit.applying import apply_series
@@ -30,10 +30,6 @@ from patchkit.gitrepo import KernelTree
 from patchkit.lint import run_lint
 from patchkit.lint.checkpatch import Checkpatch
 from patchkit.target import open_series
-
-
-def git(tree: Path, *args: str) -> bytes:
-    return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, check=True).stdout
 
 
 def main() -> int:
@@ -45,9 +41,7 @@ def main() -> int:
     series = open_series(options.series)
     prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree)
     with tempfile.TemporaryDirectory(prefix="bench-lint-") as scratch:
-        clone = Path(scratch) / "linux"
-        git(Path(scratch), "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone))
-        git(clone, "checkout", "-q", "-B", "main", "refs/tags/patchkit-base")
+        clone = private_clone(prepared.path, Path(scratch) / "linux")
         tree = KernelTree(clone)
         apply_series(tree, series)
         record = require_record(tree, series.name)

@@ -1,0 +1,17 @@
+"""What every benchmark does first: a private clone of the prepared default tree at its base."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+
+def git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    return subprocess.run(["git", "-C", str(tree), *args], input=stdin, capture_output=True, check=True).stdout
+
+
+def private_clone(prepared: Path, clone: Path) -> Path:
+    """Clone ``prepared`` (sharing its objects) to ``clone``, on branch main at tag patchkit-base."""
+    git(clone.parent, "clone", "-q", "--shared", "--no-checkout", str(prepared), str(clone))
+    git(clone, "checkout", "-q", "-B", "main", "refs/tags/patchkit-base")
+    return clone
