@@ -20,10 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import git, private_clone
+from bench.common import default_tree_clone, git
 from patchkit import basetree
 from patchkit.applying import apply_series
-from patchkit.gitrepo import KernelTree
 from patchkit.target import open_series
 
 
@@ -35,10 +34,9 @@ def main() -> int:
     options = parser.parse_args()
 
     series = open_series(options.series)
-    prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree)
     with tempfile.TemporaryDirectory(prefix="bench-apply-") as scratch:
-        clone = private_clone(prepared.path, Path(scratch) / "linux")
-        tree = KernelTree(clone)
+        tree = default_tree_clone(series, Path(scratch))
+        clone = tree.path
         # The mailbox git am reads: the same patches, from patchkit's own branch.
         apply_series(tree, series)
         mbox = git(clone, "format-patch", "--stdout", f"refs/tags/patchkit-base..{series.branch}")

@@ -22,11 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import private_clone
-from patchkit import basetree
+from bench.common import default_tree_clone
 from patchkit.applied import require_record
 from patchkit.applying import apply_series
-from patchkit.gitrepo import KernelTree
 from patchkit.lint import run_lint
 from patchkit.lint.checkpatch import Checkpatch
 from patchkit.target import open_series
@@ -39,10 +37,8 @@ def main() -> int:
     options = parser.parse_args()
 
     series = open_series(options.series)
-    prepared = basetree.prepare(series.base.package, expected_tree=series.base.tree)
     with tempfile.TemporaryDirectory(prefix="bench-lint-") as scratch:
-        clone = private_clone(prepared.path, Path(scratch) / "linux")
-        tree = KernelTree(clone)
+        tree = default_tree_clone(series, Path(scratch))
         apply_series(tree, series)
         record = require_record(tree, series.name)
 
