@@ -140,6 +140,10 @@ def lint(
 @click.option("--no-build", is_flag=True, help="Skip the build stage (and so the boot stage).")
 @click.option("--no-boot", is_flag=True, help="Skip the boot stage.")
 @click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
+@click.option(
+    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+    help="Lint fails verify when new findings at or above this severity exist.",
+)  # fmt: skip
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot.")
 @click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
@@ -153,6 +157,7 @@ def verify(
     no_build: bool,
     no_boot: bool,
     keep_going: bool,
+    fail_on: str,
     timeout: float,
     accel: str,
     jobs: int | None,
@@ -163,7 +168,7 @@ def verify(
 
     return command.run(
         series, tree, lint=not no_lint, build=not no_build, boot=not no_boot,
-        keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir,
+        keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir, fail_on=fail_on,
     )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from patchkit.results import new_results_dir, write_report
 from patchkit.series.model import Series
 from patchkit.target import open_target
 
-FAIL_LINT_AT = "error"  # warnings and info are shown, not failing
+FAIL_LINT_AT = "error"  # default of --fail-on: warnings and info are shown, not failing
 
 
 @dataclass
@@ -54,6 +54,7 @@ def run(
     accel: str = "auto",
     jobs: int | None = None,
     results_dir: Path | None = None,
+    fail_on: str = FAIL_LINT_AT,
 ) -> int:
     target = open_target(series_arg, tree_arg)
     series, tree = target.series, target.tree
@@ -82,7 +83,9 @@ def run(
         click.echo(f"verify: FAILED (branch); results in {results}")
         return int(ExitCode.FINDINGS)
 
-    lint_outcome = run_lint(tree, series, record, results) if lint else LintOutcome(False, "skipped (--no-lint)")
+    lint_outcome = (
+        run_lint(tree, series, record, results, fail_on) if lint else LintOutcome(False, "skipped (--no-lint)")
+    )
     click.echo(f"lint:    {lint_outcome.note}")
     if lint_outcome.data is not None:
         report["lint"] = lint_outcome.data
@@ -117,7 +120,9 @@ def run(
     return code
 
 
-def run_lint(tree: KernelTree, series: Series, record: AppliedSeries, results: Path) -> LintOutcome:
+def run_lint(
+    tree: KernelTree, series: Series, record: AppliedSeries, results: Path, fail_on: str = FAIL_LINT_AT
+) -> LintOutcome:
     """Lint every state; the text, JSON and SARIF reports go beside the other results (SARIF for code scanning)."""
     report = lint_series(tree, series, record, checkpatch=True)
     subjects = {p.number: p.subject for p in record.patches}
@@ -132,7 +137,7 @@ def run_lint(tree: KernelTree, series: Series, record: AppliedSeries, results: P
             counts[finding.severity] = counts.get(finding.severity, 0) + 1
     cells = {number: ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) for number, counts in per_patch.items()}
     counts = report.counts()
-    failed = report.fails_at(FAIL_LINT_AT)
+    failed = report.fails_at(fail_on)
     note = (
         f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info over "
         f"{len(report.states)} states ({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed)"
