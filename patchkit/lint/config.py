@@ -8,7 +8,7 @@
     clear_before_return:
       macros: {MY_CALL: "ret"}   # condition over the macro's arguments
       functions: {__my_call: true}
-      mode: cleared | stored-or-cleared
+      mode: stored-or-cleared | cleared | off   # for every variant not listed above
     args_structs: {my_args: MINE}   # struct name : KIND in OFFSET(TDX_<KIND>_<field>, ...)
     search_paths: [arch/x86/, drivers/virt/, virt/, include/linux/]   # replaces the default list
     disable: [tdx/grouping-comment-class]
@@ -35,9 +35,11 @@ DEFAULTS: dict[str, Any] = {
         }
     ],
     "clear_before_return": {
+        # variants that must clear every register that came back, even one stored for the caller
         "macros": {"TDX_MODULE_CALL": "saved and ret"},
         "functions": {"__tdx_hypercall": True},
-        "mode": "cleared",
+        # every other variant: each register that came back is stored for the caller or cleared
+        "mode": "stored-or-cleared",
     },
     "pointer_exception": True,
     # where the base is searched for TDX files and rule 10 looks for users (plus every file a patch touches)
@@ -115,8 +117,10 @@ def load_config(series_dir: Path | None) -> LintConfig:
                 for sub in ("macros", "functions"):
                     data[key][sub].update(value.get(sub, {}))
                 if "mode" in value:
-                    if value["mode"] not in ("cleared", "stored-or-cleared"):
-                        raise DataError(f"{path}: clear_before_return.mode must be cleared or stored-or-cleared")
+                    if value["mode"] not in ("cleared", "stored-or-cleared", "off"):
+                        raise DataError(
+                            f"{path}: clear_before_return.mode must be cleared, stored-or-cleared or off"
+                        )
                     data[key]["mode"] = value["mode"]
             elif key == "args_structs":
                 data[key].update(value)

@@ -26,6 +26,9 @@ class Hit:
     line: int
     message: str
     identity: str | None = None  # what matches it across states, when not the message itself
+    # the lines (path, line) of this state whose code makes the defect: blame looks at which patch wrote
+    # them when the finding first shows in a later state (a macro reached through a new caller)
+    evidence: tuple[tuple[str, int], ...] = ()
 
 
 GrepFn = Callable[[list[str]], list[tuple[str, int, str]]]
@@ -36,6 +39,7 @@ class StateFacts:
     label: str
     c: dict[str, CFacts] = field(default_factory=dict)
     asm: dict[str, AsmFacts] = field(default_factory=dict)
+    variants: list[asmflow.Variant] | None = None  # expanded once per state, for every rule that walks them
 
     def structs(self) -> dict[str, tuple[str, StructDef]]:
         """Struct definitions by name; a definition under arch/x86/include wins over copies."""
@@ -198,16 +202,20 @@ def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rules 4 and 5 ------------------------------------------------------------------------------
 
 
-def _requires_clear(variant: asmflow.Variant, config: LintConfig) -> bool:
-    if variant.function.name in config.clear_functions:
-        return config.clear_functions[variant.function.name]
-    if variant.macro is None or variant.macro not in config.clear_macros:
-        return False
-    cond = config.clear_macros[variant.macro]
+def clear_mode(variant: asmflow.Variant, config: LintConfig) -> str | None:
+    """How strictly the variant must clear what came back: None, "cleared" or "stored-or-cleared"."""
+    if not variant.synthetic and variant.function.name in config.clear_functions:
+        return "cleared" if config.clear_functions[variant.function.name] else None
+    if variant.macro in config.clear_macros and _condition(config.clear_macros[variant.macro], variant.args):
+        return "cleared"
+    return None if config.clear_mode == "off" else config.clear_mode
+
+
+def _condition(cond: str | bool, args: tuple[tuple[str, str], ...]) -> bool:
     if isinstance(cond, bool):
         return cond
     names: dict[str, int] = {}
-    for key, value in variant.args:
+    for key, value in args:
         try:
             names[key] = int(value, 0)
         except ValueError:
@@ -221,28 +229,57 @@ def _requires_clear(variant: asmflow.Variant, config: LintConfig) -> bool:
         return False
 
 
-def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
-    """Rules 4 and 5. A problem found in several functions that share a macro is one finding, at the
-    macro line at fault, naming every function; its identity leaves the function names out, so a later
-    patch that adds another user of a broken macro is not blamed for it."""
-    groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
-    expander = asmflow.Expander(state.macros())
+def variants(state: StateFacts) -> list[asmflow.Variant]:
+    """Every function that touches an args struct or the stack, expanded; plus every variant of every
+    args-struct macro that no function invokes yet (its text says which variants exist)."""
+    if state.variants is not None:
+        return state.variants
+    out: list[asmflow.Variant] = []
+    macros = state.macros()
+    expander = asmflow.Expander(macros)
     for _path, facts in sorted(state.asm.items()):
         for fn in facts.functions:
             variant = expander.expand(fn)
-            if not any(OFFSET_SYMBOL.search(" ".join(s.operands)) for s in variant.steps) and not any(
+            if any(OFFSET_SYMBOL.search(" ".join(s.operands)) for s in variant.steps) or any(
                 s.name.startswith("push") for s in variant.steps
             ):
-                continue
-            require = _requires_clear(variant, config)
-            for problem in asmflow.simulate(variant, require_clear=require, clear_mode=config.clear_mode):
-                rule, identity = _identity(variant, problem)
-                groups.setdefault((rule, _where(problem).path, identity), []).append((variant, problem))
+                out.append(variant)
+    for name, macro in sorted(macros.items()):
+        if not asmflow.uses_offsets(macro):
+            continue
+        called = [dict(v.args) for v in out if v.macro == name]
+        for values in asmflow.macro_variants(macro):
+            varied = [k for k, v in values.items() if not v.startswith("<")]
+            if any(all(c.get(k) == values[k] for k in varied) for c in called):
+                continue  # a function invokes this variant: its own expansion covers it
+            out.append(expander.expand_macro(macro, values))
+    state.variants = out
+    return out
+
+
+def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
+    """Rules 4 and 5 over every variant (see :func:`variants`). A problem found in several variants is one
+    finding, at the line at fault, naming every variant; its identity names the block the line is in (the
+    macro, or the function for its own lines), never the callers, so a patch that adds another user of a
+    broken macro is not blamed for it."""
+    groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
+    for variant in variants(state):
+        for problem in asmflow.simulate(variant, clear_mode=clear_mode(variant, config)):
+            rule, identity = _identity(variant, problem)
+            groups.setdefault((rule, _where(problem).path, identity), []).append((variant, problem))
     hits: list[Hit] = []
     for (rule, path, identity), items in sorted(groups.items()):
         where = min((_where(p) for _v, p in items), key=lambda st: st.line)
         labels = ", ".join(sorted({v.label for v, _p in items}))
-        hits.append(Hit(rule, path, where.line, _message(items[0][1], labels), identity))
+        evidence = sorted(
+            {
+                (s.path, s.line)
+                for v, p in items
+                for s in v.steps
+                if s.path == _where(p).path and s.origin == _where(p).origin and s.kind != "label"
+            }
+        )
+        hits.append(Hit(rule, path, where.line, _message(items[0][1], labels), identity, tuple(evidence)))
     return hits
 
 
@@ -253,17 +290,24 @@ def _where(p: asmflow.PathProblem) -> asmflow.Step:
 def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, str]:
     owner = _where(p).origin or variant.function.name
     rule = "tdx/clear-before-return" if p.kind == "not-cleared" else "tdx/callee-saved-preserved"
+    if p.kind == "unbalanced":
+        return rule, f"{owner}: unbalanced"  # how many values are left differs by variant and patch
     return rule, f"{owner}: {p.kind} {p.reg} {p.detail}".strip()
 
 
 def _message(p: asmflow.PathProblem, labels: str) -> str:
     if p.kind == "not-cleared":
+        how = (
+            "the clearing or copy-out here leaves it out"
+            if p.detail == "missed"
+            else "nothing on that path stores or clears it"
+        )
         return (
-            f"%{p.reg}, loaded from the args struct here, still holds what the TDX module/VMM returned when "
-            f"{labels} returns to C; clear it (xor) or restore it from the stack first"
+            f"%{p.reg} still holds what the TDX module/VMM returned when {labels} returns to C: {how}; clear it "
+            "(xor), restore it from the stack, or (where the variant hands outputs back) store it to the struct"
         )
     if p.kind == "unbalanced":
-        return f"{labels}: returns with {p.reg} pushed value(s) still on the stack"
+        return f"{labels}: returns with {p.reg} pushed value(s) still on the stack (the last one pushed here)"
     if p.kind == "underflow":
         return f"{labels}: pops %{p.reg} with nothing pushed on this path"
     if p.detail:
