@@ -10,6 +10,7 @@ TDCALL/SEAMCALL.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ _TERMINAL = {"ud2", "int3", "hlt"}
 _CLEARING = {"xor", "xorl", "xorq", "sub", "subl", "subq"}
 _NO_DEST = {"cmp", "cmpq", "cmpl", "test", "testq", "testl", "testb", "bt", "btq", "call", "push", "pushq"}
 MAX_STATES = 20000
+_CACHE_LIMIT = 2048
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class Variant:
     synthetic: bool = False  # a macro variant no function invokes: the macro's body, then a return
 
     @property
+    def relevant(self) -> bool:
+        """Touches an args struct or the stack: worth walking."""
+        return any(OFFSET_SYMBOL.search(" ".join(s.operands)) or s.name.startswith("push") for s in self.steps)
+
+    @property
     def label(self) -> str:
         if self.macro is None:
             return self.function.name
@@ -57,6 +64,7 @@ class Variant:
         return f"{self.function.name} ({self.macro} {shown})".replace(" )", ")")
 
 
+@functools.lru_cache(maxsize=4096)
 def _eval_condition(expr: str) -> bool:
     cleaned = expr.replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
     cleaned = re.sub(r"!(?!=)", " not ", cleaned)
@@ -90,12 +98,38 @@ def _bind(macro: Macro, operands: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+_EXPANDED: dict[tuple[object, ...], Variant] = {}
+
+
 class Expander:
+    """Expands functions and macro variants; results are kept across states (keyed by the code itself and
+    the macros in scope, compared by value), since most patches leave most assembly unchanged."""
+
     def __init__(self, macros: dict[str, Macro]) -> None:
         self.macros = macros
         self.counter = 0
+        self._scope = tuple(sorted(macros.items()))
 
     def expand(self, function: Function) -> Variant:
+        key = ("fn", function, self._scope)
+        hit = _EXPANDED.get(key)
+        if hit is None:
+            if len(_EXPANDED) >= _CACHE_LIMIT:
+                _EXPANDED.clear()
+            hit = _EXPANDED[key] = self._expand(function)
+        return hit
+
+    def expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
+        """One variant of ``macro`` on its own, as if a function invoked it and then returned."""
+        key = ("macro", macro, tuple(sorted(values.items())), self._scope)
+        hit = _EXPANDED.get(key)
+        if hit is None:
+            if len(_EXPANDED) >= _CACHE_LIMIT:
+                _EXPANDED.clear()
+            hit = _EXPANDED[key] = self._expand_macro(macro, values)
+        return hit
+
+    def _expand(self, function: Function) -> Variant:
         self.counter = 0  # ``\\@`` labels numbered per expansion, so the same code expands the same in every state
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
@@ -103,8 +137,7 @@ class Expander:
         macro, args = invoked[0] if invoked else (None, ())
         return Variant(function, macro, args, tuple(steps))
 
-    def expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
-        """One variant of ``macro`` on its own, as if a function invoked it and then returned."""
+    def _expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
         self.counter = 1
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
@@ -231,7 +264,6 @@ class PathProblem:
 _ORIG = "orig:"
 _NOT_RETURNED = frozenset(("rax", "rsp"))  # RAX carries the status back to C; RSP is the stack
 _CACHE: dict[tuple[tuple[Step, ...], str | None], list[PathProblem]] = {}
-_CACHE_LIMIT = 2048
 
 
 def _dest(step: Step) -> str | None:

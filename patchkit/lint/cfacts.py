@@ -117,6 +117,8 @@ class CFacts:
     copies: list[RegCopy] = field(default_factory=list)
     layouts: list[LayoutUse] = field(default_factory=list)
     array_names: set[str] = field(default_factory=set)  # names declared [NR_VCPU_REGS]
+    # function -> per parameter, the args struct it points to (None for other parameters)
+    prototypes: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
     unparsed: list[Unparsed] = field(default_factory=list)
     suppressions: list[LineSuppression] = field(default_factory=list)
 
@@ -240,6 +242,7 @@ class _Extractor:
             if t == "function_definition":
                 scope = node.id
                 self._declare_params(node, scope)
+                self._prototype(node)
             elif t == "ERROR":
                 self._error(node)
             elif t in ("declaration", "field_declaration", "parameter_declaration"):
@@ -283,7 +286,32 @@ class _Extractor:
             if p.type == "parameter_declaration":
                 self._declaration(p, scope)
 
+    def _prototype(self, node: Any) -> None:
+        """Which parameters of a declared or defined function point to an args struct (the assembly rules
+        learn from it what the argument registers hold)."""
+        decl = node.child_by_field_name("declarator")
+        while decl is not None and decl.type in ("pointer_declarator", "attributed_declarator", "init_declarator"):
+            decl = decl.child_by_field_name("declarator") or (decl.named_children[0] if decl.named_children else None)
+        if decl is None or decl.type != "function_declarator":
+            return
+        name = decl.child_by_field_name("declarator")
+        params = decl.child_by_field_name("parameters")
+        if name is None or name.type != "identifier" or params is None:
+            return
+        kinds: list[str | None] = []
+        for p in params.named_children:
+            if p.type != "parameter_declaration":
+                continue
+            struct = _struct_name_of_type(p.child_by_field_name("type"))
+            names = _declarator_names(p.child_by_field_name("declarator"))
+            pointer = bool(names and names[0][2]) or "*" in _text(p)
+            kinds.append(struct if struct in self.args_structs and pointer else None)
+        if any(kinds):
+            self.facts.prototypes.setdefault(_text(name), tuple(kinds))
+
     def _declaration(self, node: Any, scope: int) -> None:
+        if node.type == "declaration":
+            self._prototype(node)
         struct = _struct_name_of_type(node.child_by_field_name("type"))
         for d in node.children_by_field_name("declarator"):
             for name, array, _pointer in _declarator_names(d):

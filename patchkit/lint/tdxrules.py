@@ -7,13 +7,14 @@ has the same identity.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from patchkit.lint import asmflow
-from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Macro, parse_mem
+from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Item, Macro, parse_mem
 from patchkit.lint.cfacts import Base, CFacts, OffsetCall, StructDef
 from patchkit.lint.config import LintConfig
 from patchkit.lint.regs import canonical, sysv_class
@@ -40,6 +41,7 @@ class StateFacts:
     c: dict[str, CFacts] = field(default_factory=dict)
     asm: dict[str, AsmFacts] = field(default_factory=dict)
     variants: list[asmflow.Variant] | None = None  # expanded once per state, for every rule that walks them
+    mismatches: list[tuple[Hit, str]] | None = None  # offsets on a pointer to another struct (two rules use them)
 
     def structs(self) -> dict[str, tuple[str, StructDef]]:
         """Struct definitions by name; a definition under arch/x86/include wins over copies."""
@@ -137,15 +139,81 @@ def asm_offset_defined(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/asm-offset-defined"
     kinds = set(config.args_structs.values())
     defined = {off.symbol for _p, off in state.asm_offsets()}
+    # an offset used on a pointer to another struct is reported once, as that (the cause), not again here
+    # when a later patch removes the offset
+    wrong = {(h.path, h.line, sym) for h, sym in _pointer_mismatches(state, config)}
     hits: list[Hit] = []
     for path, facts in sorted(state.asm.items()):
         for item in facts.items:
             if item.kind not in ("insn", "directive"):
                 continue
             for m in OFFSET_SYMBOL.finditer(" ".join(item.operands)):
-                if m.group(1) in kinds and m.group(0) not in defined:
+                if m.group(1) in kinds and m.group(0) not in defined and (path, item.line, m.group(0)) not in wrong:
                     hits.append(Hit(rule, path, item.line, f"{m.group(0)} is not defined by asm-offsets in this state"))
     return hits
+
+
+# ---- rule 2b: the offset belongs to the struct the pointer holds --------------------------------
+
+ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+
+
+def _pointer_mismatches(state: StateFacts, config: LintConfig) -> list[tuple[Hit, str]]:
+    """Every ``TDX_<K>_x(%base)`` whose KIND is not that of the struct %base points to. What %base holds
+    comes from the C prototype of the function (SysV argument registers), else from what the rest of the
+    block (the macro, or the function's own lines) indexes it with."""
+    if state.mismatches is not None:
+        return state.mismatches
+    rule = "tdx/offset-struct-matches-pointer"
+    kinds = set(config.args_structs.values())
+    prototypes: dict[str, tuple[str | None, ...]] = {}
+    for facts in state.c.values():
+        for name, params in facts.prototypes.items():
+            prototypes.setdefault(name, params)
+    found: dict[tuple[str, int, str], tuple[Hit, str]] = {}
+    for variant in variants(state):
+        held: dict[str, tuple[str, str]] = {}  # register -> (kind, how we know)
+        if not variant.synthetic and variant.function.name in prototypes:
+            for reg, struct in zip(ARG_REGS, prototypes[variant.function.name], strict=False):
+                if struct is not None and struct in config.args_structs:
+                    held[reg] = (config.args_structs[struct], f"a struct {struct} pointer by the C prototype")
+        uses: list[tuple[asmflow.Step, str, str, str]] = []  # step, symbol, kind, base
+        votes: dict[tuple[str, str], Counter[str]] = {}  # (block, base) -> kinds
+        for step in variant.steps:
+            if step.kind != "insn":
+                continue
+            for op in step.operands:
+                mem = parse_mem(op)
+                if mem is None or mem[1] is None:
+                    continue
+                sym = OFFSET_SYMBOL.fullmatch(mem[0])
+                if sym is None or sym.group(1) not in kinds:
+                    continue
+                uses.append((step, sym.group(0), sym.group(1), mem[1]))
+                votes.setdefault((step.origin, mem[1]), Counter())[sym.group(1)] += 1
+        for step, sym, kind, base in uses:
+            expected, how = held.get(base, ("", ""))
+            if not expected:
+                counts = votes[(step.origin, base)].most_common()
+                if len(counts) < 2 or counts[0][1] == counts[1][1]:
+                    continue  # one kind only, or no majority to tell which is wrong
+                expected, how = counts[0][0], f"indexed with TDX_{counts[0][0]}_* offsets elsewhere in the same code"
+            if kind == expected:
+                continue
+            owner = step.origin or variant.function.name
+            message = (
+                f"{sym} indexes %{base}, which holds a pointer to the struct of the TDX_{expected}_* offsets "
+                f"({how}); a TDX_{kind}_* offset reads another struct's layout"
+            )
+            hit = Hit(rule, step.path, step.line, message, f"{owner}: {sym} on %{base} holding {expected}",
+                      ((step.path, step.line),))  # fmt: skip
+            found.setdefault((step.path, step.line, sym), (hit, sym))
+    state.mismatches = list(found.values())
+    return state.mismatches
+
+
+def offset_struct_matches_pointer(state: StateFacts, config: LintConfig) -> list[Hit]:
+    return [h for h, _sym in _pointer_mismatches(state, config)]
 
 
 # ---- rule 3 -------------------------------------------------------------------------------------
@@ -163,13 +231,36 @@ def _blocks(facts: AsmFacts) -> dict[int, str]:
     return owner
 
 
+def _from_stack(items: list[Item], at: Item, reg: str, owner: dict[int, str], block: str) -> bool:
+    """Whether ``reg`` was last written, before ``at`` in the same block, from the stack (``pop %reg``,
+    ``mov N(%rsp), %reg`` or an ``xchg`` with a stack slot)."""
+    index = items.index(at)
+    for item in reversed(items[:index]):
+        if owner.get(item.line, "") != block:
+            break
+        if item.kind != "insn" or not item.operands:
+            continue
+        if item.name.startswith("pop"):
+            if canonical(item.operands[0]) == reg:
+                return True
+            continue
+        if item.name.startswith("xchg") and len(item.operands) == 2:
+            regs = [canonical(op) for op in item.operands]
+            mems = [parse_mem(op) for op in item.operands]
+            if reg in regs and any(m is not None and m[1] == "rsp" for m in mems):
+                return True
+        if canonical(item.operands[-1]) == reg:
+            src = parse_mem(item.operands[0]) if len(item.operands) == 2 else None
+            return item.name.startswith("mov") and src is not None and src[1] == "rsp"
+    return False
+
+
 def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/mov-register-matches-offset"
     kinds = set(config.args_structs.values())
     hits: list[Hit] = []
     for path, facts in sorted(state.asm.items()):
         owner = _blocks(facts)
-        bases: dict[str, Counter[str]] = {}
         moves = []
         for item in facts.items:
             if item.kind != "insn" or not item.name.startswith("mov") or len(item.operands) != 2:
@@ -182,16 +273,21 @@ def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
                 if sym is None or sym.group(1) not in kinds:
                     continue
                 block = owner.get(item.line, "")
-                if mem[1]:
-                    bases.setdefault(block, Counter())[mem[1]] += 1
                 moves.append((item, pos, sym, block))
         for item, pos, sym, block in moves:
             field_reg = canonical(sym.group(2))
             other = canonical(item.operands[1 - pos])
             if field_reg is None or other is None or field_reg == other:
                 continue
-            pointer = bases[block].most_common(1)[0][0] if bases.get(block) else None
-            if config.pointer_exception and field_reg == pointer:
+            mem = parse_mem(item.operands[pos])
+            base = mem[1] if mem is not None else None
+            # The one exception: the pointer register's own field, stored from the value it held, which had to be
+            # parked on the stack (or elsewhere) while the register held the pointer again. Loading it into another
+            # register, or storing any other register into it, is a mismatch like any other.
+            if (
+                config.pointer_exception and pos == 1 and field_reg == base
+                and _from_stack(facts.items, item, other, owner, block)
+            ):  # fmt: skip
                 continue
             direction = "loaded into" if pos == 0 else "stored from"
             hits.append(Hit(rule, path, item.line, f"{sym.group(0)} is {direction} %{other} in "
@@ -220,7 +316,12 @@ def _condition(cond: str | bool, args: tuple[tuple[str, str], ...]) -> bool:
             names[key] = int(value, 0)
         except ValueError:
             names[key] = 1 if value else 0
-    expr = str(cond).replace("&&", " and ").replace("||", " or ")
+    return _evaluate(str(cond), tuple(sorted(names.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _evaluate(cond: str, names: tuple[tuple[str, int], ...]) -> bool:
+    expr = cond.replace("&&", " and ").replace("||", " or ")
     if not re.fullmatch(r"[\w\s()!=<>]*", expr):
         return True
     try:
@@ -240,9 +341,7 @@ def variants(state: StateFacts) -> list[asmflow.Variant]:
     for _path, facts in sorted(state.asm.items()):
         for fn in facts.functions:
             variant = expander.expand(fn)
-            if any(OFFSET_SYMBOL.search(" ".join(s.operands)) for s in variant.steps) or any(
-                s.name.startswith("push") for s in variant.steps
-            ):
+            if variant.relevant:
                 out.append(variant)
     for name, macro in sorted(macros.items()):
         if not asmflow.uses_offsets(macro):
@@ -498,6 +597,7 @@ def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
 STATE_CHECKS: tuple[Callable[[StateFacts, LintConfig], list[Hit]], ...] = (
     offset_per_field,
     asm_offset_defined,
+    offset_struct_matches_pointer,
     mov_register_matches,
     asm_paths,
     grouping_comments,
