@@ -186,11 +186,11 @@ def _pointer_mismatches(state: StateFacts, config: LintConfig) -> list[tuple[Hit
                 mem = parse_mem(op)
                 if mem is None or mem[1] is None:
                     continue
-                sym = OFFSET_SYMBOL.fullmatch(mem[0])
-                if sym is None or sym.group(1) not in kinds:
+                found_sym = OFFSET_SYMBOL.fullmatch(mem[0])
+                if found_sym is None or found_sym.group(1) not in kinds:
                     continue
-                uses.append((step, sym.group(0), sym.group(1), mem[1]))
-                votes.setdefault((step.origin, mem[1]), Counter())[sym.group(1)] += 1
+                uses.append((step, found_sym.group(0), found_sym.group(1), mem[1]))
+                votes.setdefault((step.origin, mem[1]), Counter())[found_sym.group(1)] += 1
         for step, sym, kind, base in uses:
             expected, how = held.get(base, ("", ""))
             if not expected:
