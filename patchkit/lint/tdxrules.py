@@ -523,15 +523,26 @@ def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
             vcpu_reg = canonical(copy.vcpu.reg)
             if field_reg is None or vcpu_reg is None or field_reg == vcpu_reg:
                 continue
-            if config.translation_for(field_reg, vcpu_reg) is not None:
+            candidates = config.translation_for(field_reg, vcpu_reg, copy.part)
+            if any(t.applies(copy.function, copy.args.base.name) for t in candidates):
                 continue
+            half = {"low": " (low 32 bits)", "high": " (high 32 bits)"}.get(copy.part, "")
+            field_text = f"{struct}.{copy.args.field}"
             arrow = (
-                f"{struct}.{copy.args.field} -> vcpu {vcpu_reg.upper()}"
+                f"{field_text}{half} -> vcpu {vcpu_reg.upper()}"
                 if copy.direction == "to_vcpu"
-                else (f"vcpu {vcpu_reg.upper()} -> {struct}.{copy.args.field}")
+                else f"vcpu {vcpu_reg.upper()}{half} -> {field_text}"
             )
-            hits.append(Hit(rule, path, copy.vcpu.line, f"{arrow}: different registers, and no configured ABI "
-                            "translation pairs them"))  # fmt: skip
+            if candidates:
+                where = copy.function or "file scope"
+                why = (
+                    f"'{candidates[0].name}' pairs them, but only in code that carries that ABI (functions "
+                    f"{', '.join(candidates[0].functions) or '-'}; args {', '.join(candidates[0].args) or '-'}; "
+                    f"scope in lint.yaml), and {where} with {copy.args.base.name or 'these args'} is not such code"
+                )
+            else:
+                why = "no configured ABI translation pairs them"
+            hits.append(Hit(rule, path, copy.vcpu.line, f"{arrow}: different registers; {why}"))
     return hits
 
 
