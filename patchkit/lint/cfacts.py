@@ -557,7 +557,9 @@ class _Extractor:
             self.facts.layouts.append(LayoutUse(_line(node), "cast", _text(node), struct, array))
 
 
-_LOW_MASKS = re.compile(r"^\(?\s*(0x0*ffffffff[uUlL]*|-1[uU][lL]*|U32_MAX|\(u32\)\s*-1|GENMASK(_ULL)?\(31,\s*0\))\s*\)?$")
+_LOW_MASKS = re.compile(
+    r"^\(?\s*(0x0*ffffffff[uUlL]*|-1[uU][lL]*|U32_MAX|\(u32\)\s*-1|GENMASK(_ULL)?\(31,\s*0\))\s*\)?$"
+)
 _LOW_CASTS = re.compile(r"^\(\s*(u32|__u32|uint32_t|unsigned int|unsigned)\s*\)$")
 
 
