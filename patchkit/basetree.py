@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit import debian, locking, proc
-from patchkit.errors import EnvironmentProblem, GitError, MissingToolError, TreeError
+from patchkit.errors import DataError, EnvironmentProblem, GitError, MissingToolError, TreeError
 from patchkit.gitrepo import KernelTree
 from patchkit.progress import Progress
-from patchkit.series.model import Base
+from patchkit.series.model import Base, Series
 
 BASE_TAG = "patchkit-base"
 _BASE_IDENTITY = {
@@ -109,17 +109,24 @@ def resolve_version(package: str, wanted: str | None) -> str:
     return offered[0]
 
 
-def prepare_base(base: Base, progress: Progress | None = None) -> PreparedTree:
+def prepare_base(series: Series, progress: Progress | None = None) -> PreparedTree:
     """The default tree a series' ``base:`` names, checked against its tree hash."""
-    if not base.package_version:
-        installed = resolve_version(base.package, None)
-        _say(
-            progress,
-            f"note: series.yaml's base names no package_version; using {base.package} {installed} "
-            "(record the exact one with 'patchkit rebase --onto installed')",
+    base = series.base
+    if base.package_version:
+        return prepare(base.package, base.package_version, expected=base, progress=progress)
+    # Written before base.package_version existed: the installed package is the only guess.
+    installed = debian.installed_version(base.package)
+    where = f"{series.directory / 'series.yaml'}: base.package_version"
+    if installed is None:
+        raise DataError(
+            f"{where}: missing, and {base.package} is not installed to stand in for it; "
+            f"add the exact Debian version the series is based on (e.g. package_version: 6.1.192-2)"
         )
+    _say(progress, f"note: {where} is missing; trying the installed {base.package} {installed}")
+    try:
         return prepare(base.package, installed, expected=base, progress=progress)
-    return prepare(base.package, base.package_version, expected=base, progress=progress)
+    except TreeError as exc:
+        raise TreeError(exc.message, hint=f"{where} is missing: add the exact Debian version it is based on") from None
 
 
 def prepare(
