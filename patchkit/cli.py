@@ -223,8 +223,8 @@ def boot(
 @SERIES_ARG
 @tree_option
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path, file_okay=False),
-    help="Directory for the mails (default: outgoing/NAME-vN); replaced as a whole.",
+    "-o", "--output", type=click.Path(path_type=Path),
+    help="Directory for the mails (default: outgoing/NAME-vN): new, empty, or an earlier format output.",
 )  # fmt: skip
 @click.option("--cc-maintainers", is_flag=True, help="Add Cc: lines from the tree's scripts/get_maintainer.pl.")
 def format_(series: str | None, tree: Path | None, output: Path | None, cc_maintainers: bool) -> int:

@@ -9,9 +9,6 @@ the branch, so they can never be mailed.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from patchkit import proc
 from patchkit.applied import require_record
 from patchkit.errors import DataError, GitError, TreeError
 from patchkit.gitrepo import KernelTree
+from patchkit.mail import outdir
 from patchkit.matching import compare_branch
 from patchkit.series.model import Series
 
@@ -85,7 +83,7 @@ def _add_cc(text: str, addresses: list[str]) -> str:
 
 
 def format_series(tree: KernelTree, series: Series, output: Path, *, cc_maintainers: bool = False) -> Formatted:
-    """Write the cover letter and one mail per patch into ``output`` (replaced as a whole)."""
+    """Write the cover letter and one mail per patch into ``output``, replacing only patchkit's own files."""
     state = compare_branch(tree, series)
     if not state.matches:
         raise TreeError(f"{tree.path}: {state.branch} {state.detail}; run 'patchkit apply --force' before formatting")
@@ -95,9 +93,8 @@ def format_series(tree: KernelTree, series: Series, output: Path, *, cc_maintain
     previous = f"patchkit/{series.name}/v{series.revision - 1}"
     range_diff = previous if series.revision > 1 and tree.rev_parse(f"refs/heads/{previous}") else None
     output = output.absolute()  # git runs in the tree, not here
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
-    try:
+    previous_files = outdir.prepare(output)
+    with outdir.staging(output) as staging:
         argv = [
             "format-patch", "--cover-letter", "--thread=shallow", f"--subject-prefix={subject_prefix(series)}",
             "--no-signature", "-o", str(staging),
@@ -116,22 +113,6 @@ def format_series(tree: KernelTree, series: Series, output: Path, *, cc_maintain
                 patch_file.write_text(_add_cc(patch_file.read_text(encoding="utf-8"), addresses), encoding="utf-8")
                 everyone += [a for a in addresses if a not in everyone]
             cover.write_text(_add_cc(cover.read_text(encoding="utf-8"), everyone), encoding="utf-8")
-        for path in files:
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-        _replace_directory(staging, output)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return Formatted(output, [output / f.name for f in files], range_diff)
+        written = outdir.publish(output, files, previous_files)
+    return Formatted(output, written, range_diff)
 
-
-def _replace_directory(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target``: a reader sees the old set of files or the new one, never a mix."""
-    if not target.exists():
-        os.replace(new, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-    os.replace(target, old / "previous")
-    os.replace(new, target)
-    shutil.rmtree(old, ignore_errors=True)

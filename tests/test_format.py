@@ -47,7 +47,7 @@ def test_format_writes_cover_and_patches_but_never_the_overlay(tmp_path: Path, s
     result = run_cli("format", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 0, result.err
     out = project / "outgoing" / "demo-v1"
-    files = sorted(out.iterdir())
+    files = sorted(out.glob("*.patch"))
     assert [f.name[:5] for f in files] == ["0000-", "0001-", "0002-"]  # the overlay is not mailed
     cover = _read(files[0])
     assert cover["Subject"] == "[PATCH 0/2] demo: Two small changes"
@@ -93,7 +93,7 @@ def test_cc_maintainers_merges_into_the_one_cc_header(tmp_path: Path, small_tree
     assert script.is_file()
     result = run_cli("format", "--tree", str(small_tree.path), "--cc-maintainers", "-o", "mails", cwd=project)
     assert result.code == 0, result.err
-    for path in sorted((project / "mails").iterdir()):
+    for path in sorted((project / "mails").glob("*.patch")):
         text = path.read_text()
         assert text.count("\nCc:") == 1, path.name
         cc = _read(path)["Cc"]
