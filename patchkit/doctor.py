@@ -37,10 +37,7 @@ NEEDS: tuple[Need, ...] = (
     Need("static busybox", "busybox-static", "boot", program="busybox"),
     Need("apt-get", "apt", "tree prepare: fetching the exact base version", program="apt-get"),
     Need("dpkg-deb", "dpkg", "tree prepare", program="dpkg-deb"),
-    Need(
-        "linux-source-6.1", "linux-source-6.1", "drift: the installed version",
-        file="/usr/src/linux-source-6.1.tar.xz", optional=True,
-    ),  # fmt: skip
+    Need("linux-source-6.1", "linux-source-6.1", "drift", file="/usr/src/linux-source-6.1.tar.xz", optional=True),
     Need("ccache", "ccache", "build (faster rebuilds)", program="ccache", optional=True),
 )
 
