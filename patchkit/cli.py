@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from patchkit import __version__
-from patchkit.errors import ExitCode, PatchkitError
-from patchkit.signals import install_sigterm_as_interrupt
+from patchkit.boundary import run_guarded
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -300,20 +299,5 @@ def doctor() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the command, print one line on error, exit with the documented code."""
-    install_sigterm_as_interrupt()
-    try:
-        result = cli.main(args=argv, prog_name="patchkit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode.INVALID_DATA)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("patchkit: interrupted; nothing was left half done", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
-    except PatchkitError as exc:
-        hint = f" ({exc.hint})" if exc.hint else ""
-        click.echo(f"patchkit: error: {exc.message}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(result if isinstance(result, int) else ExitCode.OK)
+    """Entry point: run the command; patchkit.boundary turns every outcome into one exit code."""
+    sys.exit(run_guarded(lambda: cli.main(args=argv, prog_name="patchkit", standalone_mode=False)))
