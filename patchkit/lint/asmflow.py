@@ -358,9 +358,7 @@ def _simulate(steps: tuple[Step, ...], clear_mode: str | None) -> list[PathProbl
         if reg is not None:
             load_at.setdefault(reg, step)
     # state: (pc, vals, stack of (value, push pc), pending, after_call, writers, call pc, last clear pc)
-    State = tuple[
-        int, tuple[str, ...], tuple[tuple[str, int], ...], frozenset[str], bool, tuple[int, ...], int, int
-    ]
+    State = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...], frozenset[str], bool, tuple[int, ...], int, int]
     empty: frozenset[str] = frozenset()
     start: State = (0, init_vals, (), empty, False, tuple(-1 for _r in CALLEE_SAVED), -1, -1)
 

@@ -185,9 +185,7 @@ def load_config(series_dir: Path | None) -> LintConfig:
                     data[key][sub].update(value.get(sub, {}))
                 if "mode" in value:
                     if value["mode"] not in ("cleared", "stored-or-cleared", "off"):
-                        raise DataError(
-                            f"{path}: clear_before_return.mode must be cleared, stored-or-cleared or off"
-                        )
+                        raise DataError(f"{path}: clear_before_return.mode must be cleared, stored-or-cleared or off")
                     data[key]["mode"] = value["mode"]
             elif key == "args_structs":
                 data[key].update(value)

@@ -294,7 +294,10 @@ def test_a_macro_variant_without_a_caller_is_checked_when_written(tmp_path: Path
     """Class 1 of issue 12: the host=1 branch of the macro has no caller in this series, yet a stack
     imbalance written into it is reported on the patch that wrote it."""
     broken = _mutate(
-        PATCH2, "arch/x86/virt/vmx/tdx/tdxcall.S", "\ttdcall\n", ".if \\host\n\tpushq %rdi\n\tseamcall\n.else\n\ttdcall\n.endif\n"
+        PATCH2,
+        "arch/x86/virt/vmx/tdx/tdxcall.S",
+        "\ttdcall\n",
+        ".if \\host\n\tpushq %rdi\n\tseamcall\n.else\n\ttdcall\n.endif\n",
     )
     report = _lint(tmp_path, [PATCH1, broken, PATCH3])
     hits = [f for f in report.failing if f.rule == "tdx/callee-saved-preserved"]
