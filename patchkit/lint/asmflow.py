@@ -367,6 +367,9 @@ def _simulate(steps: tuple[Step, ...], clear_mode: str | None) -> list[PathProbl
         for index, (reg, value) in enumerate(zip(CALLEE_SAVED, vals, strict=True)):
             if value == _ORIG + reg:
                 continue
+            if stack and writers[index] >= 0 and steps[writers[index]].name.startswith("pop"):
+                # values left on the stack shift what every pop gets: the imbalance (below) is the one defect
+                continue
             detail = value[len(_ORIG) :] if value.startswith(_ORIG) else ""
             where = steps[writers[index]] if writers[index] >= 0 else step
             problems.setdefault(("not-restored", reg, detail), PathProblem("not-restored", reg, step, detail, where))

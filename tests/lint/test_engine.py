@@ -277,9 +277,14 @@ def test_a_new_user_of_a_broken_macro_is_not_blamed_for_the_macro(tmp_path: Path
 def test_a_dropped_pop_is_blamed_once_however_many_users_follow(tmp_path: Path) -> None:
     """Class 2 of issue 12: a pop dropped in patch 2 leaves a value on the stack; patch 3 adds two more
     users of the saved variant and is not blamed for the same defect."""
+    # as in the real series, the functions return (RET), not the macro
     broken = _mutate(PATCH2, "arch/x86/virt/vmx/tdx/tdxcall.S", "\tpopq %rbx\n", "")
+    broken = _mutate(broken, "arch/x86/virt/vmx/tdx/tdxcall.S", "\tFRAME_END\n\tRET\n", "\tFRAME_END\n")
+    broken["arch/x86/coco/tdx/tdcall.S"] = broken["arch/x86/coco/tdx/tdcall.S"].replace(
+        "\nSYM_FUNC_END", "\n\tRET\nSYM_FUNC_END"
+    )
     more = "".join(
-        f"\nSYM_FUNC_START(__tdcall_saved_ret_{n})\n\tTDX_MODULE_CALL host={n % 2} ret=1 saved=1\n"
+        f"\nSYM_FUNC_START(__tdcall_saved_ret_{n})\n\tTDX_MODULE_CALL host={n % 2} ret=1 saved=1\n\tRET\n"
         f"SYM_FUNC_END(__tdcall_saved_ret_{n})\n"
         for n in (1, 2)
     )
