@@ -5,9 +5,11 @@ an args struct or an offset symbol, plus every symbol any patch removes); each l
 re-reads only the paths its patch changed (``git diff --name-status``), and parsed facts are
 cached by blob id, so a file is parsed once per distinct content.
 
-Blame: a finding's identity is (rule, path, message without line numbers). One present after
-patch k and not after k-1 (counting repeats) is blamed on k; one present at the base is
-pre-existing and does not fail.
+Blame: a finding's identity is (rule, path, message without line numbers), or the identity the
+rule gives it. One present after patch k and not after k-1 (counting repeats) is new there; one
+present at the base is pre-existing and does not fail. A new finding is blamed on k unless the rule
+names the lines at fault (``Hit.evidence``) and patch k wrote none of them: then the patch that
+wrote the newest of them is blamed, and the finding says from which patch on it is reachable.
 """
 
 from __future__ import annotations
