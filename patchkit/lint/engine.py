@@ -338,7 +338,8 @@ def _suppress(
             out.append(f)
             continue
         note: SuppressionNote | None = None
-        facts = states[f.patch] if f.patch < len(states) else None
+        shown_in = f.reachable_from or f.patch  # the state path and line refer to
+        facts = states[shown_in] if shown_in < len(states) else None
         sups: list[LineSuppression] = []
         if facts is not None:
             src = facts.c.get(f.path) or facts.asm.get(f.path)
