@@ -66,7 +66,7 @@ def test_tdvmcall_scope_and_a_project_translation_with_halves(tmp_path: Path) ->
 )
 def test_malformed_settings_are_data_errors(tmp_path: Path, text: str, says: str) -> None:
     (tmp_path / "lint.yaml").write_text(text)
-    with pytest.raises(DataError, match="lint.yaml") as caught:
+    with pytest.raises(DataError, match=r"lint\.yaml") as caught:
         load_config(tmp_path)
     assert says in str(caught.value)
 
