@@ -281,9 +281,9 @@ def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
                 continue
             mem = parse_mem(item.operands[pos])
             base = mem[1] if mem is not None else None
-            # The one exception: the pointer register's own field, stored from the value it held, which had to be
-            # parked on the stack (or elsewhere) while the register held the pointer again. Loading it into another
-            # register, or storing any other register into it, is a mismatch like any other.
+            # The one exception: the pointer register's own field, stored from the value the register got back,
+            # which had to wait on the stack while the register held the pointer again. Loading that field into
+            # another register, or storing a register that did not come from the stack, is a mismatch.
             if (
                 config.pointer_exception and pos == 1 and field_reg == base
                 and _from_stack(facts.items, item, other, owner, block)
