@@ -39,7 +39,7 @@ def touch_comment(series_dir: Path, number: int) -> None:
     diff = series.diff_path(series.mailed_patches[number - 1])
     lines = diff.read_text().split("\n")
     for index, line in enumerate(lines):
-        if line.startswith("+ * ") and "*/" not in line:
+        if line.lstrip("+").lstrip().startswith("* ") and line.startswith("+") and "*/" not in line:
             lines[index] = line + " (v2)"
             diff.write_text("\n".join(lines))
             return
