@@ -42,7 +42,16 @@ def run(
                 raise UsageError(f"{tree.path}: no commit '{rev}'")
             version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
             mbox_base = Base(package, version, tree_hash)
-        series = import_mbox(mbox, series_dir, name=name, base=mbox_base)
+        imported = import_mbox(mbox, series_dir, name=name, base=mbox_base)
+        series = imported.series
+        if imported.other_revisions:
+            others = ", ".join(f"v{r}" for r in imported.other_revisions)
+            click.echo(f"{mbox}: also holds {others}; imported the newest, v{series.revision}")
+        if imported.replies:
+            click.echo(
+                f"{mbox}: {imported.replies} replies are not patches; "
+                "take their review trailers with 'patchkit trailers --mbox'"
+            )
     overlays = len(series.overlay_patches)
     extra = f" and {overlays} overlay" if overlays else ""
     what = f"{len(series.mailed_patches)} patches{extra}"
