@@ -252,6 +252,15 @@ def format_(
 
 
 @cli.command()
+@SERIES_ARG
+def revise(series: str | None) -> int:
+    """Record the current revision as posted (history, snapshot, change-id) and start the next one."""
+    from patchkit.commands import revise as command
+
+    return command.run(series)
+
+
+@cli.command()
 def doctor() -> int:
     """Check the tools and packages patchkit needs; print the apt command for what is missing."""
     from patchkit.commands import doctor as command

@@ -256,9 +256,9 @@ def format_series(
         names = tree.git(*argv, f"{record.base}..{record.tip}", env=identity).split()
         files = [Path(name) for name in names]
         mails = [headers.RawMail.parse(path.read_bytes()) for path in files]
-        patch_ids = [ids.patch_id(tree, path.read_bytes()) for path in files[1:]]
+        patch_ids = ids.series_patch_ids(series)
         change_id = change_id_of(series)
-        message_ids = ids.message_ids(change_id, series.revision, patch_ids, sender.email.rpartition("@")[2])
+        message_ids = ids.message_ids(change_id, series.revision, patch_ids, ids.domain_of(series))
         to_all, cc_all = list(series.to), list(series.cc)
         per_patch: list[tuple[list[str], list[str]]] = [(list(series.to), list(series.cc)) for _ in files[1:]]
         if cc_maintainers:
