@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from patchkit import __version__
-from patchkit.errors import ExitCode, PatchkitError
-from patchkit.signals import install_sigterm_as_interrupt
+from patchkit.boundary import run_guarded
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,11 +44,15 @@ def tree() -> None:
 @tree.command("prepare")
 @SERIES_ARG
 @click.option("--package", help="Prepare this Debian source package instead of the series' base.")
-def tree_prepare(series: str | None, package: str | None) -> int:
-    """Make the default tree: install, extract, commit and tag the base."""
+@click.option(
+    "--version", "package_version", metavar="VERSION|installed|newest",
+    help="With --package: which version (default: the installed one, else the newest apt offers).",
+)  # fmt: skip
+def tree_prepare(series: str | None, package: str | None, package_version: str | None) -> int:
+    """Make the default tree of the series' exact base: fetch, extract, commit and tag it."""
     from patchkit.commands import tree_prepare as command
 
-    return command.run(series, package)
+    return command.run(series, package, package_version)
 
 
 @cli.command()
@@ -62,6 +65,42 @@ def apply(series: str | None, tree: Path | None, base: str | None, force: bool) 
     from patchkit.commands import apply as command
 
     return command.run(series, tree, base, force)
+
+
+@cli.command()
+@SERIES_ARG
+@click.option(
+    "--onto", required=True, metavar="VERSION|installed|newest",
+    help="The Debian version of the base package to move to (e.g. 6.1.192-3).",
+)  # fmt: skip
+def rebase(series: str | None, onto: str) -> int:
+    """Move the series onto another version of its base package and rewrite the data.
+
+    Every patch is carried over three-way; if any does not apply, it is named and
+    nothing is written. Prints which files differ between the two bases.
+    """
+    from patchkit.commands import rebase as command
+
+    return command.run(series, onto)
+
+
+@cli.command()
+@SERIES_ARG
+@click.option(
+    "--onto", "versions", multiple=True, metavar="VERSION|installed|newest",
+    help="Check these versions of the base package (repeatable; default: installed and newest).",
+)  # fmt: skip
+@click.option("--build", is_flag=True, help="Also build and boot the carried series there (verify without lint).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def drift(series: str | None, versions: tuple[str, ...], build: bool, fmt: str) -> int:
+    """Check, changing nothing, whether the series still applies on newer versions of its base package.
+
+    Exit 0 when it applies everywhere checked, 4 when a patch does not apply,
+    and with --build 5 or 6 when it does not build or boot there.
+    """
+    from patchkit.commands import drift as command
+
+    return command.run(series, versions, build, fmt)
 
 
 @cli.command("import")
@@ -269,20 +308,5 @@ def doctor() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the command, print one line on error, exit with the documented code."""
-    install_sigterm_as_interrupt()
-    try:
-        result = cli.main(args=argv, prog_name="patchkit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode.INVALID_DATA)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("patchkit: interrupted; nothing was left half done", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
-    except PatchkitError as exc:
-        hint = f" ({exc.hint})" if exc.hint else ""
-        click.echo(f"patchkit: error: {exc.message}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(result if isinstance(result, int) else ExitCode.OK)
+    """Entry point: run the command; patchkit.boundary turns every outcome into one exit code."""
+    sys.exit(run_guarded(lambda: cli.main(args=argv, prog_name="patchkit", standalone_mode=False)))

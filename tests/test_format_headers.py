@@ -150,8 +150,10 @@ def test_lint_errors_stop_format_unless_forced(tmp_path: Path, small_tree: GitTr
 def test_get_maintainer_runs_from_the_base_not_from_a_patch(tmp_path: Path, small_tree: GitTree) -> None:
     marker = tmp_path / "pwned"
     small_tree.git("checkout", "-q", "main")
-    small_tree.commit("scripts: Add get_maintainer.pl\n",
-                      {"scripts/get_maintainer.pl": 'print "Maint <m\\@example.org> (maintainer:X)\\n";\n'})
+    small_tree.commit(
+        "scripts: Add get_maintainer.pl\n",
+        {"scripts/get_maintainer.pl": 'print "Maint <m\\@example.org> (maintainer:X)\\n";\n'},
+    )
     small_tree.git("tag", "-f", "patchkit-base")
     project = tmp_path / "project"
     _series(project, small_tree)
