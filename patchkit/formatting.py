@@ -88,7 +88,10 @@ def cover_blurb(series: Series) -> str:
         if before is not None:
             text += f"\n- Link to v{before.revision}: {ids.archive_link(archive_of(series), before.cover_message_id)}"
         parts.append(text)
-    parts.append(f"{BASED_ON}{series.base.package} ({series.base.version}).")
+    if series.base.package_version:
+        parts.append(f"{BASED_ON}{series.base.package} {series.base.package_version} (Linux {series.base.version}).")
+    else:
+        parts.append(f"{BASED_ON}{series.base.package} ({series.base.version}).")
     return "\n\n".join(parts)
 
 

@@ -211,7 +211,11 @@ def _renumber(patches: tuple[Patch, ...], start: int) -> tuple[Patch, ...]:
 
 def _assemble(existing: Series | None, directory: Path, name: str | None, base: Base, patches: list[Patch]) -> Series:
     if existing is not None:
-        kept_base = Base(existing.base.package, base.version, base.tree)
+        same = base.tree == existing.base.tree  # the Debian version is known only for the same content
+        kept_base = replace(
+            existing.base, version=base.version, tree=base.tree,
+            package_version=existing.base.package_version if same else base.package_version,
+        )  # fmt: skip
         return replace(existing, base=kept_base, patches=tuple(patches))
     return Series(
         directory=directory,
