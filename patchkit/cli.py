@@ -300,6 +300,20 @@ def revise(series: str | None) -> int:
 
 
 @cli.command()
+@SERIES_ARG
+@click.option(
+    "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
+    help="Replies to a posted revision (a list archive's thread, or your own folder).",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
+def trailers(series: str | None, mbox: Path, dry_run: bool) -> int:
+    """Take review trailers from replies into the data, with who gave them, where and on which revision."""
+    from patchkit.commands import trailers as command
+
+    return command.run(series, mbox, dry_run)
+
+
+@cli.command()
 def doctor() -> int:
     """Check the tools and packages patchkit needs; print the apt command for what is missing."""
     from patchkit.commands import doctor as command

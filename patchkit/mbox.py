@@ -199,6 +199,11 @@ def _read_tags(tags: list[str]) -> tuple[int | None, int | None, str | None, int
     return index, total, (" ".join(words) or None), revision
 
 
+def body_text(message: Message, where: str) -> str:
+    """The text/plain body of a message, decoded."""
+    return _body_text(message, where)
+
+
 def _body_text(message: Message, where: str) -> str:
     if message.is_multipart():
         parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
