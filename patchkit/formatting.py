@@ -253,6 +253,7 @@ def format_series(
         argv = [
             "format-patch", "--cover-letter", "--thread=shallow", f"--subject-prefix={subject_prefix(series)}",
             "--no-signature", f"--base={record.base}", "--encode-email-headers", "-o", str(staging),
+            f"--from={sender.name} <{sender.email}>",  # the sender in From:, the author in the body when not the same
         ]  # fmt: skip
         if range_arg is not None:
             argv.append(f"--range-diff={range_arg}")

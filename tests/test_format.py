@@ -60,7 +60,8 @@ def test_format_writes_cover_and_patches_but_never_the_overlay(tmp_path: Path, s
     assert "*** BLURB HERE ***" not in body and "README: Add a second line" in body  # git's shortlog stays
     first = _read(files[1])
     assert first["Subject"] == "[PATCH 1/2] README: Add a second line"
-    assert first["From"] == "Zoë Ærø <zoe@example.org>"
+    assert first["From"] == "Test Author <author@example.org>"  # who sends it (DMARC) ...
+    assert first.get_content().startswith("From: Zoë Ærø <zoe@example.org>\n\nExplain why.")  # ... who wrote it
     assert first["In-Reply-To"] == cover["Message-Id"]
     assert "+second line" in first.get_content()
     assert f"git send-email --dry-run {Path('outgoing/demo-v1')}/*.patch" in result.out
