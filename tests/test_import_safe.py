@@ -115,3 +115,12 @@ def test_generated_cover_text_is_recognised_and_left_out(tmp_path: Path, small_t
     body = (tmp_path / "again/0000-cover-letter.patch").read_text()
     assert body.count("Changes in v1:") == 1 and body.count("Based on Debian's") == 1
     assert body.count("base-commit:") == 1 and body.count("change-id:") == 1
+
+
+def test_a_name_that_escapes_series_is_refused(tmp_path: Path, small_tree: GitTree) -> None:
+    _, v1, _ = _v1_and_v2(tmp_path, small_tree)
+    mbox = _mbox(tmp_path / "v1.mbox", v1)
+    for name in ("../escaped", "/abs", "Upper", ".hidden"):
+        result = run_cli("import", "--mbox", str(mbox), "--tree", str(small_tree.path), "--name", name, cwd=tmp_path)
+        assert result.code == 2 and f"--name {name!r}: a series name is" in result.err
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "series").exists()

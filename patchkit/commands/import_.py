@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
@@ -24,6 +25,11 @@ def run(
 ) -> int:
     if (rev_range is None) == (mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
+    if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+        raise UsageError(
+            f"--name {name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
+            "series/NAME and branch patchkit/NAME/vN)"
+        )
     if series_dir is None:
         if name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
