@@ -107,7 +107,11 @@ def read_mbox(path: Path) -> MailSeries:
         raise DataError(f"{path}: no patches found (no message has a 'diff --git' section)")
     revisions = sorted({c.revision or 1 for c in candidates})
     chosen = revisions[-1]
-    mine = [c for c in candidates if (c.revision or 1) == chosen]
+    mine: list[_Candidate] = []
+    for candidate in (c for c in candidates if (c.revision or 1) == chosen):
+        # The same patch delivered twice under two Message-Ids (resent, relayed): one copy is enough.
+        if not any(c.index == candidate.index and c.text == candidate.text for c in mine):
+            mine.append(candidate)
     _check_complete(path, chosen, mine)
     my_covers = [c for c in covers if (c.revision or 1) == chosen]
     if len(my_covers) > 1:

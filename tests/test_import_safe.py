@@ -64,14 +64,17 @@ def test_a_missing_patch_is_an_error_naming_it(tmp_path: Path, small_tree: GitTr
 
 def test_a_duplicate_patch_is_an_error_naming_it(tmp_path: Path, small_tree: GitTree) -> None:
     _, v1, _ = _v1_and_v2(tmp_path, small_tree)
-    twin = tmp_path / "twin.patch"  # the same patch sent twice, as two different mails
-    twin.write_bytes(re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: <other@example.org>", v1[1].read_bytes()))
+    twin = tmp_path / "twin.patch"  # patch 1 twice, two different versions of it
+    other = re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: <other@example.org>", v1[1].read_bytes())
+    twin.write_bytes(other.replace(b"Explain why.", b"Explain why, differently."))
     mbox = _mbox(tmp_path / "dup.mbox", [*v1, twin])
     result = run_cli("import", "--mbox", str(mbox), "--tree", str(small_tree.path), "--name", "new", cwd=tmp_path)
     assert result.code == 3
     assert "v1 patch 1/2 (README: Add a second line) appears 2 times (messages 2 and 4)" in result.err
-    # the very same mail twice (same Message-ID) is just one mail
-    mbox = _mbox(tmp_path / "same.mbox", [*v1, v1[1]])
+    # the very same mail twice (same Message-ID, or resent under another) is just one mail
+    resent = tmp_path / "resent.patch"
+    resent.write_bytes(re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: <again@example.org>", v1[1].read_bytes()))
+    mbox = _mbox(tmp_path / "same.mbox", [*v1, v1[1], resent])
     result = run_cli("import", "--mbox", str(mbox), "--tree", str(small_tree.path), "--name", "new", cwd=tmp_path)
     assert result.code == 0, result.err
 

@@ -118,3 +118,19 @@ def test_dry_run_changes_nothing(tmp_path: Path, small_tree: GitTree) -> None:
     result = run_cli("trailers", "--mbox", str(_replies(tmp_path, v1)), "--dry-run", cwd=project)
     assert result.code == 0 and "5 trailer(s) would be added (--dry-run)" in result.out
     assert (project / "series/demo/series.yaml").read_bytes() == before
+
+
+def test_import_of_a_thread_takes_the_replies_trailers(tmp_path: Path, small_tree: GitTree) -> None:
+    _, v1 = _posted(tmp_path, small_tree)
+    replies = _replies(tmp_path, v1)
+    # b4-style Message-Ids of someone else's posting: matched by patch-id, not by id
+    thread = tmp_path / "thread.mbox"
+    thread.write_bytes(b"".join(p.read_bytes() for p in v1) + replies.read_bytes())
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    result = run_cli("import", "--mbox", str(thread), "--tree", str(small_tree.path), "--name", "demo", cwd=fresh)
+    assert result.code == 0, result.err
+    patches = _patches(fresh)
+    assert "Reviewed-by: Rev One <rev1@example.org>" in patches[0]["trailers"]
+    assert "Acked-by: Ack Two <ack2@example.org>" in patches[1]["trailers"]
+    assert "trailer added: patch 1 (README: Add a second line): Reviewed-by: Rev One" in result.out

@@ -5,10 +5,12 @@ from pathlib import Path
 
 import click
 
-from patchkit import basetree, debian
+from patchkit import atomic, basetree, debian
 from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.importing import import_mbox, import_range
+from patchkit.mail.trailers import collect
+from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Base
 
@@ -54,10 +56,15 @@ def run(
             others = ", ".join(f"v{r}" for r in imported.other_revisions)
             click.echo(f"{mbox}: also holds {others}; imported the newest, v{series.revision}")
         if imported.replies:
-            click.echo(
-                f"{mbox}: {imported.replies} replies are not patches; "
-                "take their review trailers with 'patchkit trailers --mbox'"
-            )
+            # Replies in the same mailbox: their review trailers, matched as 'patchkit trailers' does.
+            outcome = collect(load_series(series.directory), mbox)
+            for line in outcome.added:
+                click.echo(f"trailer added: {line}")
+            for line in outcome.skipped:
+                click.echo(f"trailer skipped: {line}")
+            if outcome.added:
+                atomic.write_text(series.directory / SERIES_FILE, series_yaml(outcome.series))
+                series = outcome.series
     overlays = len(series.overlay_patches)
     extra = f" and {overlays} overlay" if overlays else ""
     what = f"{len(series.mailed_patches)} patches{extra}"
