@@ -147,6 +147,9 @@ def prepare(
     base_tree = tree.tree_of(f"refs/tags/{BASE_TAG}")
     if base_commit is None or base_tree is None:
         raise TreeError(f"{path}: tag {BASE_TAG} is missing; remove the directory to prepare it again")
+    if recorded_package(tree) is None:  # prepared before trees recorded their package
+        tree.git("config", "patchkit.package", package)
+        tree.git("config", "patchkit.packageVersion", version)
     prepared = PreparedTree(path, package, version, base_commit, base_tree, kernel_version(path), created)
     if expected is not None and base_tree != expected.tree:
         raise TreeError(
@@ -198,7 +201,7 @@ def _build(package: str, version: str, path: Path, progress: Progress | None) ->
         if len(top) != 1 or not top[0].is_dir():
             raise TreeError(f"{package} {version}: expected one top-level directory in the tarball, found {len(top)}")
         started = _step(progress, "prepare", f"committing {package} {version} (git add of every file)")
-        _commit_base(top[0], f"{package} {version}", mtime)
+        _commit_base(top[0], package, version, mtime)
         _done(progress, f"committed {package} {version} as tag {BASE_TAG}", started)
         os.replace(top[0], path)
     except OSError as exc:
@@ -237,7 +240,14 @@ def _done(progress: Progress | None, text: str, started: float) -> None:
     _say(progress, f"{text} in {time.monotonic() - started:.1f}s")
 
 
-def _commit_base(source: Path, what: str, mtime: int) -> None:
+def recorded_package(tree: KernelTree) -> tuple[str, str] | None:
+    """(package, version) when ``tree`` is a tree patchkit prepared, else None."""
+    package = tree.git("config", "--get", "patchkit.package", check=False).strip()
+    version = tree.git("config", "--get", "patchkit.packageVersion", check=False).strip()
+    return (package, version) if package and version else None
+
+
+def _commit_base(source: Path, package: str, package_version: str, mtime: int) -> None:
     def git(*args: str, env: dict[str, str] | None = None) -> None:
         result = proc.run(["git", "-C", str(source), *args], env=env)
         if result.returncode != 0:
@@ -251,5 +261,8 @@ def _commit_base(source: Path, what: str, mtime: int) -> None:
     date = f"@{mtime} +0000"
     version = kernel_version(source)
     env = {**_BASE_IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-    git("commit", "-q", "--no-verify", "-m", f"{what} ({version}) as shipped", env=env)
+    git("commit", "-q", "--no-verify", "-m", f"{package} {package_version} ({version}) as shipped", env=env)
     git("tag", BASE_TAG)
+    # So that import from this tree can record the exact base without guessing.
+    git("config", "patchkit.package", package)
+    git("config", "patchkit.packageVersion", package_version)

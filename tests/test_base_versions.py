@@ -289,3 +289,21 @@ def test_a_series_written_before_package_version_still_loads_and_says_what_is_mi
         "linux-source-patchkit-test is not installed to stand in for it; add the exact Debian version the series is "
         "based on (e.g. package_version: 6.1.192-2)"
     )
+
+
+def test_import_from_a_prepared_tree_records_its_exact_package_version(
+    packages: dict[str, Path], tmp_path: Path
+) -> None:
+    prepared = basetree.prepare(PACKAGE, "6.1.99-2")
+    clone = basetree.private_clone(prepared, tmp_path / "linux")
+    subprocess.run(["git", "-C", str(clone), "config", "patchkit.package", PACKAGE], check=True)
+    subprocess.run(["git", "-C", str(clone), "config", "patchkit.packageVersion", "6.1.99-2"], check=True)
+    (clone / "README").write_text("new file\n")
+    _git(clone, "add", "-f", "README")  # Debian's .gitignore ignores every top-level path
+    message = "doc: Add a README\n\nBecause.\n\nSigned-off-by: Test Author <author@example.org>"
+    _git(clone, "commit", "-q", "-m", message)
+    result = run_cli("import", "--range", "patchkit-base..HEAD", "--tree", str(clone), "--name", "fresh", cwd=tmp_path)
+    assert result.code == 0, result.err
+    data = yaml.safe_load((tmp_path / "series" / "fresh" / "series.yaml").read_text())
+    assert data["base"] == prepared.base().to_data()
+    assert _git(prepared.path, "config", "patchkit.packageVersion").strip() == "6.1.99-2"
