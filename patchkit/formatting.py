@@ -248,8 +248,7 @@ def format_series(
     sender = sender_of(tree, series)
     identity = {"GIT_COMMITTER_NAME": sender.name, "GIT_COMMITTER_EMAIL": sender.email}
     output = output.absolute()  # git runs in the tree, not here
-    previous_files = outdir.prepare(output)
-    with outdir.staging(output) as staging:
+    with outdir.claim(output) as previous_files, outdir.staging(output) as staging:
         argv = [
             "format-patch", "--cover-letter", "--thread=shallow", f"--subject-prefix={subject_prefix(series)}",
             "--no-signature", f"--base={record.base}", "--encode-email-headers", "-o", str(staging),
