@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,8 @@ def test_bundled_series_v1_and_v2_mails_are_golden(
     assert result.code == 0, result.err
     _compare(project / "v1", GOLDEN / "v1")
     # b4's view of it: every patch and the base
-    b4 = shutil.which("b4")
-    if b4 is not None:
+    b4 = shutil.which("b4") or str(Path(sys.executable).with_name("b4"))
+    if Path(b4).exists():
         mbox = tmp_path / "v1.mbox"
         mbox.write_bytes(b"".join(p.read_bytes() for p in sorted((project / "v1").glob("*.patch"))))
         out = subprocess.run([b4, "--offline-mode", "am", "-m", str(mbox), "-o", str(tmp_path / "b4")], cwd=tree,
