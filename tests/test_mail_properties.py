@@ -61,3 +61,41 @@ def test_fold_never_lets_a_value_start_a_new_header(value: str, name: str) -> No
     assert all(line[:1] in (" ", "\t") for line in lines[1:])
     message = email.message_from_string(folded + "\nbody\n", policy=email.policy.default)
     assert list(message.keys()) == [name]  # one header, never two
+
+
+@pytest.fixture(scope="module")
+def demo_series(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.helpers import DIFF_NEW_FILE, DIFF_README, write_series
+
+    directory = tmp_path_factory.mktemp("props") / "series" / "demo"
+    data = {
+        "name": "demo", "revision": 1, "subject_prefix": "PATCH",
+        "base": {"package": "linux-source-6.1", "version": "6.1.99", "tree": "0" * 40},
+        "cover": {"subject": "demo: things", "body": "Why."},
+        "patches": [
+            {"subject": "README: Add a line", "author": {"name": "A", "email": "a@example.org"},
+             "date": "2026-02-03T04:05:06+01:00", "diff": "0001.diff"},
+            {"subject": "x86/virt: Add a Makefile", "author": {"name": "A", "email": "a@example.org"},
+             "date": "2026-02-03T04:05:06+01:00", "diff": "0002.diff"},
+        ],
+    }  # fmt: skip
+    return write_series(directory, data, {"0001.diff": DIFF_README, "0002.diff": DIFF_NEW_FILE})
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mboxes)
+def test_trailer_collection_raises_nothing_but_patchkit_errors(demo_series: Path, tmp_path: Path, text: str) -> None:
+    from patchkit.mail.trailers import collect
+    from patchkit.series.load import load_series
+
+    series = load_series(demo_series)
+    path = tmp_path / "replies.mbox"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    try:
+        outcome = collect(series, path)
+    except PatchkitError as exc:
+        assert str(path) in exc.message
+        return
+    for patch in outcome.series.patches:
+        assert len(patch.trailers) == len(set(patch.trailers))  # nothing twice
+        assert all("\n" not in t and "\r" not in t for t in patch.trailers)
