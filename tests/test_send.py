@@ -106,6 +106,10 @@ def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
     assert record["revision"] == 1 and record["sent"] is True
     assert record["cover_message_id"] == cover["Message-ID"]
     assert [p["message_id"] for p in record["patches"]] == [_read(p)["Message-ID"] for p in files[1:]]
+    # the same revision is not sent twice by accident
+    again = _send(project, small_tree, inbox.port)
+    assert again.code == 2 and "v1 was already sent on" in again.err and "run 'patchkit revise' for v2" in again.err
+    assert len(inbox.received) == 3
     # the recorded v1 is what revise keeps, and v2's cover links to it
     assert run_cli("revise", cwd=project).code == 0
     assert yaml.safe_load((project / "series/demo/series.yaml").read_text())["history"][0]["sent"] is True

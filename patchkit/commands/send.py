@@ -43,6 +43,13 @@ def run(
     target = open_target(series_arg, tree_arg)
     series, tree = target.series, target.tree
     record = require_record(tree, series.name)
+    posted = series.revision_record(series.revision)
+    if posted is not None and posted.sent and not (force or dry_run or to_self or reflect):
+        raise UsageError(
+            f"{series.directory / SERIES_FILE}: v{series.revision} was already sent on {posted.date} "
+            f"(cover {posted.cover_message_id}); run 'patchkit revise' for v{series.revision + 1}, or --force to "
+            "send it again"
+        )
     if force:
         click.echo("verify: not checked (--force)")
     else:
