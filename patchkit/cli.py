@@ -324,6 +324,70 @@ def cache_clear() -> int:
 
 
 @cli.command()
+@SERIES_ARG
+def revise(series: str | None) -> int:
+    """Record the current revision as posted (history, snapshot, change-id) and start the next one."""
+    from patchkit.commands import revise as command
+
+    return command.run(series)
+
+
+@cli.command()
+@SERIES_ARG
+@click.option(
+    "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
+    help="Replies to a posted revision (a list archive's thread, or your own folder).",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
+def trailers(series: str | None, mbox: Path, dry_run: bool) -> int:
+    """Take review trailers from replies into the data, with who gave them, where and on which revision."""
+    from patchkit.commands import trailers as command
+
+    return command.run(series, mbox, dry_run)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Directory for the mails (as format -o).")
+@click.option("--dry-run", is_flag=True, help="Format and show who would get what; send nothing.")
+@click.option("--to-self", is_flag=True, help="Send every mail only to yourself, To: rewritten to you.")
+@click.option("--reflect", is_flag=True, help="Send only to yourself, the headers kept as the list would get them.")
+@click.option("--force", is_flag=True, help="Send even when verify did not pass for this revision, or lint fails.")
+@click.option("--via", type=click.Choice(["smtp", "git-send-email"]), default="smtp", show_default=True)
+@click.option("--cc-maintainers", is_flag=True, help="As format --cc-maintainers.")
+@click.option("--smtp-server", metavar="HOST", help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer).")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP port (default by encryption: 25, 587, 465).")
+@click.option("--smtp-encryption", type=click.Choice(["none", "starttls", "ssl"]), help="Default: starttls.")
+@click.option("--smtp-user", help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential.")
+@click.option("--smtp-cafile", type=click.Path(dir_okay=False, exists=True), help="Also trust this CA file.")
+def send(
+    series: str | None,
+    tree: Path | None,
+    output: Path | None,
+    dry_run: bool,
+    to_self: bool,
+    reflect: bool,
+    force: bool,
+    via: str,
+    cc_maintainers: bool,
+    smtp_server: str | None,
+    smtp_port: int | None,
+    smtp_encryption: str | None,
+    smtp_user: str | None,
+    smtp_cafile: str | None,
+) -> int:
+    """Mail the verified revision (format, then SMTP or git send-email) and record its Message-Ids."""
+    from patchkit.commands import send as command
+
+    return command.run(
+        series, tree, output, dry_run=dry_run, to_self=to_self, reflect=reflect, force=force, via=via,
+        cc_maintainers=cc_maintainers, smtp_server=smtp_server, smtp_port=smtp_port,
+        smtp_encryption=smtp_encryption, smtp_user=smtp_user, smtp_cafile=smtp_cafile,
+    )  # fmt: skip
+
+
+@cli.command()
 def doctor() -> int:
     """Check the tools and packages patchkit needs; print the apt command for what is missing."""
     from patchkit.commands import doctor as command

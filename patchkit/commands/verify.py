@@ -117,6 +117,9 @@ def run(
     write_report(results, report)
     explain(build_report, booter)
     click.echo(f"verify: {verdict}; results in {results}")
+    from patchkit.mail.verified import record_verify  # what 'patchkit send' checks
+
+    record_verify(tree, series, record, code, {"lint": lint, "build": build, "boot": build and boot})
     return code
 
 
