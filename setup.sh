@@ -17,7 +17,8 @@ if [ -n "$missing" ]; then
     if [ "$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi
     echo "setup: installing$missing"
     $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+    # No recommends: QEMU's pull in GTK, gstreamer and audio codecs that a serial-console boot never uses.
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing
 fi
 
 if [ ! -x .venv/bin/python ]; then

@@ -5,7 +5,7 @@ Usage: python bench/bench_apply.py [SERIES] [--rounds N] [--prepare]
 Both sides start from the base commit checked out in a private clone of the
 default tree and end with the series checked out on a branch; the figure
 reported is the ratio of medians (target: <= 1.1). --prepare also times
-`tree prepare` from the cached tarball into a scratch cache directory.
+`tree prepare` (download cached; unpack and commit) into a scratch cache directory.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-prepare-") as cache:
             os.environ["XDG_CACHE_HOME"] = cache
             started = time.perf_counter()
-            basetree.prepare(series.base.package)
-            print(f"tree prepare    : {time.perf_counter() - started:.1f}s from the cached tarball")
+            basetree.prepare_base(series.base)
+            print(f"tree prepare    : {time.perf_counter() - started:.1f}s (download cached; unpack and commit)")
     return 0
 
 

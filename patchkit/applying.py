@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +59,22 @@ _FAST_PRIVATE_INDEX = {
 }
 
 
-def make_commits(tree: KernelTree, series: Series, base: str, patches: tuple[Patch, ...]) -> list[AppliedPatch]:
-    """Create one commit per patch on top of ``base`` without touching HEAD, index or work tree."""
+def make_commits(
+    tree: KernelTree,
+    series: Series,
+    base: str,
+    patches: tuple[Patch, ...],
+    *,
+    object_env: Mapping[str, str] | None = None,
+) -> list[AppliedPatch]:
+    """Create one commit per patch on top of ``base`` without touching HEAD, index or work tree.
+
+    ``object_env`` (GIT_OBJECT_DIRECTORY and alternates) sends the new objects elsewhere, for
+    trial applies that must leave no trace in the repository.
+    """
     made: list[AppliedPatch] = []
     with tempfile.TemporaryDirectory(prefix="patchkit-index-") as scratch:
-        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), **_FAST_PRIVATE_INDEX}
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), **_FAST_PRIVATE_INDEX, **(object_env or {})}
         tree.git("read-tree", base, env=env)
         parent = base
         for patch in patches:

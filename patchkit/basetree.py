@@ -1,9 +1,15 @@
-"""The default kernel tree: Debian's linux-source package as a git repository.
+"""The default kernel trees: exact versions of Debian's linux-source package as git repositories.
 
-Lives in ``$XDG_CACHE_HOME/patchkit/trees/<package>``. The tarball's
-``.gitignore`` ends with ``/*`` (Debian ignores every top-level path), so the
-base commit is made with ``git add -f``; the ignore file itself is left as
-shipped, since the base tree hash must be that of the pristine content.
+Each version lives in ``$XDG_CACHE_HOME/patchkit/trees/<package>_<version>``,
+so series on different bases live side by side and a distribution update
+never changes a tree a series already uses. The installed
+``/usr/src/<package>.tar.xz`` is used only when dpkg says it is the version
+wanted; any other version is fetched with ``apt-get download`` into
+``$XDG_CACHE_HOME/patchkit/debs/`` (the installed package is not touched).
+
+The tarball's ``.gitignore`` ends with ``/*`` (Debian ignores every top-level
+path), so the base commit is made with ``git add -f``; the ignore file itself is
+left as shipped, since the base tree hash must be that of the pristine content.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit import proc
+from patchkit import debian, locking, proc
 from patchkit.errors import EnvironmentProblem, GitError, MissingToolError, TreeError
 from patchkit.gitrepo import KernelTree
+from patchkit.progress import Progress
+from patchkit.series.model import Base
 
 BASE_TAG = "patchkit-base"
 _BASE_IDENTITY = {
@@ -26,15 +35,23 @@ _BASE_IDENTITY = {
     "GIT_COMMITTER_NAME": "patchkit",
     "GIT_COMMITTER_EMAIL": "patchkit@localhost",
 }
+INSTALLED = "installed"
+NEWEST = "newest"
 
 
 @dataclass(frozen=True)
 class PreparedTree:
     path: Path
+    package: str
+    package_version: str  # the exact Debian version the tree was made from
     base_commit: str
     base_tree: str
-    version: str
+    version: str  # the kernel version its Makefile names
     created: bool  # False when an existing prepared tree was reused
+
+    def base(self) -> Base:
+        """The ``base:`` record that describes this tree."""
+        return Base(self.package, self.version, self.base_tree, self.package_version)
 
 
 def cache_root() -> Path:
@@ -42,8 +59,12 @@ def cache_root() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "patchkit"
 
 
-def default_tree_path(package: str) -> Path:
-    return cache_root() / "trees" / package
+def tree_path(package: str, package_version: str) -> Path:
+    return cache_root() / "trees" / f"{package}_{package_version.replace(':', '%3a')}"
+
+
+def deb_cache() -> Path:
+    return cache_root() / "debs"
 
 
 def tarball_path(package: str) -> Path:
@@ -70,26 +91,78 @@ def kernel_version_of_makefile(text: str) -> str:
     return version + fields["EXTRAVERSION"]
 
 
-def prepare(package: str, *, expected_tree: str | None = None, expected_version: str | None = None) -> PreparedTree:
-    """Make (or reuse) the default tree for ``package`` and check it is the expected base."""
-    path = default_tree_path(package)
+def resolve_version(package: str, wanted: str | None) -> str:
+    """An exact Debian version: ``wanted`` itself, ``installed``, ``newest``, or None (installed, else newest)."""
+    if wanted not in (None, INSTALLED, NEWEST):
+        return debian.check_version_text(wanted)
+    if wanted in (None, INSTALLED):
+        installed = debian.installed_version(package)
+        if installed is not None:
+            return installed
+        if wanted == INSTALLED:
+            raise MissingToolError(f"{package} is not installed", packages=(package,))
+    offered = debian.available_versions(package)
+    if not offered:
+        raise MissingToolError(
+            f"apt offers no version of {package}", hint="run 'apt-get update', then check the package name"
+        )
+    return offered[0]
+
+
+def prepare_base(base: Base, progress: Progress | None = None) -> PreparedTree:
+    """The default tree a series' ``base:`` names, checked against its tree hash."""
+    if not base.package_version:
+        installed = resolve_version(base.package, None)
+        _say(
+            progress,
+            f"note: series.yaml's base names no package_version; using {base.package} {installed} "
+            "(record the exact one with 'patchkit rebase --onto installed')",
+        )
+        return prepare(base.package, installed, expected=base, progress=progress)
+    return prepare(base.package, base.package_version, expected=base, progress=progress)
+
+
+def prepare(
+    package: str, package_version: str | None = None, *, expected: Base | None = None, progress: Progress | None = None
+) -> PreparedTree:
+    """Make (or reuse) the tree of ``package`` at ``package_version`` (default: installed, else newest)."""
+    version = resolve_version(package, package_version)
+    path = tree_path(package, version)
     created = False
     if not _is_prepared(path):
-        _build(package, path)
-        created = True
+        lock = path.parent / f".{path.name}.lock"
+        with locking.exclusive(lock, f"preparing {path.name}", lambda text: _say(progress, text)):
+            if not _is_prepared(path):  # another process may have made it while we waited
+                _build(package, version, path, progress)
+                created = True
     tree = KernelTree(path)
     base_commit = tree.rev_parse(f"refs/tags/{BASE_TAG}^{{commit}}")
     base_tree = tree.tree_of(f"refs/tags/{BASE_TAG}")
     if base_commit is None or base_tree is None:
         raise TreeError(f"{path}: tag {BASE_TAG} is missing; remove the directory to prepare it again")
-    version = kernel_version(path) if created or expected_version else ""
-    if expected_tree is not None and base_tree != expected_tree:
-        found = kernel_version(path)
+    prepared = PreparedTree(path, package, version, base_commit, base_tree, kernel_version(path), created)
+    if expected is not None and base_tree != expected.tree:
         raise TreeError(
-            f"{path}: the installed {package} ({found}) has tree {base_tree}, but the series is based on "
-            f"{expected_version or 'another version'} (tree {expected_tree})"
+            f"{path}: {package} {version} (kernel {prepared.version}) has tree {base_tree}, but the series is "
+            f"based on {expected.describe()} (tree {expected.tree})",
+            hint="move the series with 'patchkit rebase --onto VERSION' if that is what you want",
         )
-    return PreparedTree(path=path, base_commit=base_commit, base_tree=base_tree, version=version, created=created)
+    return prepared
+
+
+def private_clone(prepared: PreparedTree, clone: Path) -> Path:
+    """A throwaway clone of a prepared tree (sharing its objects), on branch main at the base tag."""
+    result = proc.run(["git", "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone)])
+    if result.returncode == 0:
+        result = proc.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", f"refs/tags/{BASE_TAG}"])
+    if result.returncode != 0:
+        raise GitError(f"{clone}: cannot clone {prepared.path}: {result.stderr.decode(errors='replace').strip()}")
+    return clone
+
+
+def _say(progress: Progress | None, text: str) -> None:
+    if progress is not None:
+        progress.note(text)
 
 
 def _is_prepared(path: Path) -> bool:
@@ -101,49 +174,63 @@ def _packed_tag(path: Path) -> bool:
     return packed.is_file() and f"refs/tags/{BASE_TAG}\n" in packed.read_text(errors="replace")
 
 
-def ensure_package(package: str) -> Path:
-    """The package's tarball, installing the package when missing and running as root."""
-    tarball = tarball_path(package)
-    if tarball.is_file():
-        return tarball
-    command = f"apt-get install {package}"
-    if os.geteuid() != 0:
-        raise MissingToolError(f"{tarball} is missing", hint=f"install it with: sudo {command}")
-    proc.require("apt-get")
-    result = proc.run(["apt-get", "install", "-y", "-q", package], env={"DEBIAN_FRONTEND": "noninteractive"})
-    if result.returncode != 0 or not tarball.is_file():
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        why = lines[-1] if lines else f"exit {result.returncode}"
-        raise MissingToolError(
-            f"'{command}' failed: {why}", hint="run 'apt-get update' first if the package lists are stale"
-        )
-    return tarball
-
-
-def _build(package: str, path: Path) -> None:
-    tarball = ensure_package(package)
-    proc.require("tar")
-    proc.require("xz")
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _build(package: str, version: str, path: Path, progress: Progress | None) -> None:
+    """Unpack and commit ``package`` ``version`` at ``path``; called with the tree's lock held."""
+    proc.require("git")
+    parent = path.parent
     if path.exists():
-        # A directory without the base tag is a leftover of an interrupted prepare.
+        _say(progress, f"removing {path}: left half made by an interrupted prepare")
         shutil.rmtree(path)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{package}.", dir=path.parent))
+    for stale in parent.glob(f".{path.name}.tmp*"):
+        # Scratch of a run that was killed (we hold the lock, so nobody else is using it).
+        shutil.rmtree(stale, ignore_errors=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}.tmp", dir=parent))
     try:
-        result = proc.run(["tar", "-xf", str(tarball), "-C", str(scratch)])
-        if result.returncode != 0:
-            raise EnvironmentProblem(f"{tarball}: extraction failed: {result.stderr.decode(errors='replace').strip()}")
-        top = [p for p in scratch.iterdir()]
+        mtime = _unpack(package, version, scratch, progress)
+        top = list(scratch.iterdir())
         if len(top) != 1 or not top[0].is_dir():
-            raise TreeError(f"{tarball}: expected one top-level directory, found {len(top)} entries")
-        source = top[0]
-        _commit_base(source, package, tarball)
-        os.replace(source, path)
+            raise TreeError(f"{package} {version}: expected one top-level directory in the tarball, found {len(top)}")
+        started = _step(progress, "prepare", f"committing {package} {version} (git add of every file)")
+        _commit_base(top[0], f"{package} {version}", mtime)
+        _done(progress, f"committed {package} {version} as tag {BASE_TAG}", started)
+        os.replace(top[0], path)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{path}: cannot prepare: {exc.strerror or exc}") from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _commit_base(source: Path, package: str, tarball: Path) -> None:
+def _unpack(package: str, version: str, scratch: Path, progress: Progress | None) -> int:
+    """Put the kernel source of ``package`` ``version`` under ``scratch``; return the tarball's mtime."""
+    tarball = tarball_path(package)
+    if debian.installed_version(package) == version and tarball.is_file():
+        started = _step(progress, "prepare", f"unpacking {tarball} ({package} {version}, installed)")
+        debian.untar_file(tarball, scratch)
+        _done(progress, f"unpacked {tarball}", started)
+        return int(tarball.stat().st_mtime)
+    deb = deb_cache() / debian.deb_name(package, version)
+    if not deb.is_file():
+        started = _step(progress, "prepare", f"downloading {package} {version} (apt-get download)")
+        with locking.exclusive(deb_cache() / ".lock", "downloading a package", lambda text: _say(progress, text)):
+            deb = debian.download(package, version, deb_cache())
+        _done(progress, f"downloaded {deb.name} ({deb.stat().st_size / 1e6:.0f} MB)", started)
+    started = _step(progress, "prepare", f"unpacking {deb.name}")
+    mtime = debian.extract_from_deb(deb, package, scratch)
+    _done(progress, f"unpacked {deb.name}", started)
+    return mtime
+
+
+def _step(progress: Progress | None, stage: str, detail: str) -> float:
+    if progress is not None:
+        progress.step(stage, detail)
+    return time.monotonic()
+
+
+def _done(progress: Progress | None, text: str, started: float) -> None:
+    _say(progress, f"{text} in {time.monotonic() - started:.1f}s")
+
+
+def _commit_base(source: Path, what: str, mtime: int) -> None:
     def git(*args: str, env: dict[str, str] | None = None) -> None:
         result = proc.run(["git", "-C", str(source), *args], env=env)
         if result.returncode != 0:
@@ -154,8 +241,8 @@ def _commit_base(source: Path, package: str, tarball: Path) -> None:
     git("config", "core.autocrlf", "false")
     # -f: the shipped .gitignore ignores every top-level path.
     git("add", "-f", "-A")
-    date = f"@{int(tarball.stat().st_mtime)} +0000"
+    date = f"@{mtime} +0000"
     version = kernel_version(source)
     env = {**_BASE_IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-    git("commit", "-q", "--no-verify", "-m", f"{package} {version} as shipped", env=env)
+    git("commit", "-q", "--no-verify", "-m", f"{what} ({version}) as shipped", env=env)
     git("tag", BASE_TAG)

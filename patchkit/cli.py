@@ -45,11 +45,15 @@ def tree() -> None:
 @tree.command("prepare")
 @SERIES_ARG
 @click.option("--package", help="Prepare this Debian source package instead of the series' base.")
-def tree_prepare(series: str | None, package: str | None) -> int:
-    """Make the default tree: install, extract, commit and tag the base."""
+@click.option(
+    "--version", "package_version", metavar="VERSION|installed|newest",
+    help="With --package: which version (default: the installed one, else the newest apt offers).",
+)  # fmt: skip
+def tree_prepare(series: str | None, package: str | None, package_version: str | None) -> int:
+    """Make the default tree of the series' exact base: fetch, extract, commit and tag it."""
     from patchkit.commands import tree_prepare as command
 
-    return command.run(series, package)
+    return command.run(series, package, package_version)
 
 
 @cli.command()
@@ -62,6 +66,42 @@ def apply(series: str | None, tree: Path | None, base: str | None, force: bool) 
     from patchkit.commands import apply as command
 
     return command.run(series, tree, base, force)
+
+
+@cli.command()
+@SERIES_ARG
+@click.option(
+    "--onto", required=True, metavar="VERSION|installed|newest",
+    help="The Debian version of the base package to move to (e.g. 6.1.192-3).",
+)  # fmt: skip
+def rebase(series: str | None, onto: str) -> int:
+    """Move the series onto another version of its base package and rewrite the data.
+
+    Every patch is carried over three-way; if any does not apply, it is named and
+    nothing is written. Prints which files differ between the two bases.
+    """
+    from patchkit.commands import rebase as command
+
+    return command.run(series, onto)
+
+
+@cli.command()
+@SERIES_ARG
+@click.option(
+    "--onto", "versions", multiple=True, metavar="VERSION|installed|newest",
+    help="Check these versions of the base package (repeatable; default: installed and newest).",
+)  # fmt: skip
+@click.option("--build", is_flag=True, help="Also build and boot the carried series there (verify without lint).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def drift(series: str | None, versions: tuple[str, ...], build: bool, fmt: str) -> int:
+    """Check, changing nothing, whether the series still applies on newer versions of its base package.
+
+    Exit 0 when it applies everywhere checked, 4 when a patch does not apply,
+    and with --build 5 or 6 when it does not build or boot there.
+    """
+    from patchkit.commands import drift as command
+
+    return command.run(series, versions, build, fmt)
 
 
 @cli.command("import")

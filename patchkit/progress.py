@@ -75,8 +75,14 @@ class Progress:
             if self.live and self._status:
                 self._draw()
 
-    def elapsed(self) -> float:
-        return time.monotonic() - self._started
+    def note(self, text: str) -> None:
+        """A side remark that stays (stderr): what a step did and how long it took, a fallback taken."""
+        with self._lock:
+            if self.live:
+                self._clear()
+            click.echo(text, err=True)
+            if self.live and self._status:
+                self._draw()
 
     def _tick(self) -> None:
         while not self._stop.wait(0.5):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from patchkit import basetree
 from patchkit.gitrepo import KernelTree
+from patchkit.progress import Progress
 from patchkit.series.load import find_series, load_series
 from patchkit.series.model import Series
 
@@ -26,9 +27,8 @@ def open_tree(series: Series, tree_arg: Path | None) -> tuple[KernelTree, bool]:
     """The tree named by --tree, else the default tree (prepared on first use)."""
     if tree_arg is not None:
         return KernelTree(tree_arg), False
-    prepared = basetree.prepare(
-        series.base.package, expected_tree=series.base.tree, expected_version=series.base.version
-    )
+    with Progress() as progress:
+        prepared = basetree.prepare_base(series.base, progress)
     return KernelTree(prepared.path), True
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from patchkit.series.load import load_series
 from tests.helpers import PINNED_ENV, GitTree, clone_real_tree
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_SERIES = REPO_ROOT / "series" / "tdx"
 
 
 @pytest.fixture(autouse=True)
@@ -38,14 +40,16 @@ def small_tree(tmp_path: Path) -> GitTree:
 
 @pytest.fixture(scope="session")
 def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Debian's linux-source-6.1 prepared once per session (slow: ~30 s), via patchkit itself."""
-    if not Path("/usr/src/linux-source-6.1.tar.xz").is_file() and os.geteuid() != 0:
-        pytest.skip("linux-source-6.1 is not installed and we are not root")
+    """The exact base of series/tdx (Debian's linux-source-6.1 at the version the series names, fetched
+    with apt-get download when the installed one differs), prepared once per session via patchkit itself."""
+    base = load_series(BUNDLED_SERIES, check_files=False).base
     cache = Path(os.environ.get("PATCHKIT_TEST_CACHE", tmp_path_factory.mktemp("kernel-cache")))
+    if shutil.which("apt-get") is None and not any((cache / "patchkit" / "debs").glob(f"{base.package}_*")):
+        pytest.skip("no apt-get to fetch the series' base package")
     env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
-    prepare = [sys.executable, "-m", "patchkit", "tree", "prepare", "--package", "linux-source-6.1"]
+    prepare = [sys.executable, "-m", "patchkit", "tree", "prepare", str(BUNDLED_SERIES)]
     subprocess.run(prepare, check=True, env=env, cwd=REPO_ROOT)
-    return cache / "patchkit" / "trees" / "linux-source-6.1"
+    return cache / "patchkit" / "trees" / f"{base.package}_{base.package_version}"
 
 
 @pytest.fixture

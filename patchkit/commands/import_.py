@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from patchkit import basetree
+from patchkit import basetree, debian
 from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.importing import import_mbox, import_range
@@ -51,11 +51,12 @@ def run(
 
 
 def _default_tree_for(series_dir: Path, package: str) -> Path:
-    """Without --tree: the default tree of the series' base package, once it is prepared."""
-    existing = series_dir / SERIES_FILE
-    if existing.is_file():
-        package = load_series(series_dir, check_files=False).base.package
-    path = basetree.default_tree_path(package)
-    if not (path / ".git").is_dir():
-        raise UsageError(f"no --tree given and the default tree {path} is not prepared")
+    """Without --tree: the default tree of the series' base (else the installed package), once it is prepared."""
+    version = debian.installed_version(package)
+    if (series_dir / SERIES_FILE).is_file():
+        base = load_series(series_dir, check_files=False).base
+        package, version = base.package, base.package_version or debian.installed_version(base.package)
+    path = basetree.tree_path(package, version or "?")
+    if version is None or not (path / ".git").is_dir():
+        raise UsageError(f"no --tree given and the default tree {path} is not prepared ('patchkit tree prepare')")
     return path

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import click
 
-from patchkit import basetree
+from patchkit import basetree, debian
 from patchkit.gitrepo import KernelTree
 from patchkit.matching import compare_branch
 from patchkit.target import open_series
@@ -16,9 +16,10 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
     click.echo(
         f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)"
     )
-    click.echo(f"base:    {series.base.package} {series.base.version}, tree {series.base.tree}")
+    click.echo(f"base:    {series.base.describe()} (kernel {series.base.version}), tree {series.base.tree}")
     if tree_arg is None:
-        path = basetree.default_tree_path(series.base.package)
+        version = series.base.package_version or debian.installed_version(series.base.package) or "?"
+        path = basetree.tree_path(series.base.package, version)
         if not (path / ".git").is_dir():
             click.echo(f"tree:    {path} (default; not prepared yet: 'patchkit tree prepare')")
             return 0

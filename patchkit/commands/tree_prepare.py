@@ -1,3 +1,5 @@
+"""tree prepare: make the default tree of the series' exact base (or of a package version)."""
+
 from __future__ import annotations
 
 import time
@@ -6,19 +8,24 @@ from pathlib import Path
 import click
 
 from patchkit import basetree
+from patchkit.errors import UsageError
+from patchkit.progress import Progress
 from patchkit.series.load import find_series, load_series
 
 
-def run(series_arg: str | None, package: str | None) -> int:
-    expected_tree = expected_version = None
-    if package is None:
-        series = load_series(find_series(Path.cwd(), series_arg), check_files=False)
-        package, expected_tree, expected_version = series.base.package, series.base.tree, series.base.version
+def run(series_arg: str | None, package: str | None, version: str | None) -> int:
     started = time.monotonic()
-    prepared = basetree.prepare(package, expected_tree=expected_tree, expected_version=expected_version)
+    with Progress() as progress:
+        if package is None:
+            if version is not None:
+                raise UsageError("--version goes with --package (a series names its own base)")
+            series = load_series(find_series(Path.cwd(), series_arg), check_files=False)
+            prepared = basetree.prepare_base(series.base, progress)
+        else:
+            prepared = basetree.prepare(package, version, progress=progress)
     verb = "prepared" if prepared.created else "already prepared"
     click.echo(
-        f"{prepared.path}: {verb} ({package}, base {prepared.base_commit[:12]}, "
-        f"tree {prepared.base_tree[:12]}) in {time.monotonic() - started:.1f}s"
+        f"{prepared.path}: {verb} ({prepared.package} {prepared.package_version}, kernel {prepared.version}, "
+        f"base {prepared.base_commit[:12]}, tree {prepared.base_tree[:12]}) in {time.monotonic() - started:.1f}s"
     )
     return 0

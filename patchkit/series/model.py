@@ -25,6 +25,18 @@ class Base:
     package: str  # Debian source package the default tree comes from
     version: str  # what `make kernelversion` reports for that tree
     tree: str  # git tree hash of the base content
+    package_version: str = ""  # the exact Debian version (e.g. 6.1.192-2); "" in files written before it existed
+
+    def describe(self) -> str:
+        """``linux-source-6.1 6.1.192-2`` (or the kernel version when the package version is unknown)."""
+        return f"{self.package} {self.package_version or self.version}"
+
+    def to_data(self) -> dict[str, str]:
+        data = {"package": self.package}
+        if self.package_version:
+            data["package_version"] = self.package_version
+        data.update(version=self.version, tree=self.tree)
+        return data
 
 
 @dataclass(frozen=True)
@@ -120,7 +132,7 @@ class Series:
             "name": self.name,
             "revision": self.revision,
             "subject_prefix": self.subject_prefix,
-            "base": {"package": self.base.package, "version": self.base.version, "tree": self.base.tree},
+            "base": self.base.to_data(),
         }
         if self.to:
             data["to"] = list(self.to)

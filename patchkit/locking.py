@@ -1,0 +1,36 @@
+"""Cross-process locks on patchkit's caches (the prepared trees, the downloaded packages).
+
+``flock`` locks die with their process, so a run killed with SIGKILL never
+leaves a lock that blocks the next one; what it half made is cleaned up by the
+next holder of the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from patchkit.errors import EnvironmentProblem
+
+
+@contextlib.contextmanager
+def exclusive(lock_path: Path, what: str, notify: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path``; when another process holds it, say so and wait."""
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise EnvironmentProblem(f"{lock_path}: cannot create the lock file: {exc.strerror}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if notify is not None:
+                notify(f"waiting for another patchkit process that is {what} ({lock_path})")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
