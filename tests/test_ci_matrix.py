@@ -10,8 +10,8 @@ import sys
 import jsonschema
 import pytest
 
-from patchkit.cli import cli
 from patchkit.ci.matrix import job_matrix, schema, split_states, state_count
+from patchkit.cli import cli
 from patchkit.series.load import load_series
 from tests.conftest import REPO_ROOT
 
@@ -22,7 +22,7 @@ def _matrix(*args: str) -> dict[str, object]:
     result = subprocess.run([sys.executable, "-m", "patchkit", "ci", "matrix", *args], cwd=REPO_ROOT,
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 1  # one line: fits "matrix=...” in $GITHUB_OUTPUT
+    assert len(result.stdout.splitlines()) == 1  # one line: fits "matrix=..." in $GITHUB_OUTPUT
     data: dict[str, object] = json.loads(result.stdout)
     return data
 
@@ -34,8 +34,8 @@ def test_bundled_series_matrix_is_one_lint_job_and_one_job_per_fragment() -> Non
     assert isinstance(include, list)
     assert [e["name"] for e in include] == ["lint", "guest", "host", "off"]
     assert include[0]["args"] == "--no-build" and include[0]["lint"] is True
-    assert include[2] == {"name": "host", "series": "tdx", "config": "host", "states": "", "lint": False,
-                          "args": "--no-lint --config host"}  # fmt: skip
+    assert include[2] == {"name": "host", "series": "tdx", "base": "linux-source-6.1_6.1.192-2_b8c31987ab1c",
+                          "config": "host", "states": "", "lint": False, "args": "--no-lint --config host"}  # fmt: skip
 
 
 @pytest.mark.parametrize("split", [1, 2, 3, 5, 12, 40])
@@ -73,7 +73,7 @@ def test_split_states_is_contiguous_and_balanced() -> None:
 
 
 def test_schema_rejects_what_a_workflow_could_not_use() -> None:
-    bad = {"include": [{"name": "x", "series": "tdx", "config": "g", "states": "", "lint": False,
+    bad = {"include": [{"name": "x", "series": "tdx", "base": "b", "config": "g", "states": "", "lint": False,
                         "args": "--no-lint; rm -rf /"}]}  # fmt: skip
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema())

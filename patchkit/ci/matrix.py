@@ -42,14 +42,21 @@ def split_states(count: int, parts: int) -> list[tuple[int, int]]:
     return ranges
 
 
+def base_key(series: Series) -> str:
+    """The series' base in a cache key: package, exact version (or kernel version) and tree hash prefix."""
+    base = series.base
+    version = (base.package_version or base.version).replace(":", "%3a").replace("~", "_")
+    return f"{base.package}_{version}_{base.tree[:12]}"
+
+
 def job_matrix(series: Series, split: int = 1, lint: bool = True) -> dict[str, Any]:
     """The matrix for ``series``: a lint job, then each fragment's job(s)."""
     if split < 1:
         raise UsageError("--split must be at least 1")
     include: list[dict[str, Any]] = []
+    common = {"series": series.name, "base": base_key(series)}
     if lint:
-        include.append({"name": "lint", "series": series.name, "config": "", "states": "", "lint": True,
-                        "args": "--no-build"})  # fmt: skip
+        include.append({"name": "lint", **common, "config": "", "states": "", "lint": True, "args": "--no-build"})
     count = state_count(series)
     for config in series.configs:
         for first, last in split_states(count, split):
@@ -58,6 +65,6 @@ def job_matrix(series: Series, split: int = 1, lint: bool = True) -> dict[str, A
             args = f"--no-lint --config {config.name}" + ("" if whole else f" --states {states}")
             include.append({
                 "name": config.name if whole else f"{config.name}-{first}-{last}",
-                "series": series.name, "config": config.name, "states": states, "lint": False, "args": args,
+                **common, "config": config.name, "states": states, "lint": False, "args": args,
             })  # fmt: skip
     return {"include": include}
