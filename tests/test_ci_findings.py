@@ -156,3 +156,35 @@ def test_message_findings_land_on_the_series_yaml_line_they_are_about() -> None:
     outside = locator.finding(Finding("tdx/removed-symbol-users", "error", "arch/x86/kvm/vmx/tdx.c", 40, "m",
                                       patch=3, state="patch 3"))  # fmt: skip
     assert outside == Location(f"series/tdx/{patch.diff}", 1)  # a file the patch does not touch
+
+
+def test_new_compiler_warnings_land_on_the_diff_line_with_a_category_per_fragment() -> None:
+    from patchkit.build.diagnostics import CompilerWarning
+    from patchkit.build.walk import State, StateBuild
+    from patchkit.ci import build_findings
+
+    series = load_series(TDX)
+    locator = Locator(series, REPO_ROOT)
+    first = series.patches[0]
+    text = (TDX / first.diff).read_text().split("\n")
+    hunk = next(n for n, line in enumerate(text, start=1) if line.startswith("@@ -89,8 +89,23 @@"))
+    patch1 = StateBuild("guest", State(1, "patch 1", "c1", first.subject, 1), "ok", 1.0, Path("l.log"))
+    patch1.new_warnings = [CompilerWarning("arch/x86/virt/vmx/tdx/tdxcall.S", 92, "odd jump", "-Wfoo"),
+                           CompilerWarning("vmlinux.o", 0, "objtool: something", "")]  # fmt: skip
+    overlay = series.overlay_patches[0]
+    over = StateBuild("guest", State(11, "overlay", "c11", overlay.subject), "ok", 1.0, Path("l.log"))
+    over.new_warnings = [CompilerWarning("init/main.c", 3, "unused", "-Wunused-variable")]
+    category = build_findings.category("tdx", "guest", (6, 11))
+    sarif = build_findings.to_sarif(locator, "guest", [patch1, over], category)
+    jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
+    run = sarif["runs"][0]
+    assert run["automationDetails"]["id"] == "patchkit/tdx/build/guest/6-11/"
+    located = [r["locations"][0]["physicalLocation"] for r in run["results"]]
+    assert located[0] == {"artifactLocation": {"uri": f"series/tdx/{first.diff}"}, "region": {"startLine": hunk + 4}}
+    assert located[1]["artifactLocation"]["uri"] == f"series/tdx/{first.diff}"  # no line: top of the patch
+    assert located[2]["artifactLocation"]["uri"] == f"series/tdx/{overlay.diff}"
+    for place in located:
+        assert (REPO_ROOT / place["artifactLocation"]["uri"]).is_file()
+    assert "(arch/x86/virt/vmx/tdx/tdxcall.S:92 at patch 1, config guest)" in run["results"][0]["message"]["text"]
+    annotations = build_findings.to_github(locator, "guest", [patch1]).splitlines()
+    assert annotations[0].startswith(f"::warning file=series/tdx/{first.diff},line={hunk + 4},title=compiler/-Wfoo")

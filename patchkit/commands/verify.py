@@ -12,6 +12,7 @@ single run gives. The table and the verdict are computed from the report data
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from patchkit.applied import AppliedSeries, read_record
 from patchkit.boot.run import BootRun
 from patchkit.build.walk import BuildReport, State, build_states, select_configs, series_states
 from patchkit.build.worktree import WorkTree
+from patchkit.ci import build_findings as build_sarif
 from patchkit.ci import github
 from patchkit.ci.locate import Locator
 from patchkit.errors import UsageError
@@ -159,6 +161,8 @@ def run(
         build_report.results = [r for r in build_report.results if r.state.index >= first]
         report["build"] = build_report.to_json_data()
         report["boot"] = booter.to_json_data()
+        span = (first, last) if states_range else None
+        build_findings(series, build_report, results, span, source_root)
 
     click.echo("")
     for line in verify_report.text_table(report):
@@ -218,6 +222,19 @@ def run_lint(
         + ("" if report.checkpatch_ran else " (checkpatch not run)")
     )
     return LintOutcome(True, note, failed, cells, report.to_json_data(), str(results / "lint.txt"))
+
+
+def build_findings(
+    series: Series, build: BuildReport, results: Path, span: tuple[int, int] | None, source_root: Path | None
+) -> None:
+    """New compiler warnings as SARIF per fragment (``build-<config>.sarif``) and, on GitHub, annotations."""
+    locator = Locator(series, source_root)
+    for config in build.configs:
+        builds = [r for r in build.results if r.config == config]
+        sarif = build_sarif.to_sarif(locator, config, builds, build_sarif.category(series.name, config, span))
+        atomic.write_text(results / f"build-{config}.sarif", json.dumps(sarif, indent=2, ensure_ascii=False) + "\n")
+        if github.in_actions():
+            click.echo(build_sarif.to_github(locator, config, builds), nl=False)
 
 
 def explain(build: BuildReport | None, booter: BootRun | None) -> None:

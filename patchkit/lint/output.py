@@ -154,12 +154,12 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def to_github(report: LintReport, locator: Locator | None = None) -> str:
@@ -173,10 +173,10 @@ def to_github(report: LintReport, locator: Locator | None = None) -> str:
             path, line = mapped.path, mapped.line
             if not locator.is_series_file(f.path):
                 text = f"{f.message} ({_in_tree(f)})"
-        props = [f"file={_escape_property(path)}"]
+        props = [f"file={escape_property(path)}"]
         if line:
             props.append(f"line={line}")
         title = f"{f.rule} (patch {f.patch})" if f.patch else f.rule
-        props.append(f"title={_escape_property(title)}")
-        lines.append(f"::{command[f.severity]} {','.join(props)}::{_escape_data(text)}")
+        props.append(f"title={escape_property(title)}")
+        lines.append(f"::{command[f.severity]} {','.join(props)}::{escape_data(text)}")
     return "\n".join(lines) + ("\n" if lines else "")
