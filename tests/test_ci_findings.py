@@ -188,3 +188,18 @@ def test_new_compiler_warnings_land_on_the_diff_line_with_a_category_per_fragmen
     assert "(arch/x86/virt/vmx/tdx/tdxcall.S:92 at patch 1, config guest)" in run["results"][0]["message"]["text"]
     annotations = build_findings.to_github(locator, "guest", [patch1]).splitlines()
     assert annotations[0].startswith(f"::warning file=series/tdx/{first.diff},line={hunk + 4},title=compiler/-Wfoo")
+
+
+def test_lint_command_sarif_and_annotations_use_the_series_files_too(project: tuple[Path, Path, Path],
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    repo, series_dir, tree = project
+    common = ["lint", "demo", "--tree", str(tree), "--no-checkpatch"]
+    annotations = _cli([*common, "--format", "github"], repo)
+    assert annotations.returncode == 1
+    line = _line_of(series_dir / "0001-readme.diff", "+second line ")
+    assert f"::error file=series/demo/0001-readme.diff,line={line}," in annotations.stdout
+    out = tmp_path / "lint.sarif"
+    assert _cli([*common, "--format", "sarif", "--output", str(out)], repo).returncode == 1
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in json.loads(out.read_text())["runs"][0]["results"]}  # fmt: skip
+    assert uris == {"series/demo/0001-readme.diff", "series/demo/series.yaml"}
