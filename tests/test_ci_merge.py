@@ -86,9 +86,10 @@ def _same(one: dict[str, Any], merged: dict[str, Any]) -> None:
     assert verify_report.markdown(merged) == verify_report.markdown(one)
 
 
-@pytest.mark.parametrize("case", ["pass", "boot-fails", "build-fails"])
+@pytest.mark.parametrize("case", ["pass", "boot-fails", "build-fails", "warm-up-fails"])
 def test_merge_of_per_config_and_per_range_partials_equals_one_run(case: str) -> None:
-    fail = ("b", "patch 2") if case == "build-fails" else None
+    # warm-up-fails: a fails at patch 2, the state the a-3-4 job builds first as its starting point
+    fail = {"build-fails": ("b", "patch 2"), "warm-up-fails": ("a", "patch 2")}.get(case)
     one = single_run(fail=fail, boot_fail=case == "boot-fails")
     parts = [
         ("lint", partial(one, [], (0, 4), lint=True, build=False)),
@@ -96,12 +97,15 @@ def test_merge_of_per_config_and_per_range_partials_equals_one_run(case: str) ->
         ("a-3-4", partial(one, ["a"], (3, 4), lint=False)),
         ("b", partial(one, ["b"], (0, 4), lint=False)),
     ]
-    if fail:  # the per-config job of 'a' built on past the state where b failed; one run stops there
+    if case == "build-fails":  # the per-config job of 'a' built on past the state where b failed; one run stops
         for label in ("patch 3", "overlay"):
             parts[2][1]["build"]["results"].append(_build("a", label))
     merged = verify_report.merge(parts)
     _same(one, merged)
-    expected = {"pass": 0, "boot-fails": 6, "build-fails": 5}[case]
+    if case == "warm-up-fails":  # that job fails too, on its warm-up state, and builds nothing of its range
+        assert verify_report.verdict(parts[2][1])[0] == 5
+        assert {r["state"] for r in parts[2][1]["build"]["results"]} == {"patch 2"}
+    expected = {"pass": 0, "boot-fails": 6, "build-fails": 5, "warm-up-fails": 5}[case]
     assert merged["exit_code"] == expected
     assert merged["merged_from"] == ["lint", "a-0-2", "a-3-4", "b"]
 

@@ -31,7 +31,7 @@ def test_two_ranges_merged_equal_the_single_run(demo: Demo, tmp_path: Path) -> N
     assert first.returncode == 0 and second.returncode == 0, first.stdout + second.stdout + second.stderr
     part = json.loads((tmp_path / "second" / "report.json").read_text())
     assert part["scope"]["states"] == [2, 3]
-    assert [r["state"] for r in part["build"]["results"]] == ["patch 2", "overlay"]  # patch 1 was the warm-up
+    assert [r["state"] for r in part["build"]["results"]] == ["patch 1", "patch 2", "overlay"]  # 1: the warm-up
     assert [b["state"] for b in part["boot"]["boots"]] == ["overlay"]
     merged = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"))
     assert merged.returncode == demo.verify.returncode, merged.stdout + merged.stderr

@@ -144,8 +144,9 @@ def run(
     build_report: BuildReport | None = None
     booter: BootRun | None = None
     if build:
-        # A range starts from the state before it, built (warm from ccache) but not reported, so each
-        # patch of the range is an incremental build and its new warnings are blamed as in a full run.
+        # A range starts from the state before it (warm from ccache), so each patch of the range is an
+        # incremental build and its new warnings are blamed as in a full run. That warm-up build is in this
+        # run's table and report (a failure there fails this run too); 'ci merge' takes only the range.
         wanted = [s for s in states if max(first - 1, 0) <= s.index <= last]
         work = WorkTree(tree, series.name)
         with work.locked(), Progress() as progress:
@@ -158,7 +159,6 @@ def run(
                 tree, series, record, configs, results, states=wanted, keep_going=keep_going, jobs=jobs,
                 progress=progress, work=work, after_state=booter.after_state,
             )  # fmt: skip
-        build_report.results = [r for r in build_report.results if r.state.index >= first]
         report["build"] = build_report.to_json_data()
         report["boot"] = booter.to_json_data()
         span = (first, last) if states_range else None
