@@ -203,3 +203,19 @@ def test_lint_command_sarif_and_annotations_use_the_series_files_too(project: tu
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in json.loads(out.read_text())["runs"][0]["results"]}  # fmt: skip
     assert uris == {"series/demo/0001-readme.diff", "series/demo/series.yaml"}
+
+
+def test_findings_present_at_the_base_are_not_alerts_on_the_series() -> None:
+    from patchkit.lint.model import LintReport
+    from patchkit.lint.output import to_sarif
+
+    report = LintReport(series="tdx", states=["base", "patch 1"])
+    report.findings = [
+        Finding("tdx/offset-per-field", "error", "arch/x86/kernel/asm-offsets.c", 5, "old", status="pre-existing"),
+        Finding("tdx/offset-per-field", "error", "arch/x86/virt/vmx/tdx/tdxcall.S", 92, "new", patch=1,
+                state="patch 1"),
+    ]  # fmt: skip
+    mapped = to_sarif(report, Locator(load_series(TDX), REPO_ROOT), "patchkit/tdx/lint/")["runs"][0]["results"]
+    assert mapped[0]["suppressions"][0]["justification"] == "present at the base, before the series"
+    assert "suppressions" not in mapped[1]
+    assert "suppressions" not in to_sarif(report)["runs"][0]["results"][0]  # kernel paths: as before

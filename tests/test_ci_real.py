@@ -37,3 +37,23 @@ def test_two_ranges_merged_equal_the_single_run(demo: Demo, tmp_path: Path) -> N
     assert merged.returncode == demo.verify.returncode, merged.stdout + merged.stderr
     assert _table(merged.stdout) == _table(demo.verify.stdout)
     assert "verify (merged): passed" in merged.stdout
+
+
+def test_real_series_sarif_points_only_at_files_of_this_repository(real_tree: Path, tmp_path: Path) -> None:
+    from tests.conftest import REPO_ROOT
+    from tests.helpers import run_cli
+
+    series = REPO_ROOT / "series" / "tdx"
+    assert run_cli("apply", str(series), "--tree", str(real_tree), cwd=REPO_ROOT).code == 0
+    results = tmp_path / "results"
+    verify = run_cli("verify", str(series), "--tree", str(real_tree), "--no-build", "--results", str(results),
+                     "--source-root", str(REPO_ROOT), cwd=REPO_ROOT)  # fmt: skip
+    assert verify.code == 0, verify.out + verify.err
+    sarif = json.loads((results / "lint.sarif").read_text())
+    found = sarif["runs"][0]["results"]
+    assert found  # pre-existing findings at the base, suppressed ones in patches
+    for result in found:
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.startswith("series/tdx/") and (REPO_ROOT / uri).is_file(), uri
+    in_patches = [r for r in found if r["properties"]["patch"] is not None]
+    assert all(r["locations"][0]["physicalLocation"].get("region", {}).get("startLine", 0) > 0 for r in in_patches)

@@ -132,6 +132,8 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
             "partialFingerprints": {"patchkitKey/v1": "|".join(f.key())},
             "properties": {"patch": f.patch, "state": f.state, "status": f.status, "path": f.path, "line": f.line},
         }
+        if locator is not None and f.pre_existing:  # on the series files: not the series' doing, not an alert
+            result["suppressions"] = [{"kind": "external", "justification": "present at the base, before the series"}]
         if f.suppression is not None:
             result["suppressions"] = [
                 {"kind": "inSource" if f.suppression.source == "line" else "external",
