@@ -62,7 +62,7 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="bench-prepare-") as cache:
             os.environ["XDG_CACHE_HOME"] = cache
             started = time.perf_counter()
-            basetree.prepare_base(series.base)
+            basetree.prepare_base(series)
             print(f"tree prepare    : {time.perf_counter() - started:.1f}s (download cached; unpack and commit)")
     return 0
 

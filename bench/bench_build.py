@@ -115,7 +115,7 @@ def main() -> int:
     parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
     options = parser.parse_args()
     series = open_series(options.series)
-    prepared = basetree.prepare_base(series.base).path
+    prepared = basetree.prepare_base(series).path
     for config in options.config or [c.name for c in series.configs]:
         bench_config(series.directory, config, prepared, options.jobs)
     return 0

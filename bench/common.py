@@ -23,5 +23,5 @@ def private_clone(prepared: Path, clone: Path) -> Path:
 
 def default_tree_clone(series: Series, scratch: Path) -> KernelTree:
     """The series' default tree, prepared if needed, as a private clone under ``scratch``."""
-    prepared = basetree.prepare_base(series.base)
+    prepared = basetree.prepare_base(series)
     return KernelTree(private_clone(prepared.path, scratch / "linux"))

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit import debian, locking, proc
-from patchkit.errors import EnvironmentProblem, GitError, MissingToolError, TreeError
+from patchkit.errors import DataError, EnvironmentProblem, GitError, MissingToolError, TreeError
 from patchkit.gitrepo import KernelTree
 from patchkit.progress import Progress
-from patchkit.series.model import Base
+from patchkit.series.model import Base, Series
 
 BASE_TAG = "patchkit-base"
 _BASE_IDENTITY = {
@@ -109,17 +109,24 @@ def resolve_version(package: str, wanted: str | None) -> str:
     return offered[0]
 
 
-def prepare_base(base: Base, progress: Progress | None = None) -> PreparedTree:
+def prepare_base(series: Series, progress: Progress | None = None) -> PreparedTree:
     """The default tree a series' ``base:`` names, checked against its tree hash."""
-    if not base.package_version:
-        installed = resolve_version(base.package, None)
-        _say(
-            progress,
-            f"note: series.yaml's base names no package_version; using {base.package} {installed} "
-            "(record the exact one with 'patchkit rebase --onto installed')",
+    base = series.base
+    if base.package_version:
+        return prepare(base.package, base.package_version, expected=base, progress=progress)
+    # Written before base.package_version existed: the installed package is the only guess.
+    installed = debian.installed_version(base.package)
+    where = f"{series.directory / 'series.yaml'}: base.package_version"
+    if installed is None:
+        raise DataError(
+            f"{where}: missing, and {base.package} is not installed to stand in for it; "
+            f"add the exact Debian version the series is based on (e.g. package_version: 6.1.192-2)"
         )
+    _say(progress, f"note: {where} is missing; trying the installed {base.package} {installed}")
+    try:
         return prepare(base.package, installed, expected=base, progress=progress)
-    return prepare(base.package, base.package_version, expected=base, progress=progress)
+    except TreeError as exc:
+        raise TreeError(exc.message, hint=f"{where} is missing: add the exact Debian version it is based on") from None
 
 
 def prepare(
@@ -140,6 +147,9 @@ def prepare(
     base_tree = tree.tree_of(f"refs/tags/{BASE_TAG}")
     if base_commit is None or base_tree is None:
         raise TreeError(f"{path}: tag {BASE_TAG} is missing; remove the directory to prepare it again")
+    if recorded_package(tree) is None:  # prepared before trees recorded their package
+        tree.git("config", "patchkit.package", package)
+        tree.git("config", "patchkit.packageVersion", version)
     prepared = PreparedTree(path, package, version, base_commit, base_tree, kernel_version(path), created)
     if expected is not None and base_tree != expected.tree:
         raise TreeError(
@@ -191,7 +201,7 @@ def _build(package: str, version: str, path: Path, progress: Progress | None) ->
         if len(top) != 1 or not top[0].is_dir():
             raise TreeError(f"{package} {version}: expected one top-level directory in the tarball, found {len(top)}")
         started = _step(progress, "prepare", f"committing {package} {version} (git add of every file)")
-        _commit_base(top[0], f"{package} {version}", mtime)
+        _commit_base(top[0], package, version, mtime)
         _done(progress, f"committed {package} {version} as tag {BASE_TAG}", started)
         os.replace(top[0], path)
     except OSError as exc:
@@ -230,7 +240,14 @@ def _done(progress: Progress | None, text: str, started: float) -> None:
     _say(progress, f"{text} in {time.monotonic() - started:.1f}s")
 
 
-def _commit_base(source: Path, what: str, mtime: int) -> None:
+def recorded_package(tree: KernelTree) -> tuple[str, str] | None:
+    """(package, version) when ``tree`` is a tree patchkit prepared, else None."""
+    package = tree.git("config", "--get", "patchkit.package", check=False).strip()
+    version = tree.git("config", "--get", "patchkit.packageVersion", check=False).strip()
+    return (package, version) if package and version else None
+
+
+def _commit_base(source: Path, package: str, package_version: str, mtime: int) -> None:
     def git(*args: str, env: dict[str, str] | None = None) -> None:
         result = proc.run(["git", "-C", str(source), *args], env=env)
         if result.returncode != 0:
@@ -244,5 +261,8 @@ def _commit_base(source: Path, what: str, mtime: int) -> None:
     date = f"@{mtime} +0000"
     version = kernel_version(source)
     env = {**_BASE_IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
-    git("commit", "-q", "--no-verify", "-m", f"{what} ({version}) as shipped", env=env)
+    git("commit", "-q", "--no-verify", "-m", f"{package} {package_version} ({version}) as shipped", env=env)
     git("tag", BASE_TAG)
+    # So that import from this tree can record the exact base without guessing.
+    git("config", "patchkit.package", package)
+    git("config", "patchkit.packageVersion", package_version)

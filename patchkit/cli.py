@@ -10,8 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from patchkit import __version__
-from patchkit.errors import ExitCode, PatchkitError
-from patchkit.signals import install_sigterm_as_interrupt
+from patchkit.boundary import run_guarded
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -280,15 +279,32 @@ def boot(
 @SERIES_ARG
 @tree_option
 @click.option(
-    "-o", "--output", type=click.Path(path_type=Path, file_okay=False),
-    help="Directory for the mails (default: outgoing/NAME-vN); replaced as a whole.",
+    "-o", "--output", type=click.Path(path_type=Path),
+    help="Directory for the mails (default: outgoing/NAME-vN): new, empty, or an earlier format output.",
 )  # fmt: skip
-@click.option("--cc-maintainers", is_flag=True, help="Add Cc: lines from the tree's scripts/get_maintainer.pl.")
-def format_(series: str | None, tree: Path | None, output: Path | None, cc_maintainers: bool) -> int:
+@click.option(
+    "--cc-maintainers", is_flag=True,
+    help="Add recipients from the base tree's scripts/get_maintainer.pl: maintainers to To, lists to Cc.",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Format even when lint finds errors.")
+@click.option(
+    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+    help="Refuse to format when lint finds problems at or above this severity.",
+)  # fmt: skip
+@click.option("--no-checkpatch", is_flag=True, help="Lint without the tree's scripts/checkpatch.pl.")
+def format_(
+    series: str | None,
+    tree: Path | None,
+    output: Path | None,
+    cc_maintainers: bool,
+    force: bool,
+    fail_on: str,
+    no_checkpatch: bool,
+) -> int:
     """Write the applied series as mails (cover letter, changelog, range-diff to vN-1) for git send-email."""
     from patchkit.commands import format as command
 
-    return command.run(series, tree, output, cc_maintainers)
+    return command.run(series, tree, output, cc_maintainers, force, fail_on, checkpatch=not no_checkpatch)
 
 
 @cli.group()
@@ -327,20 +343,5 @@ def doctor() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the command, print one line on error, exit with the documented code."""
-    install_sigterm_as_interrupt()
-    try:
-        result = cli.main(args=argv, prog_name="patchkit", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(ExitCode.USAGE if isinstance(exc, click.UsageError) else ExitCode.INVALID_DATA)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        click.echo("patchkit: interrupted; nothing was left half done", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
-    except PatchkitError as exc:
-        hint = f" ({exc.hint})" if exc.hint else ""
-        click.echo(f"patchkit: error: {exc.message}{hint}", err=True)
-        sys.exit(exc.exit_code)
-    sys.exit(result if isinstance(result, int) else ExitCode.OK)
+    """Entry point: run the command; patchkit.boundary turns every outcome into one exit code."""
+    sys.exit(run_guarded(lambda: cli.main(args=argv, prog_name="patchkit", standalone_mode=False)))

@@ -35,7 +35,9 @@ NEEDS: tuple[Need, ...] = (
     Need("xz", "xz-utils", "tree prepare", program="xz"),
     Need("qemu-system-x86_64", "qemu-system-x86", "boot", program="qemu-system-x86_64"),
     Need("static busybox", "busybox-static", "boot", program="busybox"),
-    Need("linux-source-6.1", "linux-source-6.1", "tree prepare", file="/usr/src/linux-source-6.1.tar.xz"),
+    Need("apt-get", "apt", "tree prepare: fetching the exact base version", program="apt-get"),
+    Need("dpkg-deb", "dpkg", "tree prepare", program="dpkg-deb"),
+    Need("linux-source-6.1", "linux-source-6.1", "drift", file="/usr/src/linux-source-6.1.tar.xz", optional=True),
     Need("ccache", "ccache", "build (faster rebuilds)", program="ccache", optional=True),
 )
 

@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     BOOT = 6  # a kernel did not boot as expected
     MISSING_TOOL = 7  # an external program or package is missing
     ENVIRONMENT = 8  # the machine got in the way: disk full, permissions
+    INTERNAL = 70  # a bug in patchkit: one line, the traceback in a log file (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
 

@@ -25,7 +25,14 @@ _FORMAT = "%an%x00%ae%x00%aI%x00%B"
 
 
 def import_range(
-    tree: KernelTree, rev_range: str, directory: Path, *, name: str | None, package: str, overlay_tip: str | None
+    tree: KernelTree,
+    rev_range: str,
+    directory: Path,
+    *,
+    name: str | None,
+    package: str,
+    overlay_tip: str | None,
+    package_version: str = "",
 ) -> Series:
     base_rev, sep, tip_rev = rev_range.partition("..")
     if not sep or not base_rev or not tip_rev or tip_rev.startswith("."):
@@ -47,7 +54,7 @@ def import_range(
     assert base_tree is not None  # base is a commit
     makefile = tree.git("show", f"{base}:Makefile", check=False)
     version = kernel_version_of_makefile(makefile) if makefile else "0.0"
-    series = _assemble(existing, directory, name, Base(package, version, base_tree), patches)
+    series = _assemble(existing, directory, name, Base(package, version, base_tree, package_version), patches)
     if not overlay_tip and existing is not None and existing.overlay_patches:
         # Overlays are never on the branch: keep the ones the series already has.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
@@ -159,7 +166,10 @@ def _renumber(patches: tuple[Patch, ...], start: int) -> tuple[Patch, ...]:
 
 def _assemble(existing: Series | None, directory: Path, name: str | None, base: Base, patches: list[Patch]) -> Series:
     if existing is not None:
-        kept_base = Base(existing.base.package, base.version, base.tree)
+        # The exact package version stays only while the base content does, unless the tree names its own.
+        same = base.tree == existing.base.tree
+        known = base.package_version or (existing.base.package_version if same else "")
+        kept_base = Base(existing.base.package, base.version, base.tree, known)
         return replace(existing, base=kept_base, patches=tuple(patches))
     return Series(
         directory=directory,

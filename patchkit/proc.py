@@ -30,6 +30,8 @@ DEBIAN_PACKAGE_OF: dict[str, str] = {
     "qemu-system-x86_64": "qemu-system-x86",
     "busybox": "busybox-static",
     "apt-get": "apt",
+    "apt-cache": "apt",
+    "dpkg-deb": "dpkg",
 }
 
 

@@ -28,7 +28,7 @@ def open_tree(series: Series, tree_arg: Path | None) -> tuple[KernelTree, bool]:
     if tree_arg is not None:
         return KernelTree(tree_arg), False
     with Progress() as progress:
-        prepared = basetree.prepare_base(series.base, progress)
+        prepared = basetree.prepare_base(series, progress)
     return KernelTree(prepared.path), True
 
 

@@ -264,3 +264,46 @@ def test_a_version_gone_from_the_archive_is_one_line_listing_what_apt_offers(tmp
         "(move the series deliberately with: patchkit rebase [SERIES] --onto newest)"
     )
     assert not basetree.tree_path(PACKAGE, "6.1.1-1").exists()
+
+
+def test_a_series_written_before_package_version_still_loads_and_says_what_is_missing(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    data = {
+        "name": "old",
+        "revision": 1,
+        "subject_prefix": "PATCH",
+        "base": {"package": "linux-source-patchkit-test", "version": "6.1.99", "tree": "1" * 40},
+        "patches": [
+            {"subject": "x: y", "author": {"name": "A", "email": "a@example.org"},
+             "date": "2026-02-03T04:05:06+01:00", "diff": "0001.diff"},
+        ],
+    }  # fmt: skip
+    write_series(project / "series" / "old", data, {"0001.diff": DIFF_TDX.format(old="0" * 12, new="1" * 12)})
+    status = run_cli("status", "old", cwd=project)
+    assert status.code == 0, status.err
+    assert "base:    linux-source-patchkit-test 6.1.99 (kernel 6.1.99)" in status.out
+    result = run_cli("tree", "prepare", "old", cwd=project)
+    assert result.code == 3
+    assert result.err.strip() == (
+        f"patchkit: error: {project / 'series' / 'old' / 'series.yaml'}: base.package_version: missing, and "
+        "linux-source-patchkit-test is not installed to stand in for it; add the exact Debian version the series is "
+        "based on (e.g. package_version: 6.1.192-2)"
+    )
+
+
+def test_import_from_a_prepared_tree_records_its_exact_package_version(
+    packages: dict[str, Path], tmp_path: Path
+) -> None:
+    prepared = basetree.prepare(PACKAGE, "6.1.99-2")
+    clone = basetree.private_clone(prepared, tmp_path / "linux")
+    subprocess.run(["git", "-C", str(clone), "config", "patchkit.package", PACKAGE], check=True)
+    subprocess.run(["git", "-C", str(clone), "config", "patchkit.packageVersion", "6.1.99-2"], check=True)
+    (clone / "README").write_text("new file\n")
+    _git(clone, "add", "-f", "README")  # Debian's .gitignore ignores every top-level path
+    message = "doc: Add a README\n\nBecause.\n\nSigned-off-by: Test Author <author@example.org>"
+    _git(clone, "commit", "-q", "-m", message)
+    result = run_cli("import", "--range", "patchkit-base..HEAD", "--tree", str(clone), "--name", "fresh", cwd=tmp_path)
+    assert result.code == 0, result.err
+    data = yaml.safe_load((tmp_path / "series" / "fresh" / "series.yaml").read_text())
+    assert data["base"] == prepared.base().to_data()
+    assert _git(prepared.path, "config", "patchkit.packageVersion").strip() == "6.1.99-2"

@@ -10,8 +10,11 @@ from tests.helpers import DIFF_NEW_FILE, DIFF_README, GitTree, run_cli, small_se
 
 # A stand-in for the tree's own script: prints one address per patch, as get_maintainer.pl does.
 GET_MAINTAINER = """#!/usr/bin/perl
-print "Maintainer One <one\\@example.org>\\n";
-print "x86\\@kernel.org\\n";
+print "Maintainer One <one\\@example.org> (maintainer:DEMO)\\n";
+print "R\\x{c3}\\x{a9}viewer Two <two\\@example.org> (reviewer:DEMO)\\n";
+print "x86\\@kernel.org (maintainer:X86 ARCHITECTURE (32-BIT AND 64-BIT))\\n";
+print "linux-demo\\@vger.kernel.org (open list:DEMO)\\n";
+print "linux-kernel\\@vger.kernel.org (open list)\\n";
 """
 
 
@@ -47,7 +50,7 @@ def test_format_writes_cover_and_patches_but_never_the_overlay(tmp_path: Path, s
     result = run_cli("format", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 0, result.err
     out = project / "outgoing" / "demo-v1"
-    files = sorted(out.iterdir())
+    files = sorted(out.glob("*.patch"))
     assert [f.name[:5] for f in files] == ["0000-", "0001-", "0002-"]  # the overlay is not mailed
     cover = _read(files[0])
     assert cover["Subject"] == "[PATCH 0/2] demo: Two small changes"
@@ -93,11 +96,14 @@ def test_cc_maintainers_merges_into_the_one_cc_header(tmp_path: Path, small_tree
     assert script.is_file()
     result = run_cli("format", "--tree", str(small_tree.path), "--cc-maintainers", "-o", "mails", cwd=project)
     assert result.code == 0, result.err
-    for path in sorted((project / "mails").iterdir()):
+    for path in sorted((project / "mails").glob("*.patch")):
         text = path.read_text()
-        assert text.count("\nCc:") == 1, path.name
-        cc = _read(path)["Cc"]
-        assert cc == "linux-kernel@vger.kernel.org, Maintainer One <one@example.org>"  # x86@ is already To
+        assert text.count("\nCc:") == 1 and text.count("\nTo:") == 1, path.name
+        assert "Réviewer" not in text and "=?utf-8?" in text  # names are RFC 2047-encoded, never raw
+        mail = _read(path)
+        # maintainers and reviewers go to To, lists to Cc, merged with the data's, nobody twice
+        assert mail["To"] == "x86@kernel.org, Maintainer One <one@example.org>, Réviewer Two <two@example.org>"
+        assert mail["Cc"] == "linux-kernel@vger.kernel.org, linux-demo@vger.kernel.org"
 
 
 def test_format_refuses_a_branch_that_no_longer_matches_the_data(tmp_path: Path, small_tree: GitTree) -> None:

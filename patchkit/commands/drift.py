@@ -64,7 +64,7 @@ def run(series_arg: str | None, versions: tuple[str, ...], build: bool, fmt: str
     series = open_series(series_arg)
     checks: list[DriftCheck] = []
     with Progress() as progress:
-        old = basetree.prepare_base(series.base, progress)
+        old = basetree.prepare_base(series, progress)
         for which, version in _targets(series.base.package, versions):
             found = next((c for c in checks if c.package_version == version), None)
             if found is not None:

@@ -1,4 +1,4 @@
-"""format: the applied series as mails, ready for `git send-email`."""
+"""format: the applied series as mails, ready for `git send-email` or `patchkit send`."""
 
 from __future__ import annotations
 
@@ -10,13 +10,26 @@ from patchkit.formatting import format_series
 from patchkit.target import open_target
 
 
-def run(series_arg: str | None, tree_arg: Path | None, output: Path | None, cc_maintainers: bool) -> int:
+def run(
+    series_arg: str | None,
+    tree_arg: Path | None,
+    output: Path | None,
+    cc_maintainers: bool,
+    force: bool = False,
+    fail_on: str = "error",
+    checkpatch: bool = True,
+) -> int:
     target = open_target(series_arg, tree_arg)
     series = target.series
     directory = output or Path("outgoing") / f"{series.name}-v{series.revision}"
-    formatted = format_series(target.tree, series, directory, cc_maintainers=cc_maintainers)
+    formatted = format_series(
+        target.tree, series, directory, cc_maintainers=cc_maintainers, force=force, fail_on=fail_on,
+        checkpatch=checkpatch,
+    )  # fmt: skip
     for path in formatted.files:
         click.echo(str(path))
+    for note in formatted.notes:
+        click.echo(note)
     if formatted.range_diff_against:
         click.echo(f"range-diff against {formatted.range_diff_against} is in the cover letter")
     click.echo(f"{len(formatted.files) - 1} patches and a cover letter in {directory}; check, then send with:")

@@ -30,7 +30,12 @@ def run(
         series_dir = Path("series") / name
     if rev_range is not None:
         tree = KernelTree(tree_arg or _default_tree_for(series_dir, package))
-        series = import_range(tree, rev_range, series_dir, name=name, package=package, overlay_tip=overlay_tip)
+        recorded = basetree.recorded_package(tree)
+        package_version = recorded[1] if recorded is not None and recorded[0] == package else ""
+        series = import_range(
+            tree, rev_range, series_dir, name=name, package=package, overlay_tip=overlay_tip,
+            package_version=package_version,
+        )  # fmt: skip
     else:
         assert mbox is not None
         mbox_base = None

@@ -14,7 +14,7 @@ from patchkit.target import open_series
 def run(series_arg: str | None, onto: str) -> int:
     series = open_series(series_arg)
     with Progress() as progress:
-        old = basetree.prepare_base(series.base, progress)
+        old = basetree.prepare_base(series, progress)
         new = basetree.prepare(series.base.package, onto, progress=progress)
     click.echo(f"from:    {old.package} {old.package_version} (kernel {old.version}, tree {old.base_tree[:12]})")
     click.echo(f"onto:    {new.package} {new.package_version} (kernel {new.version}, tree {new.base_tree[:12]})")

@@ -17,8 +17,11 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
         f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)"
     )
     click.echo(f"base:    {series.base.describe()} (kernel {series.base.version}), tree {series.base.tree}")
+    installed = debian.installed_version(series.base.package)
+    if installed is not None and series.base.package_version and installed != series.base.package_version:
+        click.echo(f"         installed {series.base.package} is {installed}: 'patchkit drift' tells whether it applies")
     if tree_arg is None:
-        version = series.base.package_version or debian.installed_version(series.base.package) or "?"
+        version = series.base.package_version or installed or "?"
         path = basetree.tree_path(series.base.package, version)
         if not (path / ".git").is_dir():
             click.echo(f"tree:    {path} (default; not prepared yet: 'patchkit tree prepare')")

@@ -20,7 +20,7 @@ def run(series_arg: str | None, package: str | None, version: str | None) -> int
             if version is not None:
                 raise UsageError("--version goes with --package (a series names its own base)")
             series = load_series(find_series(Path.cwd(), series_arg), check_files=False)
-            prepared = basetree.prepare_base(series.base, progress)
+            prepared = basetree.prepare_base(series, progress)
         else:
             prepared = basetree.prepare(package, version, progress=progress)
     verb = "prepared" if prepared.created else "already prepared"

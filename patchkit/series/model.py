@@ -52,6 +52,27 @@ class ChangelogEntry:
 
 
 @dataclass(frozen=True)
+class PostedPatch:
+    """One patch as a revision was posted: its content identity and its Message-Id."""
+
+    subject: str
+    patch_id: str  # git patch-id --stable
+    message_id: str
+
+
+@dataclass(frozen=True)
+class Revision:
+    """What was posted for one revision (written by ``format``/``send``/``revise``, read by the next)."""
+
+    revision: int
+    date: str  # ISO 8601 with offset: when it was formatted or sent
+    cover_message_id: str
+    patches: tuple[PostedPatch, ...]
+    sent: bool = False  # True once ``patchkit send`` delivered it
+    snapshot: str = ""  # directory (relative to the series) holding that revision's series.yaml and diffs
+
+
+@dataclass(frozen=True)
 class BootSpec:
     enabled: bool = True
     cmdline: str = ""
@@ -110,6 +131,12 @@ class Series:
     cover: Cover | None = None
     changelog: tuple[ChangelogEntry, ...] = ()
     configs: tuple[KconfigSpec, ...] = ()
+    change_id: str | None = None  # b4-compatible series identity (YYYYMMDD-slug-hex)
+    archive: str | None = None  # list archive URL for "Link to vN" (%s = Message-Id); lore's when unset
+    history: tuple[Revision, ...] = ()  # earlier (and the current, once posted) revisions
+
+    def revision_record(self, revision: int) -> Revision | None:
+        return next((r for r in self.history if r.revision == revision), None)
 
     @property
     def mailed_patches(self) -> tuple[Patch, ...]:
@@ -142,6 +169,12 @@ class Series:
             data["cover"] = {"subject": self.cover.subject, "body": self.cover.body}
         if self.changelog:
             data["changelog"] = [{"revision": c.revision, "changes": c.changes} for c in self.changelog]
+        if self.change_id is not None:
+            data["change_id"] = self.change_id
+        if self.archive is not None:
+            data["archive"] = self.archive
+        if self.history:
+            data["history"] = [_revision_data(r) for r in self.history]
         if self.configs:
             data["configs"] = [_config_data(c) for c in self.configs]
         data["patches"] = [_patch_data(p) for p in self.patches]
@@ -162,6 +195,33 @@ def _config_data(config: KconfigSpec) -> dict[str, Any]:
     if boot:
         data["boot"] = boot
     return data
+
+
+def _revision_data(revision: Revision) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "revision": revision.revision,
+        "date": revision.date,
+        "cover_message_id": revision.cover_message_id,
+    }
+    if revision.sent:
+        data["sent"] = True
+    if revision.snapshot:
+        data["snapshot"] = revision.snapshot
+    data["patches"] = [
+        {"subject": p.subject, "patch_id": p.patch_id, "message_id": p.message_id} for p in revision.patches
+    ]
+    return data
+
+
+def _revision_from_data(r: dict[str, Any]) -> Revision:
+    return Revision(
+        revision=r["revision"],
+        date=r["date"],
+        cover_message_id=r["cover_message_id"],
+        patches=tuple(PostedPatch(p["subject"], p["patch_id"], p["message_id"]) for p in r.get("patches", ())),
+        sent=r.get("sent", False),
+        snapshot=r.get("snapshot", ""),
+    )
 
 
 def _patch_data(patch: Patch) -> dict[str, Any]:
@@ -210,6 +270,9 @@ def series_from_data(directory: Path, data: dict[str, Any]) -> Series:
         cc=tuple(data.get("cc", ())),
         cover=Cover(cover["subject"], cover["body"]) if cover else None,
         changelog=tuple(ChangelogEntry(c["revision"], c["changes"]) for c in data.get("changelog", ())),
+        change_id=data.get("change_id"),
+        archive=data.get("archive"),
+        history=tuple(_revision_from_data(r) for r in data.get("history", ())),
         configs=tuple(
             KconfigSpec(
                 name=c["name"],

@@ -1,0 +1,1 @@
+"""Mail: output directories patchkit owns, header hygiene, Message-Ids, trailers and sending."""

@@ -1,0 +1,197 @@
+"""format's headers: RFC 2047, no injection, no git identity needed, b4's base-commit/change-id, the lint gate."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import DIFF_NEW_FILE, GitTree, run_cli
+from tests.test_format import _read, _series
+
+
+def _apply(project: Path, tree: GitTree) -> None:
+    result = run_cli("apply", "--tree", str(tree.path), cwd=project)
+    assert result.code == 0, result.err
+
+
+def _edit(project: Path, change: dict[str, object] | None = None, patch: dict[str, object] | None = None) -> None:
+    path = project / "series/demo/series.yaml"
+    data = yaml.safe_load(path.read_text())
+    data.update(change or {})
+    if patch:
+        data["patches"][0].update(patch)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _head_block(path: Path) -> bytes:
+    return path.read_bytes().partition(b"\n\n")[0]
+
+
+def test_non_ascii_cover_subject_is_encoded_and_reads_back(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _edit(project, {"cover": {"subject": "démo: Zwei Änderungen für Zoë", "body": "Warum."}})
+    _apply(project, small_tree)
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
+    assert result.code == 0, result.err
+    for path in (project / "out").glob("*.patch"):
+        _head_block(path).decode("ascii")  # every header line is 7-bit: encoded-words, never raw UTF-8
+    cover = _read(project / "out/0000-cover-letter.patch")
+    assert cover["Subject"] == "[PATCH 0/2] démo: Zwei Änderungen für Zoë"
+    assert cover["From"] == "Test Author <author@example.org>"  # git's identity, when there is one
+    assert cover.get_content_charset() == "utf-8" and "Warum." in cover.get_content()
+
+
+@pytest.mark.parametrize(
+    ("change", "patch", "key"),
+    [
+        ({}, {"subject": "README: Add\rBcc: victim@example.org"}, "patches[0].subject contains a carriage return"),
+        ({}, {"author": {"name": "Eve\rBcc: victim@example.org", "email": "eve@example.org"}},
+         "patches[0].author.name contains a carriage return"),
+        ({"cover": {"subject": "demo\nBcc: victim@example.org", "body": "x"}}, {},
+         "cover.subject contains a newline"),
+        ({"cc": ["list@example.org\rBcc: victim@example.org"]}, {}, "cc[0] contains a carriage return"),
+        ({"to": ["two@example.org, three@example.org"]}, {}, "to[0]: 'two@example.org, three@example.org' is not one"),
+    ],
+)  # fmt: skip
+def test_header_injection_is_refused_naming_the_key(
+    tmp_path: Path, small_tree: GitTree, change: dict[str, object], patch: dict[str, object], key: str
+) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _apply(project, small_tree)
+    _edit(project, change, patch)
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
+    assert result.code == 3, result.err
+    assert key in result.err and "series.yaml" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not (project / "out").exists()
+
+
+def test_format_works_without_any_git_identity(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _apply(project, small_tree)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "EMAIL"))}
+    env["HOME"] = str(tmp_path / "nohome")
+    command = [sys.executable, "-m", "patchkit", "format", "--tree", str(small_tree.path), "-o", "out"]
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    cover = _read(project / "out/0000-cover-letter.patch")
+    assert cover["From"] == "Zoë Ærø <zoe@example.org>"  # the data names the first patch's author
+    assert cover["Message-ID"].endswith("@example.org>")
+
+
+def test_cover_has_base_commit_change_id_and_b4_message_ids(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _apply(project, small_tree)
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    cover = _read(project / "out/0000-cover-letter.patch")
+    body = cover.get_content()
+    base = small_tree.git("rev-parse", "patchkit-base").strip()
+    change_id = cover["X-Change-ID"]
+    assert f"\nbase-commit: {base}\nchange-id: {change_id}\n" in body
+    assert "Based on Debian's linux-source-6.1 (6.1.99)." in body
+    stable = change_id.rsplit("-", 1)[0]
+    assert cover["Message-ID"].startswith(f"<{stable}-v1-0-")
+    patches = [_read(p) for p in sorted((project / "out").glob("000[1-9]-*.patch"))]
+    assert [p["Message-ID"].split("-v1-")[1][:2] for p in patches] == ["1-", "2-"]
+    assert all(p["In-Reply-To"] == cover["Message-ID"] == p["References"] for p in patches)
+    # the same data formats to the same Message-Ids; changed content to new ones
+    first_ids = [cover["Message-ID"], *(p["Message-ID"] for p in patches)]
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    again = [_read(p)["Message-ID"] for p in sorted((project / "out").glob("*.patch"))]
+    assert again == first_ids
+
+
+def test_mails_git_am_back_into_the_same_commits(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _apply(project, small_tree)
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "-q", str(small_tree.path), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "am", "patchkit-base"], check=True)
+    mails = sorted(str(p) for p in (project / "out").glob("000[1-9]-*.patch"))
+    subprocess.run(["git", "-C", str(clone), "am", "-q", "--committer-date-is-author-date", *mails], check=True)
+    fmt = "%an <%ae>%n%aI%n%T%n%B"
+    got = subprocess.run(["git", "-C", str(clone), "log", f"--format={fmt}", "patchkit-base..am"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    want = small_tree.git("log", f"--format={fmt}", "patchkit-base..patchkit/demo/v1")
+    assert got == want
+
+
+def test_lint_errors_stop_format_unless_forced(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _edit(project, patch={"trailers": ["Signed-off-by: Someone Else <else@example.org>"]})
+    _apply(project, small_tree)
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
+    assert result.code == 1
+    assert "lint: 1 error(s)" in result.err and "hygiene/signed-off-by" in result.err and "--force" in result.err
+    assert not (project / "out").exists()
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", "--force", cwd=project)
+    assert result.code == 0, result.err
+    assert "lint fails, formatted anyway (--force)" in result.out
+    # warnings pass by default, and stop format with --fail-on warning
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out2", "--fail-on", "warning", "--force",
+                     cwd=project)  # fmt: skip
+    assert result.code == 0
+
+
+def test_get_maintainer_runs_from_the_base_not_from_a_patch(tmp_path: Path, small_tree: GitTree) -> None:
+    marker = tmp_path / "pwned"
+    small_tree.git("checkout", "-q", "main")
+    small_tree.commit(
+        "scripts: Add get_maintainer.pl\n",
+        {"scripts/get_maintainer.pl": 'print "Maint <m\\@example.org> (maintainer:X)\\n";\n'},
+    )
+    small_tree.git("tag", "-f", "patchkit-base")
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    evil = (
+        "diff --git a/scripts/get_maintainer.pl b/scripts/get_maintainer.pl\n"
+        "index 111111111111..222222222222 100644\n"
+        "--- a/scripts/get_maintainer.pl\n+++ b/scripts/get_maintainer.pl\n"
+        "@@ -1 +1,2 @@\n"
+        f"+open(my $f, '>', '{marker}'); close($f);\n"
+        ' print "Maint <m\\@example.org> (maintainer:X)\\n";\n'
+    )
+    (project / "series/demo/0002-makefile.diff").write_text(DIFF_NEW_FILE + evil)
+    _apply(project, small_tree)
+    result = run_cli("format", "--tree", str(small_tree.path), "--cc-maintainers", "-o", "out", cwd=project)
+    assert result.code == 0, result.err
+    assert not marker.exists()
+    assert "Maint <m@example.org>" in _read(project / "out/0000-cover-letter.patch")["To"]
+
+
+def test_a_second_revision_needs_its_changelog_entry(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _edit(project, {"revision": 2, "changelog": [{"revision": 1, "changes": "First."},
+                                                 {"revision": 2, "changes": ""}]})  # fmt: skip
+    _apply(project, small_tree)
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
+    assert result.code == 3
+    assert "changelog: revision 2 has no entry saying what changed since v1" in result.err
+
+
+def test_headers_parse_without_defects(tmp_path: Path, small_tree: GitTree) -> None:
+    project = tmp_path / "project"
+    _series(project, small_tree)
+    _apply(project, small_tree)
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    for path in (project / "out").glob("*.patch"):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        assert not message.defects, path.name
+        for name in ("From", "To", "Cc", "Subject"):
+            header = message[name]
+            assert header is not None and not header.defects, (path.name, name)
