@@ -17,6 +17,7 @@ The keys used here (besides ``series``, ``revision``, ``branch``, ``lint``, ``bu
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,12 @@ def text_table(report: Report) -> list[str]:
     return lines
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text shown as itself in a Markdown table cell (subjects hold ``__tdcall()`` and such)."""
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def markdown(report: Report, title: str | None = None) -> str:

@@ -190,3 +190,10 @@ def test_real_lint_only_partial_merges_to_the_single_run(tmp_path: Path) -> None
 
     assert table(merged.stdout) == table(one.stdout)
     assert "hygiene" not in table(one.stdout) and "1 warning" in table(one.stdout)  # patch 2 has no body
+
+
+def test_job_summary_shows_subjects_as_written() -> None:
+    one = single_run()
+    one["states"][1]["subject"] = "x86/tdx: Rename __tdx_module_call() to __tdcall() | <asm>"
+    text = verify_report.markdown(one)
+    assert "| x86/tdx: Rename \\_\\_tdx\\_module\\_call() to \\_\\_tdcall() \\| &lt;asm&gt; |" in text
