@@ -6,6 +6,7 @@ wheels that carry their binaries; nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -184,3 +185,40 @@ def test_action_inputs_are_verify_options() -> None:
     assert action["runs"]["using"] == "composite"
     for step in action["runs"]["steps"]:
         assert "${{" not in step.get("run", "")  # inputs reach the shell through env only
+
+
+def test_action_steps_run_patchkit_as_the_inputs_say(tmp_path: Path) -> None:
+    """The composite action's apply and verify scripts, run as the runner runs them (bash -e, env inputs)."""
+    from tests.helpers import GitTree, make_small_series
+
+    patchkit = REPO_ROOT / ".venv" / "bin" / "patchkit"
+    assert patchkit.is_file(), "./setup.sh makes .venv"
+    tree = GitTree.create_small(tmp_path / "linux")
+    series_dir = make_small_series(tmp_path / "project", tree)
+    steps = {s["name"]: s for s in _load(ACTION)["runs"]["steps"]}
+    outputs = tmp_path / "github-output"
+    inputs = {name: str(spec.get("default", "")) for name, spec in _load(ACTION)["inputs"].items()}
+    inputs.update({"series": str(series_dir), "tree": str(tree.path), "checkpatch": "false", "build": "false",
+                   "results": str(tmp_path / "results"), "args": "--timeout 30"})  # fmt: skip
+
+    def run(step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "GITHUB_ACTION_PATH": str(REPO_ROOT), "GITHUB_OUTPUT": str(outputs)}
+        for key, value in step.get("env", {}).items():
+            m = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", value)
+            assert m, value
+            env[key] = inputs[m.group(1)]
+        return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                              cwd=tmp_path / "project", env=env, capture_output=True, text=True,
+                              check=False)  # fmt: skip
+
+    applied = run(steps["patchkit apply"])
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    verified = run(steps["patchkit verify"])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "verify: passed" in verified.stdout
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert written == {"results": str(tmp_path / "results"), "exit-code": "0"}
+    assert json.loads((tmp_path / "results" / "report.json").read_text())["scope"]["build"] is False
+    inputs["states"] = "9..1"
+    bad = run(steps["patchkit verify"])
+    assert bad.returncode == 2 and outputs.read_text().endswith("exit-code=2\n")
