@@ -138,6 +138,7 @@ def test_one_job_per_fragment_from_the_matrix_with_caches() -> None:
     keys = " ".join(s["with"]["key"] for s in caches)
     assert "ccache" in keys and "matrix.base" in keys
     assert any("patchkit/trees" in s["with"]["path"] for s in caches)
+    assert any("patchkit/verdicts" in s["with"]["path"] for s in caches)  # content-keyed, safe to share
     report = workflow["jobs"]["report"]
     assert any("patchkit ci merge" in s.get("run", "") for s in report["steps"])
 
