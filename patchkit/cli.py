@@ -189,6 +189,15 @@ def lint(
 @click.option(
     "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
 )
+@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Build only this config (repeatable).")
+@click.option("--states", "states_range", metavar="A..B", help="Build only these states (base, N, overlay, end).")
+@click.option("--no-checkpatch", is_flag=True, help="Lint without the tree's scripts/checkpatch.pl.")
+@click.option(
+    "--source-root", type=click.Path(path_type=Path, file_okay=False),
+    help="Repository root the SARIF and annotation paths are relative to (default: the series' git top-level).",
+)  # fmt: skip
+@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build and boot everything again.")
+@click.option("--reboot", is_flag=True, help="Boot again even when the same image already has a cached verdict.")
 def verify(
     series: str | None,
     tree: Path | None,
@@ -201,13 +210,25 @@ def verify(
     accel: str,
     jobs: int | None,
     results_dir: Path | None,
+    config_names: tuple[str, ...],
+    states_range: str | None,
+    no_checkpatch: bool,
+    source_root: Path | None,
+    fresh: bool,
+    reboot: bool,
 ) -> int:
-    """Check the applied series: data, branch, lint, build and boot, with one summary and exit code."""
+    """Check the applied series: data, branch, lint, build and boot, with one summary and exit code.
+
+    With --config or --states it is one part of a CI matrix: report.json says what it covered, and
+    'patchkit ci merge' joins the parts into the table and exit code of a single run.
+    """
     from patchkit.commands import verify as command
 
     return command.run(
         series, tree, lint=not no_lint, build=not no_build, boot=not no_boot,
         keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir, fail_on=fail_on,
+        config_names=config_names, states_range=states_range, checkpatch=not no_checkpatch,
+        source_root=source_root, fresh=fresh, reboot=reboot,
     )  # fmt: skip
 
 
@@ -321,6 +342,33 @@ def cache_clear() -> int:
     from patchkit.commands import cache as command
 
     return command.clear()
+
+
+@cli.group()
+def ci() -> None:
+    """Run verify as parallel CI jobs (GitHub Actions) and join their reports."""
+
+
+@ci.command("matrix")
+@SERIES_ARG
+@click.option("--split", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split each fragment's states into this many ranges (one job each).")  # fmt: skip
+@click.option("--no-lint", is_flag=True, help="Leave out the lint job.")
+def ci_matrix(series: str | None, split: int, no_lint: bool) -> int:
+    """Print the CI job matrix as JSON: a lint job and one verify job per kconfig fragment (or range)."""
+    from patchkit.commands import ci as command
+
+    return command.matrix(series, split, lint=not no_lint)
+
+
+@ci.command("merge")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the merged report here.")
+def ci_merge(reports: tuple[Path, ...], output: Path | None) -> int:
+    """Join partial verify reports (files, or directories holding report.json) into one table and exit code."""
+    from patchkit.commands import ci as command
+
+    return command.merge(reports, output)
 
 
 @cli.command()
