@@ -64,8 +64,9 @@ def make_commits(
     sends the new objects elsewhere, for trial applies that must leave no trace in the repository.
     """
     made: list[AppliedPatch] = []
-    base_tree = tree.tree_of(base)
-    if base_tree is None:
+    found = tree.run_git(["rev-parse", "--verify", "--quiet", f"{base}^{{tree}}"], env=object_env)
+    base_tree = found.stdout.decode().strip()
+    if found.returncode != 0 or not base_tree:
         raise TreeError(f"{tree.path}: {base} is not a commit")
     diffs = [series.diff_path(patch).resolve() for patch in patches]
     touched = touched_paths(tree, diffs)

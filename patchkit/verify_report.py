@@ -64,6 +64,9 @@ def boot_configs(report: Report) -> list[str]:
     return [c for c in built_configs(report) if c in boots]
 
 
+_CACHED_MARK = " (c)"
+
+
 def table(report: Report) -> tuple[list[str], list[list[str]]]:
     """Headers and one row per state: state, lint, build per config, boot per config, subject."""
     configs = built_configs(report)
@@ -88,12 +91,13 @@ def table(report: Report) -> tuple[list[str], list[list[str]]]:
                 row.append("-")
             elif result["status"] == "ok":
                 warnings = len(result.get("new_warnings", []))
-                row.append(f"ok +{warnings}w" if warnings else "ok")
+                row.append((f"ok +{warnings}w" if warnings else "ok") + _CACHED_MARK * bool(result.get("cached")))
             else:
-                row.append("FAIL")
+                row.append("FAIL" + _CACHED_MARK * bool(result.get("cached")))
         for config in booting:
             boot = boots.get((config, label))
-            row.append("" if boot is None else ("ok" if boot["ok"] else "FAIL"))
+            cell = "" if boot is None else ("ok" if boot["ok"] else "FAIL")
+            row.append(cell + _CACHED_MARK * bool(boot and boot.get("cached")))
         row.append(str(state.get("subject", ""))[:60])
         rows.append(row)
     return headers, rows
@@ -106,6 +110,8 @@ def text_table(report: Report) -> list[str]:
         return ["  ".join(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    if any(_CACHED_MARK in cell for row in rows for cell in row):
+        lines.append(f"({_CACHED_MARK.strip()}: verdict from the cache; when and where it was computed: report.json)")
     return lines
 
 

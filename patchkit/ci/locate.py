@@ -105,6 +105,8 @@ class Locator:
         yaml_file = series.directory / SERIES_FILE
         try:
             raw = yaml_file.read_bytes()
+        except FileNotFoundError:
+            raw = b""  # a series made in memory (tests, tools): findings on the data point at the file's top
         except OSError as exc:
             raise DataError(f"{yaml_file}: cannot read: {exc.strerror}") from exc
         self._yaml_text = raw.decode("utf-8", "replace").split("\n")
@@ -129,6 +131,8 @@ class Locator:
             path = self.series.diff_path(patch)
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                text = ""  # a series made in memory: nothing to point into
             except OSError as exc:
                 raise DataError(f"{path}: cannot read: {exc.strerror}") from exc
             self._diffs[patch.number] = DiffIndex.parse(text)

@@ -359,4 +359,4 @@ def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Pat
     assert warned.worst_severity == "warning", [(f.rule, f.severity) for f in warned.failing]
     (tmp_path / "r2").mkdir()
     assert not verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2").failed
-    assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", "warning").failed
+    assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", fail_on="warning").failed
