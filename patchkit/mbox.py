@@ -224,9 +224,7 @@ def _body_text(message: Message, where: str) -> str:
         raise DataError(f"{where}: body is not valid {charset}: {exc}") from exc
 
 
-def _read_patch(
-    message: Message, where: str, index: int, subject: str, text: str, message_id: str = ""
-) -> MailPatch:
+def _read_patch(message: Message, where: str, index: int, subject: str, text: str, message_id: str = "") -> MailPatch:
     name, address = email.utils.parseaddr(_decode_header(message.get("From", ""), where))
     date_header = message.get("Date")
     lines = text.split("\n")

@@ -59,8 +59,11 @@ def test_verify_sarif_points_at_the_diff_line_and_series_yaml(project: tuple[Pat
     summary = tmp_path / "summary.md"
     results = tmp_path / "results"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "CI": "true"}
-    run = _cli(["verify", "demo", "--tree", str(tree), "--no-build", "--no-checkpatch", "--results", str(results)],
-               repo / "series", **env)  # fmt: skip  (from a subdirectory: paths are still relative to the top)
+    run = _cli(
+        ["verify", "demo", "--tree", str(tree), "--no-build", "--no-checkpatch", "--results", str(results)],
+        repo / "series",
+        **env,
+    )  # fmt: skip  (from a subdirectory: paths are still relative to the top)
     assert run.returncode == 1, run.stdout + run.stderr  # the whitespace error fails lint
     sarif = json.loads((results / "lint.sarif").read_text())
     jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))

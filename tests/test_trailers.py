@@ -79,8 +79,12 @@ def test_trailers_from_replies_land_on_the_right_patches(tmp_path: Path, small_t
     assert "trailers" not in patches[2] or patches[2]["trailers"] == patches[0]["trailers"][:1]  # overlay untouched
     provenance = patches[0]["provenance"]
     assert isinstance(provenance, list)
-    assert provenance[0] == {"trailer": "Reviewed-by: Rev One <rev1@example.org>",
-                             "from": "Rev One <rev1@example.org>", "message_id": "<r1@example.org>", "revision": 1}
+    assert provenance[0] == {
+        "trailer": "Reviewed-by: Rev One <rev1@example.org>",
+        "from": "Rev One <rev1@example.org>",
+        "message_id": "<r1@example.org>",
+        "revision": 1,
+    }
     assert "added: patch 1 (README: Add a second line): Reviewed-by: Rev One <rev1@example.org>" in result.out
     assert "skipped: Reviewed-by: Nobody <n@example.org> (from Nobody <n@example.org>, <r4@example.org>): " \
            "not a reply to a posted revision of series demo" in result.out  # fmt: skip
@@ -106,8 +110,10 @@ def test_a_trailer_for_a_patch_changed_since_is_flagged_not_carried(tmp_path: Pa
     patches = _patches(project)
     assert patches[0]["trailers"] == ["Signed-off-by: Zoë Ærø <zoe@example.org>"]  # changed: nothing carried
     assert "Acked-by: Ack Two <ack2@example.org>" in patches[1]["trailers"]  # unchanged since v1: carried
-    assert ("skipped: v1 patch 1 (README: Add a second line): changed since v1: Reviewed-by: Rev One "
-            "<rev1@example.org> (from Rev One <rev1@example.org>, <r1@example.org>, on v1) not carried") in result.out
+    assert (
+        "skipped: v1 patch 1 (README: Add a second line): changed since v1: Reviewed-by: Rev One "
+        "<rev1@example.org> (from Rev One <rev1@example.org>, <r1@example.org>, on v1) not carried"
+    ) in result.out
     provenance = patches[1]["provenance"]
     assert isinstance(provenance, list) and {p["revision"] for p in provenance} == {1}
 

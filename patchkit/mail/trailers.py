@@ -204,4 +204,3 @@ def _with_trailer(patch: Patch, trailer: str, source: TrailerSource) -> Patch:
     else:
         trailers.append(trailer)
     return replace(patch, trailers=tuple(trailers), provenance=(*patch.provenance, source))
-
