@@ -63,8 +63,8 @@ class DiffSummary:
         return self.added + self.removed + self.modified
 
 
-def read_limited(path: Path, limit: int, *, missing: str, where: str | None = None) -> bytes:
-    """Read a data file that must be a regular file of at most ``limit`` bytes; never block or read more."""
+def require_regular_file(path: Path, limit: int, *, missing: str, where: str | None = None) -> None:
+    """Refuse, without opening it, anything but a regular file of at most ``limit`` bytes."""
     label = where or str(path)
     try:
         info = os.stat(path)
@@ -75,6 +75,12 @@ def read_limited(path: Path, limit: int, *, missing: str, where: str | None = No
             raise DataError(f"{label}: {exc.strerror}") from None
         raise EnvironmentProblem(f"{label}: cannot read: {exc.strerror}") from exc
     _require_regular(label, info, limit)
+
+
+def read_limited(path: Path, limit: int, *, missing: str, where: str | None = None) -> bytes:
+    """Read a data file that must be a regular file of at most ``limit`` bytes; never block or read more."""
+    label = where or str(path)
+    require_regular_file(path, limit, missing=missing, where=where)
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:

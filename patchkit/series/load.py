@@ -7,6 +7,7 @@ Every error names the file, the line and the key path, e.g.
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime
 from functools import cache
@@ -18,7 +19,7 @@ import jsonschema
 import yaml
 
 from patchkit.errors import DataError, UsageError
-from patchkit.series.diffcheck import MAX_DIFF_BYTES, SeriesPaths, check_diff, read_limited
+from patchkit.series.diffcheck import MAX_DIFF_BYTES, SeriesPaths, check_diff, read_limited, require_regular_file
 from patchkit.series.model import Series, series_from_data
 
 SERIES_FILE = "series.yaml"
@@ -53,8 +54,10 @@ def load_series(directory: Path, *, check_files: bool = True) -> Series:
         for patch in series.patches:
             where = f"{path}:{lines.get(('patches', patch.number - 1, 'diff'), 0)}: patches[{patch.number - 1}].diff"
             diff_path = series.diff_path(patch)
+            named = f"{where}: {patch.diff}"
+            require_regular_file(diff_path, MAX_DIFF_BYTES, missing="no such file", where=named)
             _require_inside(directory, diff_path, where, patch.diff)
-            diff_raw = read_limited(diff_path, MAX_DIFF_BYTES, missing="no such file", where=f"{where}: {patch.diff}")
+            diff_raw = read_limited(diff_path, MAX_DIFF_BYTES, missing="no such file", where=named)
             paths.add(diff_path, patch.label(), check_diff(diff_path, diff_raw))
         for index, config in enumerate(series.configs):
             where = f"{path}:{lines.get(('configs', index, 'fragment'), 0)}: configs[{index}].fragment"
@@ -76,24 +79,32 @@ def _require_inside(directory: Path, path: Path, where: str, name: str) -> None:
 
 
 def find_series(root: Path, name: str | None) -> Path:
-    """The series directory: ``root/series/<name>``, or the only one there is."""
+    """The series directory: ``root/series/<name>``, or the only one there is.
+
+    A series.yaml that exists in any form (a dangling or looping symlink, a FIFO)
+    counts as found: loading it then says exactly what is wrong with it.
+    """
     series_root = root / "series"
     if name is not None:
         candidate = Path(name)
-        if (candidate / SERIES_FILE).is_file():
+        if _present(candidate / SERIES_FILE):
             return candidate
-        if (series_root / name / SERIES_FILE).is_file():
+        if _present(series_root / name / SERIES_FILE):
             return series_root / name
         raise UsageError(
             f"no series '{name}': neither {candidate}/{SERIES_FILE} nor {series_root / name}/{SERIES_FILE} exists"
         )
-    found = sorted(p.parent for p in series_root.glob(f"*/{SERIES_FILE}")) if series_root.is_dir() else []
+    found = sorted(p for p in series_root.iterdir() if _present(p / SERIES_FILE)) if series_root.is_dir() else []
     if not found:
         raise UsageError(f"no series found under {series_root}/ (name one: patchkit apply SERIES)")
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise UsageError(f"several series under {series_root}/ ({names}): name one")
     return found[0]
+
+
+def _present(path: Path) -> bool:
+    return os.path.lexists(path) and not path.is_dir()
 
 
 def parse_yaml(path: Path, raw: bytes) -> tuple[Any, dict[KeyPath, int]]:
@@ -226,7 +237,7 @@ def format_key_path(key_path: KeyPath) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            shown = _one_line(part, 40) if re.fullmatch(r"[A-Za-z0-9_-]+", part) is None else part
+            shown = part if re.fullmatch(r"[A-Za-z0-9_-]+", part) else _one_line(repr(part), 60)
             text += f".{shown}" if text else shown
     return text or "(top level)"
 
