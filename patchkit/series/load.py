@@ -114,7 +114,11 @@ def parse_yaml(path: Path, raw: bytes) -> tuple[Any, dict[KeyPath, int]]:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"{path}:{line}: not valid UTF-8") from None
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)
+    except yaml.reader.ReaderError as exc:  # the reader checks every character up front
+        line = text[: exc.position].count("\n") + 1
+        raise DataError(f"{path}:{line}: malformed YAML: character U+{exc.character:04X} is not allowed") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
