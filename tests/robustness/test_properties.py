@@ -23,7 +23,7 @@ from patchkit.series.load import SERIES_FILE, load_series
 from tests.helpers import DIFF_NEW_FILE, DIFF_README
 
 SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 
 VALID_YAML = """\
