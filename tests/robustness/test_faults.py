@@ -207,8 +207,10 @@ tinyconfig:
 olddefconfig:
 \t@true
 all:
-\t@echo "arch/x86/coco/tdx/tdx.c:5:9: error: 'answer' undeclared (first use in this function)" >&2; exit 2
+\t@{all}
 """
+COMPILE_ERROR = "echo \"arch/x86/coco/tdx/tdx.c:5:9: error: 'answer' undeclared\" >&2; exit 2"
+NOT_A_KERNEL = "mkdir -p $(O)/arch/x86/boot && printf 'not a kernel' > $(O)/arch/x86/boot/bzImage"
 
 
 def _add_config(project: Project) -> None:
@@ -216,16 +218,15 @@ def _add_config(project: Project) -> None:
     project.mutate(lambda d: d.update(configs=[{"name": "guest", "fragment": "guest.config"}]))
 
 
-def test_a_failing_build_is_exit_5_naming_the_patch_and_error(tmp_path: Path, run: RunCli) -> None:
-    """A tree whose Makefile configures and then fails to compile: exit 5 in a second, no kernel built."""
+def _fake_kernel_project(root: Path, all_recipe: str) -> Project:
+    """A tree whose Makefile configures in no time, then runs ``all_recipe`` as its build; one applied patch."""
     files = {
-        "Makefile": FAKE_KERNEL_MAKEFILE,
+        "Makefile": FAKE_KERNEL_MAKEFILE.replace("{all}", all_recipe),
         "arch/x86/Kconfig": "config X86_64\n\tdef_bool y\n",
         "scripts/kconfig/merge_config.sh": '#!/bin/sh\ncat "$5" >> "$4"\n',
-        "arch/x86/coco/tdx/tdx.c": "int tdx_answer(void)\n{\n\treturn 42;\n}\n",
         "README": "tiny tree\n",
     }
-    tree = GitTree(tmp_path / "linux")
+    tree = GitTree(root / "linux")
     tree.path.mkdir()
     tree.git("init", "-q", "-b", "main")
     tree.write(files)
@@ -235,15 +236,34 @@ def test_a_failing_build_is_exit_5_naming_the_patch_and_error(tmp_path: Path, ru
     tree.git("tag", "patchkit-base")
     data = small_series_data(tree)
     data["patches"] = data["patches"][:1]  # type: ignore[index]
-    project = Project(tmp_path / "project", tree)
+    project = Project(root / "project", tree)
     write_series(project.series, data, {"0001-readme.diff": DIFF_README})
     _add_config(project)
-    assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 0
-    result = run("build", "--tree", str(tree.path), cwd=project.root)
+    return project
+
+
+def test_a_failing_build_is_exit_5_naming_the_state_and_error(tmp_path: Path, run: RunCli) -> None:
+    """A tree whose Makefile configures and then fails to compile: exit 5 in a second, no kernel built."""
+    project = _fake_kernel_project(tmp_path, COMPILE_ERROR)
+    assert run("apply", "--tree", str(project.tree.path), cwd=project.root).code == 0
+    result = run("build", "--tree", str(project.tree.path), cwd=project.root)
     assert result.code == 5, result.err
     line = result.err.splitlines()[-1]
     assert line.startswith("patchkit: error: base is the first that does not build (config guest): ")
     assert "'answer' undeclared" in line
+
+
+@pytest.mark.skipif(
+    not (shutil.which("qemu-system-x86_64") and shutil.which("busybox")), reason="QEMU or busybox is not installed"
+)
+def test_a_kernel_that_does_not_boot_is_exit_6(tmp_path: Path, run: RunCli) -> None:
+    """The fake build's "kernel" is a few bytes of text: real QEMU refuses it, and boot says so (exit 6)."""
+    project = _fake_kernel_project(tmp_path, NOT_A_KERNEL)
+    assert run("apply", "--tree", str(project.tree.path), cwd=project.root).code == 0
+    result = run("boot", "--tree", str(project.tree.path), "--accel", "tcg", "--timeout", "20", cwd=project.root)
+    assert result.code == 6, result.err
+    line = result.err.splitlines()[-1]
+    assert line.startswith("patchkit: error: config guest at patch 1 did not boot: QEMU exited before userspace"), line
 
 
 # ---- crash recovery --------------------------------------------------------------------------------------------
