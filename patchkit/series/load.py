@@ -30,6 +30,8 @@ KeyPath = tuple[str | int, ...]
 MAX_SERIES_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 32
 MAX_NODES = 200_000
+MAX_CHARS = 16 * 1024 * 1024
+MAX_FRAGMENT_BYTES = 1024 * 1024  # a kconfig fragment; the bundled ones are a few hundred bytes
 
 
 @cache
@@ -62,8 +64,9 @@ def load_series(directory: Path, *, check_files: bool = True) -> Series:
         for index, config in enumerate(series.configs):
             where = f"{path}:{lines.get(('configs', index, 'fragment'), 0)}: configs[{index}].fragment"
             fragment = directory / config.fragment
-            if not fragment.is_file():
-                raise DataError(f"{where}: {config.fragment}: no such file")
+            require_regular_file(
+                fragment, MAX_FRAGMENT_BYTES, missing="no such file", where=f"{where}: {config.fragment}"
+            )
             _require_inside(directory, fragment, where, config.fragment)
     return series
 
@@ -148,31 +151,34 @@ class _Refused(Exception):
 class _StrictLoader(yaml.SafeLoader):
     """YAML as a series file needs it, and nothing else.
 
-    Refused, naming the line: anchors and aliases (an alias bomb expands a few
-    lines into gigabytes), explicit tags (``!!python/...``, ``!!binary``, ``!x``),
-    merge keys, non-string and duplicate keys (the last one would silently win),
-    nesting deeper than :data:`MAX_DEPTH` (the composer recurses) and more than
-    :data:`MAX_NODES` nodes. Timestamps stay text, so that the schema and the
-    date check judge them; a value Python cannot represent is an error, not a crash.
+    Refused, naming the line: explicit tags (``!!python/...``, ``!!binary``,
+    ``!x``), merge keys, non-string and duplicate keys (the last one would
+    silently win), nesting deeper than :data:`MAX_DEPTH` (the composer and
+    everything after it recurse), and values that would expand to more than
+    :data:`MAX_NODES` values or :data:`MAX_CHARS` characters. Anchors and
+    aliases are allowed (an author written once, used by every patch), but what
+    they expand to is counted as it is composed, so an alias bomb is refused
+    after reading a few lines instead of expanding into gigabytes, and an alias
+    to the value that contains it is refused too. Timestamps stay text, so the
+    schema and the date check judge them; a value Python cannot represent is an
+    error, not a crash.
     """
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self._depth = 0
-        self._nodes = 0
+        self._size: dict[int, tuple[int, int, int]] = {}  # id(node) -> (values, characters, depth) expanded
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent):
-            raise _Refused(event.start_mark, f"YAML alias '*{event.anchor}' (aliases are not allowed in series data)")
-        if event.anchor is not None:
-            raise _Refused(event.start_mark, f"YAML anchor '&{event.anchor}' (anchors are not allowed in series data)")
+            target = super().compose_node(parent, index)
+            if target is None or id(target) not in self._size:
+                raise _Refused(event.start_mark, f"YAML alias '*{event.anchor}' inside the value it names")
+            return target
         tag = getattr(event, "tag", None)
         if tag is not None:
             raise _Refused(event.start_mark, f"YAML tag '{_one_line(tag)}' (tags are not allowed in series data)")
-        self._nodes += 1
-        if self._nodes > MAX_NODES:
-            raise _Refused(event.start_mark, f"more than {MAX_NODES} YAML values (a series needs far fewer)")
         collection = isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent)
         if collection:
             self._depth += 1
@@ -183,7 +189,26 @@ class _StrictLoader(yaml.SafeLoader):
         finally:
             if collection:
                 self._depth -= 1
+        if node is not None:
+            self._measure(node)
         return node
+
+    def _measure(self, node: yaml.Node) -> None:
+        if isinstance(node, yaml.ScalarNode):
+            values, chars, depth = 1, len(str(node.value)), 0
+        else:
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+            sizes = [self._size[id(child)] for child in children]
+            values = 1 + sum(size[0] for size in sizes)
+            chars = sum(size[1] for size in sizes)
+            depth = 1 + max((size[2] for size in sizes), default=0)
+        if values > MAX_NODES:
+            raise _Refused(node.start_mark, f"more than {MAX_NODES} YAML values, aliases expanded")
+        if chars > MAX_CHARS:
+            raise _Refused(node.start_mark, f"more than {MAX_CHARS} characters of text, aliases expanded")
+        if depth > MAX_DEPTH:
+            raise _Refused(node.start_mark, f"YAML nested deeper than {MAX_DEPTH} levels, aliases expanded")
+        self._size[id(node)] = (values, chars, depth)
 
     def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         node = super().compose_mapping_node(anchor)

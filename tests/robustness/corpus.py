@@ -193,9 +193,47 @@ def _config_with_bad_regex(p: Project) -> None:
     )
 
 
+def _fragment(make: Callable[[Path], None]) -> Callable[[Project], None]:
+    def setup(p: Project) -> None:
+        make(p.series / "guest.config")
+        p.mutate(lambda d: d.update(configs=[{"name": "guest", "fragment": "guest.config"}]))
+
+    return setup
+
+
 YAML_CASES = [
-    Case("yaml-alias-bomb", 3, r"series\.yaml:1: YAML anchor '&a' \(anchors are not allowed", _prepend(ALIAS_BOMB)),
-    Case("yaml-alias", 3, r"series\.yaml:\d+: YAML alias '\*nowhere'", _append("extra: *nowhere\n")),
+    Case(
+        "yaml-alias-bomb",
+        3,
+        r"series\.yaml:6: more than 200000 YAML values, aliases expanded",
+        _prepend(ALIAS_BOMB),
+    ),
+    Case(
+        "yaml-alias-text-bomb",
+        3,
+        r"series\.yaml:\d+: more than 16777216 characters of text, aliases expanded",
+        _append("s: &s '" + "x" * (1 << 20) + "'\nt: [" + ", ".join(["*s"] * 20) + "]\n"),
+    ),
+    Case(
+        "yaml-alias-deep-chain",
+        3,
+        r"series\.yaml:\d+: YAML nested deeper than 32 levels, aliases expanded",
+        _append(
+            "d0: &d0 "
+            + "[" * 10
+            + "x"
+            + "]" * 10
+            + "\n"
+            + "".join(f"d{n}: &d{n} " + "[" * 10 + f"*d{n - 1}" + "]" * 10 + "\n" for n in range(1, 4))
+        ),
+    ),
+    Case("yaml-recursive-alias", 3, r"YAML alias '\*r' inside the value it names", _append("extra: &r [*r]\n")),
+    Case(
+        "yaml-undefined-alias",
+        3,
+        r"series\.yaml:\d+: malformed YAML: found undefined alias 'nowhere'",
+        _append("extra: *nowhere\n"),
+    ),
     Case(
         "yaml-python-tag",
         3,
@@ -320,6 +358,18 @@ DATA_CASES = [
         3,
         r"series\.yaml:\d+: configs\[0\]\.boot\.expect\[0\]: not a valid regex",
         _config_with_bad_regex,
+    ),
+    Case(
+        "fragment-dev-zero",
+        3,
+        r"series\.yaml:\d+: configs\[0\]\.fragment: guest\.config: not a regular file \(a character device\)",
+        _fragment(lambda path: path.symlink_to("/dev/zero")),
+    ),
+    Case(
+        "fragment-outside-series",
+        3,
+        r"configs\[0\]\.fragment: guest\.config is a symlink leading outside the series directory",
+        _fragment(lambda path: path.symlink_to("/etc/hostname")),
     ),
     Case(
         "unknown-key-with-newline",

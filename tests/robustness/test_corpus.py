@@ -33,3 +33,15 @@ def test_case(case: Case, project: Project, run: RunCli) -> None:
 def test_the_corpus_is_large_and_its_ids_unique() -> None:
     assert len(CASES) >= 45
     assert len({case.id for case in CASES}) == len(CASES)
+
+
+def test_anchors_for_values_said_once_are_fine(project: Project, run: RunCli) -> None:
+    """An author written once and used by every patch (or shared Python objects yaml.safe_dump wrote so)."""
+    data = project.data()
+    data["patches"][1]["author"] = data["patches"][0]["author"]
+    project.write_data(data)
+    assert "&id001" in project.text() and "*id001" in project.text()
+    result = run("apply", "--tree", str(project.tree.path), cwd=project.root)
+    assert result.code == 0, result.err
+    author = project.tree.git("log", "-1", "--format=%an <%ae>").strip()
+    assert author == "Zoë Ærø <zoe@example.org>"
