@@ -7,12 +7,10 @@ checked out, with interrupts held off for that short step. The committer is
 the author and the commit date the author date: the same data always gives the
 same commit ids, which is how ``status`` tells whether a branch matches.
 
-The private index lives in a private scratch git directory that borrows the
-tree's object store, so everything git writes for it (the split index's
-``sharedindex.*`` files included) goes away with the scratch directory, on
-success or failure. Two applies on one tree take turns on a lock, and an
-apply killed with SIGKILL is recognised and finished by the next one (see
-:mod:`patchkit.recovery`).
+Two applies on one tree take turns on a lock, and an apply killed with
+SIGKILL is recognised and finished by the next one (see
+:mod:`patchkit.recovery`); the private index directories such runs leave in
+the temporary directory are removed.
 """
 
 from __future__ import annotations
@@ -34,6 +32,7 @@ from patchkit import locking, proc, recovery
 from patchkit.applied import AppliedPatch, AppliedSeries, write_record
 from patchkit.errors import ApplyError, TreeError
 from patchkit.gitrepo import KernelTree
+from patchkit.grafting import TreeGrafter, touched_paths
 from patchkit.series.model import Patch, Series
 from patchkit.signals import deferred_interrupts
 
@@ -60,17 +59,6 @@ def commit_env(patch: Patch) -> dict[str, str]:
     }
 
 
-# The private index is rewritten after every patch: a split index (the shared part written once)
-# in version 4 makes that ~40% cheaper on a kernel tree. Only this throwaway index is affected.
-_FAST_PRIVATE_INDEX = {
-    "GIT_CONFIG_COUNT": "2",
-    "GIT_CONFIG_KEY_0": "core.splitIndex",
-    "GIT_CONFIG_VALUE_0": "true",
-    "GIT_CONFIG_KEY_1": "index.version",
-    "GIT_CONFIG_VALUE_1": "4",
-}
-
-
 def make_commits(
     tree: KernelTree,
     series: Series,
@@ -81,46 +69,39 @@ def make_commits(
 ) -> list[AppliedPatch]:
     """Create one commit per patch on top of ``base`` without touching HEAD, index or work tree.
 
-    ``object_env`` (GIT_OBJECT_DIRECTORY and alternates) sends the new objects elsewhere, for
-    trial applies that must leave no trace in the repository.
+    The private index holds only the paths the series touches; each full tree is grafted from
+    the base tree (patchkit/grafting.py). ``object_env`` (GIT_OBJECT_DIRECTORY and alternates)
+    sends the new objects elsewhere, for trial applies that must leave no trace in the repository.
     """
     made: list[AppliedPatch] = []
+    base_tree = tree.tree_of(base)
+    if base_tree is None:
+        raise TreeError(f"{tree.path}: {base} is not a commit")
+    diffs = [series.diff_path(patch).resolve() for patch in patches]
+    touched = touched_paths(tree, diffs)
     with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-") as scratch:
-        env = {**_private_git_dir(tree, Path(scratch)), **_FAST_PRIVATE_INDEX, **(object_env or {})}
-        tree.git("read-tree", base, env=env)
-        parent = base
-        for patch in patches:
-            diff_path = series.diff_path(patch)
-            result = tree.run_git(["apply", "--cached", "--whitespace=nowarn", str(diff_path.resolve())], env=env)
-            if result.returncode != 0:
-                raise ApplyError(_describe_failure(series, patch, result.stderr.decode("utf-8", "replace")))
-            tree_hash = tree.git("write-tree", env=env).strip()
-            commit = tree.git(
-                "commit-tree", tree_hash, "-p", parent, "-F", "-",
-                env={**env, **commit_env(patch)}, input_bytes=patch.message().encode("utf-8"),
-            ).strip()  # fmt: skip
-            made.append(AppliedPatch(number=patch.number, subject=patch.subject, commit=commit, overlay=patch.overlay))
-            parent = commit
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_LITERAL_PATHSPECS": "1", **(object_env or {})}
+        listing = tree.git_bytes("ls-tree", "-r", "-z", base_tree, "--", *sorted(touched), env=env)
+        tree.git("update-index", "-z", "--index-info", env=env, input_bytes=listing)
+        grafter = TreeGrafter(tree, base_tree, touched, env)
+        try:
+            parent = base
+            for patch, diff_path in zip(patches, diffs, strict=True):
+                result = tree.run_git(["apply", "--cached", "--whitespace=nowarn", str(diff_path)], env=env)
+                if result.returncode != 0:
+                    raise ApplyError(_describe_failure(series, patch, result.stderr.decode("utf-8", "replace")))
+                full_tree = grafter.graft(tree.git("write-tree", env=env).strip())
+                commit = tree.git(
+                    "commit-tree", full_tree, "-p", parent, "-F", "-",
+                    env={**env, **commit_env(patch)}, input_bytes=patch.message().encode("utf-8"),
+                ).strip()  # fmt: skip
+                made.append(
+                    AppliedPatch(number=patch.number, subject=patch.subject, commit=commit, overlay=patch.overlay)
+                )
+                parent = commit
+        finally:
+            grafter.close()
     return made
-
-
-def _private_git_dir(tree: KernelTree, scratch: Path) -> dict[str, str]:
-    """Environment for a git directory of our own in ``scratch`` that reads and writes the tree's objects.
-
-    git writes a split index's shared part (``sharedindex.<hash>``) into the git
-    directory, not beside the index file: with the tree's own git directory, every
-    apply would leave such files in the user's ``.git``.
-    """
-    git_dir = scratch / "git"
-    (git_dir / "refs").mkdir(parents=True)
-    (git_dir / "HEAD").write_text("ref: refs/heads/patchkit-private\n", encoding="utf-8")
-    # The repository format (object hash, extensions) must be the tree's.
-    shutil.copyfile(tree.common_dir / "config", git_dir / "config")
-    return {
-        "GIT_DIR": str(git_dir),
-        "GIT_INDEX_FILE": str(scratch / "index"),
-        "GIT_OBJECT_DIRECTORY": str(tree.common_dir / "objects"),
-    }
 
 
 def _describe_failure(series: Series, patch: Patch, stderr: str) -> str:

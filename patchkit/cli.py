@@ -215,6 +215,7 @@ def verify(
 @click.option(
     "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
 )
+@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build every state again (new ones are stored).")
 def build(
     series: str | None,
     tree: Path | None,
@@ -222,11 +223,15 @@ def build(
     keep_going: bool,
     jobs: int | None,
     results_dir: Path | None,
+    fresh: bool,
 ) -> int:
-    """Build the base and every patch for every kconfig fragment, incrementally."""
+    """Build the base and every patch for every kconfig fragment, incrementally.
+
+    A state whose content, fragment and compiler already have a verdict is not built again.
+    """
     from patchkit.commands import build as command
 
-    return command.run(series, tree, config_names, keep_going, jobs, results_dir)
+    return command.run(series, tree, config_names, keep_going, jobs, results_dir, fresh)
 
 
 @cli.command()
@@ -241,6 +246,7 @@ def build(
 @click.option(
     "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
 )
+@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build every state again (new ones are stored).")
 def boot(
     series: str | None,
     tree: Path | None,
@@ -251,11 +257,12 @@ def boot(
     cmdline: str,
     jobs: int | None,
     results_dir: Path | None,
+    fresh: bool,
 ) -> int:
     """Boot the built series in QEMU (busybox initramfs) and check the console."""
     from patchkit.commands import boot as command
 
-    return command.run(series, tree, config_names, each, timeout, accel, cmdline, jobs, results_dir)
+    return command.run(series, tree, config_names, each, timeout, accel, cmdline, jobs, results_dir, fresh)
 
 
 @cli.command("format")
@@ -288,6 +295,27 @@ def format_(
     from patchkit.commands import format as command
 
     return command.run(series, tree, output, cc_maintainers, force, fail_on, checkpatch=not no_checkpatch)
+
+
+@cli.group()
+def cache() -> None:
+    """The verdict cache: builds, boots and lint runs remembered by the content they judged."""
+
+
+@cache.command("info")
+def cache_info() -> int:
+    """How many verdicts and kept images the cache holds, and its size."""
+    from patchkit.commands import cache as command
+
+    return command.info()
+
+
+@cache.command("clear")
+def cache_clear() -> int:
+    """Forget every cached verdict (the next verify builds and boots everything)."""
+    from patchkit.commands import cache as command
+
+    return command.clear()
 
 
 @cli.command()

@@ -82,7 +82,3 @@ class MissingToolError(PatchkitError):
 
 class EnvironmentProblem(PatchkitError):
     exit_code = ExitCode.ENVIRONMENT
-
-
-class Interrupted(PatchkitError):
-    exit_code = ExitCode.INTERRUPTED

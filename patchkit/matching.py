@@ -32,8 +32,15 @@ def compare_branch(tree: KernelTree, series: Series) -> BranchState:
     record = read_record(tree, series.name)
     if tip is None or record is None:
         return BranchState(branch, tip is not None, tip, checked_out, False, "not applied (run 'patchkit apply')")
-    expected = make_commits(tree, series, record.base, series.mailed_patches)
+    # Overlays are made too: they are not on the branch, but build and boot use the recorded ones.
+    made = make_commits(tree, series, record.base, series.mailed_patches + series.overlay_patches)
+    expected, overlays = made[: len(series.mailed_patches)], made[len(series.mailed_patches) :]
     if expected and expected[-1].commit == tip:
+        if [o.commit for o in overlays] != [o.commit for o in record.overlays]:
+            return BranchState(
+                branch, True, tip, checked_out, False,
+                "matches the data, but the overlay patches changed since apply (run 'patchkit apply' again)",
+            )  # fmt: skip
         return BranchState(branch, True, tip, checked_out, True, f"matches the data ({len(expected)} patches)")
     actual = tree.git("rev-list", "--reverse", f"{record.base}..{tip}").split()
     for index, want in enumerate(expected):

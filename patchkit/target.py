@@ -16,23 +16,21 @@ from patchkit.series.model import Series
 class Target:
     series: Series
     tree: KernelTree
-    is_default_tree: bool
 
 
 def open_series(series_arg: str | None) -> Series:
     return load_series(find_series(Path.cwd(), series_arg))
 
 
-def open_tree(series: Series, tree_arg: Path | None) -> tuple[KernelTree, bool]:
+def open_tree(series: Series, tree_arg: Path | None) -> KernelTree:
     """The tree named by --tree, else the default tree (prepared on first use)."""
     if tree_arg is not None:
-        return KernelTree(tree_arg), False
+        return KernelTree(tree_arg)
     with Progress() as progress:
         prepared = basetree.prepare_base(series, progress)
-    return KernelTree(prepared.path), True
+    return KernelTree(prepared.path)
 
 
 def open_target(series_arg: str | None, tree_arg: Path | None) -> Target:
     series = open_series(series_arg)
-    tree, is_default = open_tree(series, tree_arg)
-    return Target(series=series, tree=tree, is_default_tree=is_default)
+    return Target(series=series, tree=open_tree(series, tree_arg))

@@ -209,7 +209,9 @@ def test_interrupt_leaves_tree_as_it_was_or_fully_applied(tmp_path: Path, small_
         time.sleep(delay)
         process.send_signal(signum)
         _, err = process.communicate(timeout=60)
-        if process.returncode == 130:
+        if process.returncode in (130, -signal.SIGINT):
+            # -SIGINT: Python re-raises SIGINT on its way out when an interrupt lands during interpreter
+            # shutdown; the shell sees 130 either way.
             assert "interrupted" in err
         elif process.returncode == -signum:
             pass  # the signal landed while Python itself was starting, before patchkit ran

@@ -45,6 +45,7 @@ class BootResult:
     console: Path
     seconds: float
     cmdline: str
+    cached: str = ""  # provenance when the verdict came from the cache, else ""
 
     def to_json_data(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class BootResult:
             "console": str(self.console),
             "seconds": round(self.seconds, 2),
             "cmdline": self.cmdline,
+            "cached": self.cached or None,
         }
 
 

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from patchkit import verdicts
 from patchkit.boot import initramfs, qemu
 from patchkit.build.walk import Builder, State, StateBuild
 from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec
+from patchkit.verdicts import VerdictCache
 
 
 @dataclass
@@ -26,6 +28,8 @@ class BootRun:
     extra_cmdline: str = ""  # appended to every boot (tests, --cmdline)
     boots: list[qemu.BootResult] = field(default_factory=list)
     accel: qemu.AccelChoice | None = None
+    cache: VerdictCache | None = None  # verdicts by image, initramfs, command line and expectations
+    reboot: bool = False  # boot again even when a verdict for the same inputs is cached
     _initrd: Path | None = None
 
     def after_state(self, state: State, builds: list[StateBuild], builder: Builder) -> None:
@@ -37,7 +41,45 @@ class BootRun:
             build = next((b for b in builds if b.config == spec.name), None)
             if build is None or build.status != "ok":
                 continue
-            self.boot_one(spec, state, builder.image(spec.name), state.index == self.end_state)
+            at_end = state.index == self.end_state
+            if self.cache is None:
+                self.boot_one(spec, state, builder.image(spec.name), at_end)
+                continue
+            if not build.cached and build.image:
+                self.cache.keep_image(builder.image(spec.name))  # so a later run can boot it without building
+            self.boot_cached(spec, state, build, builder, at_end)
+
+    def boot_cached(self, spec: KconfigSpec, state: State, build: StateBuild, builder: Builder, at_end: bool) -> None:
+        """Reuse the verdict of an identical boot, else boot (the kept image when this run did not build it)."""
+        assert self.cache is not None
+        key = self._boot_key(spec, build.image, at_end)
+        verdict = None if self.reboot else self.cache.get(key)
+        if verdict is not None:
+            data = {**verdict.data, "config": spec.name, "state": state.label}
+            result = qemu.BootResult(**{**data, "console": Path(data["console"])})
+            result.cached = verdict.provenance()
+            self.boots.append(result)
+            self.progress.line(self._line(result))
+            return
+        image = builder.image(spec.name) if not build.cached else self.cache.image(build.image)
+        if image is None:
+            # The kept image was pruned: build this state again to have one.
+            builder.work.move_to(state.commit)
+            image = builder.image(spec.name)
+            rebuilt = builder.build(spec, state)
+            if rebuilt.status != "ok" or rebuilt.image != build.image:
+                self.progress.line(f"  boot  {spec.name:<8} {state.label:<9} rebuilt image differs; booting it")
+        result = self.boot_one(spec, state, image, at_end)
+        self.cache.put(key, "boot", {k: v for k, v in result.to_json_data().items() if k != "cached"}, self.results)
+
+    def _boot_key(self, spec: KconfigSpec, image_digest: str, at_end: bool) -> str:
+        if self._initrd is None:
+            self._initrd = initramfs.initramfs()
+        return verdicts.make_key(
+            "boot", image=image_digest, initramfs=self._initrd.name, config=spec.name,
+            cmdline=" ".join(part for part in (spec.boot.cmdline, self.extra_cmdline) if part),
+            expects=list(spec.boot.expect) if at_end else [], accel=self.accel_request, timeout=self.timeout,
+        )  # fmt: skip
 
     def boot_one(self, spec: KconfigSpec, state: State, image: Path, at_end: bool) -> qemu.BootResult:
         if self._initrd is None:
@@ -56,13 +98,19 @@ class BootRun:
             expects=spec.boot.expect if at_end else (), timeout=self.timeout,
         )  # fmt: skip
         self.boots.append(result)
+        self.progress.line(self._line(result))
+        return result
+
+    def _line(self, result: qemu.BootResult) -> str:
         status = "ok" if result.ok else "FAILED"
-        line = f"  boot  {spec.name:<8} {state.label:<9} {status:<6} {result.seconds:6.1f}s {result.reason}"
+        timing = "cached" if result.cached else f"{result.seconds:6.1f}s"
+        line = f"  boot  {result.config:<8} {result.state:<9} {status:<6} {timing:>7} {result.reason}"
+        if result.cached:
+            line += f" ({result.cached})"
         if not result.ok:
             line += "\n" + "\n".join("      | " + excerpt_line for excerpt_line in result.excerpt.splitlines())
             line += f"\n      console: {result.console}"
-        self.progress.line(line)
-        return result
+        return line
 
     @property
     def first_failure(self) -> qemu.BootResult | None:

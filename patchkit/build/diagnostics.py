@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _WARNING = re.compile(
     r"^(?P<file>[^\s:][^:]*?):(?P<line>\d+):(?:(?P<column>\d+):)? warning: "
@@ -38,6 +39,13 @@ class CompilerWarning:
     def key(self) -> tuple[str, str, str]:
         """Identity across states: line numbers move when patches add lines above."""
         return (self.file, self.flag, self.message)
+
+    def to_json_data(self) -> dict[str, str | int]:
+        return {"file": self.file, "line": self.line, "message": self.message, "flag": self.flag}
+
+    @classmethod
+    def from_json_data(cls, data: dict[str, Any]) -> CompilerWarning:
+        return cls(str(data["file"]), int(data["line"]), str(data["message"]), str(data["flag"]))
 
     def describe(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -8,6 +8,7 @@ each ``O=`` directory only recompiles what the patch touched.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import time
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchkit import basetree, doctor
+from patchkit import basetree, doctor, proc, verdicts
 from patchkit.applied import AppliedSeries
 from patchkit.build import kconfig
 from patchkit.build.child import run_logged
@@ -26,6 +27,7 @@ from patchkit.errors import DataError, EnvironmentProblem, UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec, Series
+from patchkit.verdicts import Verdict, VerdictCache
 
 # Fixed so that rebuilding an unchanged state hits ccache and gives the same image.
 _REPRODUCIBLE_ENV = {
@@ -68,6 +70,31 @@ class StateBuild:
     new_warnings: list[CompilerWarning] = field(default_factory=list)
     error: str = ""  # the first error line
     excerpt: str = ""  # the compiler's explanation, a few lines
+    all_warnings: list[CompilerWarning] = field(default_factory=list)  # before blame (what the log showed)
+    image: str = ""  # sha256 of the bzImage it made ("" when it made none)
+    cached: str = ""  # provenance when the verdict came from the cache, else ""
+
+    def verdict_data(self) -> dict[str, Any]:
+        """What the verdict cache keeps of a build (its log stays where it was written)."""
+        return {
+            "status": self.status,
+            "seconds": round(self.seconds, 2),
+            "warnings": [w.to_json_data() for w in self.all_warnings],
+            "error": self.error,
+            "excerpt": self.excerpt,
+            "log": str(self.log),
+            "image": self.image,
+        }
+
+    @classmethod
+    def from_verdict(cls, config: str, state: State, verdict: Verdict) -> StateBuild:
+        data = verdict.data
+        warnings = [CompilerWarning.from_json_data(w) for w in data["warnings"]]
+        return cls(
+            config, state, data["status"], float(data["seconds"]), Path(data["log"]),
+            error=data["error"], excerpt=data["excerpt"], all_warnings=warnings, new_warnings=list(warnings),
+            image=data["image"], cached=verdict.provenance(),
+        )  # fmt: skip
 
     def to_json_data(self) -> dict[str, Any]:
         return {
@@ -81,6 +108,7 @@ class StateBuild:
             "error": self.error,
             "excerpt": self.excerpt,
             "log": str(self.log),
+            "cached": self.cached or None,
         }
 
 
@@ -131,6 +159,7 @@ class Builder:
         self.ccache = shutil.which("ccache") is not None
         self._fragments: dict[str, dict[str, str]] = {}
         self._configured_at: dict[str, int] = {}  # config -> state index of its last merge
+        self._compiler: str | None = None
 
     def make_env(self) -> dict[str, str]:
         env = dict(_REPRODUCIBLE_ENV)
@@ -141,6 +170,24 @@ class Builder:
             # Paths under the work root become relative in ccache's hash: hits survive another cache location.
             env["CCACHE_BASEDIR"] = str(self.work.root)
         return env
+
+    def compiler(self) -> str:
+        """The compiler's own version line: a different compiler invalidates every cached build."""
+        if self._compiler is None:
+            result = proc.run(["gcc", "--version"])
+            self._compiler = result.stdout.decode("utf-8", "replace").splitlines()[0] if result.stdout else "gcc ?"
+        return self._compiler
+
+    def verdict_key(self, spec: KconfigSpec, state: State) -> str:
+        """Everything a build's outcome depends on: the state's content, the fragment, the compiler, the flags."""
+        fragment = (self.series.directory / spec.fragment).read_bytes()
+        return verdicts.make_key(
+            "build",
+            tree=self.tree.tree_of(state.commit),
+            fragment=hashlib.sha256(fragment).hexdigest(),
+            compiler=self.compiler(),
+            flags=[*self.make_argv(spec.name, "all")[4:], sorted(_REPRODUCIBLE_ENV.items()), "tinyconfig"],
+        )
 
     def make_argv(self, config: str, *targets: str) -> list[str]:
         argv = ["make", "-C", str(self.work.src), f"O={self.work.out_dir(config)}", "ARCH=x86_64"]
@@ -219,7 +266,11 @@ class Builder:
         if result.returncode != 0:
             build.excerpt = error_excerpt(text, str(self.work.src), str(self.work.out_dir(spec.name)))
             build.error = first_error_line(build.excerpt)
-        build.new_warnings = parse_warnings(text, str(self.work.src), str(self.work.out_dir(spec.name)))
+        build.all_warnings = parse_warnings(text, str(self.work.src), str(self.work.out_dir(spec.name)))
+        build.new_warnings = list(build.all_warnings)
+        image = self.image(spec.name)
+        if build.status == "ok" and image.is_file():
+            build.image = verdicts.sha256_file(image)
         return build
 
     def image(self, config: str) -> Path:
@@ -239,11 +290,13 @@ def build_states(
     progress: Progress | None = None,
     work: WorkTree | None = None,
     after_state: Callable[[State, list[StateBuild], Builder], None] | None = None,
+    cache: VerdictCache | None = None,
 ) -> BuildReport:
     """Build ``states`` (default: all) for each config; stop after the first failing state unless ``keep_going``.
 
-    ``after_state`` runs after each state's builds, while ``out/`` still holds that state (to boot it).
-    The caller holds ``work.locked()``.
+    A build whose inputs already have a verdict in ``cache`` is not run again: the verdict stands, marked as
+    cached. ``after_state`` runs after each state's builds, while ``out/`` holds that state when it was built
+    (to boot it). The caller holds ``work.locked()``.
     """
     progress = progress or Progress(live=False)
     work = work or WorkTree(tree, series.name)
@@ -252,50 +305,71 @@ def build_states(
     builder = Builder(tree, series, work, results / "build", jobs)
     report = BuildReport(states=wanted, configs=[c.name for c in configs], ccache=builder.ccache)
     seen_warnings: dict[str, set[tuple[str, str, str]]] = {c.name: set() for c in configs}
-    previous: State | None = None
+    built_at: dict[str, str] = {}  # config -> commit its out/ directory was last built at, in this run
     for position, state in enumerate(wanted, start=1):
-        progress.step("checkout", f"{state.label} {state.commit[:12]}", position, len(wanted))
-        before = work.current
-        work.move_to(state.commit)
-        changed = work.changed_paths(before, state.commit) if before else None
-        failed_here = False
         state_builds: list[StateBuild] = []
         for spec in configs:
-            out = work.out_dir(spec.name)
-            must_configure = (
-                previous is None
-                or not (out / ".config").is_file()
-                or changed is None
-                or kconfig.kconfig_changed(changed)
-            )
-            if must_configure:
-                progress.step("configure", f"{spec.name} at {state.label}", position, len(wanted))
-                builder.configure(spec, state)
-            tolerated = builder.check_options(spec, state)
-            progress.step("build", f"{spec.name} at {state.label}", position, len(wanted))
-            build = builder.build(spec, state)
-            build.reconfigured = must_configure
+            key = builder.verdict_key(spec, state) if cache is not None else ""
+            verdict = cache.get(key) if cache is not None else None
+            if verdict is not None:
+                build = StateBuild.from_verdict(spec.name, state, verdict)
+                tolerated: list[kconfig.OptionMismatch] = []
+            else:
+                build, tolerated = _build_one(builder, work, spec, state, built_at, progress, position, len(wanted))
+                built_at[spec.name] = state.commit
+                if cache is not None:
+                    cache.put(key, "build", build.verdict_data(), results)
             keys = seen_warnings[spec.name]
-            fresh = [w for w in build.new_warnings if w.key not in keys]
-            keys.update(w.key for w in build.new_warnings)
+            fresh = [w for w in build.all_warnings if w.key not in keys]
+            keys.update(w.key for w in build.all_warnings)
             # The base's warnings are the tree's own; only patches get blamed.
-            build.new_warnings = fresh if state.index > 0 and previous is not None else []
+            build.new_warnings = fresh if state.index > 0 and position > 1 else []
             report.results.append(build)
             state_builds.append(build)
             progress.line(_result_line(build, tolerated))
-            failed_here = failed_here or build.status == "failed"
-        previous = state
         if after_state is not None:
             after_state(state, state_builds, builder)
-        if failed_here and not keep_going:
+        if any(b.status == "failed" for b in state_builds) and not keep_going:
             break
     return report
+
+
+def _build_one(
+    builder: Builder,
+    work: WorkTree,
+    spec: KconfigSpec,
+    state: State,
+    built_at: dict[str, str],
+    progress: Progress,
+    position: int,
+    total: int,
+) -> tuple[StateBuild, list[kconfig.OptionMismatch]]:
+    """Move the sources to ``state`` (when not there yet), configure when needed, and build one config."""
+    if work.current != state.commit:
+        progress.step("checkout", f"{state.label} {state.commit[:12]}", position, total)
+        work.move_to(state.commit)
+    last = built_at.get(spec.name)
+    out = work.out_dir(spec.name)
+    must_configure = (
+        last is None
+        or not (out / ".config").is_file()
+        or kconfig.kconfig_changed(work.changed_paths(last, state.commit))
+    )
+    if must_configure:
+        progress.step("configure", f"{spec.name} at {state.label}", position, total)
+        builder.configure(spec, state)
+    tolerated = builder.check_options(spec, state)
+    progress.step("build", f"{spec.name} at {state.label}", position, total)
+    build = builder.build(spec, state)
+    build.reconfigured = must_configure
+    return build, tolerated
 
 
 def _result_line(build: StateBuild, tolerated: list[kconfig.OptionMismatch]) -> str:
     status = "ok" if build.status == "ok" else "FAILED"
     subject = f" {build.state.subject}" if build.state.subject else ""
-    line = f"  build {build.config:<8} {build.state.label:<9} {status:<6} {build.seconds:6.1f}s{subject}"
+    timing = "cached" if build.cached else f"{build.seconds:6.1f}s"
+    line = f"  build {build.config:<8} {build.state.label:<9} {status:<6} {timing:>7}{subject}"
     for warning in build.new_warnings:
         line += f"\n      new warning: {warning.describe()}"
     if tolerated:

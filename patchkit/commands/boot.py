@@ -14,6 +14,7 @@ from patchkit.errors import BootError, DataError
 from patchkit.progress import Progress
 from patchkit.results import new_results_dir, write_report
 from patchkit.target import open_target
+from patchkit.verdicts import VerdictCache
 
 
 def run(
@@ -26,6 +27,7 @@ def run(
     cmdline: str,
     jobs: int | None,
     results_arg: Path | None,
+    fresh: bool = False,
 ) -> int:
     doctor.require(doctor.BOOT)
     target = open_target(series_arg, tree_arg)
@@ -40,13 +42,15 @@ def run(
     click.echo(f"results: {results}")
     work = WorkTree(tree, series.name)
     with work.locked(), Progress() as progress:
+        cache = VerdictCache(enabled=not fresh, warn=progress.note)
+        # Booting is what was asked for: cached builds are reused (their kept images), boots always run.
         booter = BootRun(
             configs=configs, results=results, boot_states={s.index for s in wanted}, end_state=states[-1].index,
-            accel_request=accel, timeout=timeout, progress=progress, extra_cmdline=cmdline,
+            accel_request=accel, timeout=timeout, progress=progress, extra_cmdline=cmdline, cache=cache, reboot=True,
         )  # fmt: skip
         report = build_states(
             tree, series, record, configs, results, states=wanted, keep_going=each, jobs=jobs,
-            progress=progress, work=work, after_state=booter.after_state,
+            progress=progress, work=work, after_state=booter.after_state, cache=cache,
         )  # fmt: skip
     write_report(results, {"series": series.name, "build": report.to_json_data(), "boot": booter.to_json_data()})
     failure = booter.first_failure

@@ -11,6 +11,7 @@ from patchkit.errors import BuildError
 from patchkit.progress import Progress
 from patchkit.results import new_results_dir, write_report
 from patchkit.target import open_target
+from patchkit.verdicts import VerdictCache
 
 
 def run(
@@ -20,6 +21,7 @@ def run(
     keep_going: bool,
     jobs: int | None,
     results_arg: Path | None,
+    fresh: bool = False,
 ) -> int:
     target = open_target(series_arg, tree_arg)
     series, tree = target.series, target.tree
@@ -29,9 +31,11 @@ def run(
     click.echo(f"results: {results}")
     work = WorkTree(tree, series.name)
     with work.locked(), Progress() as progress:
+        cache = VerdictCache(enabled=not fresh, warn=progress.note)
         report = build_states(
-            tree, series, record, configs, results, keep_going=keep_going, jobs=jobs, progress=progress, work=work
-        )
+            tree, series, record, configs, results, keep_going=keep_going, jobs=jobs, progress=progress, work=work,
+            cache=cache,
+        )  # fmt: skip
     write_report(results, {"series": series.name, "build": report.to_json_data()})
     return finish(report, results)
 

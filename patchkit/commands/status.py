@@ -20,9 +20,7 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
     click.echo(f"base:    {series.base.describe()} (kernel {series.base.version}), tree {series.base.tree}")
     installed = debian.installed_version(series.base.package)
     if installed is not None and series.base.package_version and installed != series.base.package_version:
-        click.echo(
-            f"         installed {series.base.package} is {installed}: 'patchkit drift' tells whether it applies"
-        )
+        click.echo(f"         installed {series.base.package} is {installed}: 'patchkit drift' says if it applies")
     if tree_arg is None:
         version = series.base.package_version or installed or "?"
         path = basetree.tree_path(series.base.package, version)

@@ -1,0 +1,89 @@
+"""Benchmark: re-verify with the verdict cache against the cold run, in one run.
+
+Usage: python bench/bench_reverify.py [SERIES] [--config NAME ...] [-j N]
+
+For each config (default: every config of the series), in a scratch cache
+directory (empty ccache, empty verdict cache), on a copy of the series that
+names only that config:
+
+1. cold: `patchkit apply && patchkit verify` (lint, every state built, boot);
+2. warm: the same verify again, unchanged series (every verdict cached);
+3. fresh: `verify --fresh` (verdicts ignored, ccache warm: what re-verify cost before the cache);
+4. v2 of the last patch: one comment line of the last mailed patch changed, apply, verify;
+5. v2 of the first patch: the same for patch 1.
+
+Reported as ratios against the cold run. Targets: warm <= 0.03, v2 of the last
+patch <= 0.25, v2 of patch 1 about the cold run minus the clean base build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench_build import one_config_copy, run
+from bench.common import private_clone
+from patchkit import basetree
+from patchkit.series.load import load_series
+from patchkit.target import open_series
+
+
+def touch_comment(series_dir: Path, number: int) -> None:
+    """Change one added comment line of patch ``number`` (the tree changes, the code does not)."""
+    series = load_series(series_dir)
+    diff = series.diff_path(series.mailed_patches[number - 1])
+    lines = diff.read_text().split("\n")
+    for index, line in enumerate(lines):
+        if line.lstrip("+").lstrip().startswith("* ") and line.startswith("+") and "*/" not in line:
+            lines[index] = line + " (v2)"
+            diff.write_text("\n".join(lines))
+            return
+    sys.exit(f"bench: patch {number} adds no comment line to change")
+
+
+def bench_config(series_dir: Path, config: str, prepared: Path, jobs: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-reverify-") as scratch_name:
+        scratch = Path(scratch_name)
+        env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache"), "CCACHE_DIR": str(scratch / "ccache"),
+               "CI": "true"}  # fmt: skip
+        clone = private_clone(prepared, scratch / "linux")
+        copy = one_config_copy(series_dir, config, scratch)
+        patchkit = [sys.executable, "-m", "patchkit"]
+        apply = [*patchkit, "apply", str(copy), "--tree", str(clone), "--force"]
+        verify = [*patchkit, "verify", str(copy), "--tree", str(clone), "-j", str(jobs)]
+        cold = run(apply, env, scratch) + run(verify, env, scratch)
+        warm = run(verify, env, scratch)
+        fresh = run([*verify, "--fresh"], env, scratch)
+        last = len(load_series(copy).mailed_patches)
+        touch_comment(copy, last)
+        v2_last = run(apply, env, scratch) + run(verify, env, scratch)
+        touch_comment(copy, 1)
+        v2_first = run(apply, env, scratch) + run(verify, env, scratch)
+        print(f"config {config}:")
+        print(f"  cold apply+verify        : {cold:7.1f}s")
+        print(f"  warm verify (cached)     : {warm:7.1f}s = {warm / cold:.3f}x cold (target <= 0.03)")
+        print(f"  verify --fresh           : {fresh:7.1f}s = {fresh / cold:.3f}x cold (before the cache)")
+        print(f"  v2 of patch {last:<2d} (last)    : {v2_last:7.1f}s = {v2_last / cold:.3f}x cold (target <= 0.25)")
+        print(f"  v2 of patch 1            : {v2_first:7.1f}s = {v2_first / cold:.3f}x cold")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("series", nargs="?")
+    parser.add_argument("--config", action="append", default=[])
+    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    options = parser.parse_args()
+    series = open_series(options.series)
+    prepared = basetree.prepare_base(series).path
+    for config in options.config or [c.name for c in series.configs]:
+        bench_config(series.directory, config, prepared, options.jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
