@@ -152,6 +152,8 @@ class SeriesPaths:
         self._symlinks: dict[str, str] = {}  # path -> which patch created it
 
     def add(self, diff_path: Path, label: str, summary: DiffSummary) -> None:
+        for name in summary.unlinked:  # a patch may replace a symlink by a directory
+            self._symlinks.pop(name, None)
         for name in summary.touched:
             link = _through_symlink(name, self._symlinks)
             if link is not None:
@@ -159,8 +161,6 @@ class SeriesPaths:
                     f"{diff_path}: path '{_shown(name)}' goes through the symlink '{_shown(link)}' that "
                     f"{self._symlinks[link]} creates (a patch must not write outside the tree through a link)"
                 )
-        for name in summary.unlinked:
-            self._symlinks.pop(name, None)
         for name in summary.symlinks:
             self._symlinks[name] = label
 
