@@ -202,6 +202,7 @@ def apply_series(
     lock = tree.git_dir / "patchkit" / "apply.lock"
     with locking.exclusive(lock, "applying a series to this tree", say):
         recovery.recover(tree, say)
+        recovery.remove_stale_temporaries(tree)
         _remove_stale_scratch()
         return _apply_locked(tree, series, force=force, base=base)
 

@@ -30,9 +30,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit import atomic, proc
+from patchkit import proc
 from patchkit.applied import AppliedPatch, AppliedSeries, write_record
-from patchkit.errors import TreeError
+from patchkit.errors import EnvironmentProblem, TreeError
 from patchkit.gitrepo import KernelTree
 
 INTENT_FILE = "apply-in-progress.json"
@@ -58,7 +58,26 @@ def intent_path(tree: KernelTree) -> Path:
 
 
 def write_intent(tree: KernelTree, intent: Intent) -> None:
-    atomic.write_text(intent_path(tree), json.dumps(asdict(intent), indent=2) + "\n")
+    """Write the note whole or not at all, without fsync: it guards against the process dying (SIGKILL),
+    which leaves the page cache intact, and apply must stay fast. After a power cut the note may be
+    gone while git's own lock stayed; the next apply then names that lock instead of removing it."""
+    path = intent_path(tree)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(asdict(intent), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror}") from exc
+
+
+def remove_stale_temporaries(tree: KernelTree) -> None:
+    """Half-written records and notes of applies killed while writing them (called under the apply lock)."""
+    directory = tree.git_dir / "patchkit"
+    if directory.is_dir():
+        for leftover in directory.glob(".*.tmp"):
+            leftover.unlink(missing_ok=True)
 
 
 def clear_intent(tree: KernelTree) -> None:

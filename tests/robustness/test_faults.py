@@ -470,9 +470,10 @@ def test_sigkill_at_any_moment_is_recovered_by_the_next_apply(project: Project, 
 # ---- nothing of patchkit's private index is left in .git -------------------------------------------------------
 
 
-def test_no_split_index_files_are_left_in_git_dir(
+def test_nothing_of_killed_or_failed_applies_is_left_behind(
     project: Project, tmp_path: Path, run: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No sharedindex.* or other file in .git, no half-written record, no private index directory."""
     tree = project.tree
     before = sorted(p.name for p in (tree.path / ".git").iterdir())
     scratch = tmp_path / "tmp"
@@ -488,9 +489,11 @@ def test_no_split_index_files_are_left_in_git_dir(
     project.mutate(lambda d: d["patches"][1].update(diff="0003-bad.diff"))
     assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 4
     assert sorted(p.name for p in (tree.path / ".git").iterdir()) == sorted([*before, "patchkit"])
+    half_written = tree.path / ".git" / "patchkit" / ".demo.json.k1ll3d.tmp"
+    half_written.write_text('{"series": "de')
     project.mutate(lambda d: d["patches"][1].update(diff="0002-makefile.diff"))
     assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 0
-    after = sorted(p.name for p in (tree.path / ".git").iterdir())
-    assert not [name for name in after if name.startswith("sharedindex")]
+    assert sorted(p.name for p in (tree.path / ".git").iterdir()) == sorted([*before, "patchkit"])
+    assert sorted(p.name for p in (tree.path / ".git" / "patchkit").iterdir()) == ["apply.lock", "demo.json"]
     assert sorted(p.name for p in scratch.iterdir()) == [live.name]  # the dead run's directory is gone
     assert yaml.safe_load(project.yaml_path.read_text())["name"] == "demo"
