@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 from pathlib import Path
@@ -48,3 +49,20 @@ def test_the_corpus_expects_only_documented_codes() -> None:
     codes = {case.code for case in CASES}
     assert codes <= readme_codes()
     assert {2, 3, 4} <= codes
+
+
+def test_only_the_command_line_exits_and_commands_return_documented_codes() -> None:
+    package = README.parent / "patchkit"
+    codes = readme_codes()
+    for source in package.rglob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                called = f"{getattr(node.func.value, 'id', '')}.{node.func.attr}"
+                if called in ("sys.exit", "os._exit"):
+                    assert source.name in ("cli.py", "__main__.py"), f"{source}:{node.lineno} exits"
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                assert getattr(node.exc.func, "id", "") != "SystemExit", f"{source}:{node.lineno} exits"
+            returned = node.value if isinstance(node, ast.Return) else None
+            if source.parent.name == "commands" and isinstance(returned, ast.Constant):
+                assert returned.value in codes, f"{source}:{node.lineno} returns {returned.value}"
