@@ -275,6 +275,7 @@ def format_key_path(key_path: KeyPath) -> str:
 # control character at all (a CR in a subject or an address would become a mail header of its own).
 _MULTILINE_KEYS = frozenset({"body", "changes"})
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_NAMES = {"\r": "a carriage return", "\n": "a newline", "\t": "a tab", "\x00": "a NUL character"}
 _CONTROL_MULTILINE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
@@ -290,10 +291,12 @@ def check_text(path: Path, data: Any, lines: dict[KeyPath, int], key_path: KeyPa
         multiline = bool(key_path) and key_path[-1] in _MULTILINE_KEYS
         found = (_CONTROL_MULTILINE if multiline else _CONTROL).search(data)
         if found is not None:
+            char = found.group()
             what = "a multi-line text may hold newlines and tabs only" if multiline else "one line of text"
             raise DataError(
-                f"{path}:{_line_of(key_path, lines)}: {format_key_path(key_path)}: control character "
-                f"U+{ord(found.group()):04X} at position {found.start() + 1} ({what})"
+                f"{path}:{_line_of(key_path, lines)}: {format_key_path(key_path)} contains "
+                f"{_CONTROL_NAMES.get(char, 'a control character')} (U+{ord(char):04X} at position "
+                f"{found.start() + 1}; {what})"
             )
 
 

@@ -300,25 +300,26 @@ DATA_CASES = [
     Case(
         "cr-in-subject",
         3,
-        r"series\.yaml:\d+: patches\[0\]\.subject: control character U\+000D at position 7 \(one line of text\)",
+        r"series\.yaml:\d+: patches\[0\]\.subject contains a carriage return \(U\+000D at position 7; one line "
+        r"of text\)",
         _patch0(subject="README\rBcc: victim@example.org"),
     ),
     Case(
         "cr-in-cc",
         3,
-        r"series\.yaml:\d+: cc\[0\]: control character U\+000D",
+        r"series\.yaml:\d+: cc\[0\] contains a carriage return \(U\+000D",
         lambda p: p.mutate(lambda d: d.update(cc=["list@example.org\rBcc: victim@example.org"])),
     ),
     Case(
         "nul-in-author",
         3,
-        r"series\.yaml:\d+: patches\[0\]\.author\.name: control character U\+0000",
+        r"series\.yaml:\d+: patches\[0\]\.author\.name contains a NUL character \(U\+0000",
         _patch0(author={"name": "Zo\0e", "email": "zoe@example.org"}),
     ),
     Case(
         "escape-in-body",
         3,
-        r"patches\[0\]\.body: control character U\+001B .*newlines and tabs only",
+        r"patches\[0\]\.body contains a control character \(U\+001B at position 6; a multi-line text may hold ",
         _patch0(body="text \x1b[31mred\x1b[0m"),
     ),
     Case(
@@ -630,8 +631,8 @@ TREE_CASES = [
     Case(
         "symlink-in-the-base-tree",
         4,
-        r"patch 1 \(README: Add a second line\) does not apply: arch/link/evil\.c: the path goes through a symlink in "
-        r"the tree \(refused: it could lead outside\)",
+        # refused by the tree grafting (patchkit/grafting.py) before git would say "beyond a symbolic link"
+        r"arch/link: a file and a directory of the same name; the series cannot place it",
         _symlink_in_base,
     ),
     Case("dirty-tree", 4, r"uncommitted changes in README; commit or stash them", _dirty),
