@@ -187,6 +187,8 @@ def recover(tree: KernelTree, say: Callable[[str], None]) -> None:
 
 
 def _remove_own_lock(tree: KernelTree, lock: Path, intent: Intent, who: str, say: Callable[[str], None]) -> None:
+    if not Path("/proc/self/fd").is_dir():  # no way to see who holds it: never remove it
+        raise TreeError(f"{lock} exists, left by {who} or by another git process; remove it if none is running")
     held = holders(lock.resolve())
     if held:
         raise TreeError(

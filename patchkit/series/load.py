@@ -2,6 +2,14 @@
 
 Every error names the file, the line and the key path, e.g.
 ``series/tdx/series.yaml:12: patches[3].author.email: 'x' does not match ...``.
+
+The data may be hostile (a series under review is someone else's work): the
+files are read only when they are bounded regular files inside the series
+directory, the YAML is parsed by :class:`_StrictLoader` (no tags, merge keys or
+duplicate keys; aliases, nesting and size bounded as composed), one-line values
+hold no control characters, dates are ones git records exactly, the name makes
+a valid branch, and every diff passes :mod:`patchkit.series.diffcheck`, the
+paths of the whole series included (no write through a symlink it created).
 """
 
 from __future__ import annotations
