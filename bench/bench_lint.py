@@ -7,13 +7,16 @@ The series is applied in a private clone of the default tree. Lint (run_lint, ch
 base + one state per patch) is timed over N rounds in this process, each with fresh caches; the
 first round is reported apart (it pays for the tree-sitter import and cold object reads).
 checkpatch.pl (the base's own, --strict, on each patch's git format-patch mail) is timed one
-patch after the other, and also two at a time as lint runs it. Targets: lint <= 3 s wall and
-<= 0.5x checkpatch over the same patches.
+patch after the other, and also two at a time as lint runs it. CPU time (this process and its git
+children) is reported beside wall time: on a shared machine it is the steadier number. Targets: the
+first round <= 3 s wall, later rounds < 1 s (wall, or CPU when the machine is busy), and <= 0.5x
+checkpatch over the same patches.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import sys
 import tempfile
@@ -30,6 +33,12 @@ from patchkit.lint.checkpatch import Checkpatch
 from patchkit.target import open_series
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (git)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("series", nargs="?")
@@ -43,11 +52,13 @@ def main() -> int:
         record = require_record(tree, series.name)
 
         lint_times = []
+        lint_cpu = []
         states = findings = 0
         for _ in range(options.rounds):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _cpu()
             report = run_lint(tree, series, record, checkpatch=False)
             lint_times.append(time.perf_counter() - started)
+            lint_cpu.append(_cpu() - cpu)
             states, findings = len(report.states), len(report.findings)
 
         runner = Checkpatch(tree, record.base)
@@ -64,12 +75,14 @@ def main() -> int:
             runner.close()
 
     warm = statistics.median(lint_times[1:]) if len(lint_times) > 1 else lint_times[0]
+    warm_cpu = statistics.median(lint_cpu[1:]) if len(lint_cpu) > 1 else lint_cpu[0]
     print(f"series:     {series.name} ({len(record.patches)} patches, {states} states, {findings} findings)")
     print(f"lint:       first {lint_times[0]:.3f} s, median of the next {len(lint_times) - 1}: {warm:.3f} s")
+    print(f"lint CPU:   first {lint_cpu[0]:.3f} s, median of the next {len(lint_cpu) - 1}: {warm_cpu:.3f} s")
     print(f"checkpatch: {serial:.3f} s one after the other, {parallel:.3f} s two at a time")
     print(f"ratio:      lint / checkpatch = {warm / serial:.3f} (serial), {warm / parallel:.3f} (two at a time)")
-    ok = lint_times[0] <= 3.0 and warm / serial <= 0.5
-    print(f"targets:    <= 3 s wall, <= 0.5x checkpatch: {'met' if ok else 'NOT met'}")
+    ok = lint_times[0] <= 3.0 and min(warm, warm_cpu) < 1.0 and warm / serial <= 0.5
+    print(f"targets:    first <= 3 s, then < 1 s, <= 0.5x checkpatch: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1
 
 

@@ -179,12 +179,25 @@ def lint(
 @click.option("--no-build", is_flag=True, help="Skip the build stage (and so the boot stage).")
 @click.option("--no-boot", is_flag=True, help="Skip the boot stage.")
 @click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
+@click.option(
+    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+    help="Lint fails verify when new findings at or above this severity exist.",
+)  # fmt: skip
 @click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot.")
 @click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
 @click.option(
     "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
 )
+@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Build only this config (repeatable).")
+@click.option("--states", "states_range", metavar="A..B", help="Build only these states (base, N, overlay, end).")
+@click.option("--no-checkpatch", is_flag=True, help="Lint without the tree's scripts/checkpatch.pl.")
+@click.option(
+    "--source-root", type=click.Path(path_type=Path, file_okay=False),
+    help="Repository root the SARIF and annotation paths are relative to (default: the series' git top-level).",
+)  # fmt: skip
+@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build and boot everything again.")
+@click.option("--reboot", is_flag=True, help="Boot again even when the same image already has a cached verdict.")
 def verify(
     series: str | None,
     tree: Path | None,
@@ -192,17 +205,30 @@ def verify(
     no_build: bool,
     no_boot: bool,
     keep_going: bool,
+    fail_on: str,
     timeout: float,
     accel: str,
     jobs: int | None,
     results_dir: Path | None,
+    config_names: tuple[str, ...],
+    states_range: str | None,
+    no_checkpatch: bool,
+    source_root: Path | None,
+    fresh: bool,
+    reboot: bool,
 ) -> int:
-    """Check the applied series: data, branch, lint, build and boot, with one summary and exit code."""
+    """Check the applied series: data, branch, lint, build and boot, with one summary and exit code.
+
+    With --config or --states it is one part of a CI matrix: report.json says what it covered, and
+    'patchkit ci merge' joins the parts into the table and exit code of a single run.
+    """
     from patchkit.commands import verify as command
 
     return command.run(
         series, tree, lint=not no_lint, build=not no_build, boot=not no_boot,
-        keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir,
+        keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir, fail_on=fail_on,
+        config_names=config_names, states_range=states_range, checkpatch=not no_checkpatch,
+        source_root=source_root, fresh=fresh, reboot=reboot,
     )  # fmt: skip
 
 
@@ -316,6 +342,97 @@ def cache_clear() -> int:
     from patchkit.commands import cache as command
 
     return command.clear()
+
+
+@cli.group()
+def ci() -> None:
+    """Run verify as parallel CI jobs (GitHub Actions) and join their reports."""
+
+
+@ci.command("matrix")
+@SERIES_ARG
+@click.option("--split", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Split each fragment's states into this many ranges (one job each).")  # fmt: skip
+@click.option("--no-lint", is_flag=True, help="Leave out the lint job.")
+def ci_matrix(series: str | None, split: int, no_lint: bool) -> int:
+    """Print the CI job matrix as JSON: a lint job and one verify job per kconfig fragment (or range)."""
+    from patchkit.commands import ci as command
+
+    return command.matrix(series, split, lint=not no_lint)
+
+
+@ci.command("merge")
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the merged report here.")
+def ci_merge(reports: tuple[Path, ...], output: Path | None) -> int:
+    """Join partial verify reports (files, or directories holding report.json) into one table and exit code."""
+    from patchkit.commands import ci as command
+
+    return command.merge(reports, output)
+
+
+@cli.command()
+@SERIES_ARG
+def revise(series: str | None) -> int:
+    """Record the current revision as posted (history, snapshot, change-id) and start the next one."""
+    from patchkit.commands import revise as command
+
+    return command.run(series)
+
+
+@cli.command()
+@SERIES_ARG
+@click.option(
+    "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
+    help="Replies to a posted revision (a list archive's thread, or your own folder).",
+)  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
+def trailers(series: str | None, mbox: Path, dry_run: bool) -> int:
+    """Take review trailers from replies into the data, with who gave them, where and on which revision."""
+    from patchkit.commands import trailers as command
+
+    return command.run(series, mbox, dry_run)
+
+
+@cli.command()
+@SERIES_ARG
+@tree_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Directory for the mails (as format -o).")
+@click.option("--dry-run", is_flag=True, help="Format and show who would get what; send nothing.")
+@click.option("--to-self", is_flag=True, help="Send every mail only to yourself, To: rewritten to you.")
+@click.option("--reflect", is_flag=True, help="Send only to yourself, the headers kept as the list would get them.")
+@click.option("--force", is_flag=True, help="Send even when verify did not pass for this revision, or lint fails.")
+@click.option("--via", type=click.Choice(["smtp", "git-send-email"]), default="smtp", show_default=True)
+@click.option("--cc-maintainers", is_flag=True, help="As format --cc-maintainers.")
+@click.option("--smtp-server", metavar="HOST", help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer).")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP port (default by encryption: 25, 587, 465).")
+@click.option("--smtp-encryption", type=click.Choice(["none", "starttls", "ssl"]), help="Default: starttls.")
+@click.option("--smtp-user", help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential.")
+@click.option("--smtp-cafile", type=click.Path(dir_okay=False, exists=True), help="Also trust this CA file.")
+def send(
+    series: str | None,
+    tree: Path | None,
+    output: Path | None,
+    dry_run: bool,
+    to_self: bool,
+    reflect: bool,
+    force: bool,
+    via: str,
+    cc_maintainers: bool,
+    smtp_server: str | None,
+    smtp_port: int | None,
+    smtp_encryption: str | None,
+    smtp_user: str | None,
+    smtp_cafile: str | None,
+) -> int:
+    """Mail the verified revision (format, then SMTP or git send-email) and record its Message-Ids."""
+    from patchkit.commands import send as command
+
+    return command.run(
+        series, tree, output, dry_run=dry_run, to_self=to_self, reflect=reflect, force=force, via=via,
+        cc_maintainers=cc_maintainers, smtp_server=smtp_server, smtp_port=smtp_port,
+        smtp_encryption=smtp_encryption, smtp_user=smtp_user, smtp_cafile=smtp_cafile,
+    )  # fmt: skip
 
 
 @cli.command()

@@ -88,7 +88,10 @@ def cover_blurb(series: Series) -> str:
         if before is not None:
             text += f"\n- Link to v{before.revision}: {ids.archive_link(archive_of(series), before.cover_message_id)}"
         parts.append(text)
-    parts.append(f"{BASED_ON}{series.base.package} ({series.base.version}).")
+    if series.base.package_version:
+        parts.append(f"{BASED_ON}{series.base.package} {series.base.package_version} (Linux {series.base.version}).")
+    else:
+        parts.append(f"{BASED_ON}{series.base.package} ({series.base.version}).")
     return "\n\n".join(parts)
 
 
@@ -245,20 +248,20 @@ def format_series(
     sender = sender_of(tree, series)
     identity = {"GIT_COMMITTER_NAME": sender.name, "GIT_COMMITTER_EMAIL": sender.email}
     output = output.absolute()  # git runs in the tree, not here
-    previous_files = outdir.prepare(output)
-    with outdir.staging(output) as staging:
+    with outdir.claim(output) as previous_files, outdir.staging(output) as staging:
         argv = [
             "format-patch", "--cover-letter", "--thread=shallow", f"--subject-prefix={subject_prefix(series)}",
             "--no-signature", f"--base={record.base}", "--encode-email-headers", "-o", str(staging),
+            f"--from={sender.name} <{sender.email}>",  # the sender in From:, the author in the body when not the same
         ]  # fmt: skip
         if range_arg is not None:
             argv.append(f"--range-diff={range_arg}")
         names = tree.git(*argv, f"{record.base}..{record.tip}", env=identity).split()
         files = [Path(name) for name in names]
         mails = [headers.RawMail.parse(path.read_bytes()) for path in files]
-        patch_ids = [ids.patch_id(tree, path.read_bytes()) for path in files[1:]]
+        patch_ids = ids.series_patch_ids(series)
         change_id = change_id_of(series)
-        message_ids = ids.message_ids(change_id, series.revision, patch_ids, sender.email.rpartition("@")[2])
+        message_ids = ids.message_ids(change_id, series.revision, patch_ids, ids.domain_of(series))
         to_all, cc_all = list(series.to), list(series.cc)
         per_patch: list[tuple[list[str], list[str]]] = [(list(series.to), list(series.cc)) for _ in files[1:]]
         if cc_maintainers:

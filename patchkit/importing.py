@@ -8,18 +8,20 @@ produced canonically, so apply → import gives byte-identical data.
 
 from __future__ import annotations
 
-from dataclasses import replace
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from patchkit.basetree import kernel_version_of_makefile
 from patchkit.errors import DataError, GitError, UsageError
+from patchkit.formatting import BASED_ON
 from patchkit.gitrepo import KernelTree
 from patchkit.mbox import read_mbox
 from patchkit.series.diffcheck import check_diff
 from patchkit.series.dump import diff_file_name, write_series
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.message import parse_message
-from patchkit.series.model import Base, Cover, Patch, Person, Series
+from patchkit.series.model import Base, ChangelogEntry, Cover, Patch, Person, Series
 
 _FORMAT = "%an%x00%ae%x00%aI%x00%B"
 
@@ -65,7 +67,47 @@ def import_range(
     return series
 
 
-def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | None) -> Series:
+_CHANGES = re.compile(r"^Changes in v(?P<rev>\d+):\s*$")
+_LINK = re.compile(r"^- Link to v\d+: \S+\s*$")
+
+
+def split_cover(body: str) -> tuple[str, list[ChangelogEntry]]:
+    """The cover's own words, and the changelog ``format`` generated into it (recognised, taken out).
+
+    ``format`` writes the body, then "Changes in vN:" sections (newest first, each
+    perhaps ending in "- Link to vN-1: URL"), then "Based on Debian's ...". Importing
+    that text back into the body would repeat it on the next format, so it becomes
+    changelog entries (without the links, which format makes again) instead.
+    """
+    lines = body.split("\n")
+    start = next((i for i, line in enumerate(lines) if _CHANGES.match(line) or line.startswith(BASED_ON)), None)
+    if start is None:
+        return body, []
+    own = "\n".join(lines[:start]).strip("\n")
+    entries: list[ChangelogEntry] = []
+    current: int | None = None
+    text: list[str] = []
+    for line in [*lines[start:], BASED_ON]:
+        match = _CHANGES.match(line)
+        if match or line.startswith(BASED_ON):
+            if current is not None:
+                entries.append(ChangelogEntry(current, "\n".join(text).strip("\n")))
+            if not match:
+                break
+            current, text = int(match["rev"]), []
+        elif not _LINK.match(line):
+            text.append(line)
+    return own, sorted(entries, key=lambda e: e.revision)
+
+
+@dataclass(frozen=True)
+class MboxImport:
+    series: Series
+    other_revisions: tuple[int, ...]
+    replies: int
+
+
+def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | None) -> MboxImport:
     mail = read_mbox(mbox)
     existing = _existing(directory)
     if base is None and existing is None:
@@ -88,14 +130,24 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
     chosen_base = base or (existing.base if existing else None)
     assert chosen_base is not None
     series = _assemble(existing, directory, name, chosen_base, patches)
+    if existing is not None and existing.overlay_patches:
+        # Overlays are never mailed: keep the ones the series already has, after the mailed patches.
+        kept = _renumber(existing.overlay_patches, len(patches) + 1)
+        for old in existing.overlay_patches:
+            diffs.setdefault(old.diff, existing.diff_path(old).read_bytes())
+        series = replace(series, patches=series.patches + kept)
     if mail.revision:
         series = replace(series, revision=mail.revision)
     if mail.subject_prefix:
         series = replace(series, subject_prefix=mail.subject_prefix)
     if mail.cover_subject is not None:
-        series = replace(series, cover=Cover(mail.cover_subject, mail.cover_body or ""))
+        own, changes = split_cover(mail.cover_body or "")
+        known = {entry.revision for entry in series.changelog}
+        changelog = sorted([*series.changelog, *(c for c in changes if c.revision not in known)],
+                           key=lambda e: e.revision)  # fmt: skip
+        series = replace(series, cover=Cover(mail.cover_subject, own), changelog=tuple(changelog))
     _write(existing, series, diffs)
-    return series
+    return MboxImport(series, mail.other_revisions, mail.replies)
 
 
 def _commit(tree: KernelTree, rev: str) -> str:

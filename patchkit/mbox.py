@@ -25,6 +25,7 @@ _COUNTER = re.compile(r"^(?P<k>\d+)/(?P<n>\d+)$")
 _REVISION = re.compile(r"^[vV](?P<rev>\d+)$")
 _SIGNATURE = re.compile(r"\n-- \n(?![\s\S]*^(?:diff --git|@@ ))[\s\S]*\Z", re.MULTILINE)
 _SHORTLOG_AUTHOR = re.compile(r"^\S.* \(\d+\):$", re.MULTILINE)
+_BASEMENT = re.compile(r"^(?:base-commit|change-id|prerequisite-[a-z-]+): .*\n?", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class MailPatch:
     body: str
     trailers: tuple[str, ...]
     diff: bytes
+    message_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,40 +47,128 @@ class MailSeries:
     cover_subject: str | None
     cover_body: str | None
     patches: tuple[MailPatch, ...]
+    other_revisions: tuple[int, ...] = ()  # revisions the mailbox also held, not imported
+    replies: int = 0  # replies (Re:) in the mailbox: not patches; their trailers are 'patchkit trailers' work
+    cover_message_id: str | None = None
+
+
+@dataclass
+class _Candidate:
+    position: int
+    message_id: str
+    index: int | None
+    total: int | None
+    prefix: str | None
+    revision: int | None
+    subject: str
+    message: Message
+    text: str
+
+
+MAX_MESSAGES = 5000
 
 
 def read_mbox(path: Path) -> MailSeries:
+    """The newest revision of the one series in ``path``, complete: every k of N exactly once."""
     try:
-        messages = list(mailbox.mbox(str(path), create=False))
+        box = mailbox.mbox(str(path), create=False)
+        messages = []
+        for message in box:
+            messages.append(message)
+            if len(messages) > MAX_MESSAGES:
+                raise DataError(f"{path}: more than {MAX_MESSAGES} messages; split the mailbox")
     except (OSError, mailbox.Error) as exc:
         raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
     if not messages:
         raise DataError(f"{path}: no messages (is it an mbox, with 'From ' separator lines?)")
-    prefix: str | None = None
-    revision: int | None = None
-    cover_subject = cover_body = None
-    patches: list[MailPatch] = []
+    covers: list[_Candidate] = []
+    candidates: list[_Candidate] = []
+    replies = 0
+    seen_ids: set[str] = set()
     for position, message in enumerate(messages, start=1):
         where = f"{path}: message {position}"
         raw_subject = _decode_header(message.get("Subject", ""), where)
         if re.match(r"^\s*(re|aw|fwd?):", raw_subject, re.IGNORECASE):
+            replies += 1
             continue  # replies in a list archive are not patches
+        message_id = " ".join(str(message.get("Message-ID", "")).split())
+        if message_id and message_id in seen_ids:
+            continue  # the same mail twice (an archive and a local copy): one is enough
+        seen_ids.add(message_id)
         tags, subject = _split_prefix(raw_subject)
         index, total, msg_prefix, msg_revision = _read_tags(tags)
-        prefix = prefix or msg_prefix
-        revision = revision or msg_revision
         text = _body_text(message, where)
+        candidate = _Candidate(position, message_id, index, total, msg_prefix, msg_revision, subject, message, text)
         if index == 0 and total:
-            cover_subject = subject
-            cover_body = _cover_body(text)
-            continue
-        if "\ndiff --git " not in "\n" + text:
-            continue  # not a patch (an unrelated mail in an archive)
-        patches.append(_read_patch(message, where, index or position, subject, text))
-    if not patches:
+            covers.append(candidate)
+        elif "\ndiff --git " in "\n" + text:
+            candidates.append(candidate)  # else: not a patch (an unrelated mail in an archive)
+    if not candidates:
         raise DataError(f"{path}: no patches found (no message has a 'diff --git' section)")
+    revisions = sorted({c.revision or 1 for c in candidates})
+    chosen = revisions[-1]
+    mine: list[_Candidate] = []
+    for candidate in (c for c in candidates if (c.revision or 1) == chosen):
+        # The same patch delivered twice under two Message-Ids (resent, relayed): one copy is enough.
+        if not any(c.index == candidate.index and c.text == candidate.text for c in mine):
+            mine.append(candidate)
+    _check_complete(path, chosen, mine)
+    my_covers = [c for c in covers if (c.revision or 1) == chosen]
+    if len(my_covers) > 1:
+        positions = ", ".join(str(c.position) for c in my_covers)
+        raise DataError(f"{path}: v{chosen} has {len(my_covers)} different cover letters (messages {positions})")
+    patches = [
+        _read_patch(c.message, f"{path}: message {c.position}", c.index or c.position, c.subject, c.text, c.message_id)
+        for c in mine
+    ]
     patches.sort(key=lambda p: p.index)
-    return MailSeries(prefix, revision, cover_subject, cover_body, tuple(patches))
+    cover = my_covers[0] if my_covers else None
+    prefix = next((c.prefix for c in [*my_covers, *mine] if c.prefix), None)
+    explicit = next((c.revision for c in mine if c.revision), None)
+    return MailSeries(
+        subject_prefix=prefix,
+        revision=explicit,
+        cover_subject=cover.subject if cover else None,
+        cover_body=_cover_body(cover.text) if cover else None,
+        patches=tuple(patches),
+        other_revisions=tuple(r for r in revisions if r != chosen),
+        replies=replies,
+        cover_message_id=cover.message_id if cover else None,
+    )
+
+
+def _check_complete(path: Path, revision: int, mine: list[_Candidate]) -> None:
+    """Every k of N once: a missing or a repeated patch is an error naming it."""
+    totals = sorted({c.total for c in mine if c.total})
+    if len(totals) > 1:
+        raise DataError(f"{path}: v{revision} mixes series of {' and '.join(map(str, totals))} patches")
+    if not totals:
+        if len(mine) > 1:
+            positions = ", ".join(str(c.position) for c in mine)
+            raise DataError(f"{path}: v{revision}: {len(mine)} patches without a k/N counter (messages {positions})")
+        return
+    total = totals[0]
+    by_index: dict[int, list[_Candidate]] = {}
+    for candidate in mine:
+        if candidate.index is None:
+            raise DataError(f"{path}: message {candidate.position} ({candidate.subject}): no k/{total} counter")
+        by_index.setdefault(candidate.index, []).append(candidate)
+    for index, found in sorted(by_index.items()):
+        if index > total:
+            raise DataError(f"{path}: message {found[0].position}: patch {index}/{total} is beyond the series")
+        if len(found) > 1:
+            positions = " and ".join(str(c.position) for c in found)
+            raise DataError(
+                f"{path}: v{revision} patch {index}/{total} ({found[0].subject}) appears {len(found)} times "
+                f"(messages {positions})"
+            )
+    missing = [k for k in range(1, total + 1) if k not in by_index]
+    if missing:
+        names = ", ".join(f"{k}/{total}" for k in missing)
+        raise DataError(
+            f"{path}: v{revision} patch {names} missing: the mailbox has {len(by_index)} of {total}; "
+            "add the missing mail and import again"
+        )
 
 
 def _decode_header(value: str, where: str) -> str:
@@ -113,6 +203,11 @@ def _read_tags(tags: list[str]) -> tuple[int | None, int | None, str | None, int
     return index, total, (" ".join(words) or None), revision
 
 
+def body_text(message: Message, where: str) -> str:
+    """The text/plain body of a message, decoded."""
+    return _body_text(message, where)
+
+
 def _body_text(message: Message, where: str) -> str:
     if message.is_multipart():
         parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
@@ -129,7 +224,9 @@ def _body_text(message: Message, where: str) -> str:
         raise DataError(f"{where}: body is not valid {charset}: {exc}") from exc
 
 
-def _read_patch(message: Message, where: str, index: int, subject: str, text: str) -> MailPatch:
+def _read_patch(
+    message: Message, where: str, index: int, subject: str, text: str, message_id: str = ""
+) -> MailPatch:
     name, address = email.utils.parseaddr(_decode_header(message.get("From", ""), where))
     date_header = message.get("Date")
     lines = text.split("\n")
@@ -161,6 +258,7 @@ def _read_patch(message: Message, where: str, index: int, subject: str, text: st
         body=parsed.body,
         trailers=parsed.trailers,
         diff=diff_part.encode("utf-8"),
+        message_id=message_id,
     )
 
 
@@ -181,4 +279,5 @@ def _cover_body(text: str) -> str:
     """The cover letter's own words, without git's shortlog and diffstat."""
     shortlog = _SHORTLOG_AUTHOR.search(text)
     body = text[: shortlog.start()] if shortlog else _SIGNATURE.sub("\n", text)
-    return body.strip("\n")
+    body = _BASEMENT.sub("", body).rstrip()
+    return body.removesuffix("\n---").removesuffix("---").strip("\n")

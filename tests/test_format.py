@@ -60,7 +60,8 @@ def test_format_writes_cover_and_patches_but_never_the_overlay(tmp_path: Path, s
     assert "*** BLURB HERE ***" not in body and "README: Add a second line" in body  # git's shortlog stays
     first = _read(files[1])
     assert first["Subject"] == "[PATCH 1/2] README: Add a second line"
-    assert first["From"] == "Zoë Ærø <zoe@example.org>"
+    assert first["From"] == "Test Author <author@example.org>"  # who sends it (DMARC) ...
+    assert first.get_content().startswith("From: Zoë Ærø <zoe@example.org>\n\nExplain why.")  # ... who wrote it
     assert first["In-Reply-To"] == cover["Message-Id"]
     assert "+second line" in first.get_content()
     assert f"git send-email --dry-run {Path('outgoing/demo-v1')}/*.patch" in result.out
@@ -110,10 +111,11 @@ def test_format_refuses_a_branch_that_no_longer_matches_the_data(tmp_path: Path,
     project = tmp_path / "project"
     series_dir = _series(project, small_tree)
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
-    (series_dir / "0001-readme.diff").write_text(DIFF_README.replace("+second line", "+changed after apply"))
+    # (patch 2: the overlay builds on patch 1's README line, so changing that would fail the overlay first)
+    (series_dir / "0002-makefile.diff").write_text(DIFF_NEW_FILE.replace("+obj-y += vmx/", "+obj-y += tdx/"))
     result = run_cli("format", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 4
-    assert "differs from the data at patch 1 (README: Add a second line): content changed" in result.err
+    assert "differs from the data at patch 2 (x86/virt: Add a Makefile): content changed" in result.err
     assert "run 'patchkit apply --force'" in result.err
     assert not (project / "outgoing").exists()
 

@@ -100,6 +100,11 @@ def test_cover_has_base_commit_change_id_and_b4_message_ids(tmp_path: Path, smal
     change_id = cover["X-Change-ID"]
     assert f"\nbase-commit: {base}\nchange-id: {change_id}\n" in body
     assert "Based on Debian's linux-source-6.1 (6.1.99)." in body
+    base_data = yaml.safe_load((project / "series/demo/series.yaml").read_text())["base"]
+    _edit(project, {"base": {**base_data, "package_version": "6.1.99-2"}})
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    body = _read(project / "out/0000-cover-letter.patch").get_content()
+    assert "Based on Debian's linux-source-6.1 6.1.99-2 (Linux 6.1.99)." in body
     stable = change_id.rsplit("-", 1)[0]
     assert cover["Message-ID"].startswith(f"<{stable}-v1-0-")
     patches = [_read(p) for p in sorted((project / "out").glob("000[1-9]-*.patch"))]

@@ -118,3 +118,19 @@ def test_an_impossible_output_path_is_one_line_and_exit_8(applied: tuple[Path, G
     assert len(result.err.strip().splitlines()) == 1
     assert (project / "afile").read_text() == "a file\n"
     assert os.path.isfile(project / "afile")
+
+
+def test_a_second_writer_into_the_same_directory_is_refused(applied: tuple[Path, GitTree]) -> None:
+    import fcntl
+
+    project, tree = applied
+    assert run_cli("format", "--tree", str(tree.path), "-o", "mails", cwd=project).code == 0
+    before = {p.name: p.read_bytes() for p in (project / "mails").iterdir()}
+    fd = os.open(project / "mails", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a running 'patchkit format' holds it
+        result = run_cli("format", "--tree", str(tree.path), "-o", "mails", cwd=project)
+    finally:
+        os.close(fd)
+    assert result.code == 8 and "another patchkit is writing mails there right now" in result.err
+    assert {p.name: p.read_bytes() for p in (project / "mails").iterdir()} == before

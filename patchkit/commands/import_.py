@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import click
 
-from patchkit import basetree, debian
+from patchkit import atomic, basetree, debian
 from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.importing import import_mbox, import_range
+from patchkit.mail.trailers import collect
+from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Base
 
@@ -24,6 +27,11 @@ def run(
 ) -> int:
     if (rev_range is None) == (mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
+    if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+        raise UsageError(
+            f"--name {name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
+            "series/NAME and branch patchkit/NAME/vN)"
+        )
     if series_dir is None:
         if name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
@@ -47,7 +55,21 @@ def run(
                 raise UsageError(f"{tree.path}: no commit '{rev}'")
             version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
             mbox_base = Base(package, version, tree_hash)
-        series = import_mbox(mbox, series_dir, name=name, base=mbox_base)
+        imported = import_mbox(mbox, series_dir, name=name, base=mbox_base)
+        series = imported.series
+        if imported.other_revisions:
+            others = ", ".join(f"v{r}" for r in imported.other_revisions)
+            click.echo(f"{mbox}: also holds {others}; imported the newest, v{series.revision}")
+        if imported.replies:
+            # Replies in the same mailbox: their review trailers, matched as 'patchkit trailers' does.
+            outcome = collect(load_series(series.directory), mbox)
+            for line in outcome.added:
+                click.echo(f"trailer added: {line}")
+            for line in outcome.skipped:
+                click.echo(f"trailer skipped: {line}")
+            if outcome.added:
+                atomic.write_text(series.directory / SERIES_FILE, series_yaml(outcome.series))
+                series = outcome.series
     overlays = len(series.overlay_patches)
     extra = f" and {overlays} overlay" if overlays else ""
     what = f"{len(series.mailed_patches)} patches{extra}"

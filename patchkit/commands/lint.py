@@ -8,9 +8,10 @@ import click
 
 from patchkit import atomic
 from patchkit.applied import require_record
+from patchkit.ci.locate import Locator
 from patchkit.errors import ExitCode, TreeError
 from patchkit.lint import run_lint
-from patchkit.lint.output import render
+from patchkit.lint.output import render, sarif_category
 from patchkit.target import open_target
 
 
@@ -35,7 +36,9 @@ def run(
         )
     report = run_lint(tree, series, record, checkpatch=checkpatch)
     subjects = {p.number: p.subject for p in record.patches}
-    text = render(report, fmt, subjects)
+    # SARIF and annotations point at the series files (diff lines, series.yaml) in the series' repository.
+    locator = Locator(series) if fmt in ("sarif", "github") else None
+    text = render(report, fmt, subjects, locator=locator, category=sarif_category(series.name))
     if output is not None:
         atomic.write_text(output, text)
         counts = report.counts()

@@ -10,6 +10,8 @@ TDCALL/SEAMCALL.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -24,6 +26,7 @@ _TERMINAL = {"ud2", "int3", "hlt"}
 _CLEARING = {"xor", "xorl", "xorq", "sub", "subl", "subq"}
 _NO_DEST = {"cmp", "cmpq", "cmpl", "test", "testq", "testl", "testb", "bt", "btq", "call", "push", "pushq"}
 MAX_STATES = 20000
+_CACHE_LIMIT = 2048
 
 
 @dataclass(frozen=True)
@@ -44,15 +47,24 @@ class Variant:
     macro: str | None  # the args-struct macro it invokes, if any
     args: tuple[tuple[str, str], ...]  # that invocation's arguments
     steps: tuple[Step, ...]
+    synthetic: bool = False  # a macro variant no function invokes: the macro's body, then a return
+
+    @property
+    def relevant(self) -> bool:
+        """Touches an args struct or the stack: worth walking."""
+        return any(OFFSET_SYMBOL.search(" ".join(s.operands)) or s.name.startswith("push") for s in self.steps)
 
     @property
     def label(self) -> str:
         if self.macro is None:
             return self.function.name
         shown = " ".join(f"{k}={v}" for k, v in self.args if v not in ("", "0"))
+        if self.synthetic:
+            return f"{self.macro} {shown} (no caller yet)".replace("  ", " ")
         return f"{self.function.name} ({self.macro} {shown})".replace(" )", ")")
 
 
+@functools.lru_cache(maxsize=4096)
 def _eval_condition(expr: str) -> bool:
     cleaned = expr.replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
     cleaned = re.sub(r"!(?!=)", " not ", cleaned)
@@ -86,17 +98,53 @@ def _bind(macro: Macro, operands: tuple[str, ...]) -> dict[str, str]:
     return values
 
 
+_EXPANDED: dict[tuple[object, ...], Variant] = {}
+
+
 class Expander:
+    """Expands functions and macro variants; results are kept across states (keyed by the code itself and
+    the macros in scope, compared by value), since most patches leave most assembly unchanged."""
+
     def __init__(self, macros: dict[str, Macro]) -> None:
         self.macros = macros
         self.counter = 0
+        self._scope = tuple(sorted(macros.items()))
 
     def expand(self, function: Function) -> Variant:
+        key = ("fn", function, self._scope)
+        hit = _EXPANDED.get(key)
+        if hit is None:
+            if len(_EXPANDED) >= _CACHE_LIMIT:
+                _EXPANDED.clear()
+            hit = _EXPANDED[key] = self._expand(function)
+        return hit
+
+    def expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
+        """One variant of ``macro`` on its own, as if a function invoked it and then returned."""
+        key = ("macro", macro, tuple(sorted(values.items())), self._scope)
+        hit = _EXPANDED.get(key)
+        if hit is None:
+            if len(_EXPANDED) >= _CACHE_LIMIT:
+                _EXPANDED.clear()
+            hit = _EXPANDED[key] = self._expand_macro(macro, values)
+        return hit
+
+    def _expand(self, function: Function) -> Variant:
+        self.counter = 0  # ``\\@`` labels numbered per expansion, so the same code expands the same in every state
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self._items(function.body, function.path, {}, "", steps, invoked, 0, "")
         macro, args = invoked[0] if invoked else (None, ())
         return Variant(function, macro, args, tuple(steps))
+
+    def _expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
+        self.counter = 1
+        steps: list[Step] = []
+        invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        self._items(macro.body, macro.path, values, "_1", steps, invoked, 1, macro.name)
+        steps.append(Step(macro.path, macro.line, "insn", "RET", (), ""))
+        shell = Function(macro.name, macro.path, macro.line, ())
+        return Variant(shell, macro.name, tuple(sorted(values.items())), tuple(steps), synthetic=True)
 
     def _items(
         self,
@@ -158,6 +206,49 @@ def _uses_offsets(macro: Macro) -> bool:
     return any(OFFSET_SYMBOL.search(" ".join(i.operands)) for i in macro.body)
 
 
+uses_offsets = _uses_offsets
+
+MAX_VARIANTS = 64
+_PARAM_REF = re.compile(r"\\(\w+)")
+_COMPARED = re.compile(r"\\(\w+)\s*(?:==|!=|<=|>=|<|>)\s*(-?\d+)|(-?\d+)\s*(?:==|!=|<=|>=|<|>)\s*\\(\w+)")
+
+
+def macro_variants(macro: Macro) -> list[dict[str, str]]:
+    """Every combination of the values the macro's own ``.if`` conditions can tell apart, read from its
+    text (no caller needed): 0 and 1 for a parameter a condition reads, plus any number it is compared
+    with; empty and non-empty for ``.ifb``/``.ifnb``. Other parameters keep their default, or a
+    placeholder that names no register. At most MAX_VARIANTS combinations."""
+    names = [name for name, _d, _r in macro.params]
+    choices: dict[str, set[str]] = {}
+    for item in macro.body:
+        if item.kind != "directive" or not item.name.startswith((".if", ".elseif")) or not item.operands:
+            continue
+        text = item.operands[0]
+        for ref in _PARAM_REF.findall(text):
+            if ref not in names:
+                continue
+            if item.name in (".ifb", ".ifnb"):
+                choices.setdefault(ref, set()).update(("", "1"))
+            else:
+                choices.setdefault(ref, set()).update(("0", "1"))
+        for m in _COMPARED.finditer(text):
+            ref, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+            if ref in names:
+                choices.setdefault(ref, set()).add(str(int(value)))
+    fixed = {
+        name: (default if default is not None else f"<{name}>")
+        for name, default, _req in macro.params
+        if name not in choices
+    }
+    varied = [name for name in names if name in choices]
+    out: list[dict[str, str]] = []
+    for combo in itertools.product(*(sorted(choices[n]) for n in varied)):
+        out.append({**fixed, **dict(zip(varied, combo, strict=True))})
+        if len(out) >= MAX_VARIANTS:
+            break
+    return out
+
+
 # ---- the simulation -----------------------------------------------------------------------------
 
 
@@ -167,10 +258,12 @@ class PathProblem:
     reg: str
     step: Step  # the return (or the pop) where it shows
     detail: str = ""
-    where: Step | None = None  # the statement at fault: the last write of the register, or its load
+    where: Step | None = None  # the statement at fault: the last write, the push left over, the clearing that missed
 
 
 _ORIG = "orig:"
+_NOT_RETURNED = frozenset(("rax", "rsp"))  # RAX carries the status back to C; RSP is the stack
+_CACHE: dict[tuple[tuple[Step, ...], str | None], list[PathProblem]] = {}
 
 
 def _dest(step: Step) -> str | None:
@@ -182,8 +275,62 @@ def _dest(step: Step) -> str | None:
     return canonical(step.operands[-1])
 
 
-def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleared") -> list[PathProblem]:
-    steps = variant.steps
+def _is_load(step: Step) -> str | None:
+    """The register a ``mov TDX_K_x(base), %reg`` loads, else None."""
+    if step.kind == "insn" and step.name.startswith("mov") and len(step.operands) == 2:
+        mem = parse_mem(step.operands[0])
+        if mem is not None and OFFSET_SYMBOL.search(mem[0]):
+            return canonical(step.operands[1])
+    return None
+
+
+def _is_store(step: Step) -> str | None:
+    """The register a ``mov %reg, TDX_K_x(base)`` stores, else None."""
+    if step.kind == "insn" and step.name.startswith("mov") and len(step.operands) == 2:
+        mem = parse_mem(step.operands[1])
+        if mem is not None and OFFSET_SYMBOL.search(mem[0]):
+            return canonical(step.operands[0])
+    return None
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What a variant gets back from the other side of its TDCALL/SEAMCALL, read from its own text."""
+
+    regs: frozenset[str]  # loaded from an args struct, or stored to one / cleared after the call
+    claims: bool  # it stores or clears some of them after the call: it hands outputs back deliberately
+
+
+def returned(steps: tuple[Step, ...]) -> Returned:
+    first_call = next((i for i, s in enumerate(steps) if s.kind == "insn" and s.name in _CALL_INSNS), None)
+    if first_call is None:
+        return Returned(frozenset(), False)
+    loaded = {r for s in steps if (r := _is_load(s)) is not None}
+    handled: set[str] = set()
+    for s in steps[first_call + 1 :]:
+        stored = _is_store(s)
+        if stored is not None:
+            handled.add(stored)
+        elif s.kind == "insn" and (dest := _dest(s)) is not None and _clears(s, dest):
+            handled.add(dest)
+    regs = frozenset((loaded | handled) - _NOT_RETURNED)
+    return Returned(regs, bool(handled - _NOT_RETURNED))
+
+
+def simulate(variant: Variant, *, clear_mode: str | None) -> list[PathProblem]:
+    """Walk every path of the variant. ``clear_mode``: None (no clearing required), "cleared" (every
+    register that came back is cleared or restored before the return) or "stored-or-cleared" (stored to
+    the args struct for the caller also counts; only for a variant that stores or clears any)."""
+    key = (variant.steps, clear_mode)
+    hit = _CACHE.get(key)
+    if hit is None:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        hit = _CACHE[key] = _simulate(variant.steps, clear_mode)
+    return hit
+
+
+def _simulate(steps: tuple[Step, ...], clear_mode: str | None) -> list[PathProblem]:
     labels: dict[str, int] = {}
     for index, step in enumerate(steps):
         if step.kind == "label":
@@ -198,23 +345,45 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
                     first += 1
                 fault_edges.setdefault(first, []).append(labels[dst])
 
+    back = returned(steps)
+    if clear_mode == "stored-or-cleared" and not back.claims:
+        clear_mode = None  # neither stores nor clears what came back: it makes no claim to hold it to
+    require_clear = clear_mode is not None
+    stored_counts = clear_mode == "stored-or-cleared"
     problems: dict[tuple[str, str, str], PathProblem] = {}
     init_vals = tuple(_ORIG + r for r in CALLEE_SAVED)
     load_at: dict[str, Step] = {}
     for step in steps:
-        if step.kind == "insn" and step.name.startswith("mov") and len(step.operands) == 2:
-            mem = parse_mem(step.operands[0])
-            dest = canonical(step.operands[1])
-            if mem is not None and dest is not None and OFFSET_SYMBOL.search(mem[0]):
-                load_at.setdefault(dest, step)
-    # state: (pc, vals, stack, loaded, pending, after_call, writers: step index of each register's last write)
-    State = tuple[int, tuple[str, ...], tuple[str, ...], frozenset[str], frozenset[str], bool, tuple[int, ...]]
+        reg = _is_load(step)
+        if reg is not None:
+            load_at.setdefault(reg, step)
+    # state: (pc, vals, stack of (value, push pc), pending, after_call, writers, call pc, last clear pc)
+    State = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...], frozenset[str], bool, tuple[int, ...], int, int]
     empty: frozenset[str] = frozenset()
-    start: State = (0, init_vals, (), empty, empty, False, tuple(-1 for _r in CALLEE_SAVED))
+    start: State = (0, init_vals, (), empty, False, tuple(-1 for _r in CALLEE_SAVED), -1, -1)
 
-    def at_return(step: Step, vals: tuple[str, ...], stack: tuple[str, ...], pending: frozenset[str],
-                  writers: tuple[int, ...]) -> None:  # fmt: skip
-        _at_return(step, vals, stack, pending, require_clear, problems, steps, writers, load_at)
+    def at_return(step: Step, state: State, pending: frozenset[str]) -> None:
+        _pc, vals, stack, _p, _a, writers, call_pc, last_clear = state
+        for index, (reg, value) in enumerate(zip(CALLEE_SAVED, vals, strict=True)):
+            if value == _ORIG + reg:
+                continue
+            if stack and writers[index] >= 0 and steps[writers[index]].name.startswith("pop"):
+                # values left on the stack shift what every pop gets: the imbalance (below) is the one defect
+                continue
+            detail = value[len(_ORIG) :] if value.startswith(_ORIG) else ""
+            where = steps[writers[index]] if writers[index] >= 0 else step
+            problems.setdefault(("not-restored", reg, detail), PathProblem("not-restored", reg, step, detail, where))
+        if stack:
+            left = steps[stack[-1][1]]
+            problems.setdefault(("unbalanced", "", ""), PathProblem("unbalanced", str(len(stack)), step, "", left))
+        if require_clear:
+            for reg in sorted(pending):
+                # at fault: the clearing (or copy-out) on this path that left it out; with none, its load or the call
+                if last_clear >= 0:
+                    where, detail = steps[last_clear], "missed"
+                else:
+                    where, detail = load_at.get(reg) or (steps[call_pc] if call_pc >= 0 else step), "none"
+                problems.setdefault(("not-cleared", reg, detail), PathProblem("not-cleared", reg, step, detail, where))
 
     seen: set[object] = set()
     todo: list[State] = [start]
@@ -223,67 +392,67 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
         if state in seen:
             continue
         seen.add(state)
-        pc, vals, stack, loaded, pending, after_call, writers = state
+        pc, vals, stack, pending, after_call, writers, call_pc, last_clear = state
         if pc >= len(steps):
             continue  # fell off the end: no return on this path
         step = steps[pc]
         nxt = pc + 1
         if step.kind != "insn":
-            todo.append((nxt, vals, stack, loaded, pending, after_call, writers))
+            todo.append((nxt, vals, stack, pending, after_call, writers, call_pc, last_clear))
             continue
         m = step.name
         if m in _NOOPS:
-            todo.append((nxt, vals, stack, loaded, pending, after_call, writers))
+            todo.append((nxt, vals, stack, pending, after_call, writers, call_pc, last_clear))
             continue
         if m in _RETURNS:
-            at_return(step, vals, stack, pending, writers)
+            at_return(step, state, pending)
             continue
         if m in _TERMINAL:
             continue
         for target in fault_edges.get(pc, ()):
-            todo.append((target, vals, stack, loaded, empty, False, writers))
+            # the exception-table path: the instruction did not run, nothing came back
+            todo.append((target, vals, stack, empty, False, writers, call_pc, -1))
         if m in _CALL_INSNS:
-            todo.append((nxt, vals, stack, loaded, loaded, True, writers))
+            todo.append((nxt, vals, stack, back.regs, True, writers, pc, -1))
             continue
         if _JUMP.match(m) and m != "jmp":
             target_label = step.operands[0] if step.operands else ""
             # right after SEAMCALL, CF=1 is VMfailInvalid: no module ran, the registers hold no output
-            taken_fails = after_call and m in ("jc", "jb", "jnae")
-            falls_fails = after_call and m in ("jnc", "jae", "jnb")
+            taken = empty if after_call and m in ("jc", "jb", "jnae") else pending
+            falls = empty if after_call and m in ("jnc", "jae", "jnb") else pending
             if target_label in labels:
-                todo.append(
-                    (labels[target_label], vals, stack, loaded, empty if taken_fails else pending, False, writers)
-                )
+                todo.append((labels[target_label], vals, stack, taken, False, writers, call_pc, last_clear))
             else:
-                at_return(step, vals, stack, empty if taken_fails else pending, writers)
-            todo.append((nxt, vals, stack, loaded, empty if falls_fails else pending, False, writers))
+                at_return(step, state, taken)
+            todo.append((nxt, vals, stack, falls, False, writers, call_pc, last_clear))
             continue
         if m == "jmp":
             target_label = step.operands[0] if step.operands else ""
             if target_label in labels:
-                todo.append((labels[target_label], vals, stack, loaded, pending, False, writers))
+                todo.append((labels[target_label], vals, stack, pending, False, writers, call_pc, last_clear))
             else:
-                at_return(step, vals, stack, pending, writers)  # a tail call
+                at_return(step, state, pending)  # a tail call
             continue
         new_vals = list(vals)
         new_stack = list(stack)
-        new_loaded = set(loaded)
         new_pending = set(pending)
         new_writers = list(writers)
+        new_clear = last_clear
         if m.startswith("push") and step.operands:
             reg = canonical(step.operands[0])
-            new_stack.append(vals[CALLEE_SAVED.index(reg)] if reg in CALLEE_SAVED else "other")
+            new_stack.append((vals[CALLEE_SAVED.index(reg)] if reg in CALLEE_SAVED else "other", pc))
         elif m.startswith("pop") and step.operands:
             reg = canonical(step.operands[0])
             if not new_stack:
                 problems.setdefault(("underflow", reg or "?", ""), PathProblem("underflow", reg or "?", step, "", step))
                 continue
-            value = new_stack.pop()
+            value, _pushed = new_stack.pop()
             if reg in CALLEE_SAVED:
                 new_vals[CALLEE_SAVED.index(reg)] = value
                 new_writers[CALLEE_SAVED.index(reg)] = pc
-            if reg is not None:
+            if reg is not None and reg in new_pending:
                 new_pending.discard(reg)
+                new_clear = pc
         elif m.startswith(("add", "sub", "lea")) and len(step.operands) == 2 and canonical(step.operands[1]) == "rsp":
             amount = _stack_adjust(m, step.operands[0])
             if amount is not None:
@@ -291,29 +460,27 @@ def simulate(variant: Variant, *, require_clear: bool, clear_mode: str = "cleare
                 if amount > 0:
                     del new_stack[max(0, len(new_stack) - count) :]
                 else:
-                    new_stack.extend(["other"] * count)
+                    new_stack.extend([("other", pc)] * count)
         else:
             dest = _dest(step)
             if dest is not None:
                 if dest in CALLEE_SAVED:
                     new_vals[CALLEE_SAVED.index(dest)] = "x"
                     new_writers[CALLEE_SAVED.index(dest)] = pc
-                src = step.operands[0] if len(step.operands) == 2 else ""
-                mem = parse_mem(src)
-                if m.startswith("mov") and mem is not None and OFFSET_SYMBOL.search(mem[0]):
-                    new_loaded.add(dest)
+                if _is_load(step) is not None:
+                    new_pending.discard(dest)  # loaded again from the struct: an input, not what came back
+                elif (_clears(step, dest) or m.startswith(("mov", "lea"))) and dest in new_pending:
                     new_pending.discard(dest)
-                elif _clears(step, dest) or m.startswith(("mov", "lea")):
-                    new_pending.discard(dest)
-            if clear_mode == "stored-or-cleared" and m.startswith("mov") and len(step.operands) == 2:
-                mem = parse_mem(step.operands[1])
-                reg = canonical(step.operands[0])
-                if mem is not None and OFFSET_SYMBOL.search(mem[0]) and reg is not None:
+                    new_clear = pc
+            if stored_counts:
+                reg = _is_store(step)
+                if reg is not None and reg in new_pending:
                     new_pending.discard(reg)
+                    new_clear = pc
         todo.append(
             (
-                nxt, tuple(new_vals), tuple(new_stack), frozenset(new_loaded), frozenset(new_pending), False,
-                tuple(new_writers),
+                nxt, tuple(new_vals), tuple(new_stack), frozenset(new_pending), False, tuple(new_writers), call_pc,
+                new_clear,
             )
         )  # fmt: skip
     return list(problems.values())
@@ -340,27 +507,3 @@ def _stack_adjust(mnemonic: str, operand: str) -> int | None:
     except ValueError:
         return None
     return -value if mnemonic.startswith("sub") else value
-
-
-def _at_return(
-    step: Step,
-    vals: tuple[str, ...],
-    stack: tuple[str, ...],
-    pending: frozenset[str],
-    require_clear: bool,
-    problems: dict[tuple[str, str, str], PathProblem],
-    steps: tuple[Step, ...],
-    writers: tuple[int, ...],
-    load_at: dict[str, Step],
-) -> None:
-    for index, (reg, value) in enumerate(zip(CALLEE_SAVED, vals, strict=True)):
-        if value == _ORIG + reg:
-            continue
-        detail = value[len(_ORIG) :] if value.startswith(_ORIG) else ""
-        where = steps[writers[index]] if writers[index] >= 0 else step
-        problems.setdefault(("not-restored", reg, detail), PathProblem("not-restored", reg, step, detail, where))
-    if stack:
-        problems.setdefault(("unbalanced", str(len(stack)), ""), PathProblem("unbalanced", str(len(stack)), step))
-    if require_clear:
-        for reg in sorted(pending):
-            problems.setdefault(("not-cleared", reg, ""), PathProblem("not-cleared", reg, step, "", load_at.get(reg)))

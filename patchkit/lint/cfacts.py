@@ -88,6 +88,8 @@ class RegCopy:
     args: FieldUse
     vcpu: VcpuReg
     direction: str  # "to_vcpu" | "from_vcpu"
+    function: str = ""  # the function the copy is in ("" at file scope)
+    part: str = ""  # "" (the whole register), "low" or "high" (32 bits: a mask or cast, a shift by 32)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ class CFacts:
     copies: list[RegCopy] = field(default_factory=list)
     layouts: list[LayoutUse] = field(default_factory=list)
     array_names: set[str] = field(default_factory=set)  # names declared [NR_VCPU_REGS]
+    # function -> per parameter, the args struct it points to (None for other parameters)
+    prototypes: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
     unparsed: list[Unparsed] = field(default_factory=list)
     suppressions: list[LineSuppression] = field(default_factory=list)
 
@@ -205,6 +209,9 @@ class _Extractor:
         self.args_structs = frozenset(args_structs)
         # scope (function node id or 0) -> variable name -> args struct name
         self.vars: dict[int, dict[str, str]] = {}
+        # scope -> pointer variable -> the name of what it was set to (``gprs = vcpu->arch.regs``: "regs")
+        self.aliases: dict[int, dict[str, str]] = {}
+        self.functions: dict[int, str] = {}  # scope -> function name
         self.seen_unparsed: set[tuple[int, str]] = set()
 
     def run(self) -> CFacts:
@@ -240,6 +247,8 @@ class _Extractor:
             if t == "function_definition":
                 scope = node.id
                 self._declare_params(node, scope)
+                self._prototype(node)
+                self.functions[scope] = _function_name(node) or ""
             elif t == "ERROR":
                 self._error(node)
             elif t in ("declaration", "field_declaration", "parameter_declaration"):
@@ -283,9 +292,40 @@ class _Extractor:
             if p.type == "parameter_declaration":
                 self._declaration(p, scope)
 
+    def _prototype(self, node: Any) -> None:
+        """Which parameters of a declared or defined function point to an args struct (the assembly rules
+        learn from it what the argument registers hold)."""
+        decl = node.child_by_field_name("declarator")
+        while decl is not None and decl.type in ("pointer_declarator", "attributed_declarator", "init_declarator"):
+            decl = decl.child_by_field_name("declarator") or (decl.named_children[0] if decl.named_children else None)
+        if decl is None or decl.type != "function_declarator":
+            return
+        name = decl.child_by_field_name("declarator")
+        params = decl.child_by_field_name("parameters")
+        if name is None or name.type != "identifier" or params is None:
+            return
+        kinds: list[str | None] = []
+        for p in params.named_children:
+            if p.type != "parameter_declaration":
+                continue
+            struct = _struct_name_of_type(p.child_by_field_name("type"))
+            names = _declarator_names(p.child_by_field_name("declarator"))
+            pointer = bool(names and names[0][2]) or "*" in _text(p)
+            kinds.append(struct if struct in self.args_structs and pointer else None)
+        if any(kinds):
+            self.facts.prototypes.setdefault(_text(name), tuple(kinds))
+
     def _declaration(self, node: Any, scope: int) -> None:
+        if node.type == "declaration":
+            self._prototype(node)
         struct = _struct_name_of_type(node.child_by_field_name("type"))
         for d in node.children_by_field_name("declarator"):
+            value = d.child_by_field_name("value") if d.type == "init_declarator" else None
+            if value is not None and scope:
+                names = _declarator_names(d)
+                target = self._target(value, scope)
+                if names and names[0][2] and target is not None:
+                    self.aliases.setdefault(scope, {})[names[0][0]] = target
             for name, array, _pointer in _declarator_names(d):
                 if array is not None and "NR_VCPU_REGS" in array:
                     self.facts.array_names.add(name)
@@ -419,20 +459,41 @@ class _Extractor:
             return None
         return FieldUse(self._base(arg, scope), _text(fld), _line(fld), "access")
 
+    def _target(self, node: Any, scope: int) -> str | None:
+        """The last name of what ``node`` points into, through this function's pointer aliases."""
+        name = _last_name(node)
+        seen: set[str] = set()
+        while name is not None and name in self.aliases.get(scope, {}) and name not in seen:
+            seen.add(name)
+            name = self.aliases[scope][name]
+        return name
+
+    def _copy(self, use: FieldUse, reg: VcpuReg, direction: str, scope: int, part: str) -> None:
+        self.facts.copies.append(RegCopy(use, reg, direction, self.functions.get(scope, ""), part))
+
     def _assignment(self, node: Any, scope: int) -> None:
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
         if left is None or right is None:
             return
-        vl, vr = self._vcpu_reg(left), self._vcpu_reg(right)
+        if left.type == "identifier" and scope:
+            target = self._target(right, scope)
+            if target is not None and target != _text(left):
+                self.aliases.setdefault(scope, {})[_text(left)] = target
+        vl = self._vcpu_reg(left)
         if vl is not None:
-            use = self._args_use(right, scope)
-            if use is not None:
-                self.facts.copies.append(RegCopy(use, vl, "to_vcpu"))
-        elif vr is not None:
-            use = self._args_use(left, scope)
-            if use is not None:
-                self.facts.copies.append(RegCopy(use, vr, "from_vcpu"))
+            for part_node, part in _parts(right):
+                use = self._args_use(part_node, scope)
+                if use is not None:
+                    self._copy(use, vl, "to_vcpu", scope, part)
+            return
+        use = self._args_use(left, scope)
+        if use is None:
+            return
+        for part_node, part in _parts(right):
+            vr = self._vcpu_reg(part_node)
+            if vr is not None:
+                self._copy(use, vr, "from_vcpu", scope, part)
 
     def _call(self, node: Any, scope: int) -> None:
         fn = node.child_by_field_name("function")
@@ -443,24 +504,26 @@ class _Extractor:
         argv = args.named_children
         m = _KVM_ACCESSOR.match(name)
         if m and m.group(2) == "write" and len(argv) >= 2:
-            use = self._args_use(argv[1], scope)
-            if use is not None:
-                self.facts.copies.append(RegCopy(use, VcpuReg(m.group(1), _line(node), _text(node)), "to_vcpu"))
+            for part_node, part in _parts(argv[1]):
+                use = self._args_use(part_node, scope)
+                if use is not None:
+                    self._copy(use, VcpuReg(m.group(1), _line(node), _text(node)), "to_vcpu", scope, part)
             return
         m2 = _KVM_REGISTER.match(name)
         if m2 and m2.group(1) == "write" and len(argv) >= 3:
             idx = _VCPU_REG_INDEX.match(_text(argv[1]).strip())
-            use = self._args_use(argv[2], scope)
-            if idx and use is not None:
-                reg = VcpuReg(idx.group(1).lower(), _line(node), _text(node))
-                self.facts.copies.append(RegCopy(use, reg, "to_vcpu"))
+            for part_node, part in _parts(argv[2]):
+                use = self._args_use(part_node, scope)
+                if idx and use is not None:
+                    reg = VcpuReg(idx.group(1).lower(), _line(node), _text(node))
+                    self._copy(use, reg, "to_vcpu", scope, part)
             return
         if name in ("memcpy", "__memcpy") and len(argv) >= 2:
             dst, src = argv[0], argv[1]
             # both orientations are recorded; per state, only an array declared [NR_VCPU_REGS] on one side
             # and an args struct on the other count
             for array_side, struct_side in ((dst, src), (src, dst)):
-                array = _last_name(array_side)
+                array = self._target(array_side, scope)
                 own = self._struct_of_operand(array_side, scope)
                 if array is None or (own is not None and not own.startswith("member:")):
                     continue
@@ -489,14 +552,66 @@ class _Extractor:
         struct = _struct_name_of_type(type_desc.child_by_field_name("type"))
         if struct not in self.args_structs or "*" not in _text(type_desc):
             return
-        array = _last_name(value)
+        array = self._target(value, scope)
         if array is not None:  # whether it names a vcpu register array is decided per state
             self.facts.layouts.append(LayoutUse(_line(node), "cast", _text(node), struct, array))
 
 
+_LOW_MASKS = re.compile(
+    r"^\(?\s*(0x0*ffffffff[uUlL]*|-1[uU][lL]*|U32_MAX|\(u32\)\s*-1|GENMASK(_ULL)?\(31,\s*0\))\s*\)?$"
+)
+_LOW_CASTS = re.compile(r"^\(\s*(u32|__u32|uint32_t|unsigned int|unsigned)\s*\)$")
+
+
+def _parts(node: Any) -> list[tuple[Any, str]]:
+    """The operands an expression is built from, each with the 32-bit half it takes: ``x & 0xffffffff``,
+    ``lower_32_bits(x)`` and ``(u32)x`` are the low half, ``x >> 32``, ``x << 32`` and ``upper_32_bits(x)`` the
+    high half; ``a | b`` and ``a + b`` are both of their operands; anything else is itself, whole."""
+    while node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    if node.type == "binary_expression":
+        op = node.child_by_field_name("operator")
+        left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
+        text = _text(op) if op is not None else ""
+        if left is not None and right is not None:
+            if text in ("|", "+"):
+                return _parts(left) + _parts(right)
+            if text == "&":
+                if _LOW_MASKS.match(_text(right).strip()):
+                    return [(n, "low") for n, _p in _parts(left)]
+                if _LOW_MASKS.match(_text(left).strip()):
+                    return [(n, "low") for n, _p in _parts(right)]
+            if text in (">>", "<<") and _text(right).strip() == "32":
+                return [(n, "high") for n, _p in _parts(left)]
+    if node.type == "call_expression":
+        fn, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+        if fn is not None and args is not None and len(args.named_children) == 1:
+            name = _text(fn)
+            if name in ("lower_32_bits", "upper_32_bits"):
+                half = "low" if name == "lower_32_bits" else "high"
+                return [(n, half) for n, _p in _parts(args.named_children[0])]
+    if node.type == "cast_expression":
+        type_desc, value = node.child_by_field_name("type"), node.child_by_field_name("value")
+        if type_desc is not None and value is not None:
+            half = "low" if _LOW_CASTS.match("(" + _text(type_desc).strip() + ")") else ""
+            return [(n, half or p) for n, p in _parts(value)]
+    return [(node, "")]
+
+
+def _function_name(node: Any) -> str | None:
+    decl = node.child_by_field_name("declarator")
+    while decl is not None and decl.type != "function_declarator":
+        decl = decl.child_by_field_name("declarator")
+    name = decl.child_by_field_name("declarator") if decl is not None else None
+    return _text(name) if name is not None and name.type == "identifier" else None
+
+
 def _last_name(node: Any) -> str | None:
-    while node.type in ("parenthesized_expression", "pointer_expression") and node.named_children:
-        node = node.child_by_field_name("argument") or node.named_children[0]
+    while node.type in ("parenthesized_expression", "pointer_expression", "cast_expression") and node.named_children:
+        node = node.child_by_field_name("argument") or node.child_by_field_name("value") or node.named_children[0]
+    if node.type == "subscript_expression":  # &regs[0]
+        inner = node.child_by_field_name("argument")
+        return _last_name(inner) if inner is not None else None
     if node.type == "identifier":
         return _text(node)
     if node.type == "field_expression":

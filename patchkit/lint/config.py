@@ -2,13 +2,18 @@
 
 ``lint.yaml`` (all keys optional)::
 
-    abi_translations:            # added to the shipped TDVMCALL -> KVM hypercall translation
+    abi_translations:            # added to the shipped TDVMCALL -> KVM translations
     - name: my ABI
       pairs: {r10: rax}          # args-struct field register : vcpu register (either direction)
+      splits: {r13: {low: rax, high: rdx}}   # 32-bit halves (mask/cast, shift by 32)
+      scope: {functions: [my_*], args: [my_args]}   # or "tdvmcall"; none: everywhere
+    tdvmcall_scope:              # where the shipped TDVMCALL translations hold (replaces the default)
+      functions: ["*vmcall*", "tdx_emulate_*"]
+      args: ["*vmcall*"]
     clear_before_return:
       macros: {MY_CALL: "ret"}   # condition over the macro's arguments
       functions: {__my_call: true}
-      mode: cleared | stored-or-cleared
+      mode: stored-or-cleared | cleared | off   # for every variant not listed above
     args_structs: {my_args: MINE}   # struct name : KIND in OFFSET(TDX_<KIND>_<field>, ...)
     search_paths: [arch/x86/, drivers/virt/, virt/, include/linux/]   # replaces the default list
     disable: [tdx/grouping-comment-class]
@@ -17,6 +22,7 @@
 from __future__ import annotations
 
 import copy
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +38,27 @@ DEFAULTS: dict[str, Any] = {
         {
             "name": "TDVMCALL arguments (R10-R14) to KVM's hypercall ABI (RAX, RBX, RCX, RDX, RSI)",
             "pairs": {"r10": "rax", "r11": "rbx", "r12": "rcx", "r13": "rdx", "r14": "rsi"},
-        }
+            "scope": "tdvmcall",
+        },
+        {
+            "name": "TDVMCALL MSR access to KVM's RDMSR/WRMSR ABI (R12 -> ECX, R13 -> EDX:EAX, EDX:EAX -> R11)",
+            "pairs": {"r12": "rcx"},
+            "splits": {"r13": {"low": "rax", "high": "rdx"}, "r11": {"low": "rax", "high": "rdx"}},
+            "scope": "tdvmcall",
+        },
     ],
+    # where the shipped TDVMCALL translations hold: code that carries the TDVMCALL ABI, by the enclosing
+    # function's name or the name of the args variable or member (globs); a match anywhere else is a finding
+    "tdvmcall_scope": {
+        "functions": ["*vmcall*", "*hypercall*", "tdx_emulate_*", "tdx_complete_*"],
+        "args": ["*vmcall*", "*hypercall*"],
+    },
     "clear_before_return": {
+        # variants that must clear every register that came back, even one stored for the caller
         "macros": {"TDX_MODULE_CALL": "saved and ret"},
         "functions": {"__tdx_hypercall": True},
-        "mode": "cleared",
+        # every other variant: each register that came back is stored for the caller or cleared
+        "mode": "stored-or-cleared",
     },
     "pointer_exception": True,
     # where the base is searched for TDX files and rule 10 looks for users (plus every file a patch touches)
@@ -48,11 +69,38 @@ DEFAULTS: dict[str, Any] = {
 _KEYS = set(DEFAULTS)
 
 
+@dataclass(frozen=True)
+class Translation:
+    """An ABI translation: which args-struct field registers may be copied to which vcpu registers, and where."""
+
+    name: str
+    pairs: frozenset[tuple[str, str]]  # (field register, vcpu register), either direction
+    splits: frozenset[tuple[str, str, str]] = frozenset()  # (field register, "low"/"high", vcpu register)
+    functions: tuple[str, ...] = ()  # globs over the enclosing function; with args empty too: everywhere
+    args: tuple[str, ...] = ()  # globs over the args variable or member name
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.functions or self.args)
+
+    def pairs_them(self, field_reg: str, vcpu_reg: str, part: str) -> bool:
+        if part:
+            return (field_reg, part, vcpu_reg) in self.splits
+        return (field_reg, vcpu_reg) in self.pairs or (vcpu_reg, field_reg) in self.pairs
+
+    def applies(self, function: str, args_name: str) -> bool:
+        if not self.scoped:
+            return True
+        return any(fnmatch.fnmatchcase(function, g) for g in self.functions) or any(
+            fnmatch.fnmatchcase(args_name, g) for g in self.args
+        )
+
+
 @dataclass
 class LintConfig:
     args_structs: dict[str, str]
     vcpu_regs_header: str
-    translations: list[tuple[str, frozenset[tuple[str, str]]]]
+    translations: list[Translation]
     clear_macros: dict[str, str | bool]
     clear_functions: dict[str, bool]
     clear_mode: str
@@ -60,11 +108,9 @@ class LintConfig:
     search_paths: list[str] = field(default_factory=list)
     disabled: set[str] = field(default_factory=set)
 
-    def translation_for(self, a: str, b: str) -> str | None:
-        for name, pairs in self.translations:
-            if (a, b) in pairs or (b, a) in pairs:
-                return name
-        return None
+    def translation_for(self, field_reg: str, vcpu_reg: str, part: str = "") -> list[Translation]:
+        """Every translation that pairs the two (wherever it applies)."""
+        return [t for t in self.translations if t.pairs_them(field_reg, vcpu_reg, part)]
 
 
 def _from_data(data: dict[str, Any]) -> LintConfig:
@@ -72,16 +118,35 @@ def _from_data(data: dict[str, Any]) -> LintConfig:
     return LintConfig(
         args_structs=dict(data["args_structs"]),
         vcpu_regs_header=str(data["vcpu_regs_header"]),
-        translations=[
-            (str(t["name"]), frozenset((str(k).lower(), str(v).lower()) for k, v in t["pairs"].items()))
-            for t in data["abi_translations"]
-        ],
+        translations=[_translation(t, data["tdvmcall_scope"]) for t in data["abi_translations"]],
         clear_macros=dict(clear.get("macros", {})),
         clear_functions={str(k): bool(v) for k, v in clear.get("functions", {}).items()},
         clear_mode=str(clear.get("mode", "cleared")),
         pointer_exception=bool(data["pointer_exception"]),
         search_paths=[str(p) for p in data["search_paths"]],
         disabled=set(data.get("disable", [])),
+    )
+
+
+def _translation(t: dict[str, Any], tdvmcall: dict[str, Any]) -> Translation:
+    scope = t.get("scope") or {}
+    if scope == "tdvmcall":
+        scope = tdvmcall
+    if not isinstance(scope, dict):
+        raise TypeError(f"scope of {t.get('name')!r} must be a mapping or 'tdvmcall'")
+    splits = {
+        (str(reg).lower(), str(half).lower(), str(vcpu).lower())
+        for reg, halves in (t.get("splits") or {}).items()
+        for half, vcpu in halves.items()
+    }
+    if any(half not in ("low", "high") for _r, half, _v in splits):
+        raise TypeError(f"splits of {t.get('name')!r} take 'low' and 'high'")
+    return Translation(
+        name=str(t["name"]),
+        pairs=frozenset((str(k).lower(), str(v).lower()) for k, v in (t.get("pairs") or {}).items()),
+        splits=frozenset(splits),
+        functions=tuple(str(g) for g in scope.get("functions", ())),
+        args=tuple(str(g) for g in scope.get("args", ())),
     )
 
 
@@ -108,20 +173,24 @@ def load_config(series_dir: Path | None) -> LintConfig:
         for key, value in extra.items():
             if key == "abi_translations":
                 for t in value:
-                    if not isinstance(t.get("pairs"), dict):
-                        raise DataError(f"{path}: abi_translations entries need 'name' and a 'pairs' mapping")
-                    data[key].append({"name": t.get("name", "project translation"), "pairs": t["pairs"]})
+                    if not isinstance(t.get("pairs", {}), dict) or not (t.get("pairs") or t.get("splits")):
+                        raise DataError(f"{path}: abi_translations entries need 'name' and 'pairs' or 'splits'")
+                    data[key].append({"name": t.get("name", "project translation"), **t})
+            elif key == "tdvmcall_scope":
+                if not isinstance(value, dict) or set(value) - {"functions", "args"}:
+                    raise DataError(f"{path}: tdvmcall_scope takes 'functions' and 'args' (lists of globs)")
+                data[key] = {"functions": list(value.get("functions", [])), "args": list(value.get("args", []))}
             elif key == "clear_before_return":
                 for sub in ("macros", "functions"):
                     data[key][sub].update(value.get(sub, {}))
                 if "mode" in value:
-                    if value["mode"] not in ("cleared", "stored-or-cleared"):
-                        raise DataError(f"{path}: clear_before_return.mode must be cleared or stored-or-cleared")
+                    if value["mode"] not in ("cleared", "stored-or-cleared", "off"):
+                        raise DataError(f"{path}: clear_before_return.mode must be cleared, stored-or-cleared or off")
                     data[key]["mode"] = value["mode"]
             elif key == "args_structs":
                 data[key].update(value)
             else:
                 data[key] = value
         return _from_data(data)
-    except (AttributeError, TypeError, KeyError) as exc:
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
         raise DataError(f"{path}: malformed lint configuration ({exc})") from exc

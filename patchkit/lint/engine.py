@@ -5,9 +5,11 @@ an args struct or an offset symbol, plus every symbol any patch removes); each l
 re-reads only the paths its patch changed (``git diff --name-status``), and parsed facts are
 cached by blob id, so a file is parsed once per distinct content.
 
-Blame: a finding's identity is (rule, path, message without line numbers). One present after
-patch k and not after k-1 (counting repeats) is blamed on k; one present at the base is
-pre-existing and does not fail.
+Blame: a finding's identity is (rule, path, message without line numbers), or the identity the
+rule gives it. One present after patch k and not after k-1 (counting repeats) is new there; one
+present at the base is pre-existing and does not fail. A new finding is blamed on k unless the rule
+names the lines at fault (``Hit.evidence``) and patch k wrote none of them: then the patch that
+wrote the newest of them is blamed, and the finding says from which patch on it is reachable.
 """
 
 from __future__ import annotations
@@ -173,11 +175,14 @@ def run_lint(
         state_facts.append(facts)
         hits = check_state(facts, config)
         if index > 0 and removed[index - 1] and symbol_re is not None:
-            hits.extend(_removed_users(source, commit, removed[index - 1], base_hits, cumulative, symbol_re, index))
+            users = _removed_users(source, commit, removed[index - 1], base_hits, cumulative, symbol_re, index)
+            # an offset used on a pointer to another struct is already reported as that, where it was written
+            wrong = {(h.path, h.line) for h in hits if h.rule == "tdx/offset-struct-matches-pointer"}
+            hits.extend(h for h in users if (h.path, h.line) not in wrong)
         per_state.append([h for h in hits if h.rule not in config.disabled])
     report.timings["states"] = time.perf_counter() - started
 
-    findings = _blame(per_state, labels, commits)
+    findings = _blame(per_state, labels, commits, source)
     for number, patch in enumerate(mailed, start=1):
         for ph in hygiene.check_patch(patch, diffs[number - 1]):
             findings.append(
@@ -242,14 +247,33 @@ def _removed_users(
     return removed_symbol_users(removed, by_symbol, patch)
 
 
-def _blame(per_state: list[list[Hit]], labels: list[str], commits: list[str]) -> list[Finding]:
+def _blame(
+    per_state: list[list[Hit]], labels: list[str], commits: list[str], source: GitSource | None = None
+) -> list[Finding]:
+    """A finding present after patch k and not after k-1 is blamed on k; when the rule names the lines that
+    make the defect (``Hit.evidence``) and patch k wrote none of them, it is blamed on the patch that wrote
+    the newest of them, and the message says from which patch on it is reachable."""
     findings: list[Finding] = []
+    index_of = {commit: i for i, commit in enumerate(commits)}
 
     def make(h: Hit, index: int, status: str) -> Finding:
         return Finding(
             rule=h.rule, severity=registry.severity(h.rule, "error"), path=h.path, line=h.line, message=h.message,
             patch=index or None, state=labels[index], status=status, commit=commits[index], identity=h.identity,
         )  # fmt: skip
+
+    def origin(h: Hit, index: int) -> int:
+        """The newest patch among the evidence lines, or ``index`` when patch ``index`` wrote one of them."""
+        if source is None or not h.evidence:
+            return index
+        found: set[int] = set()
+        by_path: dict[str, list[int]] = {}
+        for path, line in h.evidence:
+            by_path.setdefault(path, []).append(line)
+        for path, lines in sorted(by_path.items()):
+            for sha in source.blame(commits[0], commits[index], path, lines).values():
+                found.add(0 if sha is None else index_of.get(sha, index))
+        return index if index in found or not found else max(found)
 
     previous: Counter[tuple[str, str, str]] = Counter()
     for index, hits in enumerate(per_state):
@@ -260,8 +284,19 @@ def _blame(per_state: list[list[Hit]], labels: list[str], commits: list[str]) ->
             key = f.key()
             current[key] += 1
             seen_now[key] += 1
-            if index == 0 or seen_now[key] > previous[key]:
-                findings.append(f)
+            if index == 0 or seen_now[key] <= previous[key]:
+                if index == 0:
+                    findings.append(f)
+                continue
+            written = origin(h, index)
+            if written != index:
+                # the defect's lines are older than the patch that first makes it reachable
+                where = f"introduced by patch {written}" if written else "in lines from the base"
+                f = f.with_(
+                    patch=written or index, message=f"{f.message} ({where}, first reachable from patch {index})",
+                    reachable_from=index,
+                )  # fmt: skip
+            findings.append(f)
         previous = current
     return findings
 
@@ -303,7 +338,8 @@ def _suppress(
             out.append(f)
             continue
         note: SuppressionNote | None = None
-        facts = states[f.patch] if f.patch < len(states) else None
+        shown_in = f.reachable_from or f.patch  # the state path and line refer to
+        facts = states[shown_in] if shown_in < len(states) else None
         sups: list[LineSuppression] = []
         if facts is not None:
             src = facts.c.get(f.path) or facts.asm.get(f.path)

@@ -22,7 +22,9 @@ Machine-readable: ``patchkit/lint/report-schema.json`` (JSON Schema, tested). In
           "failing": true | false,          # new and not suppressed
           "message": "...",
           "suppression": null | {"source": "line" | "series", "reason": "..."},
-          "commit": "<sha of the state>" | null
+          "commit": "<sha of the state>" | null,
+          "reachable_from": 9 | null        # the patch whose state first shows it, when an older patch
+                                            # wrote the defect (then "patch" is that older patch)
         }, ...
       ]
     }
@@ -62,6 +64,7 @@ class Finding:
     suppression: SuppressionNote | None = None
     commit: str | None = None
     identity: str | None = None  # overrides the message in key() when a rule sets it
+    reachable_from: int | None = None  # the patch from which on it shows, when older than ``patch``
 
     @property
     def failing(self) -> bool:
@@ -99,6 +102,7 @@ class Finding:
                 else {"source": self.suppression.source, "reason": self.suppression.reason}
             ),
             "commit": self.commit,
+            "reachable_from": self.reachable_from,
         }
 
 

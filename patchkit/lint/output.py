@@ -3,25 +3,47 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from patchkit import __version__
 from patchkit.lint import registry
-from patchkit.lint.model import LintReport
+from patchkit.lint.model import Finding, LintReport
+
+if TYPE_CHECKING:
+    from patchkit.ci.locate import Locator
 
 FORMATS = ("text", "json", "sarif", "github")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def render(report: LintReport, fmt: str, subjects: dict[int, str] | None = None) -> str:
+def render(
+    report: LintReport,
+    fmt: str,
+    subjects: dict[int, str] | None = None,
+    *,
+    locator: Locator | None = None,
+    category: str | None = None,
+) -> str:
+    """``locator`` maps SARIF and GitHub locations onto the series files; ``category`` names the SARIF run."""
     if fmt == "json":
         return json.dumps(report.to_json_data(), indent=2, ensure_ascii=False) + "\n"
     if fmt == "sarif":
-        return json.dumps(to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(to_sarif(report, locator, category), indent=2, ensure_ascii=False) + "\n"
     if fmt == "github":
-        return to_github(report)
+        return to_github(report, locator)
     return to_text(report, subjects or {})
+
+
+def sarif_category(series: str, tool: str = "lint") -> str:
+    """The SARIF ``runAutomationDetails.id`` for one series and tool (``build/guest`` for a fragment's build)."""
+    return f"patchkit/{series}/{tool}/"
+
+
+def _in_tree(f: Finding) -> str:
+    """Where the finding is in the kernel tree and which state, for messages that point elsewhere."""
+    where = _where(f.path, f.line)
+    return f"{where} at {f.state}" if f.patch is not None or f.state != "base" else f"{where} at the base"
 
 
 def _where(path: str, line: int) -> str:
@@ -64,7 +86,7 @@ def to_text(report: LintReport, subjects: dict[int, str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_sarif(report: LintReport) -> dict[str, Any]:
+def to_sarif(report: LintReport, locator: Locator | None = None, category: str | None = None) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
 
@@ -85,61 +107,78 @@ def to_sarif(report: LintReport) -> dict[str, Any]:
 
     results: list[dict[str, Any]] = []
     for f in report.findings:
-        location: dict[str, Any] = {"artifactLocation": {"uri": f.path}}
-        if f.line > 0:
-            location["region"] = {"startLine": f.line}
+        path, line, text = f.path, f.line, f.message
+        logical: list[dict[str, Any]] = []
+        if locator is not None:
+            mapped = locator.finding(f)
+            path, line = mapped.path, mapped.line
+            if not locator.is_series_file(f.path):
+                text = f"{f.message} ({_in_tree(f)})"
+                logical = [{"name": f.path, "fullyQualifiedName": f"{f.state}:{_where(f.path, f.line)}",
+                            "kind": "resource"}]  # fmt: skip
+        location: dict[str, Any] = {"artifactLocation": {"uri": path}}
+        if line > 0:
+            location["region"] = {"startLine": line}
+        entry: dict[str, Any] = {"physicalLocation": location}
+        if logical:
+            entry["logicalLocations"] = logical
         result: dict[str, Any] = {
             "ruleId": f.rule,
             "ruleIndex": rule_index(f.rule, f.severity),
             "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f.message},
-            "locations": [{"physicalLocation": location}],
+            "message": {"text": text},
+            "locations": [entry],
             "baselineState": "unchanged" if f.pre_existing else "new",
             "partialFingerprints": {"patchkitKey/v1": "|".join(f.key())},
-            "properties": {"patch": f.patch, "state": f.state, "status": f.status},
+            "properties": {"patch": f.patch, "state": f.state, "status": f.status, "path": f.path, "line": f.line},
         }
+        if locator is not None and f.pre_existing:  # on the series files: not the series' doing, not an alert
+            result["suppressions"] = [{"kind": "external", "justification": "present at the base, before the series"}]
         if f.suppression is not None:
             result["suppressions"] = [
                 {"kind": "inSource" if f.suppression.source == "line" else "external",
                  "justification": f.suppression.reason}
             ]  # fmt: skip
         results.append(result)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "patchkit-lint",
-                        "version": __version__,
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-                "properties": {"series": report.series, "states": report.states},
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "patchkit-lint",
+                "version": __version__,
+                "rules": rules,
             }
-        ],
+        },
+        "results": results,
+        "properties": {"series": report.series, "states": report.states},
     }
+    if category:
+        run["automationDetails"] = {"id": category}
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def to_github(report: LintReport) -> str:
+def to_github(report: LintReport, locator: Locator | None = None) -> str:
     """``::error file=...,line=...,title=...::message`` for each failing finding."""
     command = {"error": "error", "warning": "warning", "info": "notice"}
     lines = []
     for f in report.failing:
-        props = [f"file={_escape_property(f.path)}"]
-        if f.line:
-            props.append(f"line={f.line}")
+        path, line, text = f.path, f.line, f.message
+        if locator is not None:
+            mapped = locator.finding(f)
+            path, line = mapped.path, mapped.line
+            if not locator.is_series_file(f.path):
+                text = f"{f.message} ({_in_tree(f)})"
+        props = [f"file={escape_property(path)}"]
+        if line:
+            props.append(f"line={line}")
         title = f"{f.rule} (patch {f.patch})" if f.patch else f.rule
-        props.append(f"title={_escape_property(title)}")
-        lines.append(f"::{command[f.severity]} {','.join(props)}::{_escape_data(f.message)}")
+        props.append(f"title={escape_property(title)}")
+        lines.append(f"::{command[f.severity]} {','.join(props)}::{escape_data(text)}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -51,6 +51,38 @@ class GitSource:
             self._changes[key] = changes
         return self._changes[key]
 
+    def blame(self, base: str, commit: str, path: str, lines: Iterable[int]) -> dict[int, str | None]:
+        """Line of ``path`` at ``commit`` -> the commit in ``base..commit`` that last changed it (None: the
+        line is older than that range), with one ``git blame --porcelain``."""
+        wanted = sorted(set(lines))
+        if not wanted:
+            return {}
+        ranges: list[str] = []
+        first = last = wanted[0]
+        for number in [*wanted[1:], -1]:
+            if number == last + 1:
+                last = number
+                continue
+            ranges += ["-L", f"{first},{last}"]
+            first = last = number
+        result = self.tree.run_git(["blame", "--porcelain", *ranges, f"{base}..{commit}", "--", path])
+        if result.returncode != 0:
+            detail = result.stderr.decode("utf-8", "replace").strip()
+            raise GitError(f"{self.tree.path}: git blame {path} failed: {detail}")
+        out: dict[int, str | None] = {}
+        boundary: set[str] = set()
+        current = ""
+        for raw in result.stdout.decode("utf-8", "replace").splitlines():
+            if raw.startswith("\t"):
+                continue
+            fields = raw.split()
+            if len(fields) >= 3 and len(fields[0]) == 40 and fields[1].isdigit() and fields[2].isdigit():
+                current = fields[0]
+                out[int(fields[2])] = current
+            elif raw == "boundary":
+                boundary.add(current)
+        return {line: (None if sha in boundary else sha) for line, sha in out.items()}
+
     def diff(self, old: str, new: str) -> str:
         return self.tree.git("diff", "--no-renames", "--no-color", old, new)
 

@@ -7,13 +7,14 @@ has the same identity.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from patchkit.lint import asmflow
-from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Macro, parse_mem
+from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Item, Macro, parse_mem
 from patchkit.lint.cfacts import Base, CFacts, OffsetCall, StructDef
 from patchkit.lint.config import LintConfig
 from patchkit.lint.regs import canonical, sysv_class
@@ -26,6 +27,9 @@ class Hit:
     line: int
     message: str
     identity: str | None = None  # what matches it across states, when not the message itself
+    # the lines (path, line) of this state whose code makes the defect: blame looks at which patch wrote
+    # them when the finding first shows in a later state (a macro reached through a new caller)
+    evidence: tuple[tuple[str, int], ...] = ()
 
 
 GrepFn = Callable[[list[str]], list[tuple[str, int, str]]]
@@ -36,6 +40,8 @@ class StateFacts:
     label: str
     c: dict[str, CFacts] = field(default_factory=dict)
     asm: dict[str, AsmFacts] = field(default_factory=dict)
+    variants: list[asmflow.Variant] | None = None  # expanded once per state, for every rule that walks them
+    mismatches: list[tuple[Hit, str]] | None = None  # offsets on a pointer to another struct (two rules use them)
 
     def structs(self) -> dict[str, tuple[str, StructDef]]:
         """Struct definitions by name; a definition under arch/x86/include wins over copies."""
@@ -133,15 +139,81 @@ def asm_offset_defined(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/asm-offset-defined"
     kinds = set(config.args_structs.values())
     defined = {off.symbol for _p, off in state.asm_offsets()}
+    # an offset used on a pointer to another struct is reported once, as that (the cause), not again here
+    # when a later patch removes the offset
+    wrong = {(h.path, h.line, sym) for h, sym in _pointer_mismatches(state, config)}
     hits: list[Hit] = []
     for path, facts in sorted(state.asm.items()):
         for item in facts.items:
             if item.kind not in ("insn", "directive"):
                 continue
             for m in OFFSET_SYMBOL.finditer(" ".join(item.operands)):
-                if m.group(1) in kinds and m.group(0) not in defined:
+                if m.group(1) in kinds and m.group(0) not in defined and (path, item.line, m.group(0)) not in wrong:
                     hits.append(Hit(rule, path, item.line, f"{m.group(0)} is not defined by asm-offsets in this state"))
     return hits
+
+
+# ---- rule 2b: the offset belongs to the struct the pointer holds --------------------------------
+
+ARG_REGS = ("rdi", "rsi", "rdx", "rcx", "r8", "r9")
+
+
+def _pointer_mismatches(state: StateFacts, config: LintConfig) -> list[tuple[Hit, str]]:
+    """Every ``TDX_<K>_x(%base)`` whose KIND is not that of the struct %base points to. What %base holds
+    comes from the C prototype of the function (SysV argument registers), else from what the rest of the
+    block (the macro, or the function's own lines) indexes it with."""
+    if state.mismatches is not None:
+        return state.mismatches
+    rule = "tdx/offset-struct-matches-pointer"
+    kinds = set(config.args_structs.values())
+    prototypes: dict[str, tuple[str | None, ...]] = {}
+    for facts in state.c.values():
+        for name, params in facts.prototypes.items():
+            prototypes.setdefault(name, params)
+    found: dict[tuple[str, int, str], tuple[Hit, str]] = {}
+    for variant in variants(state):
+        held: dict[str, tuple[str, str]] = {}  # register -> (kind, how we know)
+        if not variant.synthetic and variant.function.name in prototypes:
+            for reg, struct in zip(ARG_REGS, prototypes[variant.function.name], strict=False):
+                if struct is not None and struct in config.args_structs:
+                    held[reg] = (config.args_structs[struct], f"a struct {struct} pointer by the C prototype")
+        uses: list[tuple[asmflow.Step, str, str, str]] = []  # step, symbol, kind, base
+        votes: dict[tuple[str, str], Counter[str]] = {}  # (block, base) -> kinds
+        for step in variant.steps:
+            if step.kind != "insn":
+                continue
+            for op in step.operands:
+                mem = parse_mem(op)
+                if mem is None or mem[1] is None:
+                    continue
+                found_sym = OFFSET_SYMBOL.fullmatch(mem[0])
+                if found_sym is None or found_sym.group(1) not in kinds:
+                    continue
+                uses.append((step, found_sym.group(0), found_sym.group(1), mem[1]))
+                votes.setdefault((step.origin, mem[1]), Counter())[found_sym.group(1)] += 1
+        for step, sym, kind, base in uses:
+            expected, how = held.get(base, ("", ""))
+            if not expected:
+                counts = votes[(step.origin, base)].most_common()
+                if len(counts) < 2 or counts[0][1] == counts[1][1]:
+                    continue  # one kind only, or no majority to tell which is wrong
+                expected, how = counts[0][0], f"indexed with TDX_{counts[0][0]}_* offsets elsewhere in the same code"
+            if kind == expected:
+                continue
+            owner = step.origin or variant.function.name
+            message = (
+                f"{sym} indexes %{base}, which holds a pointer to the struct of the TDX_{expected}_* offsets "
+                f"({how}); a TDX_{kind}_* offset reads another struct's layout"
+            )
+            hit = Hit(rule, step.path, step.line, message, f"{owner}: {sym} on %{base} holding {expected}",
+                      ((step.path, step.line),))  # fmt: skip
+            found.setdefault((step.path, step.line, sym), (hit, sym))
+    state.mismatches = list(found.values())
+    return state.mismatches
+
+
+def offset_struct_matches_pointer(state: StateFacts, config: LintConfig) -> list[Hit]:
+    return [h for h, _sym in _pointer_mismatches(state, config)]
 
 
 # ---- rule 3 -------------------------------------------------------------------------------------
@@ -159,13 +231,36 @@ def _blocks(facts: AsmFacts) -> dict[int, str]:
     return owner
 
 
+def _from_stack(items: list[Item], at: Item, reg: str, owner: dict[int, str], block: str) -> bool:
+    """Whether ``reg`` was last written, before ``at`` in the same block, from the stack (``pop %reg``,
+    ``mov N(%rsp), %reg`` or an ``xchg`` with a stack slot)."""
+    index = items.index(at)
+    for item in reversed(items[:index]):
+        if owner.get(item.line, "") != block:
+            break
+        if item.kind != "insn" or not item.operands:
+            continue
+        if item.name.startswith("pop"):
+            if canonical(item.operands[0]) == reg:
+                return True
+            continue
+        if item.name.startswith("xchg") and len(item.operands) == 2:
+            regs = [canonical(op) for op in item.operands]
+            mems = [parse_mem(op) for op in item.operands]
+            if reg in regs and any(m is not None and m[1] == "rsp" for m in mems):
+                return True
+        if canonical(item.operands[-1]) == reg:
+            src = parse_mem(item.operands[0]) if len(item.operands) == 2 else None
+            return item.name.startswith("mov") and src is not None and src[1] == "rsp"
+    return False
+
+
 def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/mov-register-matches-offset"
     kinds = set(config.args_structs.values())
     hits: list[Hit] = []
     for path, facts in sorted(state.asm.items()):
         owner = _blocks(facts)
-        bases: dict[str, Counter[str]] = {}
         moves = []
         for item in facts.items:
             if item.kind != "insn" or not item.name.startswith("mov") or len(item.operands) != 2:
@@ -178,16 +273,21 @@ def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
                 if sym is None or sym.group(1) not in kinds:
                     continue
                 block = owner.get(item.line, "")
-                if mem[1]:
-                    bases.setdefault(block, Counter())[mem[1]] += 1
                 moves.append((item, pos, sym, block))
         for item, pos, sym, block in moves:
             field_reg = canonical(sym.group(2))
             other = canonical(item.operands[1 - pos])
             if field_reg is None or other is None or field_reg == other:
                 continue
-            pointer = bases[block].most_common(1)[0][0] if bases.get(block) else None
-            if config.pointer_exception and field_reg == pointer:
+            mem = parse_mem(item.operands[pos])
+            base = mem[1] if mem is not None else None
+            # The one exception: the pointer register's own field, stored from the value the register got back,
+            # which had to wait on the stack while the register held the pointer again. Loading that field into
+            # another register, or storing a register that did not come from the stack, is a mismatch.
+            if (
+                config.pointer_exception and pos == 1 and field_reg == base
+                and _from_stack(facts.items, item, other, owner, block)
+            ):  # fmt: skip
                 continue
             direction = "loaded into" if pos == 0 else "stored from"
             hits.append(Hit(rule, path, item.line, f"{sym.group(0)} is {direction} %{other} in "
@@ -198,21 +298,30 @@ def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rules 4 and 5 ------------------------------------------------------------------------------
 
 
-def _requires_clear(variant: asmflow.Variant, config: LintConfig) -> bool:
-    if variant.function.name in config.clear_functions:
-        return config.clear_functions[variant.function.name]
-    if variant.macro is None or variant.macro not in config.clear_macros:
-        return False
-    cond = config.clear_macros[variant.macro]
+def clear_mode(variant: asmflow.Variant, config: LintConfig) -> str | None:
+    """How strictly the variant must clear what came back: None, "cleared" or "stored-or-cleared"."""
+    if not variant.synthetic and variant.function.name in config.clear_functions:
+        return "cleared" if config.clear_functions[variant.function.name] else None
+    if variant.macro in config.clear_macros and _condition(config.clear_macros[variant.macro], variant.args):
+        return "cleared"
+    return None if config.clear_mode == "off" else config.clear_mode
+
+
+def _condition(cond: str | bool, args: tuple[tuple[str, str], ...]) -> bool:
     if isinstance(cond, bool):
         return cond
     names: dict[str, int] = {}
-    for key, value in variant.args:
+    for key, value in args:
         try:
             names[key] = int(value, 0)
         except ValueError:
             names[key] = 1 if value else 0
-    expr = str(cond).replace("&&", " and ").replace("||", " or ")
+    return _evaluate(str(cond), tuple(sorted(names.items())))
+
+
+@functools.lru_cache(maxsize=1024)
+def _evaluate(cond: str, names: tuple[tuple[str, int], ...]) -> bool:
+    expr = cond.replace("&&", " and ").replace("||", " or ")
     if not re.fullmatch(r"[\w\s()!=<>]*", expr):
         return True
     try:
@@ -221,28 +330,55 @@ def _requires_clear(variant: asmflow.Variant, config: LintConfig) -> bool:
         return False
 
 
-def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
-    """Rules 4 and 5. A problem found in several functions that share a macro is one finding, at the
-    macro line at fault, naming every function; its identity leaves the function names out, so a later
-    patch that adds another user of a broken macro is not blamed for it."""
-    groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
-    expander = asmflow.Expander(state.macros())
+def variants(state: StateFacts) -> list[asmflow.Variant]:
+    """Every function that touches an args struct or the stack, expanded; plus every variant of every
+    args-struct macro that no function invokes yet (its text says which variants exist)."""
+    if state.variants is not None:
+        return state.variants
+    out: list[asmflow.Variant] = []
+    macros = state.macros()
+    expander = asmflow.Expander(macros)
     for _path, facts in sorted(state.asm.items()):
         for fn in facts.functions:
             variant = expander.expand(fn)
-            if not any(OFFSET_SYMBOL.search(" ".join(s.operands)) for s in variant.steps) and not any(
-                s.name.startswith("push") for s in variant.steps
-            ):
-                continue
-            require = _requires_clear(variant, config)
-            for problem in asmflow.simulate(variant, require_clear=require, clear_mode=config.clear_mode):
-                rule, identity = _identity(variant, problem)
-                groups.setdefault((rule, _where(problem).path, identity), []).append((variant, problem))
+            if variant.relevant:
+                out.append(variant)
+    for name, macro in sorted(macros.items()):
+        if not asmflow.uses_offsets(macro):
+            continue
+        called = [dict(v.args) for v in out if v.macro == name]
+        for values in asmflow.macro_variants(macro):
+            varied = [k for k, v in values.items() if not v.startswith("<")]
+            if any(all(c.get(k) == values[k] for k in varied) for c in called):
+                continue  # a function invokes this variant: its own expansion covers it
+            out.append(expander.expand_macro(macro, values))
+    state.variants = out
+    return out
+
+
+def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
+    """Rules 4 and 5 over every variant (see :func:`variants`). A problem found in several variants is one
+    finding, at the line at fault, naming every variant; its identity names the block the line is in (the
+    macro, or the function for its own lines), never the callers, so a patch that adds another user of a
+    broken macro is not blamed for it."""
+    groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
+    for variant in variants(state):
+        for problem in asmflow.simulate(variant, clear_mode=clear_mode(variant, config)):
+            rule, identity = _identity(variant, problem)
+            groups.setdefault((rule, _where(problem).path, identity), []).append((variant, problem))
     hits: list[Hit] = []
     for (rule, path, identity), items in sorted(groups.items()):
         where = min((_where(p) for _v, p in items), key=lambda st: st.line)
         labels = ", ".join(sorted({v.label for v, _p in items}))
-        hits.append(Hit(rule, path, where.line, _message(items[0][1], labels), identity))
+        evidence = sorted(
+            {
+                (s.path, s.line)
+                for v, p in items
+                for s in v.steps
+                if s.path == _where(p).path and s.origin == _where(p).origin and s.kind != "label"
+            }
+        )
+        hits.append(Hit(rule, path, where.line, _message(items[0][1], labels), identity, tuple(evidence)))
     return hits
 
 
@@ -253,17 +389,24 @@ def _where(p: asmflow.PathProblem) -> asmflow.Step:
 def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, str]:
     owner = _where(p).origin or variant.function.name
     rule = "tdx/clear-before-return" if p.kind == "not-cleared" else "tdx/callee-saved-preserved"
+    if p.kind == "unbalanced":
+        return rule, f"{owner}: unbalanced"  # how many values are left differs by variant and patch
     return rule, f"{owner}: {p.kind} {p.reg} {p.detail}".strip()
 
 
 def _message(p: asmflow.PathProblem, labels: str) -> str:
     if p.kind == "not-cleared":
+        how = (
+            "the clearing or copy-out here leaves it out"
+            if p.detail == "missed"
+            else "nothing on that path stores or clears it"
+        )
         return (
-            f"%{p.reg}, loaded from the args struct here, still holds what the TDX module/VMM returned when "
-            f"{labels} returns to C; clear it (xor) or restore it from the stack first"
+            f"%{p.reg} still holds what the TDX module/VMM returned when {labels} returns to C: {how}; clear it "
+            "(xor), restore it from the stack, or (where the variant hands outputs back) store it to the struct"
         )
     if p.kind == "unbalanced":
-        return f"{labels}: returns with {p.reg} pushed value(s) still on the stack"
+        return f"{labels}: returns with {p.reg} pushed value(s) still on the stack (the last one pushed here)"
     if p.kind == "underflow":
         return f"{labels}: pops %{p.reg} with nothing pushed on this path"
     if p.detail:
@@ -380,15 +523,26 @@ def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
             vcpu_reg = canonical(copy.vcpu.reg)
             if field_reg is None or vcpu_reg is None or field_reg == vcpu_reg:
                 continue
-            if config.translation_for(field_reg, vcpu_reg) is not None:
+            candidates = config.translation_for(field_reg, vcpu_reg, copy.part)
+            if any(t.applies(copy.function, copy.args.base.name) for t in candidates):
                 continue
+            half = {"low": " (low 32 bits)", "high": " (high 32 bits)"}.get(copy.part, "")
+            field_text = f"{struct}.{copy.args.field}"
             arrow = (
-                f"{struct}.{copy.args.field} -> vcpu {vcpu_reg.upper()}"
+                f"{field_text}{half} -> vcpu {vcpu_reg.upper()}"
                 if copy.direction == "to_vcpu"
-                else (f"vcpu {vcpu_reg.upper()} -> {struct}.{copy.args.field}")
+                else f"vcpu {vcpu_reg.upper()}{half} -> {field_text}"
             )
-            hits.append(Hit(rule, path, copy.vcpu.line, f"{arrow}: different registers, and no configured ABI "
-                            "translation pairs them"))  # fmt: skip
+            if candidates:
+                where = copy.function or "file scope"
+                why = (
+                    f"'{candidates[0].name}' pairs them, but only in code that carries that ABI (functions "
+                    f"{', '.join(candidates[0].functions) or '-'}; args {', '.join(candidates[0].args) or '-'}; "
+                    f"scope in lint.yaml), and {where} with {copy.args.base.name or 'these args'} is not such code"
+                )
+            else:
+                why = "no configured ABI translation pairs them"
+            hits.append(Hit(rule, path, copy.vcpu.line, f"{arrow}: different registers; {why}"))
     return hits
 
 
@@ -454,6 +608,7 @@ def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
 STATE_CHECKS: tuple[Callable[[StateFacts, LintConfig], list[Hit]], ...] = (
     offset_per_field,
     asm_offset_defined,
+    offset_struct_matches_pointer,
     mov_register_matches,
     asm_paths,
     grouping_comments,

@@ -9,6 +9,7 @@ header is checked up front by :func:`check_series`, whose errors name the key.
 
 from __future__ import annotations
 
+import email.errors
 import email.header
 import email.policy
 import email.utils
@@ -47,9 +48,12 @@ def check_value(where: str, value: str) -> None:
 def check_address(where: str, value: str) -> None:
     """One address (``Name <a@b>`` or ``a@b``) that a To:/Cc: header can carry."""
     check_value(where, value)
-    header = POLICY.header_factory("To", value)
-    assert isinstance(header, AddressHeader)
-    addresses = header.addresses
+    try:
+        header = POLICY.header_factory("To", value)
+        assert isinstance(header, AddressHeader)
+        addresses = header.addresses
+    except (ValueError, IndexError, TypeError, AttributeError, email.errors.HeaderParseError) as exc:
+        raise DataError(f"{where}: {value!r} is not one mail address") from exc
     if len(addresses) != 1 or "@" not in addresses[0].addr_spec or list(getattr(header, "defects", [])):
         raise DataError(f"{where}: {value!r} is not one mail address")
 
@@ -69,6 +73,10 @@ def check_series(series: Series) -> None:
         check_value(f"{where} patches[{index}].subject", patch.subject)
         check_value(f"{where} patches[{index}].author.name", patch.author.name)
         check_address(f"{where} patches[{index}].author.email", patch.author.email)
+        try:
+            fold("From", format_person(patch.author))
+        except DataError as exc:
+            raise DataError(f"{where} patches[{index}].author: {exc.message}") from exc
 
 
 def format_person(person: Person) -> str:
@@ -85,7 +93,10 @@ def fold(name: str, value: str) -> str:
         if not ids or not all(_MSGID.match(i) for i in ids):
             raise DataError(f"header {name}: {value!r} is not a list of <message-id>s")
         return f"{name}: " + "\n ".join(ids) + "\n"
-    folded: str = POLICY.header_factory(name, value).fold(policy=POLICY)
+    try:
+        folded: str = POLICY.header_factory(name, value).fold(policy=POLICY)
+    except (ValueError, IndexError, TypeError, AttributeError, email.errors.HeaderParseError) as exc:
+        raise DataError(f"header {name}: {value!r} cannot be written as a mail header ({exc})") from exc
     if "\r" in folded or any(line[:1] not in (" ", "\t") for line in folded.rstrip("\n").split("\n")[1:]):
         raise DataError(f"header {name}: would not fold into one header")  # pragma: no cover - defence in depth
     return folded

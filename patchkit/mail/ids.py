@@ -16,7 +16,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from patchkit.gitrepo import KernelTree
+from patchkit import proc
+from patchkit.errors import GitError
 from patchkit.series.model import Series
 
 CHANGE_ID = re.compile(r"^[0-9]{8}-[a-z0-9-]+-[0-9a-f]{12}$")
@@ -44,10 +45,24 @@ def message_ids(change_id: str, revision: int, patch_ids: Sequence[str], domain:
     return [f"<{stable}-v{revision}-{k}-{digest}@{domain}>" for k in range(len(patch_ids) + 1)]
 
 
-def patch_id(tree: KernelTree, mail_or_diff: bytes) -> str:
-    """``git patch-id --stable`` of a patch (mail or diff): what stays the same when only context moves."""
-    out = tree.git("patch-id", "--stable", input_bytes=mail_or_diff).split()
-    return out[0] if out else ""
+def patch_id(mail_or_diff: bytes) -> str:
+    """``git patch-id --stable`` of a patch (mail or diff): the same for the same change, wherever it sits."""
+    result = proc.run(["git", "patch-id", "--stable"], input_bytes=mail_or_diff)
+    if result.returncode != 0:
+        raise GitError(f"git patch-id failed: {result.stderr.decode('utf-8', 'replace').strip()}")
+    out = result.stdout.decode().split()
+    return out[0] if out else "0" * 40
+
+
+def series_patch_ids(series: Series) -> list[str]:
+    """The patch-id of every mailed patch, from the data's diff files (no tree needed)."""
+    return [patch_id(series.diff_path(p).read_bytes()) for p in series.mailed_patches]
+
+
+def domain_of(series: Series) -> str:
+    """The Message-Id domain: the first author's mail domain, so ids do not depend on who runs patchkit."""
+    first = series.mailed_patches[0] if series.mailed_patches else series.patches[0]
+    return first.author.email.rpartition("@")[2]
 
 
 def archive_link(archive: str, message_id: str) -> str:

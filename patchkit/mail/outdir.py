@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -107,6 +108,26 @@ def prepare(directory: Path) -> dict[str, list[str]]:
                 "(nothing was written)"
             )
     return manifest
+
+
+@contextlib.contextmanager
+def claim(directory: Path) -> Iterator[dict[str, list[str]]]:
+    """:func:`prepare`, holding a lock on the directory until the block ends: one writer at a time."""
+    prepare(directory)  # makes it, or refuses it before anything else
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise _os_problem(directory, exc, "open the output directory") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EnvironmentProblem(
+                f"{directory}: another patchkit is writing mails there right now; wait for it and run again"
+            ) from None
+        yield prepare(directory)  # again, now that no other writer can change it
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager

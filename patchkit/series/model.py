@@ -94,6 +94,16 @@ class Suppression:
 
 
 @dataclass(frozen=True)
+class TrailerSource:
+    """Where a review trailer came from: who gave it, in which reply, to which posted revision."""
+
+    trailer: str
+    given_by: str
+    message_id: str
+    revision: int
+
+
+@dataclass(frozen=True)
 class Patch:
     number: int  # 1-based position in the series (overlays continue the count)
     subject: str
@@ -104,6 +114,7 @@ class Patch:
     diff: str  # diff file name relative to the series directory
     overlay: bool = False  # test-only: applied for build/boot, never on the branch, never mailed
     suppress: tuple[Suppression, ...] = ()
+    provenance: tuple[TrailerSource, ...] = ()  # trailers taken from replies by 'patchkit trailers'
 
     def message(self) -> str:
         """The commit message exactly as it is committed."""
@@ -239,6 +250,11 @@ def _patch_data(patch: Patch) -> dict[str, Any]:
         data["overlay"] = True
     if patch.suppress:
         data["suppress"] = [{"rule": s.rule, "reason": s.reason} for s in patch.suppress]
+    if patch.provenance:
+        data["provenance"] = [
+            {"trailer": t.trailer, "from": t.given_by, "message_id": t.message_id, "revision": t.revision}
+            for t in patch.provenance
+        ]
     return data
 
 
@@ -255,6 +271,9 @@ def series_from_data(directory: Path, data: dict[str, Any]) -> Series:
             diff=p["diff"],
             overlay=p.get("overlay", False),
             suppress=tuple(Suppression(s["rule"], s["reason"]) for s in p.get("suppress", ())),
+            provenance=tuple(
+                TrailerSource(t["trailer"], t["from"], t["message_id"], t["revision"]) for t in p.get("provenance", ())
+            ),
         )
         for index, p in enumerate(data["patches"], start=1)
     )

@@ -8,6 +8,7 @@ PATCHKIT_TEST_BUILD_CACHE to a directory to keep that cache between sessions.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -277,3 +278,26 @@ def _processes_mentioning(text: str) -> list[int]:
         if text.encode() in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def _verify_table(out: str) -> list[str]:
+    block = re.search(r"^state .*?(?=\n\n)", out, re.MULTILINE | re.DOTALL)
+    assert block, out
+    return block.group(0).splitlines()
+
+
+def test_two_ranges_merged_equal_the_single_run(demo: Demo, tmp_path: Path) -> None:
+    """The CI matrix's split (verify --states, then ci merge) gives the single run's table and exit code."""
+    assert demo.verify.returncode == 0, demo.verify.stdout + demo.verify.stderr
+    common = ["verify", "demo", "--tree", str(demo.tree), "--no-lint", "--config", "guest"]
+    first = demo.cli(*common, "--states", "base..1", "--results", str(tmp_path / "first"))
+    second = demo.cli(*common, "--states", "2..overlay", "--results", str(tmp_path / "second"))
+    assert first.returncode == 0 and second.returncode == 0, first.stdout + second.stdout + second.stderr
+    part = json.loads((tmp_path / "second" / "report.json").read_text())
+    assert part["scope"]["states"] == [2, 3]
+    assert [r["state"] for r in part["build"]["results"]] == ["patch 1", "patch 2", "overlay"]  # 1: the warm-up
+    assert [b["state"] for b in part["boot"]["boots"]] == ["overlay"]
+    merged = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"))
+    assert merged.returncode == demo.verify.returncode, merged.stdout + merged.stderr
+    assert _verify_table(merged.stdout) == _verify_table(demo.verify.stdout)
+    assert "verify (merged): passed" in merged.stdout

@@ -75,7 +75,11 @@ static void __used common(void)
 	jz .Lno_output_struct
 	movq %rcx, TDX_MODULE_rcx(%r12)
 	movq %rdx, TDX_MODULE_rdx(%r12)
+	jmp .Lout
 .Lno_output_struct:
+	xor %ecx, %ecx
+	xor %edx, %edx
+.Lout:
 	pop %r12
 .endm
 """,

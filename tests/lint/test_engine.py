@@ -272,3 +272,91 @@ def test_a_new_user_of_a_broken_macro_is_not_blamed_for_the_macro(tmp_path: Path
     hits = [f for f in report.failing if f.rule == "tdx/callee-saved-preserved"]
     assert hits and {f.patch for f in hits} == {2}
     assert all(f.path == "arch/x86/virt/vmx/tdx/tdxcall.S" for f in hits)
+
+
+def test_a_dropped_pop_is_blamed_once_however_many_users_follow(tmp_path: Path) -> None:
+    """Class 2 of issue 12: a pop dropped in patch 2 leaves a value on the stack; patch 3 adds two more
+    users of the saved variant and is not blamed for the same defect."""
+    # as in the real series, the functions return (RET), not the macro
+    broken = _mutate(PATCH2, "arch/x86/virt/vmx/tdx/tdxcall.S", "\tpopq %rbx\n", "")
+    broken = _mutate(broken, "arch/x86/virt/vmx/tdx/tdxcall.S", "\tFRAME_END\n\tRET\n", "\tFRAME_END\n")
+    broken["arch/x86/coco/tdx/tdcall.S"] = broken["arch/x86/coco/tdx/tdcall.S"].replace(
+        "\nSYM_FUNC_END", "\n\tRET\nSYM_FUNC_END"
+    )
+    more = "".join(
+        f"\nSYM_FUNC_START(__tdcall_saved_ret_{n})\n\tTDX_MODULE_CALL host={n % 2} ret=1 saved=1\n\tRET\n"
+        f"SYM_FUNC_END(__tdcall_saved_ret_{n})\n"
+        for n in (1, 2)
+    )
+    patch3 = {**PATCH3, "arch/x86/coco/tdx/tdcall.S": broken["arch/x86/coco/tdx/tdcall.S"] + more}
+    report = _lint(tmp_path, [PATCH1, broken, patch3])
+    hits = [f for f in report.failing if f.rule == "tdx/callee-saved-preserved"]
+    assert any("still on the stack" in f.message for f in hits), [f.message for f in hits]
+    assert {f.patch for f in _failing(report, TDX)} == {2}, [(f.patch, f.message) for f in report.failing]
+
+
+def test_a_macro_variant_without_a_caller_is_checked_when_written(tmp_path: Path) -> None:
+    """Class 1 of issue 12: the host=1 branch of the macro has no caller in this series, yet a stack
+    imbalance written into it is reported on the patch that wrote it."""
+    broken = _mutate(
+        PATCH2,
+        "arch/x86/virt/vmx/tdx/tdxcall.S",
+        "\ttdcall\n",
+        ".if \\host\n\tpushq %rdi\n\tseamcall\n.else\n\ttdcall\n.endif\n",
+    )
+    report = _lint(tmp_path, [PATCH1, broken, PATCH3])
+    hits = [f for f in report.failing if f.rule == "tdx/callee-saved-preserved"]
+    assert hits and {f.patch for f in hits} == {2}
+    assert any("host=1" in f.message and "no caller yet" in f.message for f in hits), [f.message for f in hits]
+
+
+def test_a_defect_reachable_only_from_a_later_patch_names_both_patches(tmp_path: Path) -> None:
+    """A macro whose scratch register is an argument: the one written in patch 2 is only wrong for a caller
+    that passes a callee-saved register, which patch 3 adds. Blamed on 2, reachable from 3."""
+    patch2 = dict(PATCH2)
+    patch2["arch/x86/virt/vmx/tdx/tdxcall.S"] += (
+        "\n.macro LOAD_RCX_VIA tmp:req\n\tmovq TDX_MODULE_rcx(%rsi), \\tmp\n\tmovq \\tmp, %rcx\n\ttdcall\n"
+        "\txorl %ecx, %ecx\n.endm\n"
+    )
+    patch3 = {
+        **PATCH3,
+        "arch/x86/coco/tdx/tdcall.S": patch2["arch/x86/coco/tdx/tdcall.S"]
+        + "\nSYM_FUNC_START(__tdcall_via)\n\tLOAD_RCX_VIA %r12\n\tRET\nSYM_FUNC_END(__tdcall_via)\n",
+    }
+    report = _lint(tmp_path, [PATCH1, patch2, patch3])
+    hits = [f for f in report.failing if f.rule.startswith(TDX)]
+    # %r12 is both written without a push and left holding what came back
+    assert {(f.rule, f.patch, f.reachable_from) for f in hits} == {
+        ("tdx/callee-saved-preserved", 2, 3), ("tdx/clear-before-return", 2, 3),
+    }, [(f.rule, f.patch, f.message) for f in hits]  # fmt: skip
+    for f in hits:
+        assert f.message.endswith("(introduced by patch 2, first reachable from patch 3)")
+        assert f.state == "patch 3" and f.to_json_data()["reachable_from"] == 3
+
+
+def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Path) -> None:
+    """Class 7 of issue 12: a lying grouping comment is an error; verify's lint stage takes --fail-on."""
+    from patchkit.commands.verify import run_lint as verify_lint
+
+    broken = _mutate(
+        PATCH2, "arch/x86/include/asm/tdx.h", "\t/* callee-saved */\n\tu64 r12;\n", "\tu64 r12;\n\t/* callee-saved */\n"
+    )
+    # verify runs the tree's checkpatch.pl: one that reports nothing keeps the test about lint's own rules
+    base = {**BASE, "scripts/checkpatch.pl": "#!/usr/bin/perl\nexit 0;\n"}
+    built = build(tmp_path, [PATCH1, broken, PATCH3], base)
+    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    hits = [f for f in report.failing if f.rule == "tdx/grouping-comment-class"]
+    assert hits and all(f.severity == "error" for f in hits) and report.fails_at("error")
+    results = tmp_path / "results"
+    results.mkdir()
+    assert verify_lint(built.tree, built.series, built.record, results).failed
+    # a warning-only series passes verify's default and fails with --fail-on warning
+    clean = build(
+        tmp_path / "w", [PATCH1, PATCH2, PATCH3], base,
+        trailers=(f"Signed-off-by: {synthetic.AUTHOR.ident()}", "Acked-By: a trailer in the wrong form"),
+    )  # fmt: skip
+    warned = run_lint(clean.tree, clean.series, clean.record, checkpatch=False)
+    assert warned.worst_severity == "warning", [(f.rule, f.severity) for f in warned.failing]
+    (tmp_path / "r2").mkdir()
+    assert not verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2").failed
+    assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", "warning").failed

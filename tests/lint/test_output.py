@@ -61,6 +61,7 @@ def test_json_schema_is_stable() -> None:
     assert data["counts"] == {"error": 1, "warning": 1, "info": 1, "pre-existing": 1, "suppressed": 1}
     assert set(data["findings"][1]) == {
         "rule", "severity", "path", "line", "patch", "state", "status", "failing", "message", "suppression", "commit",
+        "reachable_from",
     }  # fmt: skip
     assert data["findings"][0]["patch"] is None and data["findings"][0]["failing"] is False
 

@@ -181,7 +181,7 @@ def _mutants(kind: str) -> list[tuple[int, str, list[Edit], str]]:
                 )
             elif kind == "drop-xor-rdi" and _XOR_RDI.match(line):
                 edit = (i, "+\t/* xor dropped by a mutation test */")
-                found.append((patch.number, patch.diff, [edit], "%rdi, loaded from the args struct here"))
+                found.append((patch.number, patch.diff, [edit], "%rdi still holds what the TDX module/VMM returned"))
             elif kind == "bad-field" and path.endswith(".c") and (f := _INIT.match(line)):
                 edit = (i, line.replace(f".{f.group(1)}", ".not_a_field", 1))
                 found.append((patch.number, patch.diff, [edit], "has no field 'not_a_field'"))

@@ -1,0 +1,273 @@
+"""Issue 12's mutation test: a bug of each class the issue lists is planted in a copy of series/tdx, in
+the patch that would have written it and carried through every later patch (the later diffs are
+regenerated so they still apply), the copy is applied with ``patchkit apply`` to the real 6.1 tree and
+linted, and exactly that patch, and only that patch, is blamed.
+
+KVM-style code (class 6) is not in the series: it comes as an extra patch, written here, inserted
+before the last mailed patch so that a later patch carries it too.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from patchkit.applied import require_record
+from patchkit.gitrepo import KernelTree
+from patchkit.lint import LintReport, run_lint
+from patchkit.lint.output import to_text
+from patchkit.series.load import load_series
+from tests.conftest import REPO_ROOT
+from tests.helpers import clone_real_tree, run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.kernel]
+
+SERIES_DIR = REPO_ROOT / "series" / "tdx"
+TDXCALL = "arch/x86/virt/vmx/tdx/tdxcall.S"
+SHARED_TDX_H = "arch/x86/include/asm/shared/tdx.h"
+KVM_FILE = "arch/x86/kvm/vmx/tdx_exits.c"
+KVM_AT = 10  # the extra KVM patch becomes patch 10; the series' patch 10 follows it as patch 11
+
+# Written for this test: how KVM-style code hands TDVMCALL registers to its own handlers (the TDVMCALL
+# ABI translation, in functions that handle a TDVMCALL), splits an MSR value into EDX:EAX, and loads
+# the registers for TDH.VP.ENTER (same registers, outside any translation's scope).
+KVM_CODE = """// SPDX-License-Identifier: GPL-2.0
+/* TDX exits: hand the registers of a TDVMCALL to KVM's handlers, and back. */
+#include <linux/kvm_host.h>
+#include <asm/tdx.h>
+#include "../kvm_cache_regs.h"
+
+struct tdx_exit_state {
+	struct tdx_module_args vp_enter_args;
+};
+
+static void tdx_emulate_vmcall(struct kvm_vcpu *vcpu, struct tdx_exit_state *tdx)
+{
+	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
+	kvm_rbx_write(vcpu, tdx->vp_enter_args.r11);
+	kvm_rcx_write(vcpu, tdx->vp_enter_args.r12);
+	kvm_rdx_write(vcpu, tdx->vp_enter_args.r13);
+	kvm_rsi_write(vcpu, tdx->vp_enter_args.r14);
+}
+
+static void tdx_emulate_wrmsr(struct kvm_vcpu *vcpu, struct tdx_exit_state *tdx)
+{
+	kvm_rcx_write(vcpu, tdx->vp_enter_args.r12);
+	kvm_rax_write(vcpu, tdx->vp_enter_args.r13 & 0xffffffff);
+	kvm_rdx_write(vcpu, tdx->vp_enter_args.r13 >> 32);
+}
+
+static void tdx_load_enter_args(struct kvm_vcpu *vcpu, struct tdx_exit_state *tdx)
+{
+	unsigned long *gprs = vcpu->arch.regs;
+
+	tdx->vp_enter_args.rcx = gprs[VCPU_REGS_RCX];
+	tdx->vp_enter_args.rdx = kvm_rdx_read(vcpu);
+	tdx->vp_enter_args.r12 = kvm_r12_read(vcpu);
+}
+"""
+KVM_PATCH: dict[str, Any] = {
+    "subject": "KVM: TDX: Hand TDVMCALL registers to the KVM handlers",
+    "body": "Exits for TDVMCALL carry the guest's arguments in R10-R15; KVM's handlers\n"
+    "take theirs in RAX, RBX, RCX, RDX and RSI. Translate in one place.",
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A bug of one class of issue 12: ``pattern`` (a regex) becomes ``replacement`` in ``path`` from the
+    state of patch ``patch`` on, in every later state that still has it (at least the planted one)."""
+
+    name: str
+    issue_class: int
+    patch: int
+    path: str
+    edits: tuple[tuple[str, str], ...]  # (pattern, replacement): every state takes the ones that match
+    rule: str
+    expect: str
+
+
+MUTANTS = (
+    Mutant(
+        "host=1 branch drops a pop, before any SEAMCALL function exists", 1, 2, TDXCALL,
+        ((r"\tpop %r12\n(\tjmp \.Lout_done\n)", r"\1"),
+         (r"\t\.if \\ret\n\tpopq\t%rsi\n\t\.endif\n(\tjmp\t\.Lout\\@\n)", r"\1")),
+        "tdx/callee-saved-preserved", "(no caller yet): returns with 1 pushed value(s) still on the stack",
+    ),
+    Mutant(
+        "saved variant drops a pop; patches 7 and 9 add users", 2, 6, TDXCALL,
+        ((r"(\tpopq\t%r12\n)\tpopq\t%rbx\n", r"\1"),),
+        "tdx/callee-saved-preserved", "pushed value(s) still on the stack",
+    ),
+    Mutant(
+        "no-output path forgets one register", 3, 1, TDXCALL,
+        ((r"\n\txor\s+%r9d,\s*%r9d\n", "\n"),),
+        "tdx/clear-before-return", "%r9 still holds what the TDX module/VMM returned",
+    ),
+    Mutant(
+        "copy-out forgets one register", 3, 5, TDXCALL,
+        ((r"\n\tmovq\t%r9,\s*TDX_MODULE_r9\(%rsi\)\n", "\n"),),
+        "tdx/clear-before-return", "%r9 still holds what the TDX module/VMM returned",
+    ),
+    Mutant(
+        "the pointer's own field loaded into another register", 4, 6, TDXCALL,
+        ((r"movq\tTDX_MODULE_rdi\(%rsi\), %rdi", r"movq\tTDX_MODULE_rsi(%rsi), %rdi"),),
+        "tdx/mov-register-matches-offset", "TDX_MODULE_rsi is loaded into %rdi",
+    ),
+    Mutant(
+        "a hypercall offset on the tdx_module_args pointer; patch 8 removes the offset", 5, 6, TDXCALL,
+        ((r"movq\tTDX_MODULE_r13\(%rsi\), %r13", r"movq\tTDX_HYPERCALL_r13(%rsi), %r13"),),
+        "tdx/offset-struct-matches-pointer", "TDX_HYPERCALL_r13 indexes %rsi",
+    ),
+    Mutant(
+        "a cast of the vcpu registers through a local alias", 6, KVM_AT, KVM_FILE,
+        ((r"(\ttdx->vp_enter_args.r12 = kvm_r12_read\(vcpu\);\n)",
+          r"\1\t__seamcall_saved_ret(0, (struct tdx_module_args *)gprs);\n"),),
+        "tdx/vcpu-regs-layout", "cast between the vcpu register array (regs) and struct tdx_module_args",
+    ),
+    Mutant(
+        "the TDVMCALL translation's pair where no TDVMCALL is handled", 6, KVM_AT, KVM_FILE,
+        ((r"r12 = kvm_r12_read\(vcpu\)", "r12 = kvm_rcx_read(vcpu)"),),
+        "tdx/vcpu-regs-copy", "vcpu RCX -> tdx_module_args.r12: different registers; 'TDVMCALL arguments",
+    ),
+    Mutant(
+        "an MSR value split the wrong way round", 6, KVM_AT, KVM_FILE,
+        ((r"kvm_rax_write\(vcpu, tdx->vp_enter_args.r13 & 0xffffffff\)",
+          "kvm_rax_write(vcpu, tdx->vp_enter_args.r13 >> 32)"),),
+        "tdx/vcpu-regs-copy", "tdx_module_args.r13 (high 32 bits) -> vcpu RAX",
+    ),
+    Mutant(
+        "a callee-saved field under the callee-clobbered comment", 7, 6, SHARED_TDX_H,
+        ((r"(\t/\* callee-saved \+ rdi/rsi \*/\n)(\tu64 r12;\n)", r"\2\1"),),
+        "tdx/grouping-comment-class", "r12 is callee-saved (SysV) but sits under the comment 'extra callee-clobbered'",
+    ),
+)  # fmt: skip
+
+
+def _git(tree: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None) -> str:
+    import os
+
+    result = subprocess.run(
+        ["git", "-C", str(tree), *args], input=input_text, capture_output=True, text=True, check=True,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+    return result.stdout
+
+
+@dataclass
+class Original:
+    tree: Path
+    states: list[dict[str, str | None]]  # per state (base, each patch, then each overlay): path -> text
+    patches: list[dict[str, Any]]  # series.yaml's patch entries, in order (mailed, then overlays)
+
+
+@pytest.fixture(scope="module")
+def original(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Original:
+    """The series applied once, with the KVM patch inserted, read back as full file contents per state."""
+    tree = clone_real_tree(real_base_tree, tmp_path_factory.mktemp("mutants") / "linux-6.1")
+    applied = run_cli("apply", str(SERIES_DIR), "--tree", str(tree), cwd=REPO_ROOT)
+    assert applied.code == 0, applied.err
+    record = require_record(KernelTree(tree), "tdx")
+    commits = [*record.state_commits(), *(p.commit for p in record.overlays)]
+    data = yaml.safe_load((SERIES_DIR / "series.yaml").read_text())
+    paths = set()
+    for entry in data["patches"]:
+        text = (SERIES_DIR / entry["diff"]).read_text()
+        paths.update(m.group(1) for m in re.finditer(r"^\+\+\+ b/(\S+)$", text, re.M))
+    states: list[dict[str, str | None]] = []
+    for commit in commits:
+        present = set(_git(tree, "ls-tree", "-r", "--name-only", commit, "--", *sorted(paths)).split())
+        states.append({p: (_git(tree, "show", f"{commit}:{p}") if p in present else None) for p in sorted(paths)})
+    # the KVM patch: the state after patch KVM_AT - 1 plus the new file, carried by every later state
+    states.insert(KVM_AT, {**states[KVM_AT - 1], KVM_FILE: None})
+    for state in states[KVM_AT:]:
+        state[KVM_FILE] = KVM_CODE
+    for state in states[:KVM_AT]:
+        state[KVM_FILE] = None
+    first = data["patches"][0]
+    kvm = {**first, **KVM_PATCH, "diff": "0000-kvm-tdx-hand-tdvmcall-registers.diff"}
+    kvm.pop("suppress", None)
+    patches = [*data["patches"][: KVM_AT - 1], kvm, *data["patches"][KVM_AT - 1 :]]
+    return Original(tree, states, patches)
+
+
+def _write_series(original: Original, states: list[dict[str, str | None]], target: Path) -> None:
+    """A copy of series/tdx whose diffs take the tree from each state to the next (made with git)."""
+    shutil.copytree(SERIES_DIR, target)
+    tree = original.tree
+    base = _git(tree, "rev-parse", "patchkit-base").strip()
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        _git(tree, "read-tree", base, env=env)
+        parent = base
+        commits = [base]
+        for state in states[1:]:
+            lines = []
+            for path, text in sorted(state.items()):
+                if text is None:
+                    lines.append(f"0 {'0' * 40}\t{path}")
+                    continue
+                blob = _git(tree, "hash-object", "-w", "--stdin", input_text=text).strip()
+                lines.append(f"100644 {blob}\t{path}")
+            _git(tree, "update-index", "--index-info", input_text="\n".join(lines) + "\n", env=env)
+            written = _git(tree, "write-tree", env=env).strip()
+            parent = _git(tree, "commit-tree", written, "-p", parent, "-m", "state").strip()
+            commits.append(parent)
+    data = yaml.safe_load((SERIES_DIR / "series.yaml").read_text())
+    data["patches"] = original.patches
+    for number, entry in enumerate(original.patches, start=1):
+        diff = _git(tree, "diff", "--no-renames", "--full-index", commits[number - 1], commits[number])
+        (target / entry["diff"]).write_text(diff)
+    (target / "series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _plant(original: Original, mutant: Mutant) -> list[dict[str, str | None]]:
+    states = [dict(s) for s in original.states]
+    for number in range(mutant.patch, len(states)):
+        text = states[number][mutant.path]
+        if text is None:
+            continue
+        changed = text
+        for pattern, replacement in mutant.edits:
+            changed = re.sub(pattern, replacement, changed, count=1)
+        if number == mutant.patch:
+            assert changed != text, f"{mutant.name}: nothing to plant in patch {number}'s {mutant.path}"
+        states[number][mutant.path] = changed
+    return states
+
+
+def _lint(original: Original, series_dir: Path) -> LintReport:
+    applied = run_cli("apply", str(series_dir), "--tree", str(original.tree), "--force", cwd=REPO_ROOT)
+    assert applied.code == 0, applied.err
+    series = load_series(series_dir)
+    tree = KernelTree(original.tree)
+    return run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
+
+
+def test_the_series_with_the_kvm_patch_lints_clean(original: Original, tmp_path: Path) -> None:
+    """The baseline every mutant is measured against: no failing finding anywhere."""
+    _write_series(original, original.states, tmp_path / "tdx")
+    report = _lint(original, tmp_path / "tdx")
+    assert len(report.states) == len(load_series(SERIES_DIR).mailed_patches) + 2
+    assert report.failing == [], to_text(report, {})
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[f"class{m.issue_class}-patch{m.patch}-{m.name}" for m in MUTANTS])
+def test_a_planted_bug_is_blamed_on_the_patch_that_wrote_it_and_only_on_it(
+    original: Original, mutant: Mutant, tmp_path: Path
+) -> None:
+    _write_series(original, _plant(original, mutant), tmp_path / "tdx")
+    report = _lint(original, tmp_path / "tdx")
+    shown = to_text(report, {})
+    hits = [f for f in report.failing if f.rule == mutant.rule and mutant.expect in f.message]
+    assert hits, f"{mutant.rule} did not report {mutant.expect!r}:\n{shown}"
+    assert {f.patch for f in report.failing} == {mutant.patch}, shown
+    assert all(f.reachable_from is None for f in report.failing), shown

@@ -1,0 +1,83 @@
+"""lint.yaml: the scope of the TDVMCALL translations, project translations with halves and a scope,
+the clear_before_return mode; malformed settings are data errors naming the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from patchkit.errors import DataError
+from patchkit.lint.config import load_config
+from patchkit.lint.engine import lint_files
+
+ARGS_H = "struct tdx_module_args { u64 rcx; u64 rdx; u64 r10; u64 r11; u64 r12; u64 r13; };\n"
+KVM_C = """struct vcpu_tdx { struct tdx_module_args vp_enter_args; };
+static void tdx_emulate_vmcall(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+{
+	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
+}
+static void handle_guest_call(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+{
+	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
+}
+static void my_split(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+{
+	kvm_rcx_write(vcpu, tdx->vp_enter_args.r11 >> 32);
+}
+"""
+
+
+def _copies(tmp_path: Path, lint_yaml: str | None) -> list[str]:
+    if lint_yaml is not None:
+        (tmp_path / "lint.yaml").write_text(lint_yaml)
+    files = {"arch/x86/include/asm/shared/tdx.h": ARGS_H, "arch/x86/kvm/vmx/tdx.c": KVM_C}
+    hits = lint_files(files, load_config(tmp_path))
+    return [h.message for h in hits if h.rule == "tdx/vcpu-regs-copy"]
+
+
+def test_the_shipped_scope_covers_tdvmcall_handlers_only(tmp_path: Path) -> None:
+    messages = _copies(tmp_path, None)
+    assert len(messages) == 2, messages
+    assert any("handle_guest_call with vp_enter_args is not such code" in m for m in messages)
+    assert any("tdx_module_args.r11 (high 32 bits) -> vcpu RCX" in m for m in messages)
+
+
+def test_tdvmcall_scope_and_a_project_translation_with_halves(tmp_path: Path) -> None:
+    messages = _copies(
+        tmp_path,
+        "tdvmcall_scope: {functions: ['handle_*']}\n"
+        "abi_translations:\n"
+        "- name: my split\n"
+        "  splits: {r11: {high: rcx}}\n"
+        "  scope: {functions: ['my_*']}\n",
+    )
+    assert len(messages) == 1 and "tdx_emulate_vmcall with vp_enter_args is not such code" in messages[0], messages
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("clear_before_return: {mode: sometimes}\n", "mode must be cleared, stored-or-cleared or off"),
+        ("tdvmcall_scope: {names: [x]}\n", "tdvmcall_scope takes 'functions' and 'args'"),
+        ("abi_translations: [{name: x}]\n", "need 'name' and 'pairs' or 'splits'"),
+        ("abi_translations: [{name: x, splits: {r13: {middle: rax}}}]\n", "malformed lint configuration"),
+    ],
+)
+def test_malformed_settings_are_data_errors(tmp_path: Path, text: str, says: str) -> None:
+    (tmp_path / "lint.yaml").write_text(text)
+    with pytest.raises(DataError, match=r"lint\.yaml") as caught:
+        load_config(tmp_path)
+    assert says in str(caught.value)
+
+
+def test_clear_mode_off_checks_only_the_listed_variants(tmp_path: Path) -> None:
+    tdxcall = (
+        ".macro TDX_MODULE_CALL host:req\n\tmovq TDX_MODULE_rcx(%rsi), %rcx\n\tmovq TDX_MODULE_rdx(%rsi), %rdx\n"
+        "\ttdcall\n\txorl %ecx, %ecx\n.endm\n"
+    )
+    files = {"arch/x86/virt/vmx/tdx/tdxcall.S": tdxcall}
+    default = [h for h in lint_files(files, load_config(None)) if h.rule == "tdx/clear-before-return"]
+    assert default and "%rdx still holds" in default[0].message
+    (tmp_path / "lint.yaml").write_text("clear_before_return: {mode: 'off'}\n")
+    assert [h for h in lint_files(files, load_config(tmp_path)) if h.rule == "tdx/clear-before-return"] == []

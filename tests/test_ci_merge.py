@@ -1,0 +1,199 @@
+"""Partial verify reports merge into the table, verdict and exit code of a single run; the job summary."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from patchkit import verify_report
+from patchkit.errors import DataError
+from tests.helpers import GitTree, make_small_series
+
+GOLDEN = Path(__file__).resolve().parent / "data" / "ci"
+LABELS = ["base", "patch 1", "patch 2", "patch 3", "overlay"]
+
+
+def _build(config: str, label: str, status: str = "ok", warnings: int = 0) -> dict[str, Any]:
+    return {"config": config, "state": label, "commit": f"c{LABELS.index(label)}", "status": status,
+            "seconds": 1.0, "new_warnings": [f"init/main.c:{n}: warning: w [-Wx]" for n in range(warnings)],
+            "error": "" if status == "ok" else "init/main.c:3: error: boom", "excerpt": "", "log": "x.log"}  # fmt: skip
+
+
+def _boot(config: str, label: str, ok: bool = True) -> dict[str, Any]:
+    return {"config": config, "state": label, "accel": "tcg", "ok": ok, "reason": "ok" if ok else "panic: oops",
+            "excerpt": "", "console": "c.log", "seconds": 2.0, "cmdline": ""}  # fmt: skip
+
+
+def single_run(*, fail: tuple[str, str] | None = None, boot_fail: bool = False) -> dict[str, Any]:
+    """What one `verify` over everything writes for a 3-patch series with an overlay and configs a, b."""
+    stop = LABELS.index(fail[1]) if fail else len(LABELS) - 1
+    results = []
+    for label in LABELS[: stop + 1]:
+        for config in ("a", "b"):
+            failed = fail is not None and (config, label) == fail
+            results.append(_build(config, label, "failed" if failed else "ok", 1 if label == "patch 2" else 0))
+    boots = [] if fail else [_boot("a", "overlay", not boot_fail)]  # b does not boot
+    return {
+        "series": "demo", "revision": 2, "results": "/r/one",
+        "branch": {"name": "patchkit/demo/v2", "matches": True, "detail": "matches the data (3 patches)"},
+        "configs": [{"name": "a", "boot": True}, {"name": "b", "boot": False}],
+        "states": [{"index": i, "label": label, "subject": "" if label == "base" else f"subject of {label}",
+                    "patch": i if 0 < i < 4 else None, "commit": f"c{i}"} for i, label in enumerate(LABELS)],
+        "scope": {"lint": True, "build": True, "boot": True, "configs": ["a", "b"], "states": [0, 4],
+                  "keep_going": False},
+        "lint_summary": {"ran": True, "failed": False, "summary": "0 error(s), 1 warning(s)",
+                         "per_patch": {"2": "1 warning"}},
+        "lint": {"schema_version": 1, "findings": []},
+        "build": {"ccache": True, "configs": ["a", "b"], "results": results},
+        "boot": {"accel": "tcg", "boots": boots},
+    }  # fmt: skip
+
+
+def partial(full: dict[str, Any], configs: list[str], span: tuple[int, int], *, lint: bool,
+            build: bool = True) -> dict[str, Any]:  # fmt: skip
+    """What `verify --config ... --states A..B` writes: its range (plus the warm-up state before it)."""
+    part = copy.deepcopy(full)
+    part["results"] = f"/r/{'-'.join(configs)}-{span[0]}"
+    part["scope"] = {"lint": lint, "build": build, "boot": True, "configs": configs, "states": list(span),
+                     "keep_going": False}  # fmt: skip
+    if not lint:
+        part["lint_summary"] = {"ran": False, "failed": False, "summary": "skipped (--no-lint)", "per_patch": {}}
+        del part["lint"]
+    if not build:
+        del part["build"], part["boot"]
+        return part
+    low = max(span[0] - 1, 0)  # the warm-up build of the state before the range is in the partial's results
+    part["build"]["configs"] = configs
+    part["build"]["results"] = [r for r in full["build"]["results"]
+                                if r["config"] in configs and low <= LABELS.index(r["state"]) <= span[1]]  # fmt: skip
+    part["boot"]["boots"] = [b for b in full["boot"]["boots"]
+                             if b["config"] in configs and span[0] <= LABELS.index(b["state"]) <= span[1]]  # fmt: skip
+    return part
+
+
+def _same(one: dict[str, Any], merged: dict[str, Any]) -> None:
+    assert verify_report.text_table(merged) == verify_report.text_table(one)
+    assert verify_report.verdict(merged) == verify_report.verdict(one)
+    assert (merged["exit_code"], merged["verdict"]) == verify_report.verdict(one)
+    assert verify_report.markdown(merged) == verify_report.markdown(one)
+
+
+@pytest.mark.parametrize("case", ["pass", "boot-fails", "build-fails", "warm-up-fails"])
+def test_merge_of_per_config_and_per_range_partials_equals_one_run(case: str) -> None:
+    # warm-up-fails: a fails at patch 2, the state the a-3-4 job builds first as its starting point
+    fail = {"build-fails": ("b", "patch 2"), "warm-up-fails": ("a", "patch 2")}.get(case)
+    one = single_run(fail=fail, boot_fail=case == "boot-fails")
+    parts = [
+        ("lint", partial(one, [], (0, 4), lint=True, build=False)),
+        ("a-0-2", partial(one, ["a"], (0, 2), lint=False)),
+        ("a-3-4", partial(one, ["a"], (3, 4), lint=False)),
+        ("b", partial(one, ["b"], (0, 4), lint=False)),
+    ]
+    if case == "build-fails":  # the per-config job of 'a' built on past the state where b failed; one run stops
+        for label in ("patch 3", "overlay"):
+            parts[2][1]["build"]["results"].append(_build("a", label))
+    merged = verify_report.merge(parts)
+    _same(one, merged)
+    if case == "warm-up-fails":  # that job fails too, on its warm-up state, and builds nothing of its range
+        assert verify_report.verdict(parts[2][1])[0] == 5
+        assert {r["state"] for r in parts[2][1]["build"]["results"]} == {"patch 2"}
+    expected = {"pass": 0, "boot-fails": 6, "build-fails": 5, "warm-up-fails": 5}[case]
+    assert merged["exit_code"] == expected
+    assert merged["merged_from"] == ["lint", "a-0-2", "a-3-4", "b"]
+
+
+def test_the_table_of_a_passing_run() -> None:
+    lines = verify_report.text_table(single_run())
+    assert lines[0].split() == ["state", "lint", "build:a", "build:b", "boot:a", "subject"]
+    assert lines[3].split()[:6] == ["patch", "2", "1", "warning", "ok", "+1w"]
+    assert lines[5].split()[:4] == ["overlay", "ok", "ok", "ok"]
+
+
+def test_merge_refuses_reports_of_different_data() -> None:
+    one = single_run()
+    other = copy.deepcopy(one)
+    other["states"][2]["commit"] = "different"
+    with pytest.raises(DataError, match="states"):
+        verify_report.merge([("x", one), ("y", other)])
+    other = copy.deepcopy(one)
+    other["revision"] = 3
+    with pytest.raises(DataError, match="revision"):
+        verify_report.merge([("x", one), ("y", other)])
+
+
+def test_a_partial_on_a_stale_branch_fails_the_merge() -> None:
+    stale = {"series": "demo", "revision": 2, "branch": {"name": "patchkit/demo/v2", "matches": False,
+                                                         "detail": "not applied"}}  # fmt: skip
+    merged = verify_report.merge([("ok", single_run()), ("stale", stale)])
+    assert merged["exit_code"] == 1 and merged["verdict"] == "FAILED (branch)"
+    assert "(in stale)" in merged["branch"]["detail"]
+
+
+def test_job_summary_markdown_is_golden() -> None:
+    one = single_run(fail=("b", "patch 2"))
+    assert verify_report.markdown(one) == (GOLDEN / "summary-build-fails.md").read_text()
+    assert verify_report.markdown(single_run()) == (GOLDEN / "summary-pass.md").read_text()
+
+
+def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "patchkit", *args], cwd=cwd, capture_output=True, text=True,
+                          check=False, env={**os.environ, **env})  # fmt: skip
+
+
+def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
+    one = single_run(fail=("b", "patch 2"))
+    paths = []
+    for name, part in [("a", partial(one, ["a"], (0, 4), lint=True)), ("b", partial(one, ["b"], (0, 4), lint=False))]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps(part))
+        paths.append(str(tmp_path / name))
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    out = tmp_path / "merged.json"
+    result = _cli(["ci", "merge", *paths, "--output", str(out)], tmp_path, GITHUB_STEP_SUMMARY=str(summary))
+    assert result.returncode == 5, result.stdout + result.stderr
+    table = result.stdout[result.stdout.index("state ") :].split("\n\n")[0].splitlines()
+    assert table == verify_report.text_table(one)
+    assert "verify (merged): FAILED: patch 2 does not build (config b)" in result.stdout
+    assert json.loads(out.read_text())["exit_code"] == 5
+    assert summary.read_text() == "earlier step\n" + verify_report.markdown(one)
+    missing = _cli(["ci", "merge", str(tmp_path / "nothing-here")], tmp_path)
+    assert missing.returncode == 2  # click: the path does not exist
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    none = _cli(["ci", "merge", str(empty)], tmp_path)
+    assert none.returncode == 3 and "no report.json" in none.stderr
+
+
+def test_real_lint_only_partial_merges_to_the_single_run(tmp_path: Path) -> None:
+    """verify --no-build on a small tree, once whole and once as a lint-only partial: same table and code."""
+    tree = GitTree.create_small(tmp_path / "linux")
+    series_dir = make_small_series(tmp_path / "project", tree)
+    assert _cli(["apply", str(series_dir), "--tree", str(tree.path)], tmp_path).returncode == 0
+    common = ["verify", str(series_dir), "--tree", str(tree.path), "--no-build", "--no-checkpatch"]
+    one = _cli([*common, "--results", str(tmp_path / "one")], tmp_path)
+    part = _cli([*common, "--states", "0..2", "--results", str(tmp_path / "part")], tmp_path)
+    assert one.returncode == part.returncode == 0, one.stdout + one.stderr
+    merged = _cli(["ci", "merge", str(tmp_path / "part")], tmp_path)
+    assert merged.returncode == one.returncode
+
+    def table(out: str) -> str:
+        return re.search(r"^state .*?(?=\n\n)", out, re.MULTILINE | re.DOTALL).group(0)  # type: ignore[union-attr]
+
+    assert table(merged.stdout) == table(one.stdout)
+    assert "hygiene" not in table(one.stdout) and "1 warning" in table(one.stdout)  # patch 2 has no body
+
+
+def test_job_summary_shows_subjects_as_written() -> None:
+    one = single_run()
+    one["states"][1]["subject"] = "x86/tdx: Rename __tdx_module_call() to __tdcall() | <asm>"
+    text = verify_report.markdown(one)
+    assert "| x86/tdx: Rename \\_\\_tdx\\_module\\_call() to \\_\\_tdcall() \\| &lt;asm&gt; |" in text

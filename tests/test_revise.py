@@ -1,0 +1,107 @@
+"""revise: vN recorded as history (patch-ids, Message-Ids, snapshot), vN+1 opened; format builds on the record."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from tests.helpers import GitTree, run_cli
+from tests.test_format import _read, _series
+
+
+def _data(project: Path) -> dict[str, object]:
+    loaded = yaml.safe_load((project / "series/demo/series.yaml").read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _write(project: Path, data: dict[str, object]) -> None:
+    (project / "series/demo/series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _posted_v1(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
+    project = tmp_path / "project"
+    _series(project, tree)
+    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
+    result = run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project)
+    assert result.code == 0, result.err
+    return project, sorted((project / "v1").glob("*.patch"))
+
+
+def test_revise_records_what_v1_was_and_opens_v2(tmp_path: Path, small_tree: GitTree) -> None:
+    project, v1 = _posted_v1(tmp_path, small_tree)
+    result = run_cli("revise", cwd=project)
+    assert result.code == 0, result.err
+    assert "v1 recorded in history/v1" in result.out and "now v2" in result.out
+    data = _data(project)
+    assert data["revision"] == 2
+    assert data["changelog"] == [{"revision": 1, "changes": "First posting."}, {"revision": 2, "changes": ""}]
+    mails = [_read(p) for p in v1]
+    assert data["change_id"] == mails[0]["X-Change-ID"]
+    history = data["history"]
+    assert isinstance(history, list) and len(history) == 1
+    v1_record = history[0]
+    assert v1_record["revision"] == 1 and v1_record["snapshot"] == "history/v1"
+    # the recorded Message-Ids are the ones format gave v1
+    assert v1_record["cover_message_id"] == mails[0]["Message-ID"]
+    assert [p["message_id"] for p in v1_record["patches"]] == [m["Message-ID"] for m in mails[1:]]
+    # patch-ids are git's, of each mailed patch
+    for mail_path, posted in zip(v1[1:], v1_record["patches"], strict=True):
+        out = subprocess.run(["git", "patch-id", "--stable"], input=mail_path.read_bytes(), capture_output=True,
+                             check=True).stdout.decode().split()  # fmt: skip
+        assert posted["patch_id"] == out[0]
+    snapshot = project / "series/demo/history/v1"
+    assert (snapshot / "series.yaml").is_file() and (snapshot / "0001-readme.diff").is_file()
+    assert not (snapshot / "0003-overlay.diff").exists()  # overlays are never posted
+    # revising again before v2 says what changed is refused
+    result = run_cli("revise", cwd=project)
+    assert result.code == 3 and "changelog: v2 has no entry yet" in result.err
+
+
+def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: Path, small_tree: GitTree) -> None:
+    project, v1 = _posted_v1(tmp_path, small_tree)
+    v1_cover = _read(v1[0])
+    assert run_cli("revise", cwd=project).code == 0
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
+    assert result.code == 3 and "changelog: revision 2 has no entry" in result.err  # left empty: refused
+    data = _data(project)
+    changelog = data["changelog"]
+    assert isinstance(changelog, list)
+    changelog[1]["changes"] = "- Explained why at more length."
+    patches = data["patches"]
+    assert isinstance(patches, list)
+    patches[0]["body"] = "Explain why, at more length in v2."
+    _write(project, data)
+    assert run_cli("apply", "--tree", str(small_tree.path), "--force", cwd=project).code == 0
+    small_tree.git("branch", "-D", "patchkit/demo/v1")  # a fresh clone or CI: no v1 branch
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
+    assert result.code == 0, result.err
+    assert "range-diff against v1 (recorded in history/v1)" in result.out
+    cover = _read(project / "v2/0000-cover-letter.patch")
+    body = cover.get_content()
+    assert cover["Subject"] == "[PATCH v2 0/2] demo: Two small changes"
+    assert cover["X-Change-ID"] == v1_cover["X-Change-ID"]
+    assert "-v2-0-" in cover["Message-ID"] and cover["Message-ID"] != v1_cover["Message-ID"]
+    link = f"https://lore.kernel.org/r/{v1_cover['Message-ID'].strip('<>')}"
+    assert f"Changes in v2:\n- Explained why at more length.\n- Link to v1: {link}\n" in body
+    assert "Range-diff:" in body and "+    Explain why, at more length in v2." in body
+    assert "-:  ------------ >" not in body  # v1's patches were re-made and matched up
+
+
+def test_the_archive_url_is_configurable(tmp_path: Path, small_tree: GitTree) -> None:
+    project, v1 = _posted_v1(tmp_path, small_tree)
+    assert run_cli("revise", cwd=project).code == 0
+    data = _data(project)
+    data["archive"] = "https://lists.example.org/msg/%s/"
+    changelog = data["changelog"]
+    assert isinstance(changelog, list)
+    changelog[1]["changes"] = "- Nothing but the link."
+    _write(project, data)
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project).code == 0
+    body = _read(project / "v2/0000-cover-letter.patch").get_content()
+    v1_id = _read(v1[0])["Message-ID"].strip("<>")
+    assert f"- Link to v1: https://lists.example.org/msg/{v1_id}/\n" in body
