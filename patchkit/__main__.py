@@ -1,3 +1,5 @@
-from patchkit.cli import main
+import sys
 
-main()
+from patchkit.entry import main
+
+sys.exit(main())

@@ -6,21 +6,29 @@ changes until every patch has applied. Only then is the branch moved and
 checked out, with interrupts held off for that short step. The committer is
 the author and the commit date the author date: the same data always gives the
 same commit ids, which is how ``status`` tells whether a branch matches.
+
+Two applies on one tree take turns on a lock, and an apply killed with
+SIGKILL is recognised and finished by the next one (see
+:mod:`patchkit.recovery`); the private index directories such runs leave in
+the temporary directory are removed.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
-from patchkit import proc
+from patchkit import locking, proc, recovery
 from patchkit.applied import AppliedPatch, AppliedSeries, write_record
 from patchkit.errors import ApplyError, TreeError
 from patchkit.gitrepo import KernelTree
@@ -30,6 +38,8 @@ from patchkit.signals import deferred_interrupts
 
 _FAILED_AT = re.compile(r"^error: patch failed: (?P<file>.+):(?P<line>\d+)$", re.MULTILINE)
 _FILE_ERROR = re.compile(r"^error: (?P<file>[^:]+): (?P<why>.+)$", re.MULTILINE)
+_BEYOND_SYMLINK = re.compile(r"^error: affected file '(?P<file>.+)' is beyond a symbolic link$", re.MULTILINE)
+_SCRATCH_PREFIX = "patchkit-index-"
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ def make_commits(
         raise TreeError(f"{tree.path}: {base} is not a commit")
     diffs = [series.diff_path(patch).resolve() for patch in patches]
     touched = touched_paths(tree, diffs)
-    with tempfile.TemporaryDirectory(prefix="patchkit-index-") as scratch:
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_LITERAL_PATHSPECS": "1", **(object_env or {})}
         listing = tree.git_bytes("ls-tree", "-r", "-z", base_tree, "--", *sorted(touched), env=env)
         tree.git("update-index", "-z", "--index-info", env=env, input_bytes=listing)
@@ -98,7 +108,10 @@ def make_commits(
 def _describe_failure(series: Series, patch: Patch, stderr: str) -> str:
     where = ""
     failed = _FAILED_AT.search(stderr)
-    if failed:
+    beyond = _BEYOND_SYMLINK.search(stderr)
+    if beyond:
+        where = f": {beyond['file']}: the path goes through a symlink in the tree (refused: it could lead outside)"
+    elif failed:
         file_name, line = failed["file"], int(failed["line"])
         where = f": {file_name}" + _hunk_label(series.diff_path(patch), file_name, line)
     else:
@@ -177,7 +190,25 @@ def _check_untracked_collisions(tree: KernelTree, tip: str) -> None:
             )
 
 
-def apply_series(tree: KernelTree, series: Series, *, force: bool = False, base: str | None = None) -> ApplyResult:
+def apply_series(
+    tree: KernelTree,
+    series: Series,
+    *,
+    force: bool = False,
+    base: str | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> ApplyResult:
+    """Apply under the tree's apply lock, after finishing what an interrupted apply left (said via ``notify``)."""
+    say = notify or (lambda text: None)
+    lock = tree.git_dir / "patchkit" / "apply.lock"
+    with locking.exclusive(lock, "applying a series to this tree", say):
+        recovery.recover(tree, say)
+        recovery.remove_stale_temporaries(tree)
+        _remove_stale_scratch()
+        return _apply_locked(tree, series, force=force, base=base)
+
+
+def _apply_locked(tree: KernelTree, series: Series, *, force: bool, base: str | None) -> ApplyResult:
     branch = series.branch
     previous_tip = check_head_state(tree, branch)
     base_commit = find_base(tree, series, base)
@@ -202,20 +233,51 @@ def apply_series(tree: KernelTree, series: Series, *, force: bool = False, base:
         overlays=tuple(overlays),
     )
     with deferred_interrupts():
-        _switch_to(tree, branch, tip)
+        intent = recovery.Intent(
+            pid=os.getpid(), pid_start=recovery.process_start(os.getpid()), started=time.time(), branch=branch,
+            tip=tip, from_commit=tree.rev_parse("HEAD") or "", record=asdict(record),
+        )  # fmt: skip
+        recovery.write_intent(tree, intent)
+        _switch_to(tree, branch, tip, intent)
         write_record(tree, record)
+        recovery.clear_intent(tree)
     return ApplyResult(record=record, moved_from=previous_tip if previous_tip != tip else None)
 
 
-def _switch_to(tree: KernelTree, branch: str, tip: str) -> None:
+def _switch_to(tree: KernelTree, branch: str, tip: str, intent: recovery.Intent) -> None:
     # Own session: a terminal Ctrl-C must not kill git halfway through the checkout.
-    result = subprocess.run(
+    child = subprocess.Popen(
         ["git", "-C", str(tree.path), "-c", "advice.detachedHead=false", "checkout", "-q", "-B", branch, tip],
-        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
-        check=False,
         executable=proc.require("git"),
     )
-    if result.returncode != 0:
-        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
+    recovery.write_intent(tree, _with_child(intent, child.pid))
+    _, stderr = child.communicate()
+    if child.returncode != 0:
+        recovery.clear_intent(tree)  # git undid its own half (it failed, it was not killed)
+        detail = stderr.decode("utf-8", "replace").strip().splitlines()
         raise TreeError(f"{tree.path}: git checkout of {branch} failed: {detail[-1] if detail else 'unknown error'}")
+
+
+def _with_child(intent: recovery.Intent, pid: int) -> recovery.Intent:
+    return replace(intent, git_pid=pid, git_start=recovery.process_start(pid))
+
+
+def _remove_stale_scratch() -> None:
+    """Private index directories that runs killed with SIGKILL left in the temporary directory."""
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(root.glob(f"{_SCRATCH_PREFIX}*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid_text = entry.name[len(_SCRATCH_PREFIX) :].split("-", 1)[0]
+        try:
+            owned = entry.is_dir() and not entry.is_symlink() and entry.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if owned and pid_text.isdigit() and recovery.process_start(int(pid_text)) is None:
+            shutil.rmtree(entry, ignore_errors=True)

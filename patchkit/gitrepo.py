@@ -1,16 +1,18 @@
 """The kernel tree as a git repository, and the few git questions patchkit asks of it.
 
 GitPython opens and describes the repository; commands that need a private
-index or exact bytes on stdin go through :meth:`KernelTree.git`.
+index or exact bytes on stdin go through :meth:`KernelTree.git`. GitPython is
+imported only once git itself is known to be installed: on import it looks for
+the git program and raises ImportError when there is none, which would be a
+traceback instead of the one line naming the package to install.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-
-import git
 
 from patchkit import proc
 from patchkit.errors import GitError, TreeError
@@ -44,6 +46,10 @@ class KernelTree:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        proc.require("git")
+        os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")  # patchkit reports a missing git itself
+        import git
+
         try:
             self.repo = git.Repo(path)
         except git.NoSuchPathError:
@@ -55,6 +61,7 @@ class KernelTree:
         if Path(self.repo.working_tree_dir).resolve() != path.resolve():
             raise TreeError(f"{path}: not the top of a git work tree (that is {self.repo.working_tree_dir})")
         self.git_dir = Path(self.repo.git_dir)
+        self.common_dir = Path(self.repo.common_dir)  # differs from git_dir in a linked worktree
 
     def git(
         self,

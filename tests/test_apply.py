@@ -53,6 +53,7 @@ def test_apply_is_reproducible_and_status_sees_matching_branch(project: Path, sm
     assert small_tree.head() == first
     status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
     assert "matches the data (2 patches)" in status.out
+    assert status.code == 0, status.err
 
 
 def test_status_names_the_patch_where_the_branch_diverged(project: Path, small_tree: GitTree) -> None:
@@ -61,6 +62,7 @@ def test_status_names_the_patch_where_the_branch_diverged(project: Path, small_t
     small_tree.commit("x86/virt: Add a Makefile\n\nreworded\n", {"arch/x86/virt/Makefile": "obj-y += vmx/\n"})
     status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
     assert "differs from the data at patch 2 (x86/virt: Add a Makefile): message or metadata changed" in status.out
+    assert status.code == 1  # README: a branch that does not match the data is a failed check
 
 
 def test_an_existing_branch_that_differs_needs_force(project: Path, small_tree: GitTree) -> None:

@@ -21,7 +21,8 @@ def test_valid_series_passes_verify_of_data_only(tmp_path: Path, small_tree: Git
     project = tmp_path / "project"
     make_small_series(project, small_tree)
     result = run_cli("status", "--tree", str(small_tree.path), cwd=project)
-    assert result.code == 0, result.err
+    assert result.code == 1, result.err  # valid data; not applied, so the branch does not match it
+    assert result.err == ""
     assert "demo v1" in result.out
     assert "not applied" in result.out
 
@@ -129,7 +130,7 @@ def test_bad_diff_files_are_refused(tmp_path: Path, small_tree: GitTree, diff: s
 def test_series_is_found_by_name_or_alone(tmp_path: Path, small_tree: GitTree) -> None:
     project = tmp_path / "project"
     make_small_series(project, small_tree)
-    assert run_cli("status", "demo", "--tree", str(small_tree.path), cwd=project).code == 0
+    assert run_cli("status", "demo", "--tree", str(small_tree.path), cwd=project).code == 1  # found; not applied
     missing = run_cli("status", "nope", "--tree", str(small_tree.path), cwd=project)
     assert missing.code == 2
     assert "no series 'nope'" in missing.err

@@ -12,7 +12,13 @@ from patchkit.target import open_target
 def run(series_arg: str | None, tree_arg: Path | None, base: str | None, force: bool) -> int:
     started = time.monotonic()
     target = open_target(series_arg, tree_arg)
-    result = apply_series(target.tree, target.series, force=force, base=base)
+    result = apply_series(
+        target.tree,
+        target.series,
+        force=force,
+        base=base,
+        notify=lambda text: click.echo(f"patchkit: {text}", err=True),
+    )
     record = result.record
     for patch in record.patches:
         click.echo(f"  {patch.number:2d} {patch.commit[:12]} {patch.subject}")

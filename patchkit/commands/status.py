@@ -5,6 +5,7 @@ from pathlib import Path
 import click
 
 from patchkit import basetree, debian
+from patchkit.errors import ExitCode
 from patchkit.gitrepo import KernelTree
 from patchkit.matching import compare_branch
 from patchkit.target import open_series
@@ -25,7 +26,7 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
         path = basetree.tree_path(series.base.package, version)
         if not (path / ".git").is_dir():
             click.echo(f"tree:    {path} (default; not prepared yet: 'patchkit tree prepare')")
-            return 0
+            return ExitCode.FINDINGS  # no branch, so it cannot match the data
         click.echo(f"tree:    {path} (default)")
     else:
         path = tree_arg
@@ -36,4 +37,5 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
     tip = f" at {state.tip[:12]}" if state.tip else ""
     click.echo(f"branch:  {state.branch}{tip}{where}")
     click.echo(f"state:   {state.detail}")
-    return 0
+    # README: exit 1 is a failed check, and a branch that does not match the data is one.
+    return ExitCode.OK if state.matches else ExitCode.FINDINGS
