@@ -32,10 +32,10 @@ def compare_branch(tree: KernelTree, series: Series) -> BranchState:
     record = read_record(tree, series.name)
     if tip is None or record is None:
         return BranchState(branch, tip is not None, tip, checked_out, False, "not applied (run 'patchkit apply')")
-    # Overlays are made too: they are not on the branch, but build and boot use the recorded ones.
-    made = make_commits(tree, series, record.base, series.mailed_patches + series.overlay_patches)
-    expected, overlays = made[: len(series.mailed_patches)], made[len(series.mailed_patches) :]
+    expected = make_commits(tree, series, record.base, series.mailed_patches)
     if expected and expected[-1].commit == tip:
+        # Overlays are not on the branch, but build and boot use the recorded ones: they must be current too.
+        overlays = make_commits(tree, series, tip, series.overlay_patches) if series.overlay_patches else []
         if [o.commit for o in overlays] != [o.commit for o in record.overlays]:
             return BranchState(
                 branch, True, tip, checked_out, False,
