@@ -79,6 +79,8 @@ def read_mbox(path: Path) -> MailSeries:
                 raise DataError(f"{path}: more than {MAX_MESSAGES} messages; split the mailbox")
     except (OSError, mailbox.Error) as exc:
         raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
+    except UnicodeDecodeError as exc:  # mailbox reads the 'From ' separator lines as ASCII
+        raise DataError(f"{path}: a 'From ' separator line is not ASCII (byte {exc.start}); not an mbox") from exc
     if not messages:
         raise DataError(f"{path}: no messages (is it an mbox, with 'From ' separator lines?)")
     covers: list[_Candidate] = []
@@ -226,7 +228,9 @@ def _body_text(message: Message, where: str) -> str:
 
 def _read_patch(message: Message, where: str, index: int, subject: str, text: str, message_id: str = "") -> MailPatch:
     name, address = email.utils.parseaddr(_decode_header(message.get("From", ""), where))
-    date_header = message.get("Date")
+    raw_date = message.get("Date")
+    # A header with bytes outside ASCII comes back as an email.header.Header, not a str.
+    date_header = None if raw_date is None else str(raw_date)
     lines = text.split("\n")
     # An in-body From:/Date: (first lines of the body) names the real author.
     while lines and re.match(r"^(From|Date|Subject): ", lines[0]):
