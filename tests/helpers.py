@@ -182,3 +182,26 @@ def clone_real_tree(prepared: Path, clone: Path) -> Path:
     subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", "patchkit-base"], check=True)
     return clone
+
+
+FAKE_KERNEL_MAKEFILE = """\
+VERSION = 6
+PATCHLEVEL = 1
+SUBLEVEL = 99
+EXTRAVERSION =
+tinyconfig:
+\t@mkdir -p $(O) && printf 'CONFIG_X86_64=y\\n' > $(O)/.config
+olddefconfig:
+\t@true
+all:
+\t@{all}
+"""
+
+
+def fake_kernel_files(all_recipe: str) -> dict[str, str]:
+    """A tree whose Makefile configures in no time and runs ``all_recipe`` as its build (real make, no compiler)."""
+    return {
+        "Makefile": FAKE_KERNEL_MAKEFILE.replace("{all}", all_recipe),
+        "arch/x86/Kconfig": "config X86_64\n\tdef_bool y\n",
+        "scripts/kconfig/merge_config.sh": '#!/bin/sh\ncat "$5" >> "$4"\n',
+    }

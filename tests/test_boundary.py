@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,15 +10,6 @@ from patchkit import cli
 from patchkit.boundary import run_guarded
 from patchkit.commands import status
 from patchkit.errors import ExitCode, TreeError
-
-
-@pytest.fixture(autouse=True)
-def keep_signal_handlers() -> Iterator[None]:
-    """run_guarded ignores late signals on its way out; give the test process its handlers back."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
 
 
 def _status_raising(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> int:

@@ -21,20 +21,12 @@ from patchkit.gitrepo import KernelTree
 from patchkit.series.load import load_series
 from patchkit.series.model import Series
 from patchkit.verdicts import VerdictCache, make_key
-from tests.helpers import GitTree, small_series_data, write_series
+from tests.helpers import GitTree, fake_kernel_files, small_series_data, write_series
 
-MAKEFILE = """\
-VERSION = 6
-PATCHLEVEL = 1
-SUBLEVEL = 99
-EXTRAVERSION =
-tinyconfig:
-\t@mkdir -p $(O) && printf 'CONFIG_X86_64=y\\n' > $(O)/.config
-olddefconfig:
-\t@true
-all:
-\t@mkdir -p $(O)/arch/x86/boot && cat *.c > $(O)/arch/x86/boot/bzImage && echo $$(cat *.c) >> $(O)/builds.log
-"""
+# Each build records what it built, so the tests see which builds really ran.
+BUILD_RECIPE = (
+    "mkdir -p $(O)/arch/x86/boot && cat *.c > $(O)/arch/x86/boot/bzImage && echo $$(cat *.c) >> $(O)/builds.log"
+)
 
 
 def _diff(number: int, value: str = "") -> str:
@@ -46,10 +38,7 @@ def _diff(number: int, value: str = "") -> str:
 
 
 def _project(root: Path, diffs: list[str], fragments: dict[str, str]) -> tuple[KernelTree, Series]:
-    tree = GitTree.create_small(root / "linux", {
-        "Makefile": MAKEFILE, "arch/x86/Kconfig": "config X86_64\n\tdef_bool y\n",
-        "scripts/kconfig/merge_config.sh": '#!/bin/sh\ncat "$5" >> "$4"\n', "state.c": "int state = 0;\n",
-    })  # fmt: skip
+    tree = GitTree.create_small(root / "linux", {**fake_kernel_files(BUILD_RECIPE), "state.c": "int state = 0;\n"})
     (tree.path / "scripts/kconfig/merge_config.sh").chmod(0o755)
     tree.git("commit", "-q", "-a", "-m", "mode")
     tree.git("tag", "-f", "patchkit-base")

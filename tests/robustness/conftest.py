@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,6 @@ from tests.helpers import CliResult, GitTree
 from tests.robustness.corpus import Project
 
 RunCli = Callable[..., CliResult]
-
-
-@pytest.fixture(autouse=True)
-def keep_signal_handlers() -> Iterator[None]:
-    """run_guarded ignores late signals on its way out; give the test process its handlers back."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from patchkit.recovery import INTENT_FILE
-from tests.helpers import DIFF_README, CliResult, GitTree, small_series_data, write_series
+from tests.helpers import DIFF_README, CliResult, GitTree, fake_kernel_files, small_series_data, write_series
 from tests.robustness.conftest import RunCli
 from tests.robustness.corpus import Project, full_snapshot
 
@@ -197,18 +197,6 @@ def test_a_build_of_a_series_already_building_is_refused(project: Project, herme
 
 # ---- exit 5 without a kernel -----------------------------------------------------------------------------------
 
-FAKE_KERNEL_MAKEFILE = """\
-VERSION = 6
-PATCHLEVEL = 1
-SUBLEVEL = 99
-EXTRAVERSION =
-tinyconfig:
-\t@mkdir -p $(O) && printf 'CONFIG_X86_64=y\\n' > $(O)/.config
-olddefconfig:
-\t@true
-all:
-\t@{all}
-"""
 COMPILE_ERROR = "echo \"arch/x86/coco/tdx/tdx.c:5:9: error: 'answer' undeclared\" >&2; exit 2"
 NOT_A_KERNEL = "mkdir -p $(O)/arch/x86/boot && printf 'not a kernel' > $(O)/arch/x86/boot/bzImage"
 
@@ -220,12 +208,7 @@ def _add_config(project: Project) -> None:
 
 def _fake_kernel_project(root: Path, all_recipe: str) -> Project:
     """A tree whose Makefile configures in no time, then runs ``all_recipe`` as its build; one applied patch."""
-    files = {
-        "Makefile": FAKE_KERNEL_MAKEFILE.replace("{all}", all_recipe),
-        "arch/x86/Kconfig": "config X86_64\n\tdef_bool y\n",
-        "scripts/kconfig/merge_config.sh": '#!/bin/sh\ncat "$5" >> "$4"\n',
-        "README": "tiny tree\n",
-    }
+    files = {**fake_kernel_files(all_recipe), "README": "tiny tree\n"}
     tree = GitTree(root / "linux")
     tree.path.mkdir()
     tree.git("init", "-q", "-b", "main")
