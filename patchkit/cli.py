@@ -90,7 +90,7 @@ def rebase(series: str | None, onto: str) -> int:
     "--onto", "versions", multiple=True, metavar="VERSION|installed|newest",
     help="Check these versions of the base package (repeatable; default: installed and newest).",
 )  # fmt: skip
-@click.option("--build", is_flag=True, help="Also build and boot the carried series there (verify without lint).")
+@click.option("--build", is_flag=True, help="Also build and boot the carried series' end there (every config).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def drift(series: str | None, versions: tuple[str, ...], build: bool, fmt: str) -> int:
     """Check, changing nothing, whether the series still applies on newer versions of its base package.
