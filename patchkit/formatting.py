@@ -303,15 +303,7 @@ def format_series(
             ]
             path.write_bytes(mail.render(patch_headers))
         written = outdir.publish(output, files, previous_files)
-    revision = Revision(
-        revision=series.revision,
-        date=now.replace(microsecond=0).isoformat(),
-        cover_message_id=message_ids[0],
-        patches=tuple(
-            PostedPatch(p.subject, pid, mid)
-            for p, pid, mid in zip(series.mailed_patches, patch_ids, message_ids[1:], strict=True)
-        ),
-    )
+    revision = posted_revision(series, now, patch_ids, message_ids)
     return Formatted(output, written, range_note if range_arg else None, revision, tuple(to_all), tuple(cc_all), notes)
 
 
@@ -331,3 +323,16 @@ def _add_change_id(body: bytes, change_id: str) -> bytes:
     if match is None:
         return body.rstrip(b"\n") + b"\n\n" + line
     return body[: match.end()] + line + body[match.end() :]
+
+
+def posted_revision(series: Series, now: datetime, patch_ids: list[str], message_ids: list[str]) -> Revision:
+    """The history record of the current revision: its date, the cover's and each patch's ids."""
+    return Revision(
+        revision=series.revision,
+        date=now.replace(microsecond=0).isoformat(),
+        cover_message_id=message_ids[0],
+        patches=tuple(
+            PostedPatch(p.subject, pid, mid)
+            for p, pid, mid in zip(series.mailed_patches, patch_ids, message_ids[1:], strict=True)
+        ),
+    )

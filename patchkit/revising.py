@@ -14,26 +14,18 @@ from datetime import UTC, datetime
 
 from patchkit import atomic
 from patchkit.errors import DataError
-from patchkit.formatting import change_id_of
+from patchkit.formatting import change_id_of, posted_revision
 from patchkit.mail import ids
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE
-from patchkit.series.model import ChangelogEntry, PostedPatch, Revision, Series
+from patchkit.series.model import ChangelogEntry, Revision, Series
 
 
 def planned_revision(series: Series, now: datetime) -> Revision:
     """What ``format`` gives the current revision: its Message-Ids and patch-ids, dated ``now``."""
     patch_ids = ids.series_patch_ids(series)
     message_ids = ids.message_ids(change_id_of(series), series.revision, patch_ids, ids.domain_of(series))
-    return Revision(
-        revision=series.revision,
-        date=now.replace(microsecond=0).isoformat(),
-        cover_message_id=message_ids[0],
-        patches=tuple(
-            PostedPatch(p.subject, pid, mid)
-            for p, pid, mid in zip(series.mailed_patches, patch_ids, message_ids[1:], strict=True)
-        ),
-    )
+    return posted_revision(series, now, patch_ids, message_ids)
 
 
 def record_revision(series: Series, revision: Revision) -> Series:
