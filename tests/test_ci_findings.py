@@ -162,9 +162,9 @@ def test_message_findings_land_on_the_series_yaml_line_they_are_about() -> None:
 
 
 def test_new_compiler_warnings_land_on_the_diff_line_with_a_category_per_fragment() -> None:
-    from patchkit.build.diagnostics import CompilerWarning
-    from patchkit.build.walk import State, StateBuild
     from patchkit.ci import build_findings
+    from patchkit.kbuild.diagnostics import CompilerWarning
+    from patchkit.kbuild.walk import State, StateBuild
 
     series = load_series(TDX)
     locator = Locator(series, REPO_ROOT)

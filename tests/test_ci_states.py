@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.build.walk import State
 from patchkit.commands.verify import parse_states
 from patchkit.errors import UsageError
+from patchkit.kbuild.walk import State
 from tests.helpers import GitTree, make_small_series, run_cli
 
 WITH_OVERLAY = [State(0, "base", "a"), *(State(i, f"patch {i}", f"c{i}", "s", i) for i in (1, 2, 3)),

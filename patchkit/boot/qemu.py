@@ -20,8 +20,8 @@ from typing import Any
 from patchkit import atomic, basetree, proc
 from patchkit.boot.console import ConsoleVerdict, judge
 from patchkit.boot.initramfs import MARKER
-from patchkit.build.child import run_logged
 from patchkit.errors import BootError
+from patchkit.kbuild.child import run_logged
 
 QEMU = "qemu-system-x86_64"
 BASE_CMDLINE = "console=ttyS0 panic=-1"

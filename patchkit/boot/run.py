@@ -8,7 +8,7 @@ from typing import Any
 
 from patchkit import verdicts
 from patchkit.boot import initramfs, qemu
-from patchkit.build.walk import Builder, State, StateBuild
+from patchkit.kbuild.walk import Builder, State, StateBuild
 from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec
 from patchkit.verdicts import VerdictCache

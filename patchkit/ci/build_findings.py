@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from patchkit import __version__
-from patchkit.build.diagnostics import CompilerWarning
-from patchkit.build.walk import StateBuild
 from patchkit.ci.locate import Location, Locator
+from patchkit.kbuild.diagnostics import CompilerWarning
+from patchkit.kbuild.walk import StateBuild
 from patchkit.lint.output import SARIF_SCHEMA, escape_data, escape_property, sarif_category
 
 

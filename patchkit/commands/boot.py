@@ -7,10 +7,10 @@ import click
 from patchkit import doctor
 from patchkit.applied import require_record
 from patchkit.boot.run import BootRun
-from patchkit.build.walk import build_states, select_configs, series_states
-from patchkit.build.worktree import WorkTree
 from patchkit.commands.build import finish as finish_build
 from patchkit.errors import BootError, DataError
+from patchkit.kbuild.walk import build_states, select_configs, series_states
+from patchkit.kbuild.worktree import WorkTree
 from patchkit.progress import Progress
 from patchkit.results import new_results_dir, write_report
 from patchkit.target import open_target

@@ -5,9 +5,9 @@ from pathlib import Path
 import click
 
 from patchkit.applied import require_record
-from patchkit.build.walk import BuildReport, build_states, select_configs
-from patchkit.build.worktree import WorkTree
 from patchkit.errors import BuildError
+from patchkit.kbuild.walk import BuildReport, build_states, select_configs
+from patchkit.kbuild.worktree import WorkTree
 from patchkit.progress import Progress
 from patchkit.results import new_results_dir, write_report
 from patchkit.target import open_target

@@ -23,13 +23,13 @@ import click
 from patchkit import atomic, doctor, verify_report
 from patchkit.applied import AppliedSeries, read_record
 from patchkit.boot.run import BootRun
-from patchkit.build.walk import BuildReport, State, build_states, select_configs, series_states
-from patchkit.build.worktree import WorkTree
 from patchkit.ci import build_findings as build_sarif
 from patchkit.ci import github
 from patchkit.ci.locate import Locator
 from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
+from patchkit.kbuild.walk import BuildReport, State, build_states, select_configs, series_states
+from patchkit.kbuild.worktree import WorkTree
 from patchkit.lint import run_lint as lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.mail.verified import record_verify

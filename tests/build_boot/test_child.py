@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.build.child import run_logged
 from patchkit.errors import EnvironmentProblem
+from patchkit.kbuild.child import run_logged
 
 
 def _running_with(tag: str) -> list[int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patchkit.build.diagnostics import error_excerpt, first_error_line, parse_warnings, relative_path
+from patchkit.kbuild.diagnostics import error_excerpt, first_error_line, parse_warnings, relative_path
 
 SRC = "/cache/patchkit/work/tdx/src"
 OUT = "/cache/patchkit/work/tdx/out/guest"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.build import kconfig
 from patchkit.errors import DataError
+from patchkit.kbuild import kconfig
 from tests.helpers import GitTree
 
 

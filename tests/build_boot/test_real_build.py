@@ -24,11 +24,11 @@ import pytest
 from patchkit.applied import require_record
 from patchkit.applying import apply_series
 from patchkit.boot import initramfs, qemu
-from patchkit.build.walk import build_states, series_states
-from patchkit.build.worktree import WorkTree
 from patchkit.commands.build import finish
 from patchkit.errors import BuildError, DataError
 from patchkit.gitrepo import KernelTree
+from patchkit.kbuild.walk import build_states, series_states
+from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from tests.helpers import PINNED_ENV, clone_real_tree, write_series
 

@@ -15,9 +15,9 @@ import pytest
 
 from patchkit.applied import require_record
 from patchkit.applying import apply_series
-from patchkit.build.walk import BuildReport, build_states
-from patchkit.build.worktree import WorkTree
 from patchkit.gitrepo import KernelTree
+from patchkit.kbuild.walk import BuildReport, build_states
+from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from patchkit.series.model import Series
 from patchkit.verdicts import VerdictCache, make_key

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.build.worktree import WorkTree
 from patchkit.errors import TreeError
 from patchkit.gitrepo import KernelTree
+from patchkit.kbuild.worktree import WorkTree
 from tests.helpers import GitTree
 
 

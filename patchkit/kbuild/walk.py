@@ -19,12 +19,12 @@ from typing import Any
 
 from patchkit import basetree, doctor, proc, verdicts
 from patchkit.applied import AppliedSeries
-from patchkit.build import kconfig
-from patchkit.build.child import run_logged
-from patchkit.build.diagnostics import CompilerWarning, error_excerpt, first_error_line, parse_warnings
-from patchkit.build.worktree import WorkTree
 from patchkit.errors import DataError, EnvironmentProblem, UsageError
 from patchkit.gitrepo import KernelTree
+from patchkit.kbuild import kconfig
+from patchkit.kbuild.child import run_logged
+from patchkit.kbuild.diagnostics import CompilerWarning, error_excerpt, first_error_line, parse_warnings
+from patchkit.kbuild.worktree import WorkTree
 from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec, Series
 from patchkit.verdicts import Verdict, VerdictCache
@@ -146,7 +146,7 @@ def select_configs(series: Series, names: tuple[str, ...] = ()) -> list[KconfigS
 
 
 class Builder:
-    """Configures and builds one series' work tree (see :mod:`patchkit.build.worktree`)."""
+    """Configures and builds one series' work tree (see :mod:`patchkit.kbuild.worktree`)."""
 
     def __init__(self, tree: KernelTree, series: Series, work: WorkTree, logs: Path, jobs: int | None = None) -> None:
         self.tree = tree
