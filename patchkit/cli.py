@@ -1,4 +1,10 @@
-"""The command line: argument parsing and the one place that turns errors into exit codes."""
+"""The command line: argument parsing, one request object per command, and the one exit point.
+
+Each command's options are declared once here; their values become the
+command's request (:mod:`patchkit.requests`, field names = parameter names)
+and ``commands/<name>.run(request)`` does the work. Options several commands
+share are the decorators below.
+"""
 
 from __future__ import annotations
 
@@ -10,20 +16,63 @@ from typing import Any, TypeVar
 import click
 
 from patchkit import __version__
+from patchkit import requests as req
 from patchkit.boundary import run_guarded
 
 F = TypeVar("F", bound=Callable[..., Any])
+SEVERITIES = click.Choice(["error", "warning", "info"])
 
-SERIES_ARG = click.argument("series", required=False)
+
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several option decorators as one, listed in the order --help shows them."""
+
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
 
 
-def tree_option(func: F) -> F:
+series_argument = click.argument("series", required=False)
+tree_option = click.option(
+    "--tree", "tree", type=click.Path(path_type=Path, file_okay=False),
+    help="A kernel git checkout to use instead of the default tree.",
+)  # fmt: skip
+results_option = click.option(
+    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
+)
+jobs_option = click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
+keep_going_option = click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
+no_checkpatch_option = click.option(
+    "--no-checkpatch", "checkpatch", is_flag=True, flag_value=False, default=True,
+    help="Lint without the tree's scripts/checkpatch.pl.",
+)  # fmt: skip
+
+
+def config_option(verb: str) -> Callable[[F], F]:
     return click.option(
-        "--tree",
-        "tree",
-        type=click.Path(path_type=Path, file_okay=False),
-        help="A kernel git checkout to use instead of the default tree.",
-    )(func)
+        "--config", "config_names", multiple=True, metavar="NAME", help=f"{verb} only this config (repeatable)."
+    )
+
+
+def fresh_option(what: str = "build every state again (new ones are stored)") -> Callable[[F], F]:
+    return click.option("--fresh", is_flag=True, help=f"Ignore cached verdicts: {what}.")
+
+
+def fail_on_option(what: str) -> Callable[[F], F]:
+    return click.option("--fail-on", type=SEVERITIES, default=req.FAIL_ON_DEFAULT, show_default=True, help=what)
+
+
+boot_options = _stack(
+    click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot."),
+    click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True),
+)
+
+
+def build_options(verb: str = "Build", fresh: str | None = None) -> Callable[[F], F]:
+    """--config, -j, --results and --fresh: what build, boot and verify share."""
+    return _stack(config_option(verb), jobs_option, results_option, fresh_option(fresh) if fresh else fresh_option())
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,38 +91,38 @@ def tree() -> None:
 
 
 @tree.command("prepare")
-@SERIES_ARG
+@series_argument
 @click.option("--package", help="Prepare this Debian source package instead of the series' base.")
 @click.option(
     "--version", "package_version", metavar="VERSION|installed|newest",
     help="With --package: which version (default: the installed one, else the newest apt offers).",
 )  # fmt: skip
-def tree_prepare(series: str | None, package: str | None, package_version: str | None) -> int:
+def tree_prepare(**options: Any) -> int:
     """Make the default tree of the series' exact base: fetch, extract, commit and tag it."""
     from patchkit.commands import tree_prepare as command
 
-    return command.run(series, package, package_version)
+    return command.run(req.TreePrepareRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
 @click.option("--base", help="The base commit in --tree (default: found by its tree hash).")
 @click.option("--force", is_flag=True, help="Move the series branch if it already exists.")
-def apply(series: str | None, tree: Path | None, base: str | None, force: bool) -> int:
+def apply(**options: Any) -> int:
     """Apply the series to a tree as branch patchkit/NAME/vN."""
     from patchkit.commands import apply as command
 
-    return command.run(series, tree, base, force)
+    return command.run(req.ApplyRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @click.option(
     "--onto", required=True, metavar="VERSION|installed|newest",
     help="The Debian version of the base package to move to (e.g. 6.1.192-3).",
 )  # fmt: skip
-def rebase(series: str | None, onto: str) -> int:
+def rebase(**options: Any) -> int:
     """Move the series onto another version of its base package and rewrite the data.
 
     Every patch is carried over three-way; if any does not apply, it is named and
@@ -81,18 +130,18 @@ def rebase(series: str | None, onto: str) -> int:
     """
     from patchkit.commands import rebase as command
 
-    return command.run(series, onto)
+    return command.run(req.RebaseRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @click.option(
     "--onto", "versions", multiple=True, metavar="VERSION|installed|newest",
     help="Check these versions of the base package (repeatable; default: installed and newest).",
 )  # fmt: skip
 @click.option("--build", is_flag=True, help="Also build and boot the carried series' end there (every config).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def drift(series: str | None, versions: tuple[str, ...], build: bool, fmt: str) -> int:
+def drift(**options: Any) -> int:
     """Check, changing nothing, whether the series still applies on newer versions of its base package.
 
     Exit 0 when it applies everywhere checked, 4 when a patch does not apply,
@@ -100,7 +149,7 @@ def drift(series: str | None, versions: tuple[str, ...], build: bool, fmt: str) 
     """
     from patchkit.commands import drift as command
 
-    return command.run(series, versions, build, fmt)
+    return command.run(req.DriftRequest(**options))
 
 
 @cli.command("import")
@@ -112,25 +161,14 @@ def drift(series: str | None, versions: tuple[str, ...], build: bool, fmt: str) 
 @click.option("--base", help="With --mbox: the base commit in --tree (default: tag patchkit-base, else HEAD).")
 @click.option("--overlay-tip", metavar="REV", help="With --range: commits TIP..REV become test-only overlay patches.")
 @click.option(
-    "--series",
-    "series_dir",
-    type=click.Path(path_type=Path, file_okay=False),
+    "--series", "series_dir", type=click.Path(path_type=Path, file_okay=False),
     help="Series directory to write (default: series/NAME).",
-)
+)  # fmt: skip
 @click.option("--name", help="Series name for a new series (default: the directory name).")
 @click.option(
     "--package", default="linux-source-6.1", show_default=True, help="Base package recorded for a new series."
 )
-def import_(
-    rev_range: str | None,
-    mbox: Path | None,
-    tree: Path | None,
-    base: str | None,
-    overlay_tip: str | None,
-    series_dir: Path | None,
-    name: str | None,
-    package: str,
-) -> int:
+def import_(**options: Any) -> int:
     """Turn a branch or a mailbox into series data.
 
     Into an existing series directory only the patches are replaced; name,
@@ -138,85 +176,56 @@ def import_(
     """
     from patchkit.commands import import_ as command
 
-    return command.run(rev_range, mbox, tree, base, overlay_tip, series_dir, name, package)
+    return command.run(req.ImportRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
-def status(series: str | None, tree: Path | None) -> int:
+def status(**options: Any) -> int:
     """Show the series, its base, the tree and whether the branch matches the data."""
     from patchkit.commands import status as command
 
-    return command.run(series, tree)
+    return command.run(req.StatusRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "sarif", "github"]), default="text", show_default=True
 )
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file.")
-@click.option(
-    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
-    help="Exit 1 when new findings at or above this severity exist.",
-)  # fmt: skip
-@click.option("--no-checkpatch", is_flag=True, help="Do not run the tree's scripts/checkpatch.pl.")
-def lint(
-    series: str | None, tree: Path | None, fmt: str, output: Path | None, fail_on: str, no_checkpatch: bool
-) -> int:
+@fail_on_option("Exit 1 when new findings at or above this severity exist.")
+@no_checkpatch_option
+def lint(**options: Any) -> int:
     """Lint every state of the applied series: TDX rules, patch hygiene and checkpatch."""
     from patchkit.commands import lint as command
 
-    return command.run(series, tree, fmt, output, fail_on, checkpatch=not no_checkpatch)
+    return command.run(req.LintRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
-@click.option("--no-lint", is_flag=True, help="Skip the lint stage.")
-@click.option("--no-build", is_flag=True, help="Skip the build stage (and so the boot stage).")
-@click.option("--no-boot", is_flag=True, help="Skip the boot stage.")
-@click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
+@click.option("--no-lint", "lint", is_flag=True, flag_value=False, default=True, help="Skip the lint stage.")
 @click.option(
-    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
-    help="Lint fails verify when new findings at or above this severity exist.",
+    "--no-build", "build", is_flag=True, flag_value=False, default=True,
+    help="Skip the build stage (and so the boot stage).",
 )  # fmt: skip
-@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot.")
-@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
-@click.option(
-    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
-)
-@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Build only this config (repeatable).")
+@click.option("--no-boot", "boot", is_flag=True, flag_value=False, default=True, help="Skip the boot stage.")
+@keep_going_option
+@fail_on_option("Lint fails verify when new findings at or above this severity exist.")
+@boot_options
+@build_options("Build", "build and boot everything again")
 @click.option("--states", "states_range", metavar="A..B", help="Build only these states (base, N, overlay, end).")
-@click.option("--no-checkpatch", is_flag=True, help="Lint without the tree's scripts/checkpatch.pl.")
+@no_checkpatch_option
 @click.option(
     "--source-root", type=click.Path(path_type=Path, file_okay=False),
     help="Repository root the SARIF and annotation paths are relative to (default: the series' git top-level).",
 )  # fmt: skip
-@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build and boot everything again.")
 @click.option("--reboot", is_flag=True, help="Boot again even when the same image already has a cached verdict.")
-def verify(
-    series: str | None,
-    tree: Path | None,
-    no_lint: bool,
-    no_build: bool,
-    no_boot: bool,
-    keep_going: bool,
-    fail_on: str,
-    timeout: float,
-    accel: str,
-    jobs: int | None,
-    results_dir: Path | None,
-    config_names: tuple[str, ...],
-    states_range: str | None,
-    no_checkpatch: bool,
-    source_root: Path | None,
-    fresh: bool,
-    reboot: bool,
-) -> int:
+def verify(**options: Any) -> int:
     """Check the applied series: data, branch, lint, build and boot, with one summary and exit code.
 
     With --config or --states it is one part of a CI matrix: report.json says what it covered, and
@@ -224,75 +233,40 @@ def verify(
     """
     from patchkit.commands import verify as command
 
-    return command.run(
-        series, tree, lint=not no_lint, build=not no_build, boot=not no_boot,
-        keep_going=keep_going, timeout=timeout, accel=accel, jobs=jobs, results_dir=results_dir, fail_on=fail_on,
-        config_names=config_names, states_range=states_range, checkpatch=not no_checkpatch,
-        source_root=source_root, fresh=fresh, reboot=reboot,
-    )  # fmt: skip
+    return command.run(req.VerifyRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
-@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Build only this config (repeatable).")
-@click.option("--keep-going", is_flag=True, help="Build every state even after one fails.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
-@click.option(
-    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
-)
-@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build every state again (new ones are stored).")
-def build(
-    series: str | None,
-    tree: Path | None,
-    config_names: tuple[str, ...],
-    keep_going: bool,
-    jobs: int | None,
-    results_dir: Path | None,
-    fresh: bool,
-) -> int:
+@keep_going_option
+@build_options("Build")
+def build(**options: Any) -> int:
     """Build the base and every patch for every kconfig fragment, incrementally.
 
     A state whose content, fragment and compiler already have a verdict is not built again.
     """
     from patchkit.commands import build as command
 
-    return command.run(series, tree, config_names, keep_going, jobs, results_dir, fresh)
+    return command.run(req.BuildRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
-@click.option("--config", "config_names", multiple=True, metavar="NAME", help="Boot only this config (repeatable).")
 @click.option("--each", is_flag=True, help="Build and boot every state, not only the series' end.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=60, show_default=True, help="Seconds per boot.")
-@click.option("--accel", type=click.Choice(["auto", "kvm", "tcg"]), default="auto", show_default=True)
+@boot_options
 @click.option("--cmdline", default="", help="Extra kernel command line for every boot.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count).")
-@click.option(
-    "--results", "results_dir", type=click.Path(path_type=Path, file_okay=False), help="Results directory to use."
-)
-@click.option("--fresh", is_flag=True, help="Ignore cached verdicts: build every state again (new ones are stored).")
-def boot(
-    series: str | None,
-    tree: Path | None,
-    config_names: tuple[str, ...],
-    each: bool,
-    timeout: float,
-    accel: str,
-    cmdline: str,
-    jobs: int | None,
-    results_dir: Path | None,
-    fresh: bool,
-) -> int:
+@build_options("Boot")
+def boot(**options: Any) -> int:
     """Boot the built series in QEMU (busybox initramfs) and check the console."""
     from patchkit.commands import boot as command
 
-    return command.run(series, tree, config_names, each, timeout, accel, cmdline, jobs, results_dir, fresh)
+    return command.run(req.BootRequest(**options))
 
 
 @cli.command("format")
-@SERIES_ARG
+@series_argument
 @tree_option
 @click.option(
     "-o", "--output", type=click.Path(path_type=Path),
@@ -303,24 +277,13 @@ def boot(
     help="Add recipients from the base tree's scripts/get_maintainer.pl: maintainers to To, lists to Cc.",
 )  # fmt: skip
 @click.option("--force", is_flag=True, help="Format even when lint finds errors.")
-@click.option(
-    "--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
-    help="Refuse to format when lint finds problems at or above this severity.",
-)  # fmt: skip
-@click.option("--no-checkpatch", is_flag=True, help="Lint without the tree's scripts/checkpatch.pl.")
-def format_(
-    series: str | None,
-    tree: Path | None,
-    output: Path | None,
-    cc_maintainers: bool,
-    force: bool,
-    fail_on: str,
-    no_checkpatch: bool,
-) -> int:
+@fail_on_option("Refuse to format when lint finds problems at or above this severity.")
+@no_checkpatch_option
+def format_(**options: Any) -> int:
     """Write the applied series as mails (cover letter, changelog, range-diff to vN-1) for git send-email."""
     from patchkit.commands import format as command
 
-    return command.run(series, tree, output, cc_maintainers, force, fail_on, checkpatch=not no_checkpatch)
+    return command.run(req.FormatRequest(**options))
 
 
 @cli.group()
@@ -350,52 +313,52 @@ def ci() -> None:
 
 
 @ci.command("matrix")
-@SERIES_ARG
+@series_argument
 @click.option("--split", type=click.IntRange(min=1), default=1, show_default=True,
               help="Split each fragment's states into this many ranges (one job each).")  # fmt: skip
-@click.option("--no-lint", is_flag=True, help="Leave out the lint job.")
-def ci_matrix(series: str | None, split: int, no_lint: bool) -> int:
+@click.option("--no-lint", "lint", is_flag=True, flag_value=False, default=True, help="Leave out the lint job.")
+def ci_matrix(**options: Any) -> int:
     """Print the CI job matrix as JSON: a lint job and one verify job per kconfig fragment (or range)."""
     from patchkit.commands import ci as command
 
-    return command.matrix(series, split, lint=not no_lint)
+    return command.matrix(req.CiMatrixRequest(**options))
 
 
 @ci.command("merge")
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 @click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the merged report here.")
-def ci_merge(reports: tuple[Path, ...], output: Path | None) -> int:
+def ci_merge(**options: Any) -> int:
     """Join partial verify reports (files, or directories holding report.json) into one table and exit code."""
     from patchkit.commands import ci as command
 
-    return command.merge(reports, output)
+    return command.merge(req.CiMergeRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
-def revise(series: str | None) -> int:
+@series_argument
+def revise(**options: Any) -> int:
     """Record the current revision as posted (history, snapshot, change-id) and start the next one."""
     from patchkit.commands import revise as command
 
-    return command.run(series)
+    return command.run(req.ReviseRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @click.option(
     "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), required=True,
     help="Replies to a posted revision (a list archive's thread, or your own folder).",
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
-def trailers(series: str | None, mbox: Path, dry_run: bool) -> int:
+def trailers(**options: Any) -> int:
     """Take review trailers from replies into the data, with who gave them, where and on which revision."""
     from patchkit.commands import trailers as command
 
-    return command.run(series, mbox, dry_run)
+    return command.run(req.TrailersRequest(**options))
 
 
 @cli.command()
-@SERIES_ARG
+@series_argument
 @tree_option
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Directory for the mails (as format -o).")
 @click.option("--dry-run", is_flag=True, help="Format and show who would get what; send nothing.")
@@ -409,30 +372,11 @@ def trailers(series: str | None, mbox: Path, dry_run: bool) -> int:
 @click.option("--smtp-encryption", type=click.Choice(["none", "starttls", "ssl"]), help="Default: starttls.")
 @click.option("--smtp-user", help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential.")
 @click.option("--smtp-cafile", type=click.Path(dir_okay=False, exists=True), help="Also trust this CA file.")
-def send(
-    series: str | None,
-    tree: Path | None,
-    output: Path | None,
-    dry_run: bool,
-    to_self: bool,
-    reflect: bool,
-    force: bool,
-    via: str,
-    cc_maintainers: bool,
-    smtp_server: str | None,
-    smtp_port: int | None,
-    smtp_encryption: str | None,
-    smtp_user: str | None,
-    smtp_cafile: str | None,
-) -> int:
+def send(**options: Any) -> int:
     """Mail the verified revision (format, then SMTP or git send-email) and record its Message-Ids."""
     from patchkit.commands import send as command
 
-    return command.run(
-        series, tree, output, dry_run=dry_run, to_self=to_self, reflect=reflect, force=force, via=via,
-        cc_maintainers=cc_maintainers, smtp_server=smtp_server, smtp_port=smtp_port,
-        smtp_encryption=smtp_encryption, smtp_user=smtp_user, smtp_cafile=smtp_cafile,
-    )  # fmt: skip
+    return command.run(req.SendRequest(**options))
 
 
 @cli.command()

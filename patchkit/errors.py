@@ -82,3 +82,21 @@ class MissingToolError(PatchkitError):
 
 class EnvironmentProblem(PatchkitError):
     exit_code = ExitCode.ENVIRONMENT
+
+
+_BY_CODE: dict[ExitCode, type[PatchkitError]] = {
+    ExitCode.USAGE: UsageError,
+    ExitCode.INVALID_DATA: DataError,
+    ExitCode.GIT: ApplyError,
+    ExitCode.BUILD: BuildError,
+    ExitCode.BOOT: BootError,
+    ExitCode.MISSING_TOOL: MissingToolError,
+    ExitCode.ENVIRONMENT: EnvironmentProblem,
+}
+
+
+def error_for(code: int, message: str) -> PatchkitError:
+    """The typed error for an exit code a command computed from a verdict (verify's 5 and 6, drift's 4)."""
+    error = _BY_CODE.get(ExitCode(code), PatchkitError)(message)
+    error.exit_code = ExitCode(code)
+    return error

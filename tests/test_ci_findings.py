@@ -164,7 +164,8 @@ def test_message_findings_land_on_the_series_yaml_line_they_are_about() -> None:
 def test_new_compiler_warnings_land_on_the_diff_line_with_a_category_per_fragment() -> None:
     from patchkit.ci import build_findings
     from patchkit.kbuild.diagnostics import CompilerWarning
-    from patchkit.kbuild.walk import State, StateBuild
+    from patchkit.kbuild.walk import StateBuild
+    from patchkit.states import State
 
     series = load_series(TDX)
     locator = Locator(series, REPO_ROOT)

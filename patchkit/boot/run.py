@@ -8,10 +8,30 @@ from typing import Any
 
 from patchkit import verdicts
 from patchkit.boot import initramfs, qemu
-from patchkit.kbuild.walk import Builder, State, StateBuild
+from patchkit.kbuild.walk import Builder, StateBuild
 from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec
+from patchkit.states import State
 from patchkit.verdicts import VerdictCache
+
+
+@dataclass
+class BootReport:
+    """The boots of one run, in the order they ran, and the accelerator chosen for them."""
+
+    boots: list[qemu.BootResult] = field(default_factory=list)
+    accel: qemu.AccelChoice | None = None
+
+    @property
+    def first_failure(self) -> qemu.BootResult | None:
+        return next((b for b in self.boots if not b.ok), None)
+
+    def to_json_data(self) -> dict[str, Any]:
+        return {
+            "accel": self.accel.accel if self.accel else None,
+            "accel_why": self.accel.why if self.accel else None,
+            "boots": [b.to_json_data() for b in self.boots],
+        }
 
 
 @dataclass
@@ -26,8 +46,7 @@ class BootRun:
     timeout: float = 60.0
     progress: Progress = field(default_factory=lambda: Progress(live=False))
     extra_cmdline: str = ""  # appended to every boot (tests, --cmdline)
-    boots: list[qemu.BootResult] = field(default_factory=list)
-    accel: qemu.AccelChoice | None = None
+    report: BootReport = field(default_factory=BootReport)
     cache: VerdictCache | None = None  # verdicts by image, initramfs, command line and expectations
     reboot: bool = False  # boot again even when a verdict for the same inputs is cached
     _initrd: Path | None = None
@@ -58,7 +77,7 @@ class BootRun:
             data = {**verdict.data, "config": spec.name, "state": state.label}
             result = qemu.BootResult(**{**data, "console": Path(data["console"])})
             result.cached = verdict.provenance()
-            self.boots.append(result)
+            self.report.boots.append(result)
             self.progress.line(self._line(result))
             return
         image = builder.image(spec.name) if not build.cached else self.cache.image(build.image)
@@ -85,19 +104,19 @@ class BootRun:
         if self._initrd is None:
             self._initrd = initramfs.initramfs()
         boot_dir = self.results / "boot"
-        if self.accel is None:
+        if self.report.accel is None:
             self.progress.step("boot", "probing KVM")
-            self.accel = qemu.choose_accel(self.accel_request, image, self._initrd, boot_dir)
-            self.progress.line(f"  boot: using {self.accel.why}")
-        self.progress.step("boot", f"{spec.name} at {state.label} ({self.accel.accel})")
+            self.report.accel = qemu.choose_accel(self.accel_request, image, self._initrd, boot_dir)
+            self.progress.line(f"  boot: using {self.report.accel.why}")
+        self.progress.step("boot", f"{spec.name} at {state.label} ({self.report.accel.accel})")
         cmdline = " ".join(part for part in (spec.boot.cmdline, self.extra_cmdline) if part)
         console = boot_dir / f"{spec.name}-{state.index:02d}-{state.label.replace(' ', '-')}.console.log"
         result = qemu.boot(
             spec.name, state.label, image, self._initrd, console,
-            accel=self.accel.accel, extra_cmdline=cmdline,
+            accel=self.report.accel.accel, extra_cmdline=cmdline,
             expects=spec.boot.expect if at_end else (), timeout=self.timeout,
         )  # fmt: skip
-        self.boots.append(result)
+        self.report.boots.append(result)
         self.progress.line(self._line(result))
         return result
 
@@ -111,14 +130,3 @@ class BootRun:
             line += "\n" + "\n".join("      | " + excerpt_line for excerpt_line in result.excerpt.splitlines())
             line += f"\n      console: {result.console}"
         return line
-
-    @property
-    def first_failure(self) -> qemu.BootResult | None:
-        return next((b for b in self.boots if not b.ok), None)
-
-    def to_json_data(self) -> dict[str, Any]:
-        return {
-            "accel": self.accel.accel if self.accel else None,
-            "accel_why": self.accel.why if self.accel else None,
-            "boots": [b.to_json_data() for b in self.boots],
-        }

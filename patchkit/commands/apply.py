@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
 from patchkit.applying import apply_series
+from patchkit.requests import ApplyRequest
 from patchkit.target import open_target
 
 
-def run(series_arg: str | None, tree_arg: Path | None, base: str | None, force: bool) -> int:
+def run(request: ApplyRequest) -> int:
     started = time.monotonic()
-    target = open_target(series_arg, tree_arg)
+    target = open_target(request.series, request.tree)
     result = apply_series(
         target.tree,
         target.series,
-        force=force,
-        base=base,
+        force=request.force,
+        base=request.base,
         notify=lambda text: click.echo(f"patchkit: {text}", err=True),
     )
     record = result.record

@@ -1,3 +1,5 @@
+"""build: every state of the applied series under every kconfig fragment, incrementally."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -5,50 +7,34 @@ from pathlib import Path
 import click
 
 from patchkit.applied import require_record
-from patchkit.errors import BuildError
-from patchkit.kbuild.walk import BuildReport, build_states, select_configs
-from patchkit.kbuild.worktree import WorkTree
-from patchkit.progress import Progress
+from patchkit.kbuild.walk import BuildReport, select_configs
+from patchkit.requests import BuildRequest
 from patchkit.results import new_results_dir, write_report
+from patchkit.stages import BuildPlan, build_error, build_summary, run_stages
+from patchkit.states import series_states
 from patchkit.target import open_target
-from patchkit.verdicts import VerdictCache
 
 
-def run(
-    series_arg: str | None,
-    tree_arg: Path | None,
-    config_names: tuple[str, ...],
-    keep_going: bool,
-    jobs: int | None,
-    results_arg: Path | None,
-    fresh: bool = False,
-) -> int:
-    target = open_target(series_arg, tree_arg)
+def run(request: BuildRequest) -> int:
+    target = open_target(request.series, request.tree)
     series, tree = target.series, target.tree
     record = require_record(tree, series.name)
-    configs = select_configs(series, config_names)
-    results = new_results_dir(series.name, results_arg)
+    plan = BuildPlan(
+        select_configs(series, request.config_names), series_states(record), keep_going=request.keep_going,
+        jobs=request.jobs, fresh=request.fresh,
+    )  # fmt: skip
+    results = new_results_dir(series.name, request.results_dir)
     click.echo(f"results: {results}")
-    work = WorkTree(tree, series.name)
-    with work.locked(), Progress() as progress:
-        cache = VerdictCache(enabled=not fresh, warn=progress.note)
-        report = build_states(
-            tree, series, record, configs, results, keep_going=keep_going, jobs=jobs, progress=progress, work=work,
-            cache=cache,
-        )  # fmt: skip
+    report = run_stages(tree, series, record, results, build=plan).build
+    assert report is not None
     write_report(results, {"series": series.name, "build": report.to_json_data()})
     return finish(report, results)
 
 
 def finish(report: BuildReport, results: Path) -> int:
-    failure = report.first_failure
-    built = sum(1 for r in report.results if r.status == "ok")
-    warnings = sum(len(r.new_warnings) for r in report.results)
-    click.echo(f"{built} of {len(report.results)} builds passed, {warnings} new warning(s); results in {results}")
-    if failure is not None:
-        subject = f" ({failure.state.subject})" if failure.state.subject else ""
-        raise BuildError(
-            f"{failure.state.label}{subject} is the first that does not build (config {failure.config}): "
-            f"{failure.error}; log: {failure.log}"
-        )
+    """The summary line; raise BuildError naming the first state that does not build."""
+    click.echo(build_summary(report, results))
+    error = build_error(report)
+    if error is not None:
+        raise error
     return 0

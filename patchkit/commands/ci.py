@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
 from patchkit import atomic, verify_report
 from patchkit.ci import github
 from patchkit.ci.matrix import job_matrix
+from patchkit.commands import verdict_exit
+from patchkit.requests import CiMatrixRequest, CiMergeRequest
 from patchkit.target import open_series
 
 
-def matrix(series_arg: str | None, split: int, lint: bool) -> int:
+def matrix(request: CiMatrixRequest) -> int:
     """Print the job matrix as one line of JSON (``echo "matrix=$(patchkit ci matrix)" >> $GITHUB_OUTPUT``)."""
-    series = open_series(series_arg)
-    click.echo(json.dumps(job_matrix(series, split, lint), separators=(",", ":")))
+    series = open_series(request.series)
+    click.echo(json.dumps(job_matrix(series, request.split, request.lint), separators=(",", ":")))
     return 0
 
 
-def merge(paths: tuple[Path, ...], output: Path | None) -> int:
+def merge(request: CiMergeRequest) -> int:
     """Join partial verify reports: print the table and verdict, write the merged report, exit like verify."""
-    found = verify_report.find_reports(paths)
+    found = verify_report.find_reports(request.reports)
     reports = [(str(path), verify_report.load(path)) for path in found]
     merged = verify_report.merge(reports)
     click.echo(f"merged: {len(reports)} report(s): {', '.join(name for name, _ in reports)}")
@@ -35,9 +36,9 @@ def merge(paths: tuple[Path, ...], output: Path | None) -> int:
         for line in verify_report.text_table(merged):
             click.echo(line)
         click.echo("")
-    if output is not None:
-        atomic.write_text(output, json.dumps(merged, indent=2) + "\n")
+    if request.output is not None:
+        atomic.write_text(request.output, json.dumps(merged, indent=2) + "\n")
     github.add_step_summary(verify_report.markdown(merged))
-    click.echo(f"verify (merged): {merged['verdict']}" + (f"; report in {output}" if output is not None else ""))
-    code: int = merged["exit_code"]
-    return code
+    where = f"; report in {request.output}" if request.output is not None else ""
+    click.echo(f"verify (merged): {merged['verdict']}{where}")
+    return verdict_exit(merged["exit_code"], f"{merged['verdict'].removeprefix('FAILED: ')} (merged)")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import click
 
 from patchkit import doctor
-from patchkit.errors import ExitCode
+from patchkit.errors import MissingToolError
 
 
 def run() -> int:
@@ -23,7 +23,7 @@ def run() -> int:
     optional = doctor.apt_command(checks, include_optional=True)
     if required is not None:
         click.echo(f"missing: run\n  {required}")
-        return int(ExitCode.MISSING_TOOL)
+        raise MissingToolError("required tools are missing (the apt-get command above installs them)")
     if optional is not None:
         click.echo(f"everything required is installed; optional: {optional}")
     else:

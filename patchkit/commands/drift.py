@@ -19,9 +19,11 @@ import click
 
 from patchkit import basetree, debian
 from patchkit.basetree import PreparedTree
+from patchkit.commands import verdict_exit
 from patchkit.errors import ExitCode, PatchkitError
 from patchkit.progress import Progress
 from patchkit.rebasing import PatchConflict, carry, drift_between, rebased_series
+from patchkit.requests import ApplyRequest, DriftRequest, VerifyRequest
 from patchkit.series.dump import write_series
 from patchkit.series.model import Series
 from patchkit.target import open_series
@@ -60,24 +62,24 @@ class DriftCheck:
         return text
 
 
-def run(series_arg: str | None, versions: tuple[str, ...], build: bool, fmt: str) -> int:
-    series = open_series(series_arg)
+def run(request: DriftRequest) -> int:
+    series = open_series(request.series)
     checks: list[DriftCheck] = []
     with Progress() as progress:
         old = basetree.prepare_base(series, progress)
-        for which, version in _targets(series.base.package, versions):
+        for which, version in _targets(series.base.package, request.versions):
             found = next((c for c in checks if c.package_version == version), None)
             if found is not None:
                 found.which.append(which)
                 continue
             new = basetree.prepare(series.base.package, version, progress=progress)
             checks.append(_check(series, old, new, which))
-    if build:
+    if request.build:
         for check in checks:
             if check.applies:
                 check.verify_exit = _verify_on(series, old, check)
     worst = max((c.exit_code for c in checks), default=0)
-    if fmt == "json":
+    if request.fmt == "json":
         click.echo(json.dumps(_json(series, checks, worst), indent=2))
     else:
         click.echo(f"series:  {series.name} v{series.revision}, based on {series.base.describe()}")
@@ -91,7 +93,8 @@ def run(series_arg: str | None, versions: tuple[str, ...], build: bool, fmt: str
                     click.echo(f"    {name}")
         if worst:
             click.echo(f"the series has drifted; move it with: patchkit rebase {series.name} --onto VERSION")
-    return worst
+    failing = next((c for c in checks if c.exit_code == worst), None)
+    return verdict_exit(worst, f"{failing.package_version}: {failing.verdict()}" if failing else "drifted")
 
 
 def _targets(package: str, wanted: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -135,10 +138,10 @@ def _verify_on(series: Series, old: PreparedTree, check: DriftCheck) -> int:
         write_series(moved, {c.patch.diff: c.diff for c in carried if c.changed})
         clone = basetree.private_clone(new, Path(scratch) / "linux")
         try:
-            apply.run(str(copy), clone, None, False)
+            apply.run(ApplyRequest(series=str(copy), tree=clone))
             # The series' end (and the state before it, verify's warm-up) under every config, then the boots:
             # whether it still builds and boots there, not a per-patch bisect of it.
-            return verify.run(str(copy), clone, lint=False, states_range="end")
+            return verify.run(VerifyRequest(series=str(copy), tree=clone, lint=False, states_range="end"))
         except PatchkitError as exc:
             click.echo(f"patchkit: error: {exc.message}", err=True)
             return int(exc.exit_code)

@@ -7,24 +7,17 @@ from pathlib import Path
 import click
 
 from patchkit.formatting import format_series
+from patchkit.requests import FormatRequest
 from patchkit.target import open_target
 
 
-def run(
-    series_arg: str | None,
-    tree_arg: Path | None,
-    output: Path | None,
-    cc_maintainers: bool,
-    force: bool = False,
-    fail_on: str = "error",
-    checkpatch: bool = True,
-) -> int:
-    target = open_target(series_arg, tree_arg)
+def run(request: FormatRequest) -> int:
+    target = open_target(request.series, request.tree)
     series = target.series
-    directory = output or Path("outgoing") / f"{series.name}-v{series.revision}"
+    directory = request.output or Path("outgoing") / f"{series.name}-v{series.revision}"
     formatted = format_series(
-        target.tree, series, directory, cc_maintainers=cc_maintainers, force=force, fail_on=fail_on,
-        checkpatch=checkpatch,
+        target.tree, series, directory, cc_maintainers=request.cc_maintainers, force=request.force,
+        fail_on=request.fail_on, checkpatch=request.checkpatch,
     )  # fmt: skip
     for path in formatted.files:
         click.echo(str(path))

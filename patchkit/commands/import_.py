@@ -10,59 +10,52 @@ from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.importing import import_mbox, import_range
 from patchkit.mail.trailers import collect
+from patchkit.requests import ImportRequest
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Base
 
 
-def run(
-    rev_range: str | None,
-    mbox: Path | None,
-    tree_arg: Path | None,
-    base: str | None,
-    overlay_tip: str | None,
-    series_dir: Path | None,
-    name: str | None,
-    package: str,
-) -> int:
-    if (rev_range is None) == (mbox is None):
+def run(request: ImportRequest) -> int:
+    series_dir = request.series_dir
+    if (request.rev_range is None) == (request.mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
-    if name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+    if request.name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", request.name):
         raise UsageError(
-            f"--name {name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
+            f"--name {request.name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
             "series/NAME and branch patchkit/NAME/vN)"
         )
     if series_dir is None:
-        if name is None:
+        if request.name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
-        series_dir = Path("series") / name
-    if rev_range is not None:
-        tree = KernelTree(tree_arg or _default_tree_for(series_dir, package))
+        series_dir = Path("series") / request.name
+    if request.rev_range is not None:
+        tree = KernelTree(request.tree or _default_tree_for(series_dir, request.package))
         recorded = basetree.recorded_package(tree)
-        package_version = recorded[1] if recorded is not None and recorded[0] == package else ""
+        package_version = recorded[1] if recorded is not None and recorded[0] == request.package else ""
         series = import_range(
-            tree, rev_range, series_dir, name=name, package=package, overlay_tip=overlay_tip,
-            package_version=package_version,
+            tree, request.rev_range, series_dir, name=request.name, package=request.package,
+            overlay_tip=request.overlay_tip, package_version=package_version,
         )  # fmt: skip
     else:
-        assert mbox is not None
+        assert request.mbox is not None
         mbox_base = None
-        if tree_arg is not None:
-            tree = KernelTree(tree_arg)
-            rev = base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
+        if request.tree is not None:
+            tree = KernelTree(request.tree)
+            rev = request.base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
             tree_hash = tree.tree_of(rev)
             if tree_hash is None:
                 raise UsageError(f"{tree.path}: no commit '{rev}'")
             version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
-            mbox_base = Base(package, version, tree_hash)
-        imported = import_mbox(mbox, series_dir, name=name, base=mbox_base)
+            mbox_base = Base(request.package, version, tree_hash)
+        imported = import_mbox(request.mbox, series_dir, name=request.name, base=mbox_base)
         series = imported.series
         if imported.other_revisions:
             others = ", ".join(f"v{r}" for r in imported.other_revisions)
-            click.echo(f"{mbox}: also holds {others}; imported the newest, v{series.revision}")
+            click.echo(f"{request.mbox}: also holds {others}; imported the newest, v{series.revision}")
         if imported.replies:
             # Replies in the same mailbox: their review trailers, matched as 'patchkit trailers' does.
-            outcome = collect(load_series(series.directory), mbox)
+            outcome = collect(load_series(series.directory), request.mbox)
             for line in outcome.added:
                 click.echo(f"trailer added: {line}")
             for line in outcome.skipped:

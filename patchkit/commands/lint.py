@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from patchkit import atomic
@@ -12,18 +10,12 @@ from patchkit.ci.locate import Locator
 from patchkit.errors import ExitCode, TreeError
 from patchkit.lint import run_lint
 from patchkit.lint.output import render, sarif_category
+from patchkit.requests import LintRequest
 from patchkit.target import open_target
 
 
-def run(
-    series_arg: str | None,
-    tree_arg: Path | None,
-    fmt: str = "text",
-    output: Path | None = None,
-    fail_on: str = "error",
-    checkpatch: bool = True,
-) -> int:
-    target = open_target(series_arg, tree_arg)
+def run(request: LintRequest) -> int:
+    target = open_target(request.series, request.tree)
     series, tree = target.series, target.tree
     record = require_record(tree, series.name)
     # A cheap staleness check (verify does the full one): the branch is where apply left it and the
@@ -34,19 +26,19 @@ def run(
             f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
             "run 'patchkit apply --force' first"
         )
-    report = run_lint(tree, series, record, checkpatch=checkpatch)
+    report = run_lint(tree, series, record, checkpatch=request.checkpatch)
     subjects = {p.number: p.subject for p in record.patches}
     # SARIF and annotations point at the series files (diff lines, series.yaml) in the series' repository.
-    locator = Locator(series) if fmt in ("sarif", "github") else None
-    text = render(report, fmt, subjects, locator=locator, category=sarif_category(series.name))
-    if output is not None:
-        atomic.write_text(output, text)
+    locator = Locator(series) if request.fmt in ("sarif", "github") else None
+    text = render(report, request.fmt, subjects, locator=locator, category=sarif_category(series.name))
+    if request.output is not None:
+        atomic.write_text(request.output, text)
         counts = report.counts()
         click.echo(
             f"lint: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info "
-            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {output}",
-            err=fmt != "text",
+            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {request.output}",
+            err=request.fmt != "text",
         )
     else:
         click.echo(text, nl=False)
-    return int(ExitCode.FINDINGS) if report.fails_at(fail_on) else 0
+    return int(ExitCode.FINDINGS) if report.fails_at(request.fail_on) else 0

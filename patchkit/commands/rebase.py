@@ -7,15 +7,16 @@ import click
 from patchkit import basetree
 from patchkit.progress import Progress
 from patchkit.rebasing import carry, describe_drift, drift_between, rebased_series
+from patchkit.requests import RebaseRequest
 from patchkit.series.dump import write_series
 from patchkit.target import open_series
 
 
-def run(series_arg: str | None, onto: str) -> int:
-    series = open_series(series_arg)
+def run(request: RebaseRequest) -> int:
+    series = open_series(request.series)
     with Progress() as progress:
         old = basetree.prepare_base(series, progress)
-        new = basetree.prepare(series.base.package, onto, progress=progress)
+        new = basetree.prepare(series.base.package, request.onto, progress=progress)
     click.echo(f"from:    {old.package} {old.package_version} (kernel {old.version}, tree {old.base_tree[:12]})")
     click.echo(f"onto:    {new.package} {new.package_version} (kernel {new.version}, tree {new.base_tree[:12]})")
     if new.base_tree == old.base_tree:

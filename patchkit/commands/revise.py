@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
+from patchkit.requests import ReviseRequest
 from patchkit.revising import revise
 from patchkit.series.load import SERIES_FILE
 from patchkit.target import open_series
 
 
-def run(series_arg: str | None) -> int:
-    series = open_series(series_arg)
+def run(request: ReviseRequest) -> int:
+    series = open_series(request.series)
     revised = revise(series)
     old = revised.revision_record(revised.revision - 1)
     assert old is not None

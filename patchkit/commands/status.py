@@ -1,18 +1,17 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from patchkit import basetree, debian
 from patchkit.errors import ExitCode
 from patchkit.gitrepo import KernelTree
 from patchkit.matching import compare_branch
+from patchkit.requests import StatusRequest
 from patchkit.target import open_series
 
 
-def run(series_arg: str | None, tree_arg: Path | None) -> int:
-    series = open_series(series_arg)
+def run(request: StatusRequest) -> int:
+    series = open_series(request.series)
     mailed, overlays = len(series.mailed_patches), len(series.overlay_patches)
     click.echo(
         f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)"
@@ -21,7 +20,7 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
     installed = debian.installed_version(series.base.package)
     if installed is not None and series.base.package_version and installed != series.base.package_version:
         click.echo(f"         installed {series.base.package} is {installed}: 'patchkit drift' says if it applies")
-    if tree_arg is None:
+    if request.tree is None:
         version = series.base.package_version or installed or "?"
         path = basetree.tree_path(series.base.package, version)
         if not (path / ".git").is_dir():
@@ -29,7 +28,7 @@ def run(series_arg: str | None, tree_arg: Path | None) -> int:
             return ExitCode.FINDINGS  # no branch, so it cannot match the data
         click.echo(f"tree:    {path} (default)")
     else:
-        path = tree_arg
+        path = request.tree
         click.echo(f"tree:    {path}")
     tree = KernelTree(path)
     state = compare_branch(tree, series)

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from patchkit import atomic
 from patchkit.mail.trailers import collect
+from patchkit.requests import TrailersRequest
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE
 from patchkit.target import open_series
 
 
-def run(series_arg: str | None, mbox: Path, dry_run: bool) -> int:
-    series = open_series(series_arg)
-    outcome = collect(series, mbox)
+def run(request: TrailersRequest) -> int:
+    series = open_series(request.series)
+    outcome = collect(series, request.mbox)
     for line in outcome.added:
         click.echo(f"added: {line}")
     for line in outcome.skipped:
         click.echo(f"skipped: {line}")
-    if outcome.added and not dry_run:
+    if outcome.added and not request.dry_run:
         atomic.write_text(series.directory / SERIES_FILE, series_yaml(outcome.series))
-    what = "would be added (--dry-run)" if dry_run else "added"
+    what = "would be added (--dry-run)" if request.dry_run else "added"
     summary = f"{len(outcome.added)} trailer(s) {what}, {len(outcome.skipped)} skipped"
-    if outcome.added and not dry_run:
+    if outcome.added and not request.dry_run:
         summary += f"; written to {series.directory / SERIES_FILE}: apply again to carry them onto the branch"
     click.echo(summary)
     return 0

@@ -10,19 +10,20 @@ import click
 from patchkit import basetree
 from patchkit.errors import UsageError
 from patchkit.progress import Progress
+from patchkit.requests import TreePrepareRequest
 from patchkit.series.load import find_series, load_series
 
 
-def run(series_arg: str | None, package: str | None, version: str | None) -> int:
+def run(request: TreePrepareRequest) -> int:
     started = time.monotonic()
     with Progress() as progress:
-        if package is None:
-            if version is not None:
+        if request.package is None:
+            if request.package_version is not None:
                 raise UsageError("--version goes with --package (a series names its own base)")
-            series = load_series(find_series(Path.cwd(), series_arg), check_files=False)
+            series = load_series(find_series(Path.cwd(), request.series), check_files=False)
             prepared = basetree.prepare_base(series, progress)
         else:
-            prepared = basetree.prepare(package, version, progress=progress)
+            prepared = basetree.prepare(request.package, request.package_version, progress=progress)
     verb = "prepared" if prepared.created else "already prepared"
     click.echo(
         f"{prepared.path}: {verb} ({prepared.package} {prepared.package_version}, kernel {prepared.version}, "

@@ -27,6 +27,7 @@ from patchkit.kbuild.diagnostics import CompilerWarning, error_excerpt, first_er
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec, Series
+from patchkit.states import State, series_states
 from patchkit.verdicts import Verdict, VerdictCache
 
 # Fixed so that rebuilding an unchanged state hits ccache and gives the same image.
@@ -38,25 +39,6 @@ _REPRODUCIBLE_ENV = {
     # The kernel's Makefile unexports LC_ALL, so LANG decides the compiler's quotes: plain ASCII to parse.
     "LANG": "C",
 }
-
-
-@dataclass(frozen=True)
-class State:
-    index: int  # 0 = base, k = after mailed patch k, N+1 = overlays on top
-    label: str  # "base", "patch 3", "overlay"
-    commit: str
-    subject: str = ""
-    patch_number: int | None = None  # the patch this state adds (None for base and overlay)
-
-
-def series_states(series: Series, record: AppliedSeries) -> list[State]:
-    states = [State(0, "base", record.base)]
-    for patch in record.patches:
-        states.append(State(patch.number, f"patch {patch.number}", patch.commit, patch.subject, patch.number))
-    if record.overlays:
-        subjects = ", ".join(p.subject for p in record.overlays)
-        states.append(State(len(record.patches) + 1, "overlay", record.overlays[-1].commit, subjects))
-    return states
 
 
 @dataclass
@@ -300,8 +282,7 @@ def build_states(
     """
     progress = progress or Progress(live=False)
     work = work or WorkTree(tree, series.name)
-    all_states = series_states(series, record)
-    wanted = states if states is not None else all_states
+    wanted = states if states is not None else series_states(record)
     builder = Builder(tree, series, work, results / "build", jobs)
     report = BuildReport(states=wanted, configs=[c.name for c in configs], ccache=builder.ccache)
     seen_warnings: dict[str, set[tuple[str, str, str]]] = {c.name: set() for c in configs}

@@ -33,6 +33,7 @@ from patchkit.lint.source import GitSource
 from patchkit.lint.suppress import LineSuppression
 from patchkit.lint.tdxrules import Hit, StateFacts, check_state, removed_symbol_users, removed_symbols
 from patchkit.series.model import Patch, Series, Suppression
+from patchkit.states import mailed_states
 
 _ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 _SOURCE_EXT = (".c", ".h", ".S")
@@ -135,8 +136,9 @@ def run_lint(
         )
     source = GitSource(tree)
     walker = _Walker(source, config)
-    commits = record.state_commits()
-    labels = ["base", *(f"patch {p.number}" for p in record.patches)]
+    walked = mailed_states(record)
+    commits = [s.commit for s in walked]
+    labels = [s.label for s in walked]
     report = LintReport(series=series.name, states=labels)
     yaml_path, yaml_lines = _yaml_location(series)
 

@@ -27,9 +27,10 @@ from patchkit.boot import initramfs, qemu
 from patchkit.commands.build import finish
 from patchkit.errors import BuildError, DataError
 from patchkit.gitrepo import KernelTree
-from patchkit.kbuild.walk import build_states, series_states
+from patchkit.kbuild.walk import build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
+from patchkit.states import series_states
 from tests.helpers import PINNED_ENV, clone_real_tree, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
@@ -235,7 +236,7 @@ def test_a_fragment_option_that_does_not_exist_is_named(demo: Demo, tmp_path: Pa
     apply_series(tree, series, force=True)
     record = require_record(tree, series.name)
     work = WorkTree(tree, "demo")
-    states = series_states(series, record)
+    states = series_states(record)
     with work.locked(), pytest.raises(DataError) as caught:
         build_states(tree, series, record, list(series.configs), tmp_path / "results", states=states[-1:], work=work)
     assert caught.value.exit_code == 3

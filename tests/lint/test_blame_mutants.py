@@ -25,6 +25,7 @@ from patchkit.gitrepo import KernelTree
 from patchkit.lint import LintReport, run_lint
 from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
+from patchkit.states import mailed_states
 from tests.conftest import REPO_ROOT
 from tests.helpers import clone_real_tree, run_cli
 
@@ -176,7 +177,7 @@ def original(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     applied = run_cli("apply", str(SERIES_DIR), "--tree", str(tree), cwd=REPO_ROOT)
     assert applied.code == 0, applied.err
     record = require_record(KernelTree(tree), "tdx")
-    commits = [*record.state_commits(), *(p.commit for p in record.overlays)]
+    commits = [s.commit for s in mailed_states(record)] + [p.commit for p in record.overlays]
     data = yaml.safe_load((SERIES_DIR / "series.yaml").read_text())
     paths = set()
     for entry in data["patches"]:

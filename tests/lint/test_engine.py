@@ -336,7 +336,8 @@ def test_a_defect_reachable_only_from_a_later_patch_names_both_patches(tmp_path:
 
 def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Path) -> None:
     """Class 7 of issue 12: a lying grouping comment is an error; verify's lint stage takes --fail-on."""
-    from patchkit.commands.verify import run_lint as verify_lint
+    from patchkit.stages import LintPlan
+    from patchkit.stages import lint_stage as verify_lint
 
     broken = _mutate(
         PATCH2, "arch/x86/include/asm/tdx.h", "\t/* callee-saved */\n\tu64 r12;\n", "\tu64 r12;\n\t/* callee-saved */\n"
@@ -359,4 +360,4 @@ def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Pat
     assert warned.worst_severity == "warning", [(f.rule, f.severity) for f in warned.failing]
     (tmp_path / "r2").mkdir()
     assert not verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2").failed
-    assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", fail_on="warning").failed
+    assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", LintPlan(fail_on="warning")).failed

@@ -1,0 +1,119 @@
+"""verify's table, explanation and exit code as functions of its result alone (no tree, no kernel build)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from patchkit.boot.qemu import AccelChoice, BootResult
+from patchkit.boot.run import BootReport
+from patchkit.errors import ExitCode
+from patchkit.kbuild.walk import BuildReport, StateBuild
+from patchkit.matching import BranchState
+from patchkit.stages import LintOutcome, StagesResult
+from patchkit.states import State
+from patchkit.verifying import Scope, VerifyResult, explanation, table, verdict
+
+STATES = [
+    State(0, "base", "b" * 40),
+    State(1, "patch 1", "1" * 40, "x86/tdx: First", 1),
+    State(2, "patch 2", "2" * 40, "x86/tdx: Second", 2),
+]
+MATCHES = BranchState("patchkit/demo/v1", True, "2" * 40, False, True, "matches the data (2 patches)")
+
+
+def _build(state: State, status: str = "ok", cached: str = "") -> StateBuild:
+    build = StateBuild("guest", state, status, 1.0, Path(f"/r/build/guest/{state.index:02d}.log"), cached=cached)
+    if status == "failed":
+        build.excerpt = "tdx.c:3:1: error: expected ';'\n    3 | }"
+        build.error = "tdx.c:3:1: error: expected ';'"
+    return build
+
+
+def _boot(ok: bool = True, cached: str = "") -> BootResult:
+    reason = "reached the init marker" if ok else "kernel panic"
+    return BootResult("guest", "patch 2", "tcg", ok, reason, "" if ok else "Kernel panic - not syncing",
+                      Path("/r/boot/guest.console.log"), 2.0, "console=ttyS0", cached)  # fmt: skip
+
+
+def _result(
+    builds: list[StateBuild] | None = None,
+    boots: list[BootResult] | None = None,
+    lint: LintOutcome | None = None,
+    branch: BranchState = MATCHES,
+) -> VerifyResult:
+    build_report = BuildReport(STATES, ["guest"], builds if builds is not None else [_build(s) for s in STATES])
+    stages = StagesResult(
+        lint or LintOutcome(True, "0 error(s)"), build_report,
+        BootReport(boots if boots is not None else [_boot()], AccelChoice("tcg", "no KVM")),
+    )  # fmt: skip
+    scope = Scope(lint=True, build=True, boot=True, configs=["guest"], states=(0, 2))
+    return VerifyResult("demo", 1, Path("/r"), branch, [("guest", True)], STATES, scope, stages)
+
+
+def test_a_passing_run_is_exit_0_with_one_row_per_state() -> None:
+    result = _result()
+    assert verdict(result) == (ExitCode.OK, "passed")
+    assert table(result) == [
+        "state    lint  build:guest  boot:guest  subject",
+        "base           ok",
+        "patch 1  ok    ok                       x86/tdx: First",
+        "patch 2  ok    ok           ok          x86/tdx: Second",
+    ]
+    assert explanation(result.stages or StagesResult()) == []
+
+
+def test_a_build_failure_is_exit_5_and_named_again_at_the_end() -> None:
+    builds = [_build(STATES[0]), _build(STATES[1], "failed")]
+    result = _result(builds, boots=[])
+    code, text = verdict(result)
+    assert code == ExitCode.BUILD and int(code) == 5
+    assert text == "FAILED: patch 1 does not build (config guest)"
+    assert table(result)[2:] == [
+        "patch 1  ok    FAIL                     x86/tdx: First",
+        "patch 2  ok    -                        x86/tdx: Second",  # not built: the walk stopped at patch 1
+    ]
+    assert result.stages is not None
+    assert explanation(result.stages) == [
+        "first failing state: patch 1 (x86/tdx: First), config guest:",
+        "  | tdx.c:3:1: error: expected ';'",
+        "  |     3 | }",
+        "  log: /r/build/guest/01.log",
+    ]
+
+
+def test_a_boot_failure_is_exit_6_and_a_build_failure_outranks_it() -> None:
+    result = _result(boots=[_boot(ok=False)])
+    assert verdict(result) == (ExitCode.BOOT, "FAILED: config guest at patch 2 did not boot (kernel panic)")
+    assert table(result)[-1] == "patch 2  ok    ok           FAIL        x86/tdx: Second"
+    assert result.stages is not None
+    assert explanation(result.stages)[0] == "boot failure: config guest at patch 2: kernel panic"
+    both = _result([_build(STATES[0]), _build(STATES[1]), _build(STATES[2], "failed")], boots=[_boot(ok=False)])
+    assert verdict(both)[0] == ExitCode.BUILD
+
+
+def test_lint_findings_at_fail_on_are_exit_1_and_shown_per_patch() -> None:
+    lint = LintOutcome(True, "1 error(s) (FAILED)", failed=True, per_patch={2: "1 error"})
+    result = _result(lint=lint)
+    assert verdict(result) == (ExitCode.FINDINGS, "FAILED: lint (1 error(s) (FAILED))")
+    assert table(result)[3].startswith("patch 2  1 error  ok")
+    below = _result(lint=LintOutcome(True, "1 warning(s)", failed=False, per_patch={2: "1 warning"}))
+    assert verdict(below) == (ExitCode.OK, "passed")
+
+
+def test_cached_verdicts_are_marked_and_explained_under_the_table() -> None:
+    cached = "cached from 2026-11-30 on host"
+    result = _result([_build(s, cached=cached) for s in STATES], boots=[_boot(cached=cached)])
+    lines = table(result)
+    assert lines[1] == "base           ok (c)"
+    assert lines[3] == "patch 2  ok    ok (c)       ok (c)      x86/tdx: Second"
+    assert lines[-1] == "((c): verdict from the cache; when and where it was computed: report.json)"
+    assert verdict(result)[0] == ExitCode.OK
+
+
+def test_a_branch_that_does_not_match_is_exit_1_and_nothing_else_ran() -> None:
+    why = "matches the data, but the overlay patches changed since apply (run 'patchkit apply' again)"
+    stale = BranchState("patchkit/demo/v1", True, "2" * 40, False, False, why)
+    result = VerifyResult("demo", 1, Path("/r"), stale, [("guest", True)])
+    assert verdict(result) == (ExitCode.FINDINGS, "FAILED (branch)")
+    assert "states" not in result.report() and "build" not in result.report()
+    assert table(result) == ["state  lint  subject"]
