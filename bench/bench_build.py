@@ -20,42 +20,18 @@ run, and the boot time to the userspace marker. Targets: <= 0.3, <= 1.6,
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import private_clone
-from patchkit import basetree
-from patchkit.target import open_series
-
-
-def run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        sys.exit(f"bench: {' '.join(argv[:6])} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr}")
-    return time.perf_counter() - started
-
-
-def one_config_copy(series_dir: Path, config: str, scratch: Path) -> Path:
-    """A copy of the series whose series.yaml names only ``config``."""
-    copy = scratch / "series" / series_dir.name
-    shutil.copytree(series_dir, copy)
-    data: dict[str, Any] = yaml.safe_load((copy / "series.yaml").read_text())
-    data["configs"] = [c for c in data["configs"] if c["name"] == config]
-    (copy / "series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    return copy
+from bench.common import PATCHKIT, main_per_config, run, sandbox
 
 
 def clean_build(src: Path, fragment: Path, out: Path, env: dict[str, str], jobs: int) -> float:
@@ -70,13 +46,8 @@ def clean_build(src: Path, fragment: Path, out: Path, env: dict[str, str], jobs:
 
 
 def bench_config(series_dir: Path, config: str, prepared: Path, jobs: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-build-") as scratch_name:
-        scratch = Path(scratch_name)
-        env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache"), "CCACHE_DIR": str(scratch / "ccache"),
-               "CI": "true"}  # fmt: skip
-        clone = private_clone(prepared, scratch / "linux")
-        copy = one_config_copy(series_dir, config, scratch)
-        patchkit = [sys.executable, "-m", "patchkit"]
+    with sandbox("bench-build-", series_dir, config, prepared) as box:
+        scratch, env, clone, copy, patchkit = box.scratch, box.env, box.clone, box.copy, PATCHKIT
         apply = run([*patchkit, "apply", str(copy), "--tree", str(clone)], env, scratch)
 
         # Baseline: the end state (branch tip), checked out into a plain directory, built clean with an empty ccache.
@@ -108,18 +79,5 @@ def bench_config(series_dir: Path, config: str, prepared: Path, jobs: int) -> No
             print(f"  boot to marker ({report['boot']['accel']})      : {max(boots):7.1f}s (target <= 5)")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("series", nargs="?")
-    parser.add_argument("--config", action="append", default=[])
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
-    options = parser.parse_args()
-    series = open_series(options.series)
-    prepared = basetree.prepare_base(series).path
-    for config in options.config or [c.name for c in series.configs]:
-        bench_config(series.directory, config, prepared, options.jobs)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_per_config(bench_config))

@@ -18,19 +18,13 @@ patch <= 0.25, v2 of patch 1 about the cold run minus the clean base build.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_build import one_config_copy, run
-from bench.common import private_clone
-from patchkit import basetree
+from bench.common import PATCHKIT, main_per_config, run, sandbox
 from patchkit.series.load import load_series
-from patchkit.target import open_series
 
 
 def touch_comment(series_dir: Path, number: int) -> None:
@@ -47,13 +41,8 @@ def touch_comment(series_dir: Path, number: int) -> None:
 
 
 def bench_config(series_dir: Path, config: str, prepared: Path, jobs: int) -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-reverify-") as scratch_name:
-        scratch = Path(scratch_name)
-        env = {**os.environ, "XDG_CACHE_HOME": str(scratch / "cache"), "CCACHE_DIR": str(scratch / "ccache"),
-               "CI": "true"}  # fmt: skip
-        clone = private_clone(prepared, scratch / "linux")
-        copy = one_config_copy(series_dir, config, scratch)
-        patchkit = [sys.executable, "-m", "patchkit"]
+    with sandbox("bench-reverify-", series_dir, config, prepared) as box:
+        scratch, env, clone, copy, patchkit = box.scratch, box.env, box.clone, box.copy, PATCHKIT
         apply = [*patchkit, "apply", str(copy), "--tree", str(clone), "--force"]
         verify = [*patchkit, "verify", str(copy), "--tree", str(clone), "-j", str(jobs)]
         cold = run(apply, env, scratch) + run(verify, env, scratch)
@@ -72,18 +61,5 @@ def bench_config(series_dir: Path, config: str, prepared: Path, jobs: int) -> No
         print(f"  v2 of patch 1            : {v2_first:7.1f}s = {v2_first / cold:.3f}x cold")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("series", nargs="?")
-    parser.add_argument("--config", action="append", default=[])
-    parser.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
-    options = parser.parse_args()
-    series = open_series(options.series)
-    prepared = basetree.prepare_base(series).path
-    for config in options.config or [c.name for c in series.configs]:
-        bench_config(series.directory, config, prepared, options.jobs)
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main_per_config(bench_config))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from patchkit import atomic
 from patchkit.errors import TreeError
@@ -32,13 +33,21 @@ class AppliedSeries:
     patches: tuple[AppliedPatch, ...]  # mailed patches, on the branch
     overlays: tuple[AppliedPatch, ...] = ()  # built on top of the branch tip, never on the branch
 
+    @classmethod
+    def from_json_data(cls, data: dict[str, Any]) -> AppliedSeries:
+        """The record from what :func:`write_record` wrote (also kept in an interrupted apply's intent)."""
+        return cls(
+            series=data["series"],
+            revision=data["revision"],
+            branch=data["branch"],
+            base=data["base"],
+            patches=tuple(AppliedPatch(**p) for p in data["patches"]),
+            overlays=tuple(AppliedPatch(**p) for p in data.get("overlays", ())),
+        )
+
     @property
     def tip(self) -> str:
         return self.patches[-1].commit if self.patches else self.base
-
-    def state_commits(self) -> list[str]:
-        """Base, then the commit after each mailed patch: the tree states lint and build walk."""
-        return [self.base, *(p.commit for p in self.patches)]
 
 
 def record_path(tree: KernelTree, series_name: str) -> Path:
@@ -58,14 +67,7 @@ def read_record(tree: KernelTree, series_name: str) -> AppliedSeries | None:
         return None
     except (OSError, ValueError) as exc:
         raise TreeError(f"{path}: unreadable apply record ({exc}); run 'patchkit apply --force'") from exc
-    return AppliedSeries(
-        series=data["series"],
-        revision=data["revision"],
-        branch=data["branch"],
-        base=data["base"],
-        patches=tuple(AppliedPatch(**p) for p in data["patches"]),
-        overlays=tuple(AppliedPatch(**p) for p in data.get("overlays", ())),
-    )
+    return AppliedSeries.from_json_data(data)
 
 
 def require_record(tree: KernelTree, series_name: str) -> AppliedSeries:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from patchkit import proc
-from patchkit.applied import AppliedPatch, AppliedSeries, write_record
+from patchkit.applied import AppliedSeries, write_record
 from patchkit.errors import EnvironmentProblem, TreeError
 from patchkit.gitrepo import KernelTree
 
@@ -263,15 +263,4 @@ def _untracked_additions(tree: KernelTree, intent: Intent) -> list[str]:
 
 
 def _write_recorded(tree: KernelTree, intent: Intent) -> None:
-    data = intent.record
-    write_record(
-        tree,
-        AppliedSeries(
-            series=data["series"],
-            revision=data["revision"],
-            branch=data["branch"],
-            base=data["base"],
-            patches=tuple(AppliedPatch(**p) for p in data["patches"]),
-            overlays=tuple(AppliedPatch(**p) for p in data.get("overlays", ())),
-        ),
-    )
+    write_record(tree, AppliedSeries.from_json_data(intent.record))
