@@ -13,12 +13,14 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from patchkit.errors import EnvironmentProblem
+from patchkit.errors import EnvironmentProblem, PatchkitError
 
 
 @contextlib.contextmanager
-def exclusive(lock_path: Path, what: str, notify: Callable[[str], None] | None = None) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock_path``; when another process holds it, say so and wait."""
+def exclusive(
+    lock_path: Path, what: str, notify: Callable[[str], None] | None = None, *, busy: PatchkitError | None = None
+) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_path``; when another process holds it, raise ``busy``, else say so and wait."""
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -28,6 +30,8 @@ def exclusive(lock_path: Path, what: str, notify: Callable[[str], None] | None =
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if busy is not None:
+                raise busy from None
             if notify is not None:
                 notify(f"waiting for another patchkit process that is {what} ({lock_path})")
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -12,13 +12,10 @@ only where a patch changed something.
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from patchkit import basetree, proc
+from patchkit import basetree, locking, proc
 from patchkit.errors import EnvironmentProblem, GitError, TreeError
 from patchkit.gitrepo import KernelTree
 
@@ -76,24 +73,6 @@ class WorkTree:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold the work directory for this process; a second patchkit run gets a clear error."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        lock_path = self.root / "lock"
-        try:
-            handle = lock_path.open("w")
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise EnvironmentProblem(f"{lock_path}: no space left on device") from exc
-            raise EnvironmentProblem(f"{lock_path}: cannot write: {exc.strerror}") from exc
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise TreeError(
-                    f"{self.root}: another patchkit build or boot of this series is running; wait for it"
-                ) from None
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        busy = TreeError(f"{self.root}: another patchkit build or boot of this series is running; wait for it")
+        with locking.exclusive(self.root / "lock", "building this series", busy=busy):
+            yield
