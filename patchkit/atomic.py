@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import tempfile
 from pathlib import Path
 
-from patchkit.errors import EnvironmentProblem
+from patchkit.errors import os_problem
 
 
 def write_bytes(path: Path, data: bytes) -> None:
@@ -23,9 +22,7 @@ def write_bytes(path: Path, data: bytes) -> None:
         os.replace(tmp_name, path)
     except OSError as exc:
         _unlink_quietly(tmp_name)
-        if exc.errno == errno.ENOSPC:
-            raise EnvironmentProblem(f"{path}: no space left on device") from exc
-        raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror}") from exc
+        raise os_problem(path, exc) from exc
     except BaseException:
         _unlink_quietly(tmp_name)
         raise

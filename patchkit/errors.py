@@ -6,6 +6,7 @@ The codes are documented in README.md ("Exit codes") and must stay stable.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -82,6 +83,13 @@ class MissingToolError(PatchkitError):
 
 class EnvironmentProblem(PatchkitError):
     exit_code = ExitCode.ENVIRONMENT
+
+
+def os_problem(path: object, exc: OSError, doing: str = "write") -> EnvironmentProblem:
+    """An OSError on ``path`` as one line (exit 8), a full disk said plainly: what every writer raises."""
+    if exc.errno == errno.ENOSPC:
+        return EnvironmentProblem(f"{path}: no space left on device")
+    return EnvironmentProblem(f"{path}: cannot {doing}: {exc.strerror or exc}")
 
 
 _BY_CODE: dict[ExitCode, type[PatchkitError]] = {

@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from patchkit.errors import EnvironmentProblem, PatchkitError
+from patchkit.errors import PatchkitError, os_problem
 
 
 @contextlib.contextmanager
@@ -25,7 +25,7 @@ def exclusive(
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise EnvironmentProblem(f"{lock_path}: cannot create the lock file: {exc.strerror}") from exc
+        raise os_problem(lock_path, exc, "create the lock file") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

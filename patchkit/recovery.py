@@ -32,7 +32,7 @@ from typing import Any
 
 from patchkit import proc
 from patchkit.applied import AppliedSeries, write_record
-from patchkit.errors import EnvironmentProblem, TreeError
+from patchkit.errors import TreeError, os_problem
 from patchkit.gitrepo import KernelTree
 
 INTENT_FILE = "apply-in-progress.json"
@@ -69,7 +69,7 @@ def write_intent(tree: KernelTree, intent: Intent) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise EnvironmentProblem(f"{path}: cannot write: {exc.strerror}") from exc
+        raise os_problem(path, exc) from exc
 
 
 def remove_stale_temporaries(tree: KernelTree) -> None:

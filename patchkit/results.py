@@ -7,7 +7,6 @@ names one; ``results/<series>/latest`` points at the newest run.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from patchkit import atomic, basetree
-from patchkit.errors import EnvironmentProblem
+from patchkit.errors import os_problem
 
 
 def new_results_dir(series_name: str, chosen: Path | None = None) -> Path:
@@ -33,9 +32,7 @@ def new_results_dir(series_name: str, chosen: Path | None = None) -> Path:
     try:
         target.mkdir(parents=True, exist_ok=chosen is not None)
     except OSError as exc:
-        if exc.errno == errno.ENOSPC:
-            raise EnvironmentProblem(f"{target}: no space left on device") from exc
-        raise EnvironmentProblem(f"{target}: cannot create the results directory: {exc.strerror}") from exc
+        raise os_problem(target, exc, "create the results directory") from exc
     if chosen is None:
         latest = target.parent / "latest"
         with contextlib.suppress(OSError):

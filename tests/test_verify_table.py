@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from patchkit.boot.qemu import AccelChoice, BootResult
 from patchkit.boot.run import BootReport
-from patchkit.errors import ExitCode
+from patchkit.commands import verdict_exit
+from patchkit.errors import BootError, BuildError, ExitCode
 from patchkit.kbuild.walk import BuildReport, StateBuild
 from patchkit.matching import BranchState
 from patchkit.stages import LintOutcome, StagesResult
@@ -117,3 +120,13 @@ def test_a_branch_that_does_not_match_is_exit_1_and_nothing_else_ran() -> None:
     assert verdict(result) == (ExitCode.FINDINGS, "FAILED (branch)")
     assert "states" not in result.report() and "build" not in result.report()
     assert table(result) == ["state  lint  subject"]
+
+
+def test_a_command_returns_only_success_or_findings_and_raises_the_rest() -> None:
+    assert verdict_exit(0, "passed") == 0 and verdict_exit(1, "FAILED: lint") == 1
+    with pytest.raises(BuildError) as build:
+        verdict_exit(5, "patch 1 does not build (config guest)")
+    assert build.value.exit_code == 5 and build.value.message == "patch 1 does not build (config guest)"
+    with pytest.raises(BootError) as boot:
+        verdict_exit(6, "config guest at patch 2 did not boot")
+    assert boot.value.exit_code == 6

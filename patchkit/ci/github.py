@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from patchkit import atomic
-from patchkit.errors import EnvironmentProblem
+from patchkit.errors import os_problem
 
 
 def in_actions() -> bool:
@@ -24,7 +24,7 @@ def add_step_summary(markdown: str) -> Path | None:
     except FileNotFoundError:
         before = ""
     except OSError as exc:
-        raise EnvironmentProblem(f"{path}: cannot read the job summary: {exc.strerror}") from exc
+        raise os_problem(path, exc, "read the job summary") from exc
     separator = "\n" if before and not before.endswith("\n") else ""
     atomic.write_text(path, before + separator + markdown)
     return path

@@ -9,7 +9,6 @@ running whichever way the call ends.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import selectors
 import signal
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit import proc
-from patchkit.errors import EnvironmentProblem
+from patchkit.errors import os_problem
 
 # Called with each complete output line; returning True stops the child early (not a failure).
 LineHandler = Callable[[str], bool]
@@ -58,7 +57,7 @@ def run_logged(
     try:
         log = log_path.open("ab", buffering=0)  # unbuffered: a full disk fails the write, not a silent flush
     except OSError as exc:
-        raise _environment_problem(log_path, exc) from exc
+        raise os_problem(log_path, exc) from exc
     with log:
         child = subprocess.Popen(
             list(argv),
@@ -126,7 +125,7 @@ def _pump(
             try:
                 write(chunk)
             except OSError as exc:
-                raise _environment_problem(log_path, exc) from exc
+                raise os_problem(log_path, exc) from exc
             pending += chunk
             *lines, pending = pending.split(b"\n")
             for raw in lines:
@@ -162,9 +161,3 @@ def stop_group(child: subprocess.Popen[bytes], grace: float = 3.0) -> None:
     if child.stdout is not None:
         with contextlib.suppress(OSError):
             child.stdout.close()
-
-
-def _environment_problem(path: Path, exc: OSError) -> EnvironmentProblem:
-    if exc.errno == errno.ENOSPC:
-        return EnvironmentProblem(f"{path}: no space left on device")
-    return EnvironmentProblem(f"{path}: cannot write: {exc.strerror}")
