@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from patchkit.applying import apply_series
 from patchkit.boot.qemu import AccelChoice, BootResult
 from patchkit.boot.run import BootReport
-from patchkit.commands import verdict_exit
+from patchkit.commands import verdict_exit, verify
 from patchkit.errors import BootError, BuildError, ExitCode
+from patchkit.gitrepo import KernelTree
 from patchkit.kbuild.walk import BuildReport, StateBuild
 from patchkit.matching import BranchState
+from patchkit.requests import VerifyRequest
+from patchkit.series.load import load_series
 from patchkit.stages import LintOutcome, StagesResult
 from patchkit.states import State
 from patchkit.verifying import Scope, VerifyResult, explanation, table, verdict
+from tests.helpers import (
+    DIFF_NEW_FILE,
+    DIFF_README,
+    SMALL_FILES,
+    GitTree,
+    fake_kernel_files,
+    small_series_data,
+    write_series,
+)
 
 STATES = [
     State(0, "base", "b" * 40),
@@ -130,3 +145,46 @@ def test_a_command_returns_only_success_or_findings_and_raises_the_rest() -> Non
     with pytest.raises(BootError) as boot:
         verdict_exit(6, "config guest at patch 2 did not boot")
     assert boot.value.exit_code == 6
+
+
+BUILT = "mkdir -p $(O)/arch/x86/boot && cat README > $(O)/arch/x86/boot/bzImage"
+BROKEN = "echo \"README:1:1: error: 'tiny' undeclared\" >&2; exit 2"
+
+
+def _fake_kernel_series(root: Path, recipe: str) -> tuple[KernelTree, Path]:
+    """The small series on a tree whose make configures at once and runs ``recipe`` as the build."""
+    tree = GitTree.create_small(root / "linux", {**SMALL_FILES, **fake_kernel_files(recipe)})
+    (tree.path / "scripts/kconfig/merge_config.sh").chmod(0o755)
+    tree.git("commit", "-q", "-a", "-m", "mode")
+    tree.git("tag", "-f", "patchkit-base")
+    data = small_series_data(tree)
+    data["configs"] = [{"name": "guest", "fragment": "guest.config"}]
+    diffs = {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE, "guest.config": "CONFIG_X86_64=y\n"}
+    directory = write_series(root / "series" / "demo", data, diffs)
+    kernel = KernelTree(tree.path)
+    apply_series(kernel, load_series(directory))
+    return kernel, directory
+
+
+def test_verify_runs_the_stages_then_shows_cached_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tree, directory = _fake_kernel_series(tmp_path, BUILT)
+    request = VerifyRequest(series=str(directory), tree=tree.path, lint=False, boot=False)
+    assert verify.run(replace(request, results_dir=tmp_path / "first")) == 0
+    first = capsys.readouterr().out
+    assert "patch 2  -     ok           x86/virt: Add a Makefile" in first and "verify: passed" in first
+    assert verify.run(replace(request, results_dir=tmp_path / "again")) == 0
+    assert "patch 2  -     ok (c)       x86/virt: Add a Makefile" in capsys.readouterr().out
+
+
+def test_verify_of_a_state_that_does_not_build_raises_exit_5_after_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tree, directory = _fake_kernel_series(tmp_path, BROKEN)
+    request = VerifyRequest(series=str(directory), tree=tree.path, lint=False, boot=False, results_dir=tmp_path / "r")
+    with pytest.raises(BuildError) as caught:
+        verify.run(request)
+    assert caught.value.exit_code == 5
+    assert caught.value.message == f"base does not build (config guest) (results in {tmp_path / 'r'})"
+    out = capsys.readouterr().out
+    assert "base     -     FAIL" in out and "first failing state: base, config guest:" in out
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["exit_code"] == 5
