@@ -134,12 +134,8 @@ def lint_stage(
         results / "lint.sarif", render(report, "sarif", locator=locator, category=sarif_category(series.name))
     )
     annotations = render(report, "github", locator=locator) if github.in_actions() else ""
-    per_patch: dict[int, dict[str, int]] = {}
-    for finding in report.failing:
-        if finding.patch is not None:
-            counts = per_patch.setdefault(finding.patch, {})
-            counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    cells = {number: ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) for number, counts in per_patch.items()}
+    # Only patches with findings get a cell of their own; the table shows "ok" for the others.
+    cells = {n: cell for n, cell in report.summary_by_patch(len(record.patches)).items() if cell != "clean"}
     counts = report.counts()
     failed = report.fails_at(plan.fail_on)
     note = (
