@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,7 +141,7 @@ index 000000000000..222222222222
 """
 
 
-def small_series_data(tree: GitTree, patches: list[dict[str, object]] | None = None) -> dict[str, object]:
+def small_series_data(tree: GitTree, patches: Sequence[Mapping[str, object]] | None = None) -> dict[str, object]:
     """series.yaml data for the small tree; patches default to two that apply."""
     return {
         "name": "demo",

@@ -24,7 +24,7 @@ def test_an_unexpected_exception_is_one_line_exit_70_and_a_log(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], hermetic_env: Path
 ) -> None:
     code = _status_raising(monkeypatch, RuntimeError("boom"))
-    assert code == ExitCode.INTERNAL == 70
+    assert code == ExitCode.INTERNAL and int(code) == 70
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("patchkit: internal error: RuntimeError: boom (a bug in patchkit; details in ")
@@ -38,7 +38,7 @@ def test_an_oserror_that_escaped_is_exit_8_naming_the_path(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = _status_raising(monkeypatch, PermissionError(13, "Permission denied", "/srv/readonly/x"))
-    assert code == ExitCode.ENVIRONMENT == 8
+    assert code == ExitCode.ENVIRONMENT and int(code) == 8
     assert capsys.readouterr().err == "patchkit: error: /srv/readonly/x: Permission denied\n"
 
 

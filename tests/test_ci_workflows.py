@@ -42,7 +42,7 @@ def _workflows() -> dict[str, dict[Any, Any]]:
 
 
 def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
-    on: dict[str, Any] = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    on: dict[str, Any] = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1 reads the key `on` as True
     return on
 
 

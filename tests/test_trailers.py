@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -52,7 +53,7 @@ def _replies(tmp_path: Path, v1: list[Path]) -> Path:
     return path
 
 
-def _patches(project: Path) -> list[dict[str, object]]:
+def _patches(project: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load((project / "series/demo/series.yaml").read_text())
     patches = data["patches"]
     assert isinstance(patches, list)
