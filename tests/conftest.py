@@ -6,16 +6,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from patchkit.series.load import load_series
-from tests.helpers import PINNED_ENV, GitTree, clone_real_tree
+from tests.helpers import PINNED_ENV, GitTree, Project, clone_real_tree, patchkit_argv, process_env
+from tests.helpers import REPO_ROOT as REPO_ROOT  # the lint tests import it from here
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SERIES = REPO_ROOT / "series" / "tdx"
 
 
@@ -48,6 +47,19 @@ def small_tree(tmp_path: Path) -> GitTree:
     return GitTree.create_small(tmp_path / "linux")
 
 
+@pytest.fixture
+def project(tmp_path: Path, small_tree: GitTree) -> Project:
+    """The small demo series (two patches) in ``project/series/demo``, not applied yet."""
+    return Project.create(tmp_path / "project", small_tree)
+
+
+@pytest.fixture
+def applied_project(project: Project) -> Project:
+    """The small demo series applied to the small tree with ``patchkit apply`` (branch patchkit/demo/v1)."""
+    project.apply()
+    return project
+
+
 @pytest.fixture(scope="session")
 def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The exact base of series/tdx (Debian's linux-source-6.1 at the version the series names, fetched
@@ -56,9 +68,8 @@ def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = Path(os.environ.get("PATCHKIT_TEST_CACHE", tmp_path_factory.mktemp("kernel-cache")))
     if shutil.which("apt-get") is None and not any((cache / "patchkit" / "debs").glob(f"{base.package}_*")):
         pytest.skip("no apt-get to fetch the series' base package")
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
-    prepare = [sys.executable, "-m", "patchkit", "tree", "prepare", str(BUNDLED_SERIES)]
-    subprocess.run(prepare, check=True, env=env, cwd=REPO_ROOT)
+    env = process_env(XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
+    subprocess.run(patchkit_argv("tree", "prepare", str(BUNDLED_SERIES)), check=True, env=env, cwd=REPO_ROOT)
     return cache / "patchkit" / "trees" / f"{base.package}_{base.package_version}"
 
 

@@ -14,8 +14,7 @@ import pytest
 from patchkit.ci.locate import DiffIndex, Location, Locator
 from patchkit.lint.model import Finding
 from patchkit.series.load import load_series
-from tests.conftest import REPO_ROOT
-from tests.helpers import DIFF_NEW_FILE, GitTree, small_series_data, write_series
+from tests.helpers import DIFF_NEW_FILE, REPO_ROOT, GitTree, small_series_data, write_series
 
 SARIF_SCHEMA = REPO_ROOT / "tests" / "lint" / "sarif-schema-2.1.0.json"
 TDX = REPO_ROOT / "series" / "tdx"

@@ -13,7 +13,7 @@ import pytest
 from patchkit.ci.matrix import job_matrix, schema, split_states, state_count
 from patchkit.cli import cli
 from patchkit.series.load import load_series
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 TDX = REPO_ROOT / "series" / "tdx"
 

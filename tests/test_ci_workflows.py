@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from patchkit.cli import cli
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTION = REPO_ROOT / "action.yml"
