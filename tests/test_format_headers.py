@@ -6,7 +6,6 @@ import email
 import email.policy
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -79,11 +78,12 @@ def test_format_works_without_any_git_identity(tmp_path: Path, small_tree: GitTr
     project = tmp_path / "project"
     _series(project, small_tree)
     _apply(project, small_tree)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "EMAIL"))}
-    env["HOME"] = str(tmp_path / "nohome")
-    command = [sys.executable, "-m", "patchkit", "format", "--tree", str(small_tree.path), "-o", "out"]
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
+    unset: dict[str, str | None] = {
+        k: None for k in os.environ if k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "EMAIL"))
+    }
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project,
+                     env={**unset, "HOME": str(tmp_path / "nohome")})  # fmt: skip
+    assert result.code == 0, result.err
     cover = _read(project / "out/0000-cover-letter.patch")
     assert cover["From"] == "Zoë Ærø <zoe@example.org>"  # the data names the first patch's author
     assert cover["Message-ID"].endswith("@example.org>")
