@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from patchkit.series.load import load_series
-from tests.helpers import PINNED_ENV, GitTree, Project, clone_real_tree, patchkit_argv, process_env
+from tests.helpers import (
+    PINNED_ENV,
+    GitTree,
+    Project,
+    clone_real_tree,
+    patchkit_argv,
+    process_env,
+    write_mail_series,
+)
 from tests.helpers import REPO_ROOT as REPO_ROOT  # the lint tests import it from here
 
 BUNDLED_SERIES = REPO_ROOT / "series" / "tdx"
@@ -56,6 +64,15 @@ def project(tmp_path: Path, small_tree: GitTree) -> Project:
 @pytest.fixture
 def applied_project(project: Project) -> Project:
     """The small demo series applied to the small tree with ``patchkit apply`` (branch patchkit/demo/v1)."""
+    project.apply()
+    return project
+
+
+@pytest.fixture
+def applied_mail_project(tmp_path: Path, small_tree: GitTree) -> Project:
+    """The demo series ready to be mailed (see :func:`write_mail_series`), applied to the small tree."""
+    project = Project(tmp_path / "project", small_tree)
+    write_mail_series(project.root, small_tree)
     project.apply()
     return project
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import signal
 import subprocess
@@ -251,6 +253,13 @@ def write_mail_series(project: Path, tree: GitTree, revision: int = 1, body: str
     overlay = overlay.replace(" tiny tree\n", " tiny tree\n second line\n")
     diffs = {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE, "0003-overlay.diff": overlay}
     return write_series(project / "series" / "demo", data, diffs)
+
+
+def read_mail(path: Path) -> email.message.EmailMessage:
+    """A mail ``patchkit format`` wrote, parsed as a mail client would."""
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
 
 
 def write_many_patch_series(directory: Path, tree: GitTree, count: int) -> Path:

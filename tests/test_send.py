@@ -19,8 +19,7 @@ pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _read, _series
+from tests.helpers import GitTree, Project, read_mail, run_cli, write_mail_series
 
 
 @dataclass
@@ -62,7 +61,7 @@ def inbox() -> Iterator[Inbox]:
 
 def _verified(tmp_path: Path, tree: GitTree) -> Path:
     project = tmp_path / "project"
-    _series(project, tree)
+    write_mail_series(project, tree)
     assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
     result = run_cli("verify", "--tree", str(tree.path), "--no-lint", "--no-build", "--results",
                      str(tmp_path / "results"), cwd=project)  # fmt: skip
@@ -75,10 +74,8 @@ def _send(project: Path, tree: GitTree, port: int, *extra: str) -> Any:
                    "--smtp-encryption", "none", *extra, cwd=project)  # fmt: skip
 
 
-def test_send_refuses_an_unverified_revision(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_send_refuses_an_unverified_revision(applied_mail_project: Project, small_tree: GitTree, inbox: Inbox) -> None:
+    project = applied_mail_project.root
     result = _send(project, small_tree, inbox.port)
     assert result.code == 4 and "v1 was never verified; run 'patchkit verify' first" in result.err
     assert inbox.received == []
@@ -98,14 +95,14 @@ def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
         assert rcpts == ["x86@kernel.org", "linux-kernel@vger.kernel.org"]
         # the mail on the wire is the file, byte for byte (without the mbox separator line)
         assert content.replace(b"\r\n", b"\n").rstrip(b"\n") == path.read_bytes().split(b"\n", 1)[1].rstrip(b"\n")
-    cover = _read(files[0])
+    cover = read_mail(files[0])
     for path in files[1:]:
-        assert _read(path)["In-Reply-To"] == cover["Message-ID"]
+        assert read_mail(path)["In-Reply-To"] == cover["Message-ID"]
     data = yaml.safe_load((project / "series/demo/series.yaml").read_text())
     (record,) = data["history"]
     assert record["revision"] == 1 and record["sent"] is True
     assert record["cover_message_id"] == cover["Message-ID"]
-    assert [p["message_id"] for p in record["patches"]] == [_read(p)["Message-ID"] for p in files[1:]]
+    assert [p["message_id"] for p in record["patches"]] == [read_mail(p)["Message-ID"] for p in files[1:]]
     # the same revision is not sent twice by accident
     again = _send(project, small_tree, inbox.port)
     assert again.code == 2 and "v1 was already sent on" in again.err and "run 'patchkit revise' for v2" in again.err

@@ -8,8 +8,7 @@ from typing import Any
 
 import yaml
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _read, _series
+from tests.helpers import GitTree, read_mail, run_cli, write_mail_series
 
 
 def _reply(sender: str, message_id: str, in_reply_to: str, references: list[str], subject: str, body: str) -> str:
@@ -24,14 +23,14 @@ def _reply(sender: str, message_id: str, in_reply_to: str, references: list[str]
 
 def _posted(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
     project = tmp_path / "project"
-    _series(project, tree)
+    write_mail_series(project, tree)
     assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
     assert run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project).code == 0
     return project, sorted((project / "v1").glob("*.patch"))
 
 
 def _replies(tmp_path: Path, v1: list[Path]) -> Path:
-    cover, first, second = (_read(p) for p in v1)
+    cover, first, second = (read_mail(p) for p in v1)
     c, p1 = cover["Message-ID"], first["Message-ID"]
     # patch 2 as the list delivered it to someone: another Message-Id, the same change
     relayed = re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: <relayed-2@list.example.org>", v1[2].read_bytes())
