@@ -255,6 +255,16 @@ def write_mail_series(project: Path, tree: GitTree, revision: int = 1, body: str
     return write_series(project / "series" / "demo", data, diffs)
 
 
+def posted_v1(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
+    """The mailable demo series in ``tmp_path/project``, applied and formatted into ``v1``: the project, the mails."""
+    project = tmp_path / "project"
+    write_mail_series(project, tree)
+    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
+    result = run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project)
+    assert result.code == 0, result.err
+    return project, sorted((project / "v1").glob("*.patch"))
+
+
 def read_mail(path: Path) -> email.message.EmailMessage:
     """A mail ``patchkit format`` wrote, parsed as a mail client would."""
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)

@@ -12,20 +12,13 @@ import pytest
 from patchkit.ci.locate import DiffIndex, Location, Locator
 from patchkit.lint.model import Finding
 from patchkit.series.load import load_series
-from tests.helpers import DIFF_NEW_FILE, REPO_ROOT, GitTree, run_cli, small_series_data, write_series
+from tests.helpers import DIFF_NEW_FILE, DIFF_README, REPO_ROOT, GitTree, run_cli, small_series_data, write_series
 
 SARIF_SCHEMA = REPO_ROOT / "tests" / "lint" / "sarif-schema-2.1.0.json"
 TDX = REPO_ROOT / "series" / "tdx"
 
 # Patch 1 adds a line with trailing whitespace: a hygiene/whitespace error on README:2 at patch 1.
-DIFF_TRAILING = """diff --git a/README b/README
-index 000000000000..111111111111 100644
---- a/README
-+++ b/README
-@@ -1 +1,2 @@
- tiny tree
-+second line\x20
-"""
+DIFF_TRAILING = DIFF_README.replace("+second line\n", "+second line \n")
 
 
 def _line_of(path: Path, text: str) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import GitTree, read_mail, run_cli, write_mail_series
+from tests.helpers import GitTree, posted_v1, read_mail, run_cli
 
 
 def _data(project: Path) -> dict[str, object]:
@@ -20,17 +20,8 @@ def _write(project: Path, data: dict[str, object]) -> None:
     (project / "series/demo/series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
-def _posted_v1(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
-    project = tmp_path / "project"
-    write_mail_series(project, tree)
-    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
-    result = run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project)
-    assert result.code == 0, result.err
-    return project, sorted((project / "v1").glob("*.patch"))
-
-
 def test_revise_records_what_v1_was_and_opens_v2(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted_v1(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     result = run_cli("revise", cwd=project)
     assert result.code == 0, result.err
     assert "v1 recorded in history/v1" in result.out and "now v2" in result.out
@@ -60,7 +51,7 @@ def test_revise_records_what_v1_was_and_opens_v2(tmp_path: Path, small_tree: Git
 
 
 def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted_v1(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     v1_cover = read_mail(v1[0])
     assert run_cli("revise", cwd=project).code == 0
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
@@ -91,7 +82,7 @@ def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: P
 
 
 def test_the_archive_url_is_configurable(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted_v1(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     assert run_cli("revise", cwd=project).code == 0
     data = _data(project)
     data["archive"] = "https://lists.example.org/msg/%s/"

@@ -78,7 +78,7 @@ DIFF_LINES = [
     b'+++ "b/\\342\\200\\214.git/x"', b"+++ b/a/./b", b"+++ b//x",
 ]  # fmt: skip
 
-MBOX = """\
+MBOX = f"""\
 From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001
 From: =?UTF-8?q?Zo=C3=AB?= <zoe@example.org>
 Date: Tue, 3 Feb 2026 04:05:06 +0100
@@ -94,14 +94,7 @@ Signed-off-by: Zoë <zoe@example.org>
  README | 1 +
  1 file changed, 1 insertion(+)
 
-diff --git a/README b/README
-index 000000000000..111111111111 100644
---- a/README
-+++ b/README
-@@ -1 +1,2 @@
- tiny tree
-+second line
---\x20
+{DIFF_README}--\x20
 2.39.5
 
 """
