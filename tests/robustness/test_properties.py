@@ -239,9 +239,10 @@ def _read_only_patchkit_errors(path: Path, raw: bytes) -> None:
         assert int(error.exit_code) == 3
 
 
-# Two inputs that once let a Python exception escape patchkit/mbox.py, kept as fixed examples.
+# Inputs that once let a Python exception escape patchkit/mbox.py, kept as fixed examples.
 MBOX_WITH_BOM_IN_FROM_LINE = (MBOX[:5] + "\ufeff" + MBOX[5:]).encode()
 MBOX_WITH_LATIN1_BYTE_IN_DATE = MBOX[:121] + "\x80" + MBOX[121:]
+MBOX_WITH_NUL_IN_CHARSET = MBOX.replace("charset=UTF-8", "charset=UTF\x00-8")
 
 
 @SETTINGS
@@ -253,6 +254,7 @@ def test_mbox_reader_on_random_bytes(tmp_path: Path, raw: bytes) -> None:
 
 @SETTINGS
 @example(text=MBOX_WITH_LATIN1_BYTE_IN_DATE)
+@example(text=MBOX_WITH_NUL_IN_CHARSET)
 @given(text=_mutate(MBOX, MBOX_PIECES))
 def test_mbox_reader_on_mutated_mail(tmp_path: Path, text: str) -> None:
     _read_only_patchkit_errors(tmp_path / "in.mbox", text.encode("utf-8", "surrogateescape"))
