@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from patchkit.cli import cli
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, GitTree, make_small_series, process_env
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTION = REPO_ROOT / "action.yml"
@@ -190,8 +190,6 @@ def test_action_inputs_are_verify_options() -> None:
 
 def test_action_steps_run_patchkit_as_the_inputs_say(tmp_path: Path) -> None:
     """The composite action's apply and verify scripts, run as the runner runs them (bash -e, env inputs)."""
-    from tests.helpers import GitTree, make_small_series
-
     patchkit = REPO_ROOT / ".venv" / "bin" / "patchkit"
     assert patchkit.is_file(), "./setup.sh makes .venv"
     tree = GitTree.create_small(tmp_path / "linux")
@@ -203,7 +201,8 @@ def test_action_steps_run_patchkit_as_the_inputs_say(tmp_path: Path) -> None:
                    "results": str(tmp_path / "results"), "args": "--timeout 30"})  # fmt: skip
 
     def run(step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "GITHUB_ACTION_PATH": str(REPO_ROOT), "GITHUB_OUTPUT": str(outputs)}
+        # .venv's patchkit script, importing this checkout's patchkit (PYTHONPATH)
+        env = process_env(GITHUB_ACTION_PATH=str(REPO_ROOT), GITHUB_OUTPUT=str(outputs))
         for key, value in step.get("env", {}).items():
             m = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", value)
             assert m, value
