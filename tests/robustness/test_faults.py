@@ -53,7 +53,7 @@ def test_git_missing_from_path_is_exit_7_naming_the_package(project: Project, tm
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     before = full_snapshot(project.tree)
-    result = run_process("apply", "--tree", str(project.tree.path), cwd=project.root, env={"PATH": str(empty)})
+    result = project.cli("apply", "--tree", str(project.tree.path), env={"PATH": str(empty)})
     assert result.code == 7, result.err
     assert one_line(result.err) == "patchkit: error: 'git' is not installed (install it with: apt-get install git)"
     assert full_snapshot(project.tree) == before
