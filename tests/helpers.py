@@ -1,4 +1,8 @@
-"""Test helpers: hermetic git trees and series directories built in tmp dirs."""
+"""Test helpers: hermetic git trees and series directories built in tmp dirs, and patchkit's command line.
+
+run_cli runs patchkit in this process through its real entry point; patchkit_argv, process_env and
+run_process start it as a process of its own, for the few tests where the process is the point.
+"""
 
 from __future__ import annotations
 
