@@ -12,7 +12,7 @@ import pytest
 
 from patchkit import verify_report
 from patchkit.errors import DataError
-from tests.helpers import GitTree, make_small_series, run_cli
+from tests.helpers import Project, run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "ci"
 LABELS = ["base", "patch 1", "patch 2", "patch 3", "overlay"]
@@ -167,11 +167,9 @@ def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
     assert none.code == 3 and "no report.json" in none.err
 
 
-def test_real_lint_only_partial_merges_to_the_single_run(tmp_path: Path) -> None:
+def test_real_lint_only_partial_merges_to_the_single_run(applied_project: Project, tmp_path: Path) -> None:
     """verify --no-build on a small tree, once whole and once as a lint-only partial: same table and code."""
-    tree = GitTree.create_small(tmp_path / "linux")
-    series_dir = make_small_series(tmp_path / "project", tree)
-    assert run_cli("apply", str(series_dir), "--tree", str(tree.path), cwd=tmp_path).code == 0
+    series_dir, tree = applied_project.series, applied_project.tree
     common = ["verify", str(series_dir), "--tree", str(tree.path), "--no-build", "--no-checkpatch"]
     one = run_cli(*common, "--results", str(tmp_path / "one"), cwd=tmp_path)
     part = run_cli(*common, "--states", "0..2", "--results", str(tmp_path / "part"), cwd=tmp_path)

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from patchkit.cli import cli
-from tests.helpers import REPO_ROOT, GitTree, make_small_series, process_env
+from tests.helpers import REPO_ROOT, Project, process_env
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTION = REPO_ROOT / "action.yml"
@@ -188,12 +188,11 @@ def test_action_inputs_are_verify_options() -> None:
         assert "${{" not in step.get("run", "")  # inputs reach the shell through env only
 
 
-def test_action_steps_run_patchkit_as_the_inputs_say(tmp_path: Path) -> None:
+def test_action_steps_run_patchkit_as_the_inputs_say(project: Project, tmp_path: Path) -> None:
     """The composite action's apply and verify scripts, run as the runner runs them (bash -e, env inputs)."""
     patchkit = REPO_ROOT / ".venv" / "bin" / "patchkit"
     assert patchkit.is_file(), "./setup.sh makes .venv"
-    tree = GitTree.create_small(tmp_path / "linux")
-    series_dir = make_small_series(tmp_path / "project", tree)
+    tree, series_dir = project.tree, project.series
     steps = {s["name"]: s for s in _load(ACTION)["runs"]["steps"]}
     outputs = tmp_path / "github-output"
     inputs = {name: str(spec.get("default", "")) for name, spec in _load(ACTION)["inputs"].items()}

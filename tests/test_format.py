@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import DIFF_NEW_FILE, GitTree, Project, make_small_series, read_mail, run_cli, write_mail_series
+from tests.helpers import DIFF_NEW_FILE, GitTree, Project, read_mail, run_cli, write_mail_series
 
 # A stand-in for the tree's own script: prints one address per patch, as get_maintainer.pl does.
 GET_MAINTAINER = """#!/usr/bin/perl
@@ -93,10 +93,8 @@ def test_format_refuses_a_branch_that_no_longer_matches_the_data(tmp_path: Path,
     assert not (project / "outgoing").exists()
 
 
-def test_format_without_a_cover_letter_says_what_is_missing(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    make_small_series(project, small_tree)
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_format_without_a_cover_letter_says_what_is_missing(applied_project: Project, small_tree: GitTree) -> None:
+    project = applied_project.root
     result = run_cli("format", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 3
     assert "series.yaml: cover: a series to mail needs a cover letter" in result.err
