@@ -19,7 +19,7 @@ pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.helpers import GitTree, Project, read_mail, run_cli, write_mail_series
+from tests.helpers import GitTree, Project, read_mail, run_cli
 
 
 @dataclass
@@ -59,14 +59,12 @@ def inbox() -> Iterator[Inbox]:
     controller.stop()
 
 
-def _verified(tmp_path: Path, tree: GitTree) -> Path:
-    project = tmp_path / "project"
-    write_mail_series(project, tree)
-    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
-    result = run_cli("verify", "--tree", str(tree.path), "--no-lint", "--no-build", "--results",
-                     str(tmp_path / "results"), cwd=project)  # fmt: skip
+def _verified(applied: Project, tmp_path: Path) -> Path:
+    """The applied mailable series, verified (no lint, no build): what send asks for first."""
+    result = applied.cli("verify", "--tree", str(applied.tree.path), "--no-lint", "--no-build",
+                         "--results", str(tmp_path / "results"))  # fmt: skip
     assert result.code == 0, result.out + result.err
-    return project
+    return applied.root
 
 
 def _send(project: Path, tree: GitTree, port: int, *extra: str) -> Any:
@@ -82,9 +80,9 @@ def test_send_refuses_an_unverified_revision(applied_mail_project: Project, smal
 
 
 def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
-    tmp_path: Path, small_tree: GitTree, inbox: Inbox
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
 ) -> None:
-    project = _verified(tmp_path, small_tree)
+    project = _verified(applied_mail_project, tmp_path)
     result = _send(project, small_tree, inbox.port)
     assert result.code == 0, result.err
     assert "verify: v1 passed on" in result.out and "3 mails sent" in result.out
@@ -112,8 +110,10 @@ def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
     assert yaml.safe_load((project / "series/demo/series.yaml").read_text())["history"][0]["sent"] is True
 
 
-def test_a_changed_series_needs_verify_again(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
-    project = _verified(tmp_path, small_tree)
+def test_a_changed_series_needs_verify_again(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
+) -> None:
+    project = _verified(applied_mail_project, tmp_path)
     diff = project / "series/demo/0002-makefile.diff"
     diff.write_text(diff.read_text().replace("+obj-y += vmx/", "+obj-y += vmx/ tdx/"))
     assert run_cli("apply", "--tree", str(small_tree.path), "--force", cwd=project).code == 0
@@ -126,8 +126,10 @@ def test_a_changed_series_needs_verify_again(tmp_path: Path, small_tree: GitTree
     assert "verify: not checked (--force)" in result.out and len(inbox.received) == 3
 
 
-def test_dry_run_to_self_and_reflect(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
-    project = _verified(tmp_path, small_tree)
+def test_dry_run_to_self_and_reflect(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
+) -> None:
+    project = _verified(applied_mail_project, tmp_path)
     before = (project / "series/demo/series.yaml").read_bytes()
     result = _send(project, small_tree, inbox.port, "--dry-run")
     assert result.code == 0 and "dry run: 3 mails not sent" in result.out
@@ -147,9 +149,9 @@ def test_dry_run_to_self_and_reflect(tmp_path: Path, small_tree: GitTree, inbox:
 
 
 def test_smtp_login_takes_the_password_from_the_environment(
-    tmp_path: Path, small_tree: GitTree, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = _verified(tmp_path, small_tree)
+    project = _verified(applied_mail_project, tmp_path)
     monkeypatch.setenv("PATCHKIT_SMTP_PASSWORD", "wrong")
     result = _send(project, small_tree, inbox.port, "--smtp-user", "me")
     assert result.code == 8 and "535" in result.err and "0 of 3 sent" in result.err
@@ -161,7 +163,7 @@ def test_smtp_login_takes_the_password_from_the_environment(
     assert "s3cret" not in (project / "series/demo/series.yaml").read_text()
 
 
-def test_starttls_with_a_private_ca(tmp_path: Path, small_tree: GitTree) -> None:
+def test_starttls_with_a_private_ca(applied_mail_project: Project, tmp_path: Path, small_tree: GitTree) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
@@ -171,7 +173,7 @@ def test_starttls_with_a_private_ca(tmp_path: Path, small_tree: GitTree) -> None
     box = Inbox(_free_port())
     controller = _serve(box, tls_context=context, require_starttls=True)
     try:
-        project = _verified(tmp_path, small_tree)
+        project = _verified(applied_mail_project, tmp_path)
         base = ["send", "--tree", str(small_tree.path), "--smtp-server", "127.0.0.1", "--smtp-port", str(box.port)]
         result = run_cli(*base, "--smtp-encryption", "starttls", cwd=project)
         assert result.code == 8 and "CERTIFICATE_VERIFY_FAILED" in result.err  # an unknown CA is not trusted
@@ -182,10 +184,12 @@ def test_starttls_with_a_private_ca(tmp_path: Path, small_tree: GitTree) -> None
         controller.stop()
 
 
-def test_git_send_email_missing_says_which_package(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
+def test_git_send_email_missing_says_which_package(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
+) -> None:
     exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
     if Path(exec_path, "git-send-email").exists():
         pytest.skip("git send-email is installed here")
-    project = _verified(tmp_path, small_tree)
+    project = _verified(applied_mail_project, tmp_path)
     result = run_cli("send", "--tree", str(small_tree.path), "--via", "git-send-email", cwd=project)
     assert result.code == 7 and "apt-get install git-email" in result.err
