@@ -42,7 +42,7 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 @pytest.fixture(autouse=True)
 def keep_signal_handlers() -> Iterator[None]:
-    """run_guarded ignores late signals on its way out; give the test process its handlers back."""
+    """Library code run in process may install SIGINT/SIGTERM handlers; give the test process its own back."""
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     yield
     for signum, handler in saved.items():
