@@ -222,8 +222,8 @@ def _body_text(message: Message, where: str) -> str:
     charset = message.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset)
-    except (UnicodeDecodeError, LookupError) as exc:
-        raise DataError(f"{where}: body is not valid {charset}: {exc}") from exc
+    except (UnicodeDecodeError, LookupError, ValueError) as exc:  # ValueError: a NUL in the charset's name
+        raise DataError(f"{where}: body is not valid {charset!r}: {exc}") from exc
 
 
 def _read_patch(message: Message, where: str, index: int, subject: str, text: str, message_id: str = "") -> MailPatch:

@@ -6,16 +6,23 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from patchkit.series.load import load_series
-from tests.helpers import PINNED_ENV, GitTree, clone_real_tree
+from tests.helpers import (
+    PINNED_ENV,
+    GitTree,
+    Project,
+    clone_real_tree,
+    patchkit_argv,
+    process_env,
+    write_mail_series,
+)
+from tests.helpers import REPO_ROOT as REPO_ROOT  # the lint tests import it from here
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_SERIES = REPO_ROOT / "series" / "tdx"
 
 
@@ -35,7 +42,7 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 
 @pytest.fixture(autouse=True)
 def keep_signal_handlers() -> Iterator[None]:
-    """run_guarded ignores late signals on its way out; give the test process its handlers back."""
+    """Library code run in process may install SIGINT/SIGTERM handlers; give the test process its own back."""
     saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     yield
     for signum, handler in saved.items():
@@ -48,6 +55,28 @@ def small_tree(tmp_path: Path) -> GitTree:
     return GitTree.create_small(tmp_path / "linux")
 
 
+@pytest.fixture
+def project(tmp_path: Path, small_tree: GitTree) -> Project:
+    """The small demo series (two patches) in ``project/series/demo``, not applied yet."""
+    return Project.create(tmp_path / "project", small_tree)
+
+
+@pytest.fixture
+def applied_project(project: Project) -> Project:
+    """The small demo series applied to the small tree with ``patchkit apply`` (branch patchkit/demo/v1)."""
+    project.apply()
+    return project
+
+
+@pytest.fixture
+def applied_mail_project(tmp_path: Path, small_tree: GitTree) -> Project:
+    """The demo series ready to be mailed (see :func:`write_mail_series`), applied to the small tree."""
+    project = Project(tmp_path / "project", small_tree)
+    write_mail_series(project.root, small_tree)
+    project.apply()
+    return project
+
+
 @pytest.fixture(scope="session")
 def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The exact base of series/tdx (Debian's linux-source-6.1 at the version the series names, fetched
@@ -56,9 +85,8 @@ def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = Path(os.environ.get("PATCHKIT_TEST_CACHE", tmp_path_factory.mktemp("kernel-cache")))
     if shutil.which("apt-get") is None and not any((cache / "patchkit" / "debs").glob(f"{base.package}_*")):
         pytest.skip("no apt-get to fetch the series' base package")
-    env = dict(os.environ, XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
-    prepare = [sys.executable, "-m", "patchkit", "tree", "prepare", str(BUNDLED_SERIES)]
-    subprocess.run(prepare, check=True, env=env, cwd=REPO_ROOT)
+    env = process_env(XDG_CACHE_HOME=str(cache), GIT_CONFIG_GLOBAL=os.devnull, **PINNED_ENV)
+    subprocess.run(patchkit_argv("tree", "prepare", str(BUNDLED_SERIES)), check=True, env=env, cwd=REPO_ROOT)
     return cache / "patchkit" / "trees" / f"{base.package}_{base.package_version}"
 
 

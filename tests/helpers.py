@@ -1,13 +1,29 @@
-"""Test helpers: hermetic git trees and series directories built in tmp dirs."""
+"""Test helpers: hermetic git trees and series directories built in tmp dirs, and patchkit's command line.
+
+run_cli runs patchkit in this process through its real entry point; patchkit_argv, process_env and
+run_process start it as a process of its own, for the few tests where the process is the point.
+"""
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import signal
 import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import click
 import yaml
+from click.testing import CliRunner
+
+from patchkit import entry
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PINNED_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -111,13 +127,59 @@ class CliResult:
     err: str
 
 
-def run_cli(*args: str, cwd: Path) -> CliResult:
-    """Run patchkit as a user would: a separate process, exit code and both streams."""
-    import sys
+class _ConsoleScript(click.Command):
+    """What the ``patchkit`` console script runs (:func:`patchkit.entry.main`), in a shape CliRunner can invoke."""
 
+    def __init__(self) -> None:
+        super().__init__("patchkit")
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        sys.exit(entry.main(list(kwargs.get("args") or ())))
+
+
+def run_cli(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None, stdin: str | None = None) -> CliResult:
+    """Run ``patchkit ARGS`` in ``cwd`` as a user's shell would, but in this process (no interpreter start-up).
+
+    It goes in where the console script does (patchkit.entry.main: signals, click, the error boundary) with
+    click's CliRunner around it: its own stdin (empty unless given), stdout and stderr, and ``env`` laid over
+    the environment (None unsets a variable). A traceback on either stream fails the test. Where the process
+    itself is what a test is about (signals, start-up, locks between processes, umask), use
+    :func:`patchkit_argv` and :func:`process_env` instead.
+    """
+    saved_cwd = os.getcwd()
+    saved_handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    runner = CliRunner(catch_exceptions=False)  # click >= 8.2: stderr apart from stdout
+    try:
+        os.chdir(cwd)
+        result = runner.invoke(_ConsoleScript(), list(args), input=stdin, env=env)
+    finally:
+        os.chdir(saved_cwd)
+        for signum, handler in saved_handlers.items():  # the boundary ignores late signals on its way out
+            signal.signal(signum, handler)
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def patchkit_argv(*args: str) -> list[str]:
+    """The command line of a separate patchkit process (``python -m patchkit``, as the console script runs it)."""
+    return [sys.executable, "-m", "patchkit", *args]
+
+
+def process_env(**overrides: str) -> dict[str, str]:
+    """The environment for a separate patchkit process: this checkout's patchkit first on the module path
+    (the shared virtualenv's editable install may point at another checkout)."""
+    return {**os.environ, "PYTHONPATH": str(REPO_ROOT), **overrides}
+
+
+def run_process(
+    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120, prefix: Sequence[str] = ()
+) -> CliResult:
+    """Run patchkit as a separate process (for tests of the process itself); no traceback may reach stderr."""
     result = subprocess.run(
-        [sys.executable, "-m", "patchkit", *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
+        [*prefix, *patchkit_argv(*args)],
+        cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout, env=process_env(**(env or {})),
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr, result.stderr
     return CliResult(result.returncode, result.stdout, result.stderr)
 
 
@@ -140,7 +202,7 @@ index 000000000000..222222222222
 """
 
 
-def small_series_data(tree: GitTree, patches: list[dict[str, object]] | None = None) -> dict[str, object]:
+def small_series_data(tree: GitTree, patches: Sequence[Mapping[str, object]] | None = None) -> dict[str, object]:
     """series.yaml data for the small tree; patches default to two that apply."""
     return {
         "name": "demo",
@@ -174,6 +236,132 @@ def make_small_series(project: Path, tree: GitTree) -> Path:
         small_series_data(tree),
         {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE},
     )
+
+
+def write_mail_series(project: Path, tree: GitTree, revision: int = 1, body: str = "Why it matters.") -> Path:
+    """The demo series ready to be mailed: recipients, a cover letter, a changelog up to ``revision``, and a
+    third, overlay patch (applied, never mailed)."""
+    data = small_series_data(tree)
+    data.update({
+        "revision": revision,
+        "to": ["x86@kernel.org"],
+        "cc": ["linux-kernel@vger.kernel.org"],
+        "cover": {"subject": "demo: Two small changes", "body": body},
+        "changelog": [{"revision": 1, "changes": "First posting."}]
+        + ([{"revision": 2, "changes": "Reworded the cover."}] if revision > 1 else []),
+    })  # fmt: skip
+    patches = data["patches"]
+    assert isinstance(patches, list)
+    patches.append({**patches[0], "subject": "README: Test-only line", "diff": "0003-overlay.diff", "overlay": True})
+    overlay = DIFF_README.replace("+second line", "+test only").replace("@@ -1 +1,2 @@", "@@ -1,2 +1,3 @@")
+    overlay = overlay.replace(" tiny tree\n", " tiny tree\n second line\n")
+    diffs = {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE, "0003-overlay.diff": overlay}
+    return write_series(project / "series" / "demo", data, diffs)
+
+
+def posted_v1(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
+    """The mailable demo series in ``tmp_path/project``, applied and formatted into ``v1``: the project, the mails."""
+    project = tmp_path / "project"
+    write_mail_series(project, tree)
+    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
+    result = run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project)
+    assert result.code == 0, result.err
+    return project, sorted((project / "v1").glob("*.patch"))
+
+
+def read_mail(path: Path) -> email.message.EmailMessage:
+    """A mail ``patchkit format`` wrote, parsed as a mail client would."""
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+def write_many_patch_series(directory: Path, tree: GitTree, count: int) -> Path:
+    """A series of ``count`` patches, each adding one small file (long enough to interrupt or kill midway)."""
+    patches: list[dict[str, object]] = []
+    diffs: dict[str, str] = {}
+    for index in range(1, count + 1):
+        name = f"{index:04d}-file.diff"
+        diffs[name] = (
+            f"diff --git a/gen/f{index}.c b/gen/f{index}.c\nnew file mode 100644\n"
+            f"--- /dev/null\n+++ b/gen/f{index}.c\n@@ -0,0 +1 @@\n+int f{index};\n"
+        )
+        patches.append({
+            "subject": f"gen: Add f{index}", "author": {"name": "A", "email": "a@example.org"},
+            "date": "2026-03-01T00:00:00+00:00", "diff": name,
+        })  # fmt: skip
+    return write_series(directory, small_series_data(tree, patches), diffs)
+
+
+@dataclass
+class Project:
+    """A project directory holding ``series/demo`` and the small tree it applies to."""
+
+    root: Path
+    tree: GitTree
+
+    @property
+    def series(self) -> Path:
+        return self.root / "series" / "demo"
+
+    @property
+    def yaml_path(self) -> Path:
+        return self.series / "series.yaml"
+
+    @classmethod
+    def create(cls, root: Path, tree: GitTree) -> Project:
+        """The demo series (two patches that apply to the small tree) in ``root/series/demo``."""
+        make_small_series(root, tree)
+        return cls(root, tree)
+
+    def cli(self, *args: str, env: Mapping[str, str | None] | None = None) -> CliResult:
+        """``patchkit ARGS`` run in the project directory (see :func:`run_cli`)."""
+        return run_cli(*args, cwd=self.root, env=env)
+
+    def apply(self, *extra: str) -> CliResult:
+        """``patchkit apply --tree TREE``, which must succeed."""
+        result = self.cli("apply", "--tree", str(self.tree.path), *extra)
+        assert result.code == 0, result.err
+        return result
+
+    def data(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = yaml.safe_load(self.yaml_path.read_text())
+        return loaded
+
+    def write_data(self, data: dict[str, Any]) -> None:
+        self.yaml_path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+    def mutate(self, change: Callable[[dict[str, Any]], object]) -> None:
+        data = self.data()
+        change(data)
+        self.write_data(data)
+
+    def text(self) -> str:
+        return self.yaml_path.read_text()
+
+    def write_text(self, text: str) -> None:
+        self.yaml_path.write_text(text)
+
+    def replace(self, old: str, new: str) -> None:
+        text = self.text()
+        assert old in text, f"{old!r} not in series.yaml"
+        self.write_text(text.replace(old, new, 1))
+
+    def line_of(self, needle: str) -> int:
+        text = self.text()
+        return text[: text.index(needle)].count("\n") + 1
+
+    def set_diff(self, text: str, name: str = "0001-readme.diff") -> Path:
+        path = self.series / name
+        path.unlink(missing_ok=True)
+        path.write_text(text)
+        return path
+
+    def only_first_patch(self) -> None:
+        self.mutate(lambda d: d.update(patches=d["patches"][:1]))
+
+    def diff_path(self, name: str = "0001-readme.diff") -> Path:
+        return self.series / name
 
 
 def clone_real_tree(prepared: Path, clone: Path) -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,23 +11,25 @@ import pytest
 
 from tests.helpers import (
     DIFF_NEW_FILE,
-    DIFF_README,
     GitTree,
-    make_small_series,
-    run_cli,
-    small_series_data,
-    write_series,
+    Project,
+    patchkit_argv,
+    process_env,
+    write_many_patch_series,
 )
 
 
-@pytest.fixture
-def project(tmp_path: Path, small_tree: GitTree) -> Path:
-    make_small_series(tmp_path / "project", small_tree)
-    return tmp_path / "project"
+def _refused(project: Project, tree: GitTree, message: str) -> None:
+    """``apply`` to ``tree`` refuses with exit 4 and a line saying ``message``, and leaves the tree alone."""
+    before = tree.snapshot()
+    result = project.cli("apply", "--tree", str(tree.path))
+    assert result.code == 4, result.err
+    assert message in result.err
+    assert tree.snapshot() == before
 
 
-def test_apply_makes_one_commit_per_patch_exactly_as_data(project: Path, small_tree: GitTree) -> None:
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+def test_apply_makes_one_commit_per_patch_exactly_as_data(project: Project, small_tree: GitTree) -> None:
+    result = project.cli("apply", "--tree", str(small_tree.path))
     assert result.code == 0, result.err
     assert small_tree.git("symbolic-ref", "--short", "HEAD").strip() == "patchkit/demo/v1"
     log = small_tree.git("log", "--reverse", "--format=%an|%ae|%aI|%cn|%cI%n%B%x00", "patchkit-base..HEAD")
@@ -45,60 +46,54 @@ def test_apply_makes_one_commit_per_patch_exactly_as_data(project: Path, small_t
     assert small_tree.head() in record.read_text()
 
 
-def test_apply_is_reproducible_and_status_sees_matching_branch(project: Path, small_tree: GitTree) -> None:
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_apply_is_reproducible_and_status_sees_matching_branch(applied_project: Project, small_tree: GitTree) -> None:
+    project = applied_project
     first = small_tree.head()
-    again = run_cli("apply", "--tree", str(small_tree.path), "--force", cwd=project)
+    again = project.cli("apply", "--tree", str(small_tree.path), "--force")
     assert again.code == 0, again.err
     assert small_tree.head() == first
-    status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
+    status = project.cli("status", "--tree", str(small_tree.path))
     assert "matches the data (2 patches)" in status.out
     assert status.code == 0, status.err
 
 
-def test_status_names_the_patch_where_the_branch_diverged(project: Path, small_tree: GitTree) -> None:
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_status_names_the_patch_where_the_branch_diverged(applied_project: Project, small_tree: GitTree) -> None:
+    project = applied_project
     small_tree.git("reset", "-q", "--hard", "HEAD~1")
     small_tree.commit("x86/virt: Add a Makefile\n\nreworded\n", {"arch/x86/virt/Makefile": "obj-y += vmx/\n"})
-    status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
+    status = project.cli("status", "--tree", str(small_tree.path))
     assert "differs from the data at patch 2 (x86/virt: Add a Makefile): message or metadata changed" in status.out
     assert status.code == 1  # README: a branch that does not match the data is a failed check
 
 
-def test_an_existing_branch_that_differs_needs_force(project: Path, small_tree: GitTree) -> None:
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_an_existing_branch_that_differs_needs_force(applied_project: Project, small_tree: GitTree) -> None:
+    project = applied_project
     small_tree.git("checkout", "-q", "main")
-    data = project / "series" / "demo" / "series.yaml"
+    data = project.yaml_path
     data.write_text(data.read_text().replace("Explain why.", "Explain why, reworded."))
-    before = small_tree.snapshot()
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
-    assert result.code == 4
-    assert "branch patchkit/demo/v1 already exists and does not hold this data; pass --force" in result.err
-    assert small_tree.snapshot() == before
-    forced = run_cli("apply", "--force", "--tree", str(small_tree.path), cwd=project)
+    _refused(project, small_tree, "branch patchkit/demo/v1 already exists and does not hold this data; pass --force")
+    forced = project.cli("apply", "--force", "--tree", str(small_tree.path))
     assert forced.code == 0, forced.err
     assert "(moved from " in forced.out
     assert "reworded" in small_tree.git("log", "-1", "--format=%B", "patchkit/demo/v1~1")
 
 
-def test_applying_the_same_data_again_is_allowed_and_changes_nothing(project: Path, small_tree: GitTree) -> None:
+def test_applying_the_same_data_again_is_allowed_and_changes_nothing(
+    applied_project: Project, small_tree: GitTree
+) -> None:
+    project = applied_project
     # The daily loop is `patchkit apply && patchkit verify`: a second run must not need --force.
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     tip = small_tree.git("rev-parse", "patchkit/demo/v1").strip()
-    again = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    again = project.cli("apply", "--tree", str(small_tree.path))
     assert again.code == 0, again.err
     assert "moved from" not in again.out
     assert small_tree.git("rev-parse", "patchkit/demo/v1").strip() == tip
     assert small_tree.git("status", "--porcelain") == ""
 
 
-def test_dirty_tree_is_refused(project: Path, small_tree: GitTree) -> None:
+def test_dirty_tree_is_refused(project: Project, small_tree: GitTree) -> None:
     (small_tree.path / "README").write_text("my uncommitted work\n")
-    before = small_tree.snapshot()
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
-    assert result.code == 4
-    assert "uncommitted changes in README" in result.err
-    assert small_tree.snapshot() == before
+    _refused(project, small_tree, "uncommitted changes in README")
     assert (small_tree.path / "README").read_text() == "my uncommitted work\n"
 
 
@@ -106,72 +101,65 @@ def test_dirty_tree_is_refused(project: Path, small_tree: GitTree) -> None:
     ("marker", "what"),
     [("rebase-merge", "a rebase"), ("rebase-apply", "git am"), ("MERGE_HEAD", "a merge"), ("BISECT_LOG", "a bisect")],
 )
-def test_tree_mid_operation_is_refused(project: Path, small_tree: GitTree, marker: str, what: str) -> None:
+def test_tree_mid_operation_is_refused(project: Project, small_tree: GitTree, marker: str, what: str) -> None:
     target = small_tree.path / ".git" / marker
     if marker.startswith("rebase"):
         target.mkdir()
     else:
         target.write_text(small_tree.head() + "\n")
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    result = project.cli("apply", "--tree", str(small_tree.path))
     assert result.code == 4
     assert what in result.err and "in progress" in result.err
 
 
-def test_not_a_git_repo(project: Path, tmp_path: Path) -> None:
+def test_not_a_git_repo(project: Project, tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
-    result = run_cli("apply", "--tree", str(plain), cwd=project)
+    result = project.cli("apply", "--tree", str(plain))
     assert result.code == 4
     assert f"{plain}: not a git repository" in result.err
 
 
-def test_tree_that_is_not_the_declared_base(project: Path, tmp_path: Path) -> None:
+def test_tree_that_is_not_the_declared_base(project: Project, tmp_path: Path) -> None:
     other = GitTree.create_small(tmp_path / "other", {"Makefile": "VERSION = 5\n"})
-    result = run_cli("apply", "--tree", str(other.path), cwd=project)
+    result = project.cli("apply", "--tree", str(other.path))
     assert result.code == 4
     assert "not the declared base" in result.err
     assert other.git("branch", "--list", "patchkit/*") == ""
 
 
-def test_base_below_head_is_found(project: Path, small_tree: GitTree) -> None:
+def test_base_below_head_is_found(project: Project, small_tree: GitTree) -> None:
     small_tree.commit("unrelated work\n", {"notes.txt": "mine\n"})
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    result = project.cli("apply", "--tree", str(small_tree.path))
     assert result.code == 0, result.err
     assert small_tree.git("rev-parse", "HEAD~2").strip() == small_tree.git("rev-parse", "patchkit-base").strip()
     assert small_tree.git("rev-parse", "main").strip() != small_tree.git("rev-parse", "patchkit-base").strip()
 
 
-def test_detached_head_that_only_head_knows_is_refused(project: Path, small_tree: GitTree) -> None:
+def test_detached_head_that_only_head_knows_is_refused(project: Project, small_tree: GitTree) -> None:
     small_tree.git("checkout", "-q", "--detach")
     orphan = small_tree.commit("work nobody else has\n", {"notes.txt": "precious\n"})
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    result = project.cli("apply", "--tree", str(small_tree.path))
     assert result.code == 4
     assert f"HEAD is detached at {orphan[:12]}" in result.err
     assert small_tree.head() == orphan
 
 
-def test_untracked_file_in_the_way_is_refused(project: Path, small_tree: GitTree) -> None:
+def test_untracked_file_in_the_way_is_refused(project: Project, small_tree: GitTree) -> None:
     (small_tree.path / "arch/x86/virt").mkdir(parents=True)
     (small_tree.path / "arch/x86/virt/Makefile").write_text("my own\n")
-    before = small_tree.snapshot()
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
-    assert result.code == 4
-    assert "untracked file arch/x86/virt/Makefile would be overwritten" in result.err
-    assert small_tree.snapshot() == before
+    _refused(project, small_tree, "untracked file arch/x86/virt/Makefile would be overwritten")
     assert (small_tree.path / "arch/x86/virt/Makefile").read_text() == "my own\n"
 
 
-def test_patch_that_does_not_apply_names_patch_file_and_hunk(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    broken = DIFF_NEW_FILE + DIFF_README.replace(" tiny tree\n", " no such context\n")
-    data = small_series_data(small_tree)
-    write_series(project / "series" / "demo", data, {"0001-readme.diff": DIFF_README, "0002-makefile.diff": broken})
-    small_tree.git("stash", "list")
+def test_patch_that_does_not_apply_names_patch_file_and_hunk(project: Project, small_tree: GitTree) -> None:
+    readme = project.diff_path("0001-readme.diff").read_text()
+    project.set_diff(DIFF_NEW_FILE + readme.replace(" tiny tree\n", " no such context\n"), "0002-makefile.diff")
     (small_tree.path / "scratch.txt").write_text("stash me\n")
     small_tree.git("stash", "push", "-q", "--include-untracked")
     before = small_tree.snapshot()
     stash_before = small_tree.git("stash", "list")
-    result = run_cli("apply", "--tree", str(small_tree.path), cwd=project)
+    result = project.cli("apply", "--tree", str(small_tree.path))
     assert result.code == 4
     line = result.err.strip()
     assert "patch 2 (x86/virt: Add a Makefile) does not apply: README hunk 1 (@@ -1,1 +1,2 @@)" in line
@@ -180,31 +168,16 @@ def test_patch_that_does_not_apply_names_patch_file_and_hunk(tmp_path: Path, sma
     assert small_tree.git("stash", "list") == stash_before
 
 
-def _many_patch_series(project: Path, tree: GitTree, count: int) -> None:
-    patches, diffs = [], {}
-    for index in range(1, count + 1):
-        name = f"{index:04d}-file.diff"
-        diffs[name] = (
-            f"diff --git a/gen/f{index}.c b/gen/f{index}.c\nnew file mode 100644\n"
-            f"--- /dev/null\n+++ b/gen/f{index}.c\n@@ -0,0 +1 @@\n+int f{index};\n"
-        )
-        patches.append({
-            "subject": f"gen: Add f{index}", "author": {"name": "A", "email": "a@example.org"},
-            "date": "2026-03-01T00:00:00+00:00", "diff": name,
-        })  # fmt: skip
-    write_series(project / "series" / "demo", small_series_data(tree, patches), diffs)
-
-
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_leaves_tree_as_it_was_or_fully_applied(tmp_path: Path, small_tree: GitTree, signum: int) -> None:
     project = tmp_path / "project"
-    _many_patch_series(project, small_tree, 40)
+    write_many_patch_series(project / "series" / "demo", small_tree, 40)
     before = small_tree.snapshot()
     outcomes = set()
     for delay in (0.4, 0.6, 0.8, 1.2, 1.6, 2.4):
         process = subprocess.Popen(
-            [sys.executable, "-m", "patchkit", "apply", "--force", "--tree", str(small_tree.path)],
-            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            patchkit_argv("apply", "--force", "--tree", str(small_tree.path)),
+            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env(),
         )  # fmt: skip
         time.sleep(delay)
         process.send_signal(signum)

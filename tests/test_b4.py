@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _series
+from tests.helpers import GitTree, Project, run_cli
 from tests.test_trailers import _replies
 
 B4 = shutil.which("b4") or str(Path(sys.executable).with_name("b4"))
@@ -38,10 +37,10 @@ def _mbox(directory: Path, target: Path) -> Path:
     return target
 
 
-def test_b4_takes_v1_and_v2_and_finds_the_base(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_b4_takes_v1_and_v2_and_finds_the_base(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree
+) -> None:
+    project = applied_mail_project.root
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "v1", cwd=project).code == 0
     base = small_tree.git("rev-parse", "patchkit-base").strip()
     out = _b4_am(small_tree, _mbox(project / "v1", tmp_path / "v1.mbox"), tmp_path / "b4-v1")
@@ -65,10 +64,10 @@ def test_b4_takes_v1_and_v2_and_finds_the_base(tmp_path: Path, small_tree: GitTr
     assert _am_log(small_tree, tmp_path / "clone-v2", mbx) == want
 
 
-def test_b4_and_patchkit_take_the_same_trailers_from_replies(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_b4_and_patchkit_take_the_same_trailers_from_replies(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree
+) -> None:
+    project = applied_mail_project.root
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "v1", cwd=project).code == 0
     v1 = sorted((project / "v1").glob("*.patch"))
     replies = _replies(tmp_path, v1)

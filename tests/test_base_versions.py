@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from patchkit import basetree, debian, locking
 from patchkit.errors import TreeError
 from patchkit.series.model import Base
 from tests.debs import KERNEL_FILES, PACKAGE, make_deb
-from tests.helpers import run_cli, write_series
+from tests.helpers import patchkit_argv, process_env, run_cli, write_series
 
 DIFF_TDX = """diff --git a/arch/x86/coco/tdx/tdx.c b/arch/x86/coco/tdx/tdx.c
 index {old}..{new} 100644
@@ -162,9 +161,11 @@ def test_a_tree_that_is_not_the_declared_base_names_both_and_the_way_out(package
 def test_a_second_prepare_waits_for_the_first_and_reuses_its_tree(packages: dict[str, Path], tmp_path: Path) -> None:
     path = basetree.tree_path(PACKAGE, "6.1.99-1")
     lock = path.parent / f".{path.name}.lock"
-    argv = [sys.executable, "-m", "patchkit", "tree", "prepare", "--package", PACKAGE, "--version", "6.1.99-1"]
+    argv = patchkit_argv("tree", "prepare", "--package", PACKAGE, "--version", "6.1.99-1")
     with locking.exclusive(lock, "a test holding the lock"):
-        waiting = subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        waiting = subprocess.Popen(
+            argv, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=process_env()
+        )
         assert waiting.stderr is not None
         first_line = waiting.stderr.readline()  # blocks until the waiter has said why it waits
         assert "waiting for another patchkit process that is preparing linux-source-6.1_6.1.99-1" in first_line

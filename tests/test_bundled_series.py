@@ -6,7 +6,7 @@ import re
 
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import load_series
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT
 
 SERIES_DIR = REPO_ROOT / "series" / "tdx"
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import jsonschema
@@ -14,21 +12,13 @@ import pytest
 from patchkit.ci.locate import DiffIndex, Location, Locator
 from patchkit.lint.model import Finding
 from patchkit.series.load import load_series
-from tests.conftest import REPO_ROOT
-from tests.helpers import DIFF_NEW_FILE, GitTree, small_series_data, write_series
+from tests.helpers import DIFF_NEW_FILE, DIFF_README, REPO_ROOT, GitTree, run_cli, small_series_data, write_series
 
 SARIF_SCHEMA = REPO_ROOT / "tests" / "lint" / "sarif-schema-2.1.0.json"
 TDX = REPO_ROOT / "series" / "tdx"
 
 # Patch 1 adds a line with trailing whitespace: a hygiene/whitespace error on README:2 at patch 1.
-DIFF_TRAILING = """diff --git a/README b/README
-index 000000000000..111111111111 100644
---- a/README
-+++ b/README
-@@ -1 +1,2 @@
- tiny tree
-+second line\x20
-"""
+DIFF_TRAILING = DIFF_README.replace("+second line\n", "+second line \n")
 
 
 def _line_of(path: Path, text: str) -> int:
@@ -43,14 +33,9 @@ def project(tmp_path: Path) -> tuple[Path, Path, Path]:
     series_dir = write_series(repo / "series" / "demo", small_series_data(tree),
                               {"0001-readme.diff": DIFF_TRAILING, "0002-makefile.diff": DIFF_NEW_FILE})  # fmt: skip
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    applied = _cli(["apply", "demo", "--tree", str(tree.path)], repo)
-    assert applied.returncode == 0, applied.stderr
+    applied = run_cli("apply", "demo", "--tree", str(tree.path), cwd=repo)
+    assert applied.code == 0, applied.err
     return repo, series_dir, tree.path
-
-
-def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "patchkit", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, env={**os.environ, **env})  # fmt: skip
 
 
 def test_verify_sarif_points_at_the_diff_line_and_series_yaml(project: tuple[Path, Path, Path],
@@ -59,12 +44,10 @@ def test_verify_sarif_points_at_the_diff_line_and_series_yaml(project: tuple[Pat
     summary = tmp_path / "summary.md"
     results = tmp_path / "results"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "CI": "true"}
-    run = _cli(
-        ["verify", "demo", "--tree", str(tree), "--no-build", "--no-checkpatch", "--results", str(results)],
-        repo / "series",
-        **env,
-    )  # fmt: skip  (from a subdirectory: paths are still relative to the top)
-    assert run.returncode == 1, run.stdout + run.stderr  # the whitespace error fails lint
+    # run from a subdirectory: the paths in the findings are still relative to the top of the repository
+    run = run_cli("verify", "demo", "--tree", str(tree), "--no-build", "--no-checkpatch", "--results", str(results),
+                  cwd=repo / "series", env=env)  # fmt: skip
+    assert run.code == 1, run.out + run.err  # the whitespace error fails lint
     sarif = json.loads((results / "lint.sarif").read_text())
     jsonschema.validate(sarif, json.loads(SARIF_SCHEMA.read_text()))
     sarif_run = sarif["runs"][0]
@@ -88,7 +71,7 @@ def test_verify_sarif_points_at_the_diff_line_and_series_yaml(project: tuple[Pat
     yaml_lines = (series_dir / "series.yaml").read_text().split("\n")
     assert yaml_lines[body["region"]["startLine"] - 1] == "- subject: 'x86/virt: Add a Makefile'"
 
-    annotation = next(line for line in run.stdout.splitlines() if line.startswith("::error "))
+    annotation = next(line for line in run.out.splitlines() if line.startswith("::error "))
     assert annotation.startswith(
         f"::error file=series/demo/0001-readme.diff,line={_line_of(diff, '+second line ')},"
         "title=hygiene/whitespace (patch 1)::trailing whitespace"
@@ -101,7 +84,7 @@ def test_verify_sarif_points_at_the_diff_line_and_series_yaml(project: tuple[Pat
 def test_lint_keeps_kernel_paths_in_text_and_json(project: tuple[Path, Path, Path], tmp_path: Path) -> None:
     repo, _series_dir, tree = project
     results = tmp_path / "results"
-    _cli(["verify", "demo", "--tree", str(tree), "--no-build", "--no-checkpatch", "--results", str(results)], repo)
+    run_cli("verify", "demo", "--tree", str(tree), "--no-build", "--no-checkpatch", "--results", str(results), cwd=repo)
     data = json.loads((results / "lint.json").read_text())
     assert any(f["path"] == "README" and f["line"] == 2 for f in data["findings"])
     assert "README:2" in (results / "lint.txt").read_text()
@@ -198,12 +181,12 @@ def test_lint_command_sarif_and_annotations_use_the_series_files_too(project: tu
                                                                      tmp_path: Path) -> None:  # fmt: skip
     repo, series_dir, tree = project
     common = ["lint", "demo", "--tree", str(tree), "--no-checkpatch"]
-    annotations = _cli([*common, "--format", "github"], repo)
-    assert annotations.returncode == 1
+    annotations = run_cli(*common, "--format", "github", cwd=repo)
+    assert annotations.code == 1
     line = _line_of(series_dir / "0001-readme.diff", "+second line ")
-    assert f"::error file=series/demo/0001-readme.diff,line={line}," in annotations.stdout
+    assert f"::error file=series/demo/0001-readme.diff,line={line}," in annotations.out
     out = tmp_path / "lint.sarif"
-    assert _cli([*common, "--format", "sarif", "--output", str(out)], repo).returncode == 1
+    assert run_cli(*common, "--format", "sarif", "--output", str(out), cwd=repo).code == 1
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in json.loads(out.read_text())["runs"][0]["results"]}  # fmt: skip
     assert uris == {"series/demo/0001-readme.diff", "series/demo/series.yaml"}

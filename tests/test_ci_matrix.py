@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
-import sys
 
 import jsonschema
 import pytest
@@ -13,17 +11,16 @@ import pytest
 from patchkit.ci.matrix import job_matrix, schema, split_states, state_count
 from patchkit.cli import cli
 from patchkit.series.load import load_series
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT, run_cli
 
 TDX = REPO_ROOT / "series" / "tdx"
 
 
 def _matrix(*args: str) -> dict[str, object]:
-    result = subprocess.run([sys.executable, "-m", "patchkit", "ci", "matrix", *args], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 1  # one line: fits "matrix=..." in $GITHUB_OUTPUT
-    data: dict[str, object] = json.loads(result.stdout)
+    result = run_cli("ci", "matrix", *args, cwd=REPO_ROOT)
+    assert result.code == 0, result.err
+    assert len(result.out.splitlines()) == 1  # one line: fits "matrix=..." in $GITHUB_OUTPUT
+    data: dict[str, object] = json.loads(result.out)
     return data
 
 
@@ -80,6 +77,5 @@ def test_schema_rejects_what_a_workflow_could_not_use() -> None:
 
 
 def test_unknown_series_is_a_usage_error() -> None:
-    result = subprocess.run([sys.executable, "-m", "patchkit", "ci", "matrix", "nope"], cwd=REPO_ROOT,
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    assert result.returncode == 2 and "no series 'nope'" in result.stderr
+    result = run_cli("ci", "matrix", "nope", cwd=REPO_ROOT)
+    assert result.code == 2 and "no series 'nope'" in result.err

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +12,7 @@ import pytest
 
 from patchkit import verify_report
 from patchkit.errors import DataError
-from tests.helpers import GitTree, make_small_series
+from tests.helpers import Project, run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "ci"
 LABELS = ["base", "patch 1", "patch 2", "patch 3", "overlay"]
@@ -143,11 +140,6 @@ def test_job_summary_markdown_is_golden() -> None:
     assert verify_report.markdown(single_run()) == (GOLDEN / "summary-pass.md").read_text()
 
 
-def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "patchkit", *args], cwd=cwd, capture_output=True, text=True,
-                          check=False, env={**os.environ, **env})  # fmt: skip
-
-
 def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
     one = single_run(fail=("b", "patch 2"))
     paths = []
@@ -158,38 +150,38 @@ def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     out = tmp_path / "merged.json"
-    result = _cli(["ci", "merge", *paths, "--output", str(out)], tmp_path, GITHUB_STEP_SUMMARY=str(summary))
-    assert result.returncode == 5, result.stdout + result.stderr
-    table = result.stdout[result.stdout.index("state ") :].split("\n\n")[0].splitlines()
+    result = run_cli(
+        "ci", "merge", *paths, "--output", str(out), cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(summary)}
+    )
+    assert result.code == 5, result.out + result.err
+    table = result.out[result.out.index("state ") :].split("\n\n")[0].splitlines()
     assert table == verify_report.text_table(one)
-    assert "verify (merged): FAILED: patch 2 does not build (config b)" in result.stdout
+    assert "verify (merged): FAILED: patch 2 does not build (config b)" in result.out
     assert json.loads(out.read_text())["exit_code"] == 5
     assert summary.read_text() == "earlier step\n" + verify_report.markdown(one)
-    missing = _cli(["ci", "merge", str(tmp_path / "nothing-here")], tmp_path)
-    assert missing.returncode == 2  # click: the path does not exist
+    missing = run_cli("ci", "merge", str(tmp_path / "nothing-here"), cwd=tmp_path)
+    assert missing.code == 2  # click: the path does not exist
     empty = tmp_path / "empty"
     empty.mkdir()
-    none = _cli(["ci", "merge", str(empty)], tmp_path)
-    assert none.returncode == 3 and "no report.json" in none.stderr
+    none = run_cli("ci", "merge", str(empty), cwd=tmp_path)
+    assert none.code == 3 and "no report.json" in none.err
 
 
-def test_real_lint_only_partial_merges_to_the_single_run(tmp_path: Path) -> None:
+def test_real_lint_only_partial_merges_to_the_single_run(applied_project: Project, tmp_path: Path) -> None:
     """verify --no-build on a small tree, once whole and once as a lint-only partial: same table and code."""
-    tree = GitTree.create_small(tmp_path / "linux")
-    series_dir = make_small_series(tmp_path / "project", tree)
-    assert _cli(["apply", str(series_dir), "--tree", str(tree.path)], tmp_path).returncode == 0
+    series_dir, tree = applied_project.series, applied_project.tree
     common = ["verify", str(series_dir), "--tree", str(tree.path), "--no-build", "--no-checkpatch"]
-    one = _cli([*common, "--results", str(tmp_path / "one")], tmp_path)
-    part = _cli([*common, "--states", "0..2", "--results", str(tmp_path / "part")], tmp_path)
-    assert one.returncode == part.returncode == 0, one.stdout + one.stderr
-    merged = _cli(["ci", "merge", str(tmp_path / "part")], tmp_path)
-    assert merged.returncode == one.returncode
+    one = run_cli(*common, "--results", str(tmp_path / "one"), cwd=tmp_path)
+    part = run_cli(*common, "--states", "0..2", "--results", str(tmp_path / "part"), cwd=tmp_path)
+    assert one.code == part.code == 0, one.out + one.err
+    merged = run_cli("ci", "merge", str(tmp_path / "part"), cwd=tmp_path)
+    assert merged.code == one.code
 
     def table(out: str) -> str:
         return re.search(r"^state .*?(?=\n\n)", out, re.MULTILINE | re.DOTALL).group(0)  # type: ignore[union-attr]
 
-    assert table(merged.stdout) == table(one.stdout)
-    assert "hygiene" not in table(one.stdout) and "1 warning" in table(one.stdout)  # patch 2 has no body
+    assert table(merged.out) == table(one.out)
+    assert "hygiene" not in table(one.out) and "1 warning" in table(one.out)  # patch 2 has no body
 
 
 def test_job_summary_shows_subjects_as_written() -> None:

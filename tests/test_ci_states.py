@@ -9,7 +9,7 @@ import pytest
 from patchkit.errors import UsageError
 from patchkit.states import State
 from patchkit.verifying import parse_states
-from tests.helpers import GitTree, make_small_series, run_cli
+from tests.helpers import Project, run_cli
 
 WITH_OVERLAY = [State(0, "base", "a"), *(State(i, f"patch {i}", f"c{i}", "s", i) for i in (1, 2, 3)),
                 State(4, "overlay", "o")]  # fmt: skip
@@ -32,10 +32,8 @@ def test_bad_state_ranges_are_usage_errors(text: str, why: str) -> None:
         parse_states(text, states)
 
 
-def test_cli_bad_range_exits_2(tmp_path: Path) -> None:
-    tree = GitTree.create_small(tmp_path / "linux")
-    series_dir = make_small_series(tmp_path / "project", tree)
-    assert run_cli("apply", str(series_dir), "--tree", str(tree.path), cwd=tmp_path).code == 0
+def test_cli_bad_range_exits_2(applied_project: Project, tmp_path: Path) -> None:
+    series_dir, tree = applied_project.series, applied_project.tree
     common = ("verify", str(series_dir), "--tree", str(tree.path), "--no-build", "--no-checkpatch")
     reversed_range = run_cli(*common, "--states", "2..1", cwd=tmp_path)
     assert reversed_range.code == 2 and "--states: '2..1' ends before it starts" in reversed_range.err

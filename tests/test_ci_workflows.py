@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from patchkit.cli import cli
-from tests.conftest import REPO_ROOT
+from tests.helpers import REPO_ROOT, Project, process_env
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTION = REPO_ROOT / "action.yml"
@@ -42,7 +42,7 @@ def _workflows() -> dict[str, dict[Any, Any]]:
 
 
 def _triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
-    on: dict[str, Any] = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    on: dict[str, Any] = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1 reads the key `on` as True
     return on
 
 
@@ -188,14 +188,11 @@ def test_action_inputs_are_verify_options() -> None:
         assert "${{" not in step.get("run", "")  # inputs reach the shell through env only
 
 
-def test_action_steps_run_patchkit_as_the_inputs_say(tmp_path: Path) -> None:
+def test_action_steps_run_patchkit_as_the_inputs_say(project: Project, tmp_path: Path) -> None:
     """The composite action's apply and verify scripts, run as the runner runs them (bash -e, env inputs)."""
-    from tests.helpers import GitTree, make_small_series
-
     patchkit = REPO_ROOT / ".venv" / "bin" / "patchkit"
     assert patchkit.is_file(), "./setup.sh makes .venv"
-    tree = GitTree.create_small(tmp_path / "linux")
-    series_dir = make_small_series(tmp_path / "project", tree)
+    tree, series_dir = project.tree, project.series
     steps = {s["name"]: s for s in _load(ACTION)["runs"]["steps"]}
     outputs = tmp_path / "github-output"
     inputs = {name: str(spec.get("default", "")) for name, spec in _load(ACTION)["inputs"].items()}
@@ -203,7 +200,8 @@ def test_action_steps_run_patchkit_as_the_inputs_say(tmp_path: Path) -> None:
                    "results": str(tmp_path / "results"), "args": "--timeout 30"})  # fmt: skip
 
     def run(step: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "GITHUB_ACTION_PATH": str(REPO_ROOT), "GITHUB_OUTPUT": str(outputs)}
+        # .venv's patchkit script, importing this checkout's patchkit (PYTHONPATH)
+        env = process_env(GITHUB_ACTION_PATH=str(REPO_ROOT), GITHUB_OUTPUT=str(outputs))
         for key, value in step.get("env", {}).items():
             m = re.fullmatch(r"\$\{\{ inputs\.([a-z-]+) \}\}", value)
             assert m, value

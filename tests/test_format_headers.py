@@ -6,14 +6,12 @@ import email
 import email.policy
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.helpers import DIFF_NEW_FILE, GitTree, run_cli
-from tests.test_format import _read, _series
+from tests.helpers import DIFF_NEW_FILE, GitTree, Project, read_mail, run_cli, write_mail_series
 
 
 def _apply(project: Path, tree: GitTree) -> None:
@@ -36,14 +34,14 @@ def _head_block(path: Path) -> bytes:
 
 def test_non_ascii_cover_subject_is_encoded_and_reads_back(tmp_path: Path, small_tree: GitTree) -> None:
     project = tmp_path / "project"
-    _series(project, small_tree)
+    write_mail_series(project, small_tree)
     _edit(project, {"cover": {"subject": "démo: Zwei Änderungen für Zoë", "body": "Warum."}})
     _apply(project, small_tree)
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
     assert result.code == 0, result.err
     for path in (project / "out").glob("*.patch"):
         _head_block(path).decode("ascii")  # every header line is 7-bit: encoded-words, never raw UTF-8
-    cover = _read(project / "out/0000-cover-letter.patch")
+    cover = read_mail(project / "out/0000-cover-letter.patch")
     assert cover["Subject"] == "[PATCH 0/2] démo: Zwei Änderungen für Zoë"
     assert cover["From"] == "Test Author <author@example.org>"  # git's identity, when there is one
     assert cover.get_content_charset() == "utf-8" and "Warum." in cover.get_content()
@@ -62,11 +60,9 @@ def test_non_ascii_cover_subject_is_encoded_and_reads_back(tmp_path: Path, small
     ],
 )  # fmt: skip
 def test_header_injection_is_refused_naming_the_key(
-    tmp_path: Path, small_tree: GitTree, change: dict[str, object], patch: dict[str, object], key: str
+    applied_mail_project: Project, small_tree: GitTree, change: dict[str, object], patch: dict[str, object], key: str
 ) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    _apply(project, small_tree)
+    project = applied_mail_project.root
     _edit(project, change, patch)
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
     assert result.code == 3, result.err
@@ -75,26 +71,24 @@ def test_header_injection_is_refused_naming_the_key(
     assert not (project / "out").exists()
 
 
-def test_format_works_without_any_git_identity(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    _apply(project, small_tree)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_AUTHOR_", "GIT_COMMITTER_", "EMAIL"))}
-    env["HOME"] = str(tmp_path / "nohome")
-    command = [sys.executable, "-m", "patchkit", "format", "--tree", str(small_tree.path), "-o", "out"]
-    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    cover = _read(project / "out/0000-cover-letter.patch")
+def test_format_works_without_any_git_identity(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree
+) -> None:
+    project = applied_mail_project.root
+    identity = ("GIT_AUTHOR_", "GIT_COMMITTER_", "EMAIL")
+    unset: dict[str, str | None] = {key: None for key in os.environ if key.startswith(identity)}
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project,
+                     env={**unset, "HOME": str(tmp_path / "nohome")})  # fmt: skip
+    assert result.code == 0, result.err
+    cover = read_mail(project / "out/0000-cover-letter.patch")
     assert cover["From"] == "Zoë Ærø <zoe@example.org>"  # the data names the first patch's author
     assert cover["Message-ID"].endswith("@example.org>")
 
 
-def test_cover_has_base_commit_change_id_and_b4_message_ids(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    _apply(project, small_tree)
+def test_cover_has_base_commit_change_id_and_b4_message_ids(applied_mail_project: Project, small_tree: GitTree) -> None:
+    project = applied_mail_project.root
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    cover = _read(project / "out/0000-cover-letter.patch")
+    cover = read_mail(project / "out/0000-cover-letter.patch")
     body = cover.get_content()
     base = small_tree.git("rev-parse", "patchkit-base").strip()
     change_id = cover["X-Change-ID"]
@@ -103,24 +97,24 @@ def test_cover_has_base_commit_change_id_and_b4_message_ids(tmp_path: Path, smal
     base_data = yaml.safe_load((project / "series/demo/series.yaml").read_text())["base"]
     _edit(project, {"base": {**base_data, "package_version": "6.1.99-2"}})
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    body = _read(project / "out/0000-cover-letter.patch").get_content()
+    body = read_mail(project / "out/0000-cover-letter.patch").get_content()
     assert "Based on Debian's linux-source-6.1 6.1.99-2 (Linux 6.1.99)." in body
     stable = change_id.rsplit("-", 1)[0]
     assert cover["Message-ID"].startswith(f"<{stable}-v1-0-")
-    patches = [_read(p) for p in sorted((project / "out").glob("000[1-9]-*.patch"))]
+    patches = [read_mail(p) for p in sorted((project / "out").glob("000[1-9]-*.patch"))]
     assert [p["Message-ID"].split("-v1-")[1][:2] for p in patches] == ["1-", "2-"]
     assert all(p["In-Reply-To"] == cover["Message-ID"] == p["References"] for p in patches)
     # the same data formats to the same Message-Ids; changed content to new ones
     first_ids = [cover["Message-ID"], *(p["Message-ID"] for p in patches)]
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    again = [_read(p)["Message-ID"] for p in sorted((project / "out").glob("*.patch"))]
+    again = [read_mail(p)["Message-ID"] for p in sorted((project / "out").glob("*.patch"))]
     assert again == first_ids
 
 
-def test_mails_git_am_back_into_the_same_commits(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    _apply(project, small_tree)
+def test_mails_git_am_back_into_the_same_commits(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree
+) -> None:
+    project = applied_mail_project.root
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(small_tree.path), str(clone)], check=True)
@@ -136,7 +130,7 @@ def test_mails_git_am_back_into_the_same_commits(tmp_path: Path, small_tree: Git
 
 def test_lint_errors_stop_format_unless_forced(tmp_path: Path, small_tree: GitTree) -> None:
     project = tmp_path / "project"
-    _series(project, small_tree)
+    write_mail_series(project, small_tree)
     _edit(project, patch={"trailers": ["Signed-off-by: Someone Else <else@example.org>"]})
     _apply(project, small_tree)
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
@@ -161,7 +155,7 @@ def test_get_maintainer_runs_from_the_base_not_from_a_patch(tmp_path: Path, smal
     )
     small_tree.git("tag", "-f", "patchkit-base")
     project = tmp_path / "project"
-    _series(project, small_tree)
+    write_mail_series(project, small_tree)
     evil = (
         "diff --git a/scripts/get_maintainer.pl b/scripts/get_maintainer.pl\n"
         "index 111111111111..222222222222 100644\n"
@@ -175,12 +169,12 @@ def test_get_maintainer_runs_from_the_base_not_from_a_patch(tmp_path: Path, smal
     result = run_cli("format", "--tree", str(small_tree.path), "--cc-maintainers", "-o", "out", cwd=project)
     assert result.code == 0, result.err
     assert not marker.exists()
-    assert "Maint <m@example.org>" in _read(project / "out/0000-cover-letter.patch")["To"]
+    assert "Maint <m@example.org>" in read_mail(project / "out/0000-cover-letter.patch")["To"]
 
 
 def test_a_second_revision_needs_its_changelog_entry(tmp_path: Path, small_tree: GitTree) -> None:
     project = tmp_path / "project"
-    _series(project, small_tree)
+    write_mail_series(project, small_tree)
     _edit(project, {"revision": 2, "changelog": [{"revision": 1, "changes": "First."},
                                                  {"revision": 2, "changes": ""}]})  # fmt: skip
     _apply(project, small_tree)
@@ -189,10 +183,8 @@ def test_a_second_revision_needs_its_changelog_entry(tmp_path: Path, small_tree:
     assert "changelog: revision 2 has no entry saying what changed since v1" in result.err
 
 
-def test_headers_parse_without_defects(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    _apply(project, small_tree)
+def test_headers_parse_without_defects(applied_mail_project: Project, small_tree: GitTree) -> None:
+    project = applied_mail_project.root
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
     for path in (project / "out").glob("*.patch"):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)

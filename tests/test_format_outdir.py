@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _series
+from tests.helpers import GitTree, Project, patchkit_argv, process_env, run_cli
 
 
 def _tree_listing(root: Path) -> dict[str, bytes]:
@@ -23,11 +21,8 @@ def _tree_listing(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def applied(tmp_path: Path, small_tree: GitTree) -> tuple[Path, GitTree]:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
-    return project, small_tree
+def applied(applied_mail_project: Project) -> tuple[Path, GitTree]:
+    return applied_mail_project.root, applied_mail_project.tree
 
 
 def test_format_into_a_users_directory_loses_nothing(applied: tuple[Path, GitTree], tmp_path: Path) -> None:
@@ -100,8 +95,11 @@ def test_new_directories_and_files_follow_the_umask(applied: tuple[Path, GitTree
     project, tree = applied
     for umask, want_dir, want_file in ((0o022, 0o755, 0o644), (0o077, 0o700, 0o600)):
         out = project / f"out-{umask:o}"
-        command = [sys.executable, "-m", "patchkit", "format", "--tree", str(tree.path), "-o", str(out)]
-        result = subprocess.run(command, cwd=project, capture_output=True, text=True, umask=umask, check=False)
+        command = patchkit_argv("format", "--tree", str(tree.path), "-o", str(out))
+        # A process of its own: the umask is the process's, and the test's own must not change.
+        result = subprocess.run(
+            command, cwd=project, capture_output=True, text=True, umask=umask, check=False, env=process_env()
+        )
         assert result.returncode == 0, result.stderr
         assert stat.S_IMODE(out.stat().st_mode) == want_dir
         assert {stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == {want_file}

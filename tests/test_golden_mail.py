@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT
-from tests.helpers import run_cli
+from tests.helpers import REPO_ROOT, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 

@@ -42,7 +42,7 @@ def _diff(tree: GitTree, change: dict[str, str | None], mode: str | None = None)
 
 def test_grafted_trees_equal_full_index_trees(tmp_path: Path) -> None:
     tree = GitTree.create_small(tmp_path / "linux", FILES)
-    steps = [
+    steps: list[dict[str, str | None]] = [
         {"arch/x86/coco/tdx/tdx.c": "int a;\nint b2;\n", "arch/x86/virt/vmx/tdx/seamcall.S": "/* new dir */\n"},
         {"arch/x86/coco/tdx/old.c": None, "docs/with space.txt": "spaced, changed\n"},
         {"drivers/virt/only.c": None, "drivers/virt/new/deep/a.c": "int deep;\n"},  # a dir emptied, one made

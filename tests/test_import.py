@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from patchkit.mbox import read_mbox
-from tests.helpers import GitTree, make_small_series, run_cli
+from tests.helpers import CliResult, GitTree, make_small_series, run_cli
 
 
 def _same_dirs(left: Path, right: Path) -> bool:
@@ -31,54 +31,28 @@ def _feature_branch(tree: GitTree) -> None:
     tree.commit("x86/virt: Add README\n", {"arch/x86/virt/README": "hello\n"}, date="2026-04-02T12:00:00-07:00")
 
 
+def _import_range(tree: GitTree, revisions: str, *args: str, cwd: Path) -> CliResult:
+    """``patchkit import --range REVISIONS --tree TREE ARGS`` in ``cwd``."""
+    return run_cli("import", "--range", revisions, "--tree", str(tree.path), *args, cwd=cwd)
+
+
 def test_apply_then_import_is_byte_identical(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
     _feature_branch(small_tree)
-    first = run_cli(
-        "import",
-        "--range",
-        "patchkit-base..feature",
-        "--tree",
-        str(small_tree.path),
-        "--name",
-        "demo",
-        cwd=project.parent if project.exists() else tmp_path,
-    )
+    first = _import_range(small_tree, "patchkit-base..feature", "--name", "demo", cwd=tmp_path)
     assert first.code == 0, first.err
     series_dir = tmp_path / "series" / "demo"
     kept = tmp_path / "kept"
     shutil.copytree(series_dir, kept)
     small_tree.git("checkout", "-q", "main")
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=tmp_path).code == 0
-    again = run_cli(
-        "import",
-        "--range",
-        "patchkit-base..patchkit/demo/v1",
-        "--tree",
-        str(small_tree.path),
-        "--series",
-        str(series_dir),
-        cwd=tmp_path,
-    )
+    again = _import_range(small_tree, "patchkit-base..patchkit/demo/v1", "--series", str(series_dir), cwd=tmp_path)
     assert again.code == 0, again.err
     assert _same_dirs(series_dir, kept)
 
 
 def test_import_then_apply_gives_identical_trees_and_metadata(tmp_path: Path, small_tree: GitTree) -> None:
     _feature_branch(small_tree)
-    assert (
-        run_cli(
-            "import",
-            "--range",
-            "patchkit-base..feature",
-            "--tree",
-            str(small_tree.path),
-            "--name",
-            "demo",
-            cwd=tmp_path,
-        ).code
-        == 0
-    )
+    assert _import_range(small_tree, "patchkit-base..feature", "--name", "demo", cwd=tmp_path).code == 0
     small_tree.git("checkout", "-q", "main")
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=tmp_path).code == 0
     fmt = "--format=%T %an %ae %aI %B"
@@ -94,16 +68,7 @@ def test_import_into_existing_series_keeps_what_a_branch_cannot_say(tmp_path: Pa
     with (series_dir / "series.yaml").open("a") as handle:
         handle.write("to:\n- x86@kernel.org\ncover:\n  subject: Demo\n  body: Why.\n")
     _feature_branch(small_tree)
-    result = run_cli(
-        "import",
-        "--range",
-        "patchkit-base..feature",
-        "--tree",
-        str(small_tree.path),
-        "--series",
-        str(series_dir),
-        cwd=tmp_path,
-    )
+    result = _import_range(small_tree, "patchkit-base..feature", "--series", str(series_dir), cwd=tmp_path)
     assert result.code == 0, result.err
     text = (series_dir / "series.yaml").read_text()
     assert "x86@kernel.org" in text and "subject: Demo" in text
@@ -120,9 +85,7 @@ def test_merge_commits_are_refused(tmp_path: Path, small_tree: GitTree) -> None:
     small_tree.git("checkout", "-q", "main")
     small_tree.commit("other\n", {"other.txt": "x\n"})
     small_tree.git("merge", "-q", "--no-edit", "feature")
-    result = run_cli(
-        "import", "--range", "patchkit-base..main", "--tree", str(small_tree.path), "--name", "demo", cwd=tmp_path
-    )
+    result = _import_range(small_tree, "patchkit-base..main", "--name", "demo", cwd=tmp_path)
     assert result.code == 3
     assert "contains merge commit" in result.err
     assert not (tmp_path / "series").exists()
@@ -146,9 +109,7 @@ def test_non_utf8_commit_author_is_refused(tmp_path: Path, small_tree: GitTree) 
         .stdout.decode()
         .strip()
     )
-    result = run_cli(
-        "import", "--range", f"patchkit-base..{commit}", "--tree", str(small_tree.path), "--name", "demo", cwd=tmp_path
-    )
+    result = _import_range(small_tree, f"patchkit-base..{commit}", "--name", "demo", cwd=tmp_path)
     assert result.code == 3
     assert f"commit {commit[:12]}: author or message is not valid UTF-8" in result.err
 

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _series
+from tests.helpers import GitTree, run_cli, write_mail_series
 
 
 def _formatted(project: Path, tree: GitTree, out: str, *extra: str) -> list[Path]:
@@ -25,9 +24,9 @@ def _mbox(path: Path, mails: list[Path]) -> Path:
 
 def _v1_and_v2(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path], list[Path]]:
     project = tmp_path / "project"
-    _series(project, tree)
+    write_mail_series(project, tree)
     v1 = _formatted(project, tree, "v1")
-    _series(project, tree, revision=2)
+    write_mail_series(project, tree, revision=2)
     yaml_path = project / "series/demo/series.yaml"
     yaml_path.write_text(yaml_path.read_text().replace("Explain why.", "Explain why, better."))
     v2 = _formatted(project, tree, "v2")

@@ -54,7 +54,7 @@ def test_fold_never_lets_a_value_start_a_new_header(value: str, name: str) -> No
             or len(value) > 2000 or name in ("To", "Cc", "From")  # fmt: skip
         return
     except (ValueError, IndexError, TypeError):
-        return pytest.fail(f"{name}: {value!r} escaped as a non-patchkit error")
+        pytest.fail(f"{name}: {value!r} escaped as a non-patchkit error")
     assert "\r" not in folded and folded.endswith("\n")
     lines = folded.rstrip("\n").split("\n")
     assert lines[0].startswith(f"{name}: ") or lines[0] == f"{name}:"

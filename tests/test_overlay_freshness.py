@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
-
-from tests.helpers import GitTree, make_small_series, run_cli
+from tests.helpers import Project
 
 OVERLAY = """diff --git a/README b/README
 index 000000000000..111111111111 100644
@@ -19,27 +15,22 @@ index 000000000000..111111111111 100644
 """
 
 
-def test_an_edited_overlay_is_detected_and_a_second_apply_picks_it_up(tmp_path: Path, small_tree: GitTree) -> None:
-    project = tmp_path / "project"
-    directory = make_small_series(project, small_tree)
-    data = yaml.safe_load((directory / "series.yaml").read_text())
-    data["patches"].append({
+def test_an_edited_overlay_is_detected_and_a_second_apply_picks_it_up(project: Project) -> None:
+    tree = str(project.tree.path)
+    project.mutate(lambda data: data["patches"].append({
         "subject": "test: Probe (overlay)", "author": {"name": "A", "email": "a@example.org"},
         "date": "2026-02-05T00:00:00+00:00", "diff": "0003-overlay.diff", "overlay": True,
-    })  # fmt: skip
-    (directory / "series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-    (directory / "0003-overlay.diff").write_text(OVERLAY.format(text="probe one"))
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
-    status = run_cli("status", "--tree", str(small_tree.path), cwd=project)
-    assert "state:   matches the data (2 patches)" in status.out
+    }))  # fmt: skip
+    project.set_diff(OVERLAY.format(text="probe one"), "0003-overlay.diff")
+    project.apply()
+    assert "state:   matches the data (2 patches)" in project.cli("status", "--tree", tree).out
 
-    (directory / "0003-overlay.diff").write_text(OVERLAY.format(text="probe two"))
-    stale = run_cli("status", "--tree", str(small_tree.path), cwd=project)
+    project.set_diff(OVERLAY.format(text="probe two"), "0003-overlay.diff")
+    stale = project.cli("status", "--tree", tree)
     assert "the overlay patches changed since apply" in stale.out
-    verify = run_cli("verify", "--tree", str(small_tree.path), "--no-build", "--no-lint", cwd=project)
+    verify = project.cli("verify", "--tree", tree, "--no-build", "--no-lint")
     assert verify.code == 1
     assert "the overlay patches changed since apply (run 'patchkit apply' again)" in verify.out
 
-    again = run_cli("apply", "--tree", str(small_tree.path), cwd=project)  # same branch: no --force needed
-    assert again.code == 0, again.err
-    assert "matches the data (2 patches)" in run_cli("status", "--tree", str(small_tree.path), cwd=project).out
+    project.apply()  # same branch: no --force needed
+    assert "matches the data (2 patches)" in project.cli("status", "--tree", tree).out

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _read, _series
+from tests.helpers import GitTree, posted_v1, read_mail, run_cli
 
 
 def _data(project: Path) -> dict[str, object]:
@@ -21,24 +20,15 @@ def _write(project: Path, data: dict[str, object]) -> None:
     (project / "series/demo/series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
-def _posted_v1(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
-    project = tmp_path / "project"
-    _series(project, tree)
-    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
-    result = run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project)
-    assert result.code == 0, result.err
-    return project, sorted((project / "v1").glob("*.patch"))
-
-
 def test_revise_records_what_v1_was_and_opens_v2(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted_v1(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     result = run_cli("revise", cwd=project)
     assert result.code == 0, result.err
     assert "v1 recorded in history/v1" in result.out and "now v2" in result.out
     data = _data(project)
     assert data["revision"] == 2
     assert data["changelog"] == [{"revision": 1, "changes": "First posting."}, {"revision": 2, "changes": ""}]
-    mails = [_read(p) for p in v1]
+    mails = [read_mail(p) for p in v1]
     assert data["change_id"] == mails[0]["X-Change-ID"]
     history = data["history"]
     assert isinstance(history, list) and len(history) == 1
@@ -61,8 +51,8 @@ def test_revise_records_what_v1_was_and_opens_v2(tmp_path: Path, small_tree: Git
 
 
 def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted_v1(tmp_path, small_tree)
-    v1_cover = _read(v1[0])
+    project, v1 = posted_v1(tmp_path, small_tree)
+    v1_cover = read_mail(v1[0])
     assert run_cli("revise", cwd=project).code == 0
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
@@ -80,7 +70,7 @@ def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: P
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
     assert result.code == 0, result.err
     assert "range-diff against v1 (recorded in history/v1)" in result.out
-    cover = _read(project / "v2/0000-cover-letter.patch")
+    cover = read_mail(project / "v2/0000-cover-letter.patch")
     body = cover.get_content()
     assert cover["Subject"] == "[PATCH v2 0/2] demo: Two small changes"
     assert cover["X-Change-ID"] == v1_cover["X-Change-ID"]
@@ -92,7 +82,7 @@ def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: P
 
 
 def test_the_archive_url_is_configurable(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted_v1(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     assert run_cli("revise", cwd=project).code == 0
     data = _data(project)
     data["archive"] = "https://lists.example.org/msg/%s/"
@@ -102,6 +92,6 @@ def test_the_archive_url_is_configurable(tmp_path: Path, small_tree: GitTree) ->
     _write(project, data)
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project).code == 0
-    body = _read(project / "v2/0000-cover-letter.patch").get_content()
-    v1_id = _read(v1[0])["Message-ID"].strip("<>")
+    body = read_mail(project / "v2/0000-cover-letter.patch").get_content()
+    v1_id = read_mail(v1[0])["Message-ID"].strip("<>")
     assert f"- Link to v1: https://lists.example.org/msg/{v1_id}/\n" in body

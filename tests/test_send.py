@@ -19,8 +19,7 @@ pytest.importorskip("aiosmtpd")
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _read, _series
+from tests.helpers import GitTree, Project, read_mail, run_cli
 
 
 @dataclass
@@ -60,14 +59,12 @@ def inbox() -> Iterator[Inbox]:
     controller.stop()
 
 
-def _verified(tmp_path: Path, tree: GitTree) -> Path:
-    project = tmp_path / "project"
-    _series(project, tree)
-    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
-    result = run_cli("verify", "--tree", str(tree.path), "--no-lint", "--no-build", "--results",
-                     str(tmp_path / "results"), cwd=project)  # fmt: skip
+def _verified(applied: Project, tmp_path: Path) -> Path:
+    """The applied mailable series, verified (no lint, no build): what send asks for first."""
+    result = applied.cli("verify", "--tree", str(applied.tree.path), "--no-lint", "--no-build",
+                         "--results", str(tmp_path / "results"))  # fmt: skip
     assert result.code == 0, result.out + result.err
-    return project
+    return applied.root
 
 
 def _send(project: Path, tree: GitTree, port: int, *extra: str) -> Any:
@@ -75,19 +72,17 @@ def _send(project: Path, tree: GitTree, port: int, *extra: str) -> Any:
                    "--smtp-encryption", "none", *extra, cwd=project)  # fmt: skip
 
 
-def test_send_refuses_an_unverified_revision(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
-    project = tmp_path / "project"
-    _series(project, small_tree)
-    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+def test_send_refuses_an_unverified_revision(applied_mail_project: Project, small_tree: GitTree, inbox: Inbox) -> None:
+    project = applied_mail_project.root
     result = _send(project, small_tree, inbox.port)
     assert result.code == 4 and "v1 was never verified; run 'patchkit verify' first" in result.err
     assert inbox.received == []
 
 
 def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
-    tmp_path: Path, small_tree: GitTree, inbox: Inbox
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
 ) -> None:
-    project = _verified(tmp_path, small_tree)
+    project = _verified(applied_mail_project, tmp_path)
     result = _send(project, small_tree, inbox.port)
     assert result.code == 0, result.err
     assert "verify: v1 passed on" in result.out and "3 mails sent" in result.out
@@ -98,14 +93,14 @@ def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
         assert rcpts == ["x86@kernel.org", "linux-kernel@vger.kernel.org"]
         # the mail on the wire is the file, byte for byte (without the mbox separator line)
         assert content.replace(b"\r\n", b"\n").rstrip(b"\n") == path.read_bytes().split(b"\n", 1)[1].rstrip(b"\n")
-    cover = _read(files[0])
+    cover = read_mail(files[0])
     for path in files[1:]:
-        assert _read(path)["In-Reply-To"] == cover["Message-ID"]
+        assert read_mail(path)["In-Reply-To"] == cover["Message-ID"]
     data = yaml.safe_load((project / "series/demo/series.yaml").read_text())
     (record,) = data["history"]
     assert record["revision"] == 1 and record["sent"] is True
     assert record["cover_message_id"] == cover["Message-ID"]
-    assert [p["message_id"] for p in record["patches"]] == [_read(p)["Message-ID"] for p in files[1:]]
+    assert [p["message_id"] for p in record["patches"]] == [read_mail(p)["Message-ID"] for p in files[1:]]
     # the same revision is not sent twice by accident
     again = _send(project, small_tree, inbox.port)
     assert again.code == 2 and "v1 was already sent on" in again.err and "run 'patchkit revise' for v2" in again.err
@@ -115,8 +110,10 @@ def test_every_mail_arrives_threaded_with_exact_headers_and_is_recorded(
     assert yaml.safe_load((project / "series/demo/series.yaml").read_text())["history"][0]["sent"] is True
 
 
-def test_a_changed_series_needs_verify_again(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
-    project = _verified(tmp_path, small_tree)
+def test_a_changed_series_needs_verify_again(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
+) -> None:
+    project = _verified(applied_mail_project, tmp_path)
     diff = project / "series/demo/0002-makefile.diff"
     diff.write_text(diff.read_text().replace("+obj-y += vmx/", "+obj-y += vmx/ tdx/"))
     assert run_cli("apply", "--tree", str(small_tree.path), "--force", cwd=project).code == 0
@@ -129,8 +126,10 @@ def test_a_changed_series_needs_verify_again(tmp_path: Path, small_tree: GitTree
     assert "verify: not checked (--force)" in result.out and len(inbox.received) == 3
 
 
-def test_dry_run_to_self_and_reflect(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
-    project = _verified(tmp_path, small_tree)
+def test_dry_run_to_self_and_reflect(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
+) -> None:
+    project = _verified(applied_mail_project, tmp_path)
     before = (project / "series/demo/series.yaml").read_bytes()
     result = _send(project, small_tree, inbox.port, "--dry-run")
     assert result.code == 0 and "dry run: 3 mails not sent" in result.out
@@ -150,9 +149,9 @@ def test_dry_run_to_self_and_reflect(tmp_path: Path, small_tree: GitTree, inbox:
 
 
 def test_smtp_login_takes_the_password_from_the_environment(
-    tmp_path: Path, small_tree: GitTree, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = _verified(tmp_path, small_tree)
+    project = _verified(applied_mail_project, tmp_path)
     monkeypatch.setenv("PATCHKIT_SMTP_PASSWORD", "wrong")
     result = _send(project, small_tree, inbox.port, "--smtp-user", "me")
     assert result.code == 8 and "535" in result.err and "0 of 3 sent" in result.err
@@ -164,7 +163,7 @@ def test_smtp_login_takes_the_password_from_the_environment(
     assert "s3cret" not in (project / "series/demo/series.yaml").read_text()
 
 
-def test_starttls_with_a_private_ca(tmp_path: Path, small_tree: GitTree) -> None:
+def test_starttls_with_a_private_ca(applied_mail_project: Project, tmp_path: Path, small_tree: GitTree) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
@@ -174,7 +173,7 @@ def test_starttls_with_a_private_ca(tmp_path: Path, small_tree: GitTree) -> None
     box = Inbox(_free_port())
     controller = _serve(box, tls_context=context, require_starttls=True)
     try:
-        project = _verified(tmp_path, small_tree)
+        project = _verified(applied_mail_project, tmp_path)
         base = ["send", "--tree", str(small_tree.path), "--smtp-server", "127.0.0.1", "--smtp-port", str(box.port)]
         result = run_cli(*base, "--smtp-encryption", "starttls", cwd=project)
         assert result.code == 8 and "CERTIFICATE_VERIFY_FAILED" in result.err  # an unknown CA is not trusted
@@ -185,10 +184,12 @@ def test_starttls_with_a_private_ca(tmp_path: Path, small_tree: GitTree) -> None
         controller.stop()
 
 
-def test_git_send_email_missing_says_which_package(tmp_path: Path, small_tree: GitTree, inbox: Inbox) -> None:
+def test_git_send_email_missing_says_which_package(
+    applied_mail_project: Project, tmp_path: Path, small_tree: GitTree, inbox: Inbox
+) -> None:
     exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
     if Path(exec_path, "git-send-email").exists():
         pytest.skip("git send-email is installed here")
-    project = _verified(tmp_path, small_tree)
+    project = _verified(applied_mail_project, tmp_path)
     result = run_cli("send", "--tree", str(small_tree.path), "--via", "git-send-email", cwd=project)
     assert result.code == 7 and "apt-get install git-email" in result.err

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
-from tests.helpers import GitTree, run_cli
-from tests.test_format import _read, _series
+from tests.helpers import GitTree, posted_v1, read_mail, run_cli
 
 
 def _reply(sender: str, message_id: str, in_reply_to: str, references: list[str], subject: str, body: str) -> str:
@@ -21,16 +21,8 @@ def _reply(sender: str, message_id: str, in_reply_to: str, references: list[str]
     )
 
 
-def _posted(tmp_path: Path, tree: GitTree) -> tuple[Path, list[Path]]:
-    project = tmp_path / "project"
-    _series(project, tree)
-    assert run_cli("apply", "--tree", str(tree.path), cwd=project).code == 0
-    assert run_cli("format", "--tree", str(tree.path), "-o", "v1", cwd=project).code == 0
-    return project, sorted((project / "v1").glob("*.patch"))
-
-
 def _replies(tmp_path: Path, v1: list[Path]) -> Path:
-    cover, first, second = (_read(p) for p in v1)
+    cover, first, second = (read_mail(p) for p in v1)
     c, p1 = cover["Message-ID"], first["Message-ID"]
     # patch 2 as the list delivered it to someone: another Message-Id, the same change
     relayed = re.sub(rb"Message-ID: <[^>]+>", b"Message-ID: <relayed-2@list.example.org>", v1[2].read_bytes())
@@ -52,7 +44,7 @@ def _replies(tmp_path: Path, v1: list[Path]) -> Path:
     return path
 
 
-def _patches(project: Path) -> list[dict[str, object]]:
+def _patches(project: Path) -> list[dict[str, Any]]:
     data = yaml.safe_load((project / "series/demo/series.yaml").read_text())
     patches = data["patches"]
     assert isinstance(patches, list)
@@ -60,7 +52,7 @@ def _patches(project: Path) -> list[dict[str, object]]:
 
 
 def test_trailers_from_replies_land_on_the_right_patches(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     mbox = _replies(tmp_path, v1)
     result = run_cli("trailers", "--mbox", str(mbox), cwd=project)
     assert result.code == 0, result.err
@@ -100,7 +92,7 @@ def test_trailers_from_replies_land_on_the_right_patches(tmp_path: Path, small_t
 
 
 def test_a_trailer_for_a_patch_changed_since_is_flagged_not_carried(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     mbox = _replies(tmp_path, v1)
     assert run_cli("revise", cwd=project).code == 0
     diff = project / "series/demo/0001-readme.diff"
@@ -119,7 +111,7 @@ def test_a_trailer_for_a_patch_changed_since_is_flagged_not_carried(tmp_path: Pa
 
 
 def test_dry_run_changes_nothing(tmp_path: Path, small_tree: GitTree) -> None:
-    project, v1 = _posted(tmp_path, small_tree)
+    project, v1 = posted_v1(tmp_path, small_tree)
     before = (project / "series/demo/series.yaml").read_bytes()
     result = run_cli("trailers", "--mbox", str(_replies(tmp_path, v1)), "--dry-run", cwd=project)
     assert result.code == 0 and "5 trailer(s) would be added (--dry-run)" in result.out
@@ -127,7 +119,7 @@ def test_dry_run_changes_nothing(tmp_path: Path, small_tree: GitTree) -> None:
 
 
 def test_import_of_a_thread_takes_the_replies_trailers(tmp_path: Path, small_tree: GitTree) -> None:
-    _, v1 = _posted(tmp_path, small_tree)
+    _, v1 = posted_v1(tmp_path, small_tree)
     replies = _replies(tmp_path, v1)
     # b4-style Message-Ids of someone else's posting: matched by patch-id, not by id
     thread = tmp_path / "thread.mbox"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_missing_qemu_names_the_package(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_tcg_when_asked_or_when_kvm_is_not_accessible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert qemu.choose_accel("tcg", tmp_path, tmp_path, tmp_path).accel == "tcg"
-    monkeypatch.setattr(qemu.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
     choice = qemu.choose_accel("auto", tmp_path, tmp_path, tmp_path)
     assert choice.accel == "tcg"
     assert "/dev/kvm is missing or not accessible" in choice.why
@@ -82,7 +83,7 @@ def test_a_kvm_that_prints_the_kernel_banner_is_used(tmp_path: Path, monkeypatch
 
 
 def test_the_probe_verdict_is_reused_within_one_host_boot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qemu.os, "access", lambda path, mode: True)
+    monkeypatch.setattr(os, "access", lambda path, mode: True)
     monkeypatch.setattr(qemu, "_boot_id", lambda: "boot-1")
     calls: list[Path] = []
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ import pytest
 from patchkit import doctor
 from patchkit.errors import MissingToolError
 from patchkit.progress import Progress
+from tests.helpers import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,19 +44,15 @@ def test_missing_programs_give_one_apt_command(tmp_path: Path, monkeypatch: pyte
 
 
 def test_doctor_cli_exits_7_and_boot_cli_names_qemu(tmp_path: Path) -> None:
-    path = _path_with(tmp_path, "git", "busybox")
-    env = {**os.environ, "PATH": path}
-    result = subprocess.run([sys.executable, "-m", "patchkit", "doctor"], capture_output=True, text=True, env=env,
-                            cwd=tmp_path, check=False)  # fmt: skip
-    assert result.returncode == 7
-    assert "MISSING qemu-system-x86_64" in result.stdout
-    assert "apt-get install" in result.stdout
-    boot = subprocess.run([sys.executable, "-m", "patchkit", "boot"], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, check=False)  # fmt: skip
-    assert boot.returncode == 7
-    assert "patchkit: error: missing: qemu-system-x86_64" in boot.stderr
-    assert "qemu-system-x86" in boot.stderr
-    assert "Traceback" not in boot.stderr
+    env = {"PATH": _path_with(tmp_path, "git", "busybox")}
+    result = run_cli("doctor", cwd=tmp_path, env=env)
+    assert result.code == 7
+    assert "MISSING qemu-system-x86_64" in result.out
+    assert "apt-get install" in result.out
+    boot = run_cli("boot", cwd=tmp_path, env=env)
+    assert boot.code == 7
+    assert "patchkit: error: missing: qemu-system-x86_64" in boot.err
+    assert "qemu-system-x86" in boot.err
 
 
 def test_plain_progress_prints_one_line_per_step(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,7 +14,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from patchkit.kbuild.walk import build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from patchkit.states import series_states
-from tests.helpers import PINNED_ENV, clone_real_tree, write_series
+from tests.helpers import PINNED_ENV, clone_real_tree, patchkit_argv, process_env, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -82,11 +81,11 @@ class Demo:
     image: Path  # a copy of the end state's bzImage
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **PINNED_ENV, "XDG_CACHE_HOME": str(self.cache), "GIT_CONFIG_GLOBAL": os.devnull,
-                "CI": "1"}  # fmt: skip
+        return process_env(**PINNED_ENV, XDG_CACHE_HOME=str(self.cache), GIT_CONFIG_GLOBAL=os.devnull, CI="1")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "patchkit", *args], cwd=self.project, env=self.env(),
+        # A process of its own, as in CI: these runs take minutes, and the Ctrl-C test needs one anyway.
+        return subprocess.run(patchkit_argv(*args), cwd=self.project, env=self.env(),
                               capture_output=True, text=True, check=False)  # fmt: skip
 
 
@@ -249,7 +248,7 @@ def test_a_fragment_option_that_does_not_exist_is_named(demo: Demo, tmp_path: Pa
 def test_ctrl_c_during_a_build_stops_make_and_exits_130(demo: Demo) -> None:
     work_dir = str(demo.cache / "patchkit" / "work" / "demo")
     # --fresh: the demo's verdicts are cached by now, and this test needs make to run.
-    child = subprocess.Popen([sys.executable, "-m", "patchkit", "build", "demo", "--tree", str(demo.tree), "--fresh"],
+    child = subprocess.Popen(patchkit_argv("build", "demo", "--tree", str(demo.tree), "--fresh"),
                              cwd=demo.project, env=demo.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)  # fmt: skip
     assert child.stderr is not None

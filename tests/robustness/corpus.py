@@ -17,73 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.helpers import DIFF_NEW_FILE, DIFF_README, GitTree, small_series_data, write_series
-
-
-@dataclass
-class Project:
-    """A project directory holding ``series/demo`` and the small tree it applies to."""
-
-    root: Path
-    tree: GitTree
-
-    @property
-    def series(self) -> Path:
-        return self.root / "series" / "demo"
-
-    @property
-    def yaml_path(self) -> Path:
-        return self.series / "series.yaml"
-
-    @classmethod
-    def create(cls, root: Path, tree: GitTree) -> Project:
-        write_series(
-            root / "series" / "demo",
-            small_series_data(tree),
-            {"0001-readme.diff": DIFF_README, "0002-makefile.diff": DIFF_NEW_FILE},
-        )
-        return cls(root, tree)
-
-    def data(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = yaml.safe_load(self.yaml_path.read_text())
-        return loaded
-
-    def write_data(self, data: dict[str, Any]) -> None:
-        self.yaml_path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-
-    def mutate(self, change: Callable[[dict[str, Any]], object]) -> None:
-        data = self.data()
-        change(data)
-        self.write_data(data)
-
-    def text(self) -> str:
-        return self.yaml_path.read_text()
-
-    def write_text(self, text: str) -> None:
-        self.yaml_path.write_text(text)
-
-    def replace(self, old: str, new: str) -> None:
-        text = self.text()
-        assert old in text, f"{old!r} not in series.yaml"
-        self.write_text(text.replace(old, new, 1))
-
-    def line_of(self, needle: str) -> int:
-        text = self.text()
-        return text[: text.index(needle)].count("\n") + 1
-
-    def set_diff(self, text: str, name: str = "0001-readme.diff") -> Path:
-        path = self.series / name
-        path.unlink(missing_ok=True)
-        path.write_text(text)
-        return path
-
-    def only_first_patch(self) -> None:
-        self.mutate(lambda d: d.update(patches=d["patches"][:1]))
-
-    def diff_path(self, name: str = "0001-readme.diff") -> Path:
-        return self.series / name
+from tests.helpers import DIFF_README, GitTree, Project
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Run the corpus (tests/robustness/corpus.py) through the real CLI boundary, in process for speed.
+"""Run the corpus (tests/robustness/corpus.py) through the real command line, in process for speed.
 
 Each case: the documented exit code, exactly one line on stderr that names the
 problem, and the tree exactly as it was.
@@ -10,15 +10,15 @@ import re
 
 import pytest
 
-from tests.robustness.conftest import RunCli
-from tests.robustness.corpus import CASES, Case, Project, full_snapshot
+from tests.helpers import Project
+from tests.robustness.corpus import CASES, Case, full_snapshot
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_case(case: Case, project: Project, run: RunCli) -> None:
+def test_case(case: Case, project: Project) -> None:
     case.setup(project)
     before = full_snapshot(project.tree)
-    result = run(*case.args, "--tree", str(project.tree.path), cwd=project.root)
+    result = project.cli(*case.args, "--tree", str(project.tree.path))
     assert result.code == case.code, result.err
     lines = result.err.splitlines()
     if case.code == 2:  # click shows the usage before its error line
@@ -35,13 +35,13 @@ def test_the_corpus_is_large_and_its_ids_unique() -> None:
     assert len({case.id for case in CASES}) == len(CASES)
 
 
-def test_anchors_for_values_said_once_are_fine(project: Project, run: RunCli) -> None:
+def test_anchors_for_values_said_once_are_fine(project: Project) -> None:
     """An author written once and used by every patch (or shared Python objects yaml.safe_dump wrote so)."""
     data = project.data()
     data["patches"][1]["author"] = data["patches"][0]["author"]
     project.write_data(data)
     assert "&id001" in project.text() and "*id001" in project.text()
-    result = run("apply", "--tree", str(project.tree.path), cwd=project.root)
+    result = project.cli("apply", "--tree", str(project.tree.path))
     assert result.code == 0, result.err
     author = project.tree.git("log", "-1", "--format=%an <%ae>").strip()
     assert author == "Zoë Ærø <zoe@example.org>"

@@ -65,4 +65,4 @@ def test_only_the_command_line_exits_and_commands_return_documented_codes() -> N
                 assert getattr(node.exc.func, "id", "") != "SystemExit", f"{source}:{node.lineno} exits"
             returned = node.value if isinstance(node, ast.Return) else None
             if source.parent.name == "commands" and isinstance(returned, ast.Constant):
-                assert returned.value in codes, f"{source}:{node.lineno} returns {returned.value}"
+                assert returned.value in codes, f"{source}:{getattr(node, 'lineno', '?')} returns {returned.value!r}"

@@ -13,10 +13,9 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -24,24 +23,21 @@ import pytest
 import yaml
 
 from patchkit.recovery import INTENT_FILE
-from tests.helpers import DIFF_README, CliResult, GitTree, fake_kernel_files, small_series_data, write_series
-from tests.robustness.conftest import RunCli
-from tests.robustness.corpus import Project, full_snapshot
+from tests.helpers import (
+    DIFF_README,
+    GitTree,
+    Project,
+    fake_kernel_files,
+    patchkit_argv,
+    process_env,
+    run_process,
+    small_series_data,
+    write_many_patch_series,
+    write_series,
+)
+from tests.robustness.corpus import full_snapshot
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 INTERRUPTED_LINE = "patchkit: interrupted; nothing was left half done"
-
-
-def patchkit(
-    *args: str, cwd: Path, env: Mapping[str, str] | None = None, timeout: float = 120, prefix: tuple[str, ...] = ()
-) -> CliResult:
-    result = subprocess.run(
-        [*prefix, sys.executable, "-m", "patchkit", *args],
-        cwd=cwd, capture_output=True, text=True, check=False, timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})},
-    )  # fmt: skip
-    assert "Traceback" not in result.stderr, result.stderr
-    return CliResult(result.returncode, result.stdout, result.stderr)
 
 
 def one_line(err: str) -> str:
@@ -57,7 +53,7 @@ def test_git_missing_from_path_is_exit_7_naming_the_package(project: Project, tm
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     before = full_snapshot(project.tree)
-    result = patchkit("apply", "--tree", str(project.tree.path), cwd=project.root, env={"PATH": str(empty)})
+    result = project.cli("apply", "--tree", str(project.tree.path), env={"PATH": str(empty)})
     assert result.code == 7, result.err
     assert one_line(result.err) == "patchkit: error: 'git' is not installed (install it with: apt-get install git)"
     assert full_snapshot(project.tree) == before
@@ -68,13 +64,13 @@ def _with_package_version(project: Project) -> None:
 
 
 def test_cache_under_a_regular_file_is_exit_8_naming_the_path(
-    project: Project, tmp_path: Path, run: RunCli, monkeypatch: pytest.MonkeyPatch
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _with_package_version(project)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the cache should be\n")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker / "cache"))
-    result = run("apply", cwd=project.root)
+    result = project.cli("apply")
     assert result.code == 8, result.err
     line = one_line(result.err)
     assert line.startswith(f"patchkit: error: {blocker}/cache/patchkit/trees"), line
@@ -98,7 +94,7 @@ def test_read_only_cache_is_exit_8_naming_the_path(project: Project, tmp_path: P
     cache = tmp_path / "ro-cache"
     cache.mkdir()
     prefix = _read_only_mount_prefix(cache)
-    result = patchkit("apply", cwd=project.root, env={"XDG_CACHE_HOME": str(cache)}, prefix=prefix)
+    result = run_process("apply", cwd=project.root, env={"XDG_CACHE_HOME": str(cache)}, prefix=prefix)
     assert result.code == 8, result.err
     line = one_line(result.err)
     assert line.startswith(f"patchkit: error: {cache}/patchkit/trees"), line
@@ -118,9 +114,8 @@ def test_a_signal_during_startup_is_130_and_one_line(project: Project, signum: i
     """
     before = full_snapshot(project.tree)
     child = subprocess.Popen(
-        [sys.executable, "-m", "patchkit", "apply", "--tree", str(project.tree.path)],
-        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        patchkit_argv("apply", "--tree", str(project.tree.path)),
+        cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=process_env(),
         preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}),
     )  # fmt: skip
     child.send_signal(signum)
@@ -154,9 +149,8 @@ def test_a_second_apply_waits_for_the_first_and_says_so(project: Project, tmp_pa
     err_file = tmp_path / "stderr"
     with holding(tree.path / ".git" / "patchkit" / "apply.lock"), err_file.open("w") as err:
         child = subprocess.Popen(
-            [sys.executable, "-m", "patchkit", "apply", "--tree", str(tree.path)],
-            cwd=project.root, stdout=subprocess.DEVNULL, stderr=err,
-            env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+            patchkit_argv("apply", "--tree", str(tree.path)),
+            cwd=project.root, stdout=subprocess.DEVNULL, stderr=err, env=process_env(),
         )  # fmt: skip
         _wait_for(lambda: "waiting" in err_file.read_text())
         assert err_file.read_text() == (
@@ -172,11 +166,10 @@ def test_a_second_apply_waits_for_the_first_and_says_so(project: Project, tmp_pa
 
 def test_two_applies_at_once_take_turns(project: Project) -> None:
     tree = project.tree
-    argv = [sys.executable, "-m", "patchkit", "apply", "--tree", str(tree.path)]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    argv = patchkit_argv("apply", "--tree", str(tree.path))
+    env, pipe = process_env(), subprocess.PIPE
     children = [
-        subprocess.Popen(argv, cwd=project.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        for _ in range(2)
+        subprocess.Popen(argv, cwd=project.root, stdout=pipe, stderr=pipe, text=True, env=env) for _ in range(2)
     ]
     outcomes = [child.communicate(timeout=120) for child in children]
     assert [child.returncode for child in children] == [0, 0], outcomes
@@ -186,11 +179,11 @@ def test_two_applies_at_once_take_turns(project: Project) -> None:
     assert not list((tree.path / ".git").glob("*.lock"))
 
 
-def test_a_build_of_a_series_already_building_is_refused(project: Project, hermetic_env: Path, run: RunCli) -> None:
-    assert run("apply", "--tree", str(project.tree.path), cwd=project.root).code == 0
+def test_a_build_of_a_series_already_building_is_refused(project: Project, hermetic_env: Path) -> None:
+    project.apply()
     _add_config(project)
     with holding(hermetic_env / ".cache" / "patchkit" / "work" / "demo" / "lock"):
-        result = run("build", "--tree", str(project.tree.path), cwd=project.root)
+        result = project.cli("build", "--tree", str(project.tree.path))
     assert result.code == 4, result.err
     assert one_line(result.err).endswith("another patchkit build or boot of this series is running; wait for it")
 
@@ -225,11 +218,11 @@ def _fake_kernel_project(root: Path, all_recipe: str) -> Project:
     return project
 
 
-def test_a_failing_build_is_exit_5_naming_the_state_and_error(tmp_path: Path, run: RunCli) -> None:
+def test_a_failing_build_is_exit_5_naming_the_state_and_error(tmp_path: Path) -> None:
     """A tree whose Makefile configures and then fails to compile: exit 5 in a second, no kernel built."""
     project = _fake_kernel_project(tmp_path, COMPILE_ERROR)
-    assert run("apply", "--tree", str(project.tree.path), cwd=project.root).code == 0
-    result = run("build", "--tree", str(project.tree.path), cwd=project.root)
+    project.apply()
+    result = project.cli("build", "--tree", str(project.tree.path))
     assert result.code == 5, result.err
     line = result.err.splitlines()[-1]
     assert line.startswith("patchkit: error: base is the first that does not build (config guest): ")
@@ -239,11 +232,11 @@ def test_a_failing_build_is_exit_5_naming_the_state_and_error(tmp_path: Path, ru
 @pytest.mark.skipif(
     not (shutil.which("qemu-system-x86_64") and shutil.which("busybox")), reason="QEMU or busybox is not installed"
 )
-def test_a_kernel_that_does_not_boot_is_exit_6(tmp_path: Path, run: RunCli) -> None:
+def test_a_kernel_that_does_not_boot_is_exit_6(tmp_path: Path) -> None:
     """The fake build's "kernel" is a few bytes of text: real QEMU refuses it, and boot says so (exit 6)."""
     project = _fake_kernel_project(tmp_path, NOT_A_KERNEL)
-    assert run("apply", "--tree", str(project.tree.path), cwd=project.root).code == 0
-    result = run("boot", "--tree", str(project.tree.path), "--accel", "tcg", "--timeout", "20", cwd=project.root)
+    project.apply()
+    result = project.cli("boot", "--tree", str(project.tree.path), "--accel", "tcg", "--timeout", "20")
     assert result.code == 6, result.err
     line = result.err.splitlines()[-1]
     assert line.startswith("patchkit: error: config guest at patch 1 did not boot: QEMU exited before userspace"), line
@@ -274,10 +267,10 @@ def _intent(tree: GitTree, record: dict[str, object], *, started: float) -> Path
     return path
 
 
-def _applied_then_undone(project: Project, run: RunCli) -> dict[str, object]:
+def _applied_then_undone(project: Project) -> dict[str, object]:
     """Apply for real (to learn the record), then put the tree back as it was before."""
     tree = project.tree
-    assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 0
+    project.apply()
     record_path = tree.path / ".git/patchkit/demo.json"
     record: dict[str, object] = json.loads(record_path.read_text())
     tree.git("checkout", "-q", "main")
@@ -294,14 +287,14 @@ def _half_checkout(tree: GitTree, tip: str) -> None:
     (tree.path / ".git" / "index.lock").write_bytes(b"DIRC partial")
 
 
-def test_an_apply_killed_during_checkout_is_finished_by_the_next_one(project: Project, run: RunCli) -> None:
+def test_an_apply_killed_during_checkout_is_finished_by_the_next_one(project: Project) -> None:
     tree = project.tree
-    record = _applied_then_undone(project, run)
+    record = _applied_then_undone(project)
     tip = str(record["patches"][-1]["commit"])  # type: ignore[index]
     intent = _intent(tree, record, started=time.time() - 1)
     pid = json.loads(intent.read_text())["pid"]
     _half_checkout(tree, tip)
-    result = run("apply", "--tree", str(tree.path), cwd=project.root)
+    result = project.cli("apply", "--tree", str(tree.path))
     assert result.code == 0, result.err
     lock = tree.path / ".git" / "index.lock"
     assert result.err.splitlines() == [
@@ -317,31 +310,31 @@ def test_an_apply_killed_during_checkout_is_finished_by_the_next_one(project: Pr
     assert json.loads((tree.path / ".git/patchkit/demo.json").read_text()) == record
 
 
-def test_a_lock_a_live_process_holds_is_never_removed(project: Project, run: RunCli) -> None:
+def test_a_lock_a_live_process_holds_is_never_removed(project: Project) -> None:
     tree = project.tree
-    record = _applied_then_undone(project, run)
+    record = _applied_then_undone(project)
     _intent(tree, record, started=time.time() - 1)
     _half_checkout(tree, str(record["patches"][-1]["commit"]))  # type: ignore[index]
     lock = tree.path / ".git" / "index.lock"
     before = full_snapshot(tree)
     with lock.open("rb"):  # this test process now holds it, as a running git would
-        result = run("apply", "--tree", str(tree.path), cwd=project.root)
+        result = project.cli("apply", "--tree", str(tree.path))
     assert result.code == 4, result.err
     assert one_line(result.err).startswith(f"patchkit: error: {lock} is held by a running process (pid {os.getpid()}")
     assert lock.read_bytes() == b"DIRC partial"
     assert full_snapshot(tree) == before
 
 
-def test_a_lock_older_than_the_interrupted_apply_is_someone_elses(project: Project, run: RunCli) -> None:
+def test_a_lock_older_than_the_interrupted_apply_is_someone_elses(project: Project) -> None:
     tree = project.tree
-    record = _applied_then_undone(project, run)
+    record = _applied_then_undone(project)
     started = time.time() - 1
     _intent(tree, record, started=started)
     _half_checkout(tree, str(record["patches"][-1]["commit"]))  # type: ignore[index]
     lock = tree.path / ".git" / "index.lock"
     os.utime(lock, (started - 3600, started - 3600))
     before = full_snapshot(tree)
-    result = run("apply", "--tree", str(tree.path), cwd=project.root)
+    result = project.cli("apply", "--tree", str(tree.path))
     assert result.code == 4, result.err
     assert one_line(result.err) == (
         f"patchkit: error: {lock} is older than an interrupted patchkit apply (pid "
@@ -352,15 +345,15 @@ def test_a_lock_older_than_the_interrupted_apply_is_someone_elses(project: Proje
     assert full_snapshot(tree) == before
 
 
-def test_changes_the_interrupted_switch_does_not_explain_are_left_alone(project: Project, run: RunCli) -> None:
+def test_changes_the_interrupted_switch_does_not_explain_are_left_alone(project: Project) -> None:
     tree = project.tree
-    record = _applied_then_undone(project, run)
+    record = _applied_then_undone(project)
     intent = _intent(tree, record, started=time.time() - 1)
     _half_checkout(tree, str(record["patches"][-1]["commit"]))  # type: ignore[index]
     (tree.path / "arch/x86/coco/tdx/tdx.c").write_text("/* the user's own edit */\n")
     (tree.path / ".git" / "index.lock").unlink()
     before = full_snapshot(tree)
-    result = run("apply", "--tree", str(tree.path), cwd=project.root)
+    result = project.cli("apply", "--tree", str(tree.path))
     assert result.code == 4, result.err
     assert one_line(result.err) == (
         f"patchkit: error: {tree.path}: an interrupted patchkit apply (pid {json.loads(intent.read_text())['pid']}) "
@@ -370,56 +363,41 @@ def test_changes_the_interrupted_switch_does_not_explain_are_left_alone(project:
     assert full_snapshot(tree) == before
 
 
-def test_an_apply_killed_after_its_checkout_gets_its_record_written(project: Project, run: RunCli) -> None:
+def test_an_apply_killed_after_its_checkout_gets_its_record_written(project: Project) -> None:
     tree = project.tree
-    assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 0
+    project.apply()
     record_path = tree.path / ".git/patchkit/demo.json"
     record = json.loads(record_path.read_text())
     record_path.unlink()
     intent = _intent(tree, record, started=time.time() - 1)
-    result = run("status", "--tree", str(tree.path), cwd=project.root)
+    result = project.cli("status", "--tree", str(tree.path))
     assert result.code == 1  # no record: status cannot tell the branch matches
-    result = run("apply", "--tree", str(tree.path), cwd=project.root)
+    result = project.cli("apply", "--tree", str(tree.path))
     assert result.code == 0, result.err
     pid = json.loads(intent.read_text())["pid"] if intent.exists() else None
     assert pid is None
     assert result.err.startswith("patchkit: an interrupted patchkit apply (pid ")
     assert "had switched to patchkit/demo/v1; its record is written now" in result.err
     assert json.loads(record_path.read_text()) == record
-    assert run("status", "--tree", str(tree.path), cwd=project.root).code == 0
+    assert project.cli("status", "--tree", str(tree.path)).code == 0
 
 
-def _many_patches(project: Project, count: int) -> None:
-    patches, diffs = [], {}
-    for index in range(1, count + 1):
-        name = f"{index:04d}-file.diff"
-        diffs[name] = (
-            f"diff --git a/gen/f{index}.c b/gen/f{index}.c\nnew file mode 100644\n"
-            f"--- /dev/null\n+++ b/gen/f{index}.c\n@@ -0,0 +1 @@\n+int f{index};\n"
-        )
-        patches.append({
-            "subject": f"gen: Add f{index}", "author": {"name": "A", "email": "a@example.org"},
-            "date": "2026-03-01T00:00:00+00:00", "diff": name,
-        })  # fmt: skip
-    shutil.rmtree(project.series)
-    write_series(project.series, small_series_data(project.tree, patches), diffs)
-
-
-def test_sigkill_at_any_moment_is_recovered_by_the_next_apply(project: Project, tmp_path: Path, run: RunCli) -> None:
+def test_sigkill_at_any_moment_is_recovered_by_the_next_apply(project: Project, tmp_path: Path) -> None:
     """Kill apply (and the checkout it started: a power cut) at moments spread over its run; rerun; all is well."""
     tree = project.tree
-    _many_patches(project, 20)
+    shutil.rmtree(project.series)
+    write_many_patch_series(project.series, tree, 20)
     reference = GitTree(tmp_path / "reference")
     subprocess.run(["git", "clone", "-q", str(tree.path), str(reference.path)], check=True)
-    assert run("apply", "--tree", str(reference.path), cwd=project.root).code == 0
+    assert project.cli("apply", "--tree", str(reference.path)).code == 0
     tip = reference.head()
     intent = tree.path / ".git" / "patchkit" / INTENT_FILE
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TMPDIR": str(scratch)}
+    env = process_env(TMPDIR=str(scratch))
     for delay in (0.3, 0.7, 1.1):
         child = subprocess.Popen(
-            [sys.executable, "-m", "patchkit", "apply", "--tree", str(tree.path)],
+            patchkit_argv("apply", "--tree", str(tree.path)),
             cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
         )  # fmt: skip
         time.sleep(delay)
@@ -432,7 +410,7 @@ def test_sigkill_at_any_moment_is_recovered_by_the_next_apply(project: Project, 
                 if git_pid:
                     os.kill(git_pid, signal.SIGKILL)
         rerun = subprocess.run(
-            [sys.executable, "-m", "patchkit", "apply", "--tree", str(tree.path)],
+            patchkit_argv("apply", "--tree", str(tree.path)),
             cwd=project.root, capture_output=True, text=True, env=env, timeout=120,
         )  # fmt: skip
         assert rerun.returncode == 0, rerun.stderr
@@ -454,7 +432,7 @@ def test_sigkill_at_any_moment_is_recovered_by_the_next_apply(project: Project, 
 
 
 def test_nothing_of_killed_or_failed_applies_is_left_behind(
-    project: Project, tmp_path: Path, run: RunCli, monkeypatch: pytest.MonkeyPatch
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No sharedindex.* or other file in .git, no half-written record, no private index directory."""
     tree = project.tree
@@ -470,12 +448,12 @@ def test_nothing_of_killed_or_failed_applies_is_left_behind(
         "diff --git a/README b/README\n--- a/README\n+++ b/README\n@@ -1 +1 @@\n-not there\n+x\n", "0003-bad.diff"
     )
     project.mutate(lambda d: d["patches"][1].update(diff="0003-bad.diff"))
-    assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 4
+    assert project.cli("apply", "--tree", str(tree.path)).code == 4
     assert sorted(p.name for p in (tree.path / ".git").iterdir()) == sorted([*before, "patchkit"])
     half_written = tree.path / ".git" / "patchkit" / ".demo.json.k1ll3d.tmp"
     half_written.write_text('{"series": "de')
     project.mutate(lambda d: d["patches"][1].update(diff="0002-makefile.diff"))
-    assert run("apply", "--tree", str(tree.path), cwd=project.root).code == 0
+    project.apply()
     assert sorted(p.name for p in (tree.path / ".git").iterdir()) == sorted([*before, "patchkit"])
     assert sorted(p.name for p in (tree.path / ".git" / "patchkit").iterdir()) == ["apply.lock", "demo.json"]
     assert sorted(p.name for p in scratch.iterdir()) == [live.name]  # the dead run's directory is gone

@@ -78,7 +78,7 @@ DIFF_LINES = [
     b'+++ "b/\\342\\200\\214.git/x"', b"+++ b/a/./b", b"+++ b//x",
 ]  # fmt: skip
 
-MBOX = """\
+MBOX = f"""\
 From 1111111111111111111111111111111111111111 Mon Sep 17 00:00:00 2001
 From: =?UTF-8?q?Zo=C3=AB?= <zoe@example.org>
 Date: Tue, 3 Feb 2026 04:05:06 +0100
@@ -94,14 +94,7 @@ Signed-off-by: Zoë <zoe@example.org>
  README | 1 +
  1 file changed, 1 insertion(+)
 
-diff --git a/README b/README
-index 000000000000..111111111111 100644
---- a/README
-+++ b/README
-@@ -1 +1,2 @@
- tiny tree
-+second line
---\x20
+{DIFF_README}--\x20
 2.39.5
 
 """
@@ -246,9 +239,10 @@ def _read_only_patchkit_errors(path: Path, raw: bytes) -> None:
         assert int(error.exit_code) == 3
 
 
-# Two inputs that once let a Python exception escape patchkit/mbox.py, kept as fixed examples.
+# Inputs that once let a Python exception escape patchkit/mbox.py, kept as fixed examples.
 MBOX_WITH_BOM_IN_FROM_LINE = (MBOX[:5] + "\ufeff" + MBOX[5:]).encode()
 MBOX_WITH_LATIN1_BYTE_IN_DATE = MBOX[:121] + "\x80" + MBOX[121:]
+MBOX_WITH_NUL_IN_CHARSET = MBOX.replace("charset=UTF-8", "charset=UTF\x00-8")
 
 
 @SETTINGS
@@ -260,6 +254,7 @@ def test_mbox_reader_on_random_bytes(tmp_path: Path, raw: bytes) -> None:
 
 @SETTINGS
 @example(text=MBOX_WITH_LATIN1_BYTE_IN_DATE)
+@example(text=MBOX_WITH_NUL_IN_CHARSET)
 @given(text=_mutate(MBOX, MBOX_PIECES))
 def test_mbox_reader_on_mutated_mail(tmp_path: Path, text: str) -> None:
     _read_only_patchkit_errors(tmp_path / "in.mbox", text.encode("utf-8", "surrogateescape"))
