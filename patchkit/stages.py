@@ -57,7 +57,7 @@ class BootPlan:
     reboot: bool = False  # boot again even when the same inputs have a cached verdict
 
 
-@dataclass
+@dataclass(frozen=True)
 class LintOutcome:
     ran: bool
     note: str = ""  # why it did not run, or the one-line summary

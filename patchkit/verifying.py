@@ -16,8 +16,12 @@ from typing import Any
 from patchkit import verify_report
 from patchkit.errors import UsageError
 from patchkit.matching import BranchState
-from patchkit.stages import StagesResult
+from patchkit.requests import VerifyRequest
+from patchkit.series.model import KconfigSpec
+from patchkit.stages import BootPlan, BuildPlan, LintOutcome, LintPlan, StagesResult
 from patchkit.states import OVERLAY, State
+
+LINT_SKIPPED = LintOutcome(False, "skipped (--no-lint)")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,40 @@ class Scope:
     def to_json_data(self) -> dict[str, Any]:
         return {"lint": self.lint, "build": self.build, "boot": self.boot, "configs": self.configs,
                 "states": list(self.states), "keep_going": self.keep_going}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    """What one verify run does: its scope (for the report) and a plan per stage (None: not run)."""
+
+    scope: Scope
+    lint: LintPlan | None
+    build: BuildPlan | None
+    boot: BootPlan | None
+
+
+def plan(request: VerifyRequest, states: list[State], configs: list[KconfigSpec]) -> VerifyPlan:
+    """The stages a request asks for over ``states`` (``--states A..B`` narrows the builds, not lint)."""
+    end = states[-1].index
+    first, last = parse_states(request.states_range, states) if request.states_range else (0, end)
+    booting = request.boot and request.build
+    scope = Scope(request.lint, request.build, booting, [c.name for c in configs], (first, last), request.keep_going)
+    lint = LintPlan(request.checkpatch, request.source_root, request.fail_on) if request.lint else None
+    if not request.build:
+        return VerifyPlan(scope, lint, None, None)
+    # A range starts from the state before it (warm from ccache), so each patch of the range is an
+    # incremental build and its new warnings are blamed as in a full run. That warm-up build is in this
+    # run's table and report (a failure there fails this run too); 'ci merge' takes only the range.
+    build = BuildPlan(
+        configs, [s for s in states if max(first - 1, 0) <= s.index <= last], keep_going=request.keep_going,
+        jobs=request.jobs, fresh=request.fresh,
+    )  # fmt: skip
+    # The console expectations are about the series' end: only a run that reaches it boots.
+    boot = BootPlan(
+        frozenset({end} if booting and last == end else ()), end, accel=request.accel, timeout=request.timeout,
+        reboot=request.reboot,
+    )  # fmt: skip
+    return VerifyPlan(scope, lint, build, boot)
 
 
 @dataclass

@@ -27,10 +27,10 @@ from patchkit.mail.verified import record_verify
 from patchkit.requests import VerifyRequest
 from patchkit.results import new_results_dir, write_report
 from patchkit.series.model import Series
-from patchkit.stages import BootPlan, BuildPlan, LintOutcome, LintPlan, run_stages
+from patchkit.stages import LintOutcome, run_stages
 from patchkit.states import check_applied
 from patchkit.target import open_target
-from patchkit.verifying import Scope, VerifyResult, parse_states
+from patchkit.verifying import VerifyResult
 
 
 def run(request: VerifyRequest) -> int:
@@ -56,35 +56,18 @@ def run(request: VerifyRequest) -> int:
         click.echo("lint, build and boot skipped: the branch does not match the data (run 'patchkit apply --force')")
         return finish(result)  # exit 1: a branch that does not match the data is a finding
 
-    states = result.states = applied.states
-    end = states[-1].index
-    first, last = parse_states(request.states_range, states) if request.states_range else (0, end)
-    booting = request.boot and request.build
-    result.scope = Scope(
-        request.lint, request.build, booting, [c.name for c in configs], (first, last), request.keep_going
-    )
-    # A range starts from the state before it (warm from ccache), so each patch of the range is an
-    # incremental build and its new warnings are blamed as in a full run. That warm-up build is in this
-    # run's table and report (a failure there fails this run too); 'ci merge' takes only the range.
-    build = BuildPlan(
-        configs, [s for s in states if max(first - 1, 0) <= s.index <= last], keep_going=request.keep_going,
-        jobs=request.jobs, fresh=request.fresh,
-    )  # fmt: skip
-    boot = BootPlan(
-        frozenset({end} if booting and last == end else ()), end, accel=request.accel, timeout=request.timeout,
-        reboot=request.reboot,
-    )  # fmt: skip
-    lint = LintPlan(request.checkpatch, request.source_root, request.fail_on) if request.lint else None
-    if lint is None:
-        show_lint(LintOutcome(False, "skipped (--no-lint)"))
+    result.states = applied.states
+    planned = verifying.plan(request, result.states, configs)
+    result.scope = planned.scope
+    if planned.lint is None:
+        show_lint(verifying.LINT_SKIPPED)
     result.stages = run_stages(
-        tree, series, record, results, lint=lint, build=build if request.build else None,
-        boot=boot if request.build else None, on_lint=show_lint,
-    )  # fmt: skip
-    if lint is None:
-        result.stages.lint = LintOutcome(False, "skipped (--no-lint)")
+        tree, series, record, results, lint=planned.lint, build=planned.build, boot=planned.boot, on_lint=show_lint
+    )
+    if planned.lint is None:
+        result.stages.lint = verifying.LINT_SKIPPED
     if result.stages.build is not None:
-        span = (first, last) if request.states_range else None
+        span = planned.scope.states if request.states_range else None
         build_findings(series, result.stages.build, results, span, request.source_root)
 
     click.echo("")
@@ -96,7 +79,7 @@ def run(request: VerifyRequest) -> int:
     code = finish(result)
     if not request.config_names and not request.states_range:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
-        stages = {"lint": request.lint, "build": request.build, "boot": booting}
+        stages = {"lint": request.lint, "build": request.build, "boot": planned.scope.boot}
         record_verify(tree, series, record, code, stages)
     return verdict_exit(code, f"{verifying.verdict(result)[1].removeprefix('FAILED: ')} (results in {results})")
 
