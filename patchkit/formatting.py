@@ -30,9 +30,9 @@ from patchkit.applying import make_commits
 from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError
 from patchkit.gitrepo import KernelTree
 from patchkit.mail import headers, ids, outdir
-from patchkit.matching import compare_branch
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Person, PostedPatch, Revision, Series
+from patchkit.states import compare_branch
 
 _SUBJECT_PLACEHOLDER = "*** SUBJECT HERE ***"
 _BLURB_PLACEHOLDER = b"*** BLURB HERE ***"

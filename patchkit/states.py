@@ -4,8 +4,10 @@ A state is a tree commit the series passes through: the base, the commit after
 each mailed patch, and (when the series has overlay patches) the overlays on
 top. Lint walks the base and the mailed states; build and boot walk them all.
 The apply record (:mod:`patchkit.applied`) names the commits; the freshness
-check (:func:`patchkit.matching.compare_branch`) re-makes the mailed patches
-and the overlays from the data, so a record left behind by an edit is stale.
+check (:func:`compare_branch`) re-makes the mailed patches and the overlays
+from the data in a private index (commits are reproducible, see
+:mod:`patchkit.applying`) and compares commit ids, so a record left behind by
+an edit of any patch, overlays included, is stale.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patchkit.applied import AppliedSeries, read_record
+from patchkit.applying import make_commits
 from patchkit.gitrepo import KernelTree
-from patchkit.matching import BranchState, compare_branch
 from patchkit.series.model import Series
 
 BASE = "base"
@@ -50,6 +52,50 @@ def mailed_states(record: AppliedSeries) -> list[State]:
     states = [State(0, BASE, record.base)]
     states += [State(p.number, f"patch {p.number}", p.commit, p.subject, p.number) for p in record.patches]
     return states
+
+
+@dataclass(frozen=True)
+class BranchState:
+    branch: str
+    exists: bool
+    tip: str | None
+    checked_out: bool
+    matches: bool
+    detail: str  # one line for humans
+
+
+def compare_branch(tree: KernelTree, series: Series) -> BranchState:
+    branch = series.branch
+    tip = tree.rev_parse(f"refs/heads/{branch}")
+    checked_out = tree.current_branch() == branch
+    record = read_record(tree, series.name)
+    if tip is None or record is None:
+        return BranchState(branch, tip is not None, tip, checked_out, False, "not applied (run 'patchkit apply')")
+    expected = make_commits(tree, series, record.base, series.mailed_patches)
+    if expected and expected[-1].commit == tip:
+        # Overlays are not on the branch, but build and boot use the recorded ones: they must be current too.
+        overlays = make_commits(tree, series, tip, series.overlay_patches) if series.overlay_patches else []
+        if [o.commit for o in overlays] != [o.commit for o in record.overlays]:
+            return BranchState(
+                branch, True, tip, checked_out, False,
+                "matches the data, but the overlay patches changed since apply (run 'patchkit apply' again)",
+            )  # fmt: skip
+        return BranchState(branch, True, tip, checked_out, True, f"matches the data ({len(expected)} patches)")
+    actual = tree.git("rev-list", "--reverse", f"{record.base}..{tip}").split()
+    for index, want in enumerate(expected):
+        if index >= len(actual):
+            return BranchState(
+                branch, True, tip, checked_out, False, f"ends before patch {want.number} ({want.subject})"
+            )
+        if actual[index] != want.commit:
+            same_tree = tree.tree_of(actual[index]) == tree.tree_of(want.commit)
+            what = "message or metadata" if same_tree else "content"
+            return BranchState(
+                branch, True, tip, checked_out, False,
+                f"differs from the data at patch {want.number} ({want.subject}): {what} changed",
+            )  # fmt: skip
+    extra = len(actual) - len(expected)
+    return BranchState(branch, True, tip, checked_out, False, f"has {extra} commit(s) beyond the series")
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,10 @@ from typing import Any
 
 from patchkit import verify_report
 from patchkit.errors import UsageError
-from patchkit.matching import BranchState
 from patchkit.requests import VerifyRequest
 from patchkit.series.model import KconfigSpec
 from patchkit.stages import BootPlan, BuildPlan, LintOutcome, LintPlan, StagesResult
-from patchkit.states import OVERLAY, State
+from patchkit.states import OVERLAY, BranchState, State
 
 LINT_SKIPPED = LintOutcome(False, "skipped (--no-lint)")
 

@@ -15,12 +15,11 @@ from patchkit.commands import verdict_exit, verify
 from patchkit.errors import BootError, BuildError, ExitCode
 from patchkit.gitrepo import KernelTree
 from patchkit.kbuild.walk import BuildReport, StateBuild
-from patchkit.matching import BranchState
 from patchkit.requests import VerifyRequest
 from patchkit.series.load import load_series
 from patchkit.series.model import KconfigSpec
 from patchkit.stages import LintOutcome, StagesResult
-from patchkit.states import State
+from patchkit.states import BranchState, State
 from patchkit.verifying import Scope, VerifyResult, explanation, plan, table, verdict
 from tests.helpers import (
     DIFF_NEW_FILE,

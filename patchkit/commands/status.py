@@ -5,8 +5,8 @@ import click
 from patchkit import basetree, debian
 from patchkit.errors import ExitCode
 from patchkit.gitrepo import KernelTree
-from patchkit.matching import compare_branch
 from patchkit.requests import StatusRequest
+from patchkit.states import compare_branch
 from patchkit.target import open_series
 
 
