@@ -72,3 +72,12 @@ def test_a_nested_repository_is_left_to_git_add(tmp_path: Path) -> None:
     git(top, "init", "-q")
     with pytest.raises(snapshot.NotSnapshotable, match="tools/sub"):
         snapshot.stage_all(top)
+
+
+def test_a_tree_whose_attributes_convert_content_is_left_to_git_add(tmp_path: Path) -> None:
+    top = tmp_path / "linux"
+    (top / "Documentation").mkdir(parents=True)
+    (top / "Documentation" / ".gitattributes").write_text("# line endings\n*.txt text eol=crlf\n")
+    git(top, "init", "-q")
+    with pytest.raises(snapshot.NotSnapshotable, match="Documentation/.gitattributes"):
+        snapshot.stage_all(top)
