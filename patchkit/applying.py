@@ -80,7 +80,9 @@ def make_commits(
         raise TreeError(f"{tree.path}: {base} is not a commit")
     diffs = [series.diff_path(patch).resolve() for patch in patches]
     touched = touched_paths(tree, diffs)
-    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-") as scratch:
+    # A git child killed by an interrupt may still be dying when the directory goes: never fail the
+    # run for that; whatever is left is removed by the next apply (_remove_stale_scratch).
+    with tempfile.TemporaryDirectory(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-", ignore_cleanup_errors=True) as scratch:
         env = {"GIT_INDEX_FILE": str(Path(scratch) / "index"), "GIT_LITERAL_PATHSPECS": "1", **(object_env or {})}
         listing = tree.git_bytes("ls-tree", "-r", "-z", base_tree, "--", *sorted(touched), env=env)
         tree.git("update-index", "-z", "--index-info", env=env, input_bytes=listing)
