@@ -58,14 +58,21 @@ def package_schema(package: str, name: str) -> dict[str, Any]:
     return loaded
 
 
-def load_file(path: Path, schema: dict[str, Any], *, what: str = "patchkit data") -> Loaded:
-    """Read, strictly parse and validate one data file; every error is a :class:`DataError` with file:line."""
+def load_file(
+    path: Path, schema: dict[str, Any], *, what: str = "patchkit data", multiline: Collection[str] | bool = False
+) -> Loaded:
+    """Read, strictly parse and validate one data file; every error is a :class:`DataError` with file:line.
+
+    ``multiline``: the keys whose text may span lines (newlines and tabs), or True for every string
+    (files of source code), False for none.
+    """
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read: {exc.strerror}") from exc
     data, lines = parse_yaml(path, raw, what=what)
-    check_text(path, data, lines)
+    if multiline is not True:
+        check_text(path, data, lines, multiline_keys=() if multiline is False else multiline)
     validate(path, data, lines, schema)
     return Loaded(path, data, lines)
 

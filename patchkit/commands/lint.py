@@ -10,7 +10,7 @@ from patchkit import atomic
 from patchkit.applied import require_record
 from patchkit.ci.locate import Locator
 from patchkit.errors import ExitCode, TreeError
-from patchkit.lint import run_lint
+from patchkit.lint import lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.target import open_target
 
@@ -34,7 +34,7 @@ def run(
             f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
             "run 'patchkit apply --force' first"
         )
-    report = run_lint(tree, series, record, checkpatch=checkpatch)
+    report = lint_series(tree, series, record, checkpatch=checkpatch)
     subjects = {p.number: p.subject for p in record.patches}
     # SARIF and annotations point at the series files (diff lines, series.yaml) in the series' repository.
     locator = Locator(series) if fmt in ("sarif", "github") else None

@@ -30,7 +30,7 @@ from patchkit.ci import github
 from patchkit.ci.locate import Locator
 from patchkit.errors import UsageError
 from patchkit.gitrepo import KernelTree
-from patchkit.lint import run_lint as lint_series
+from patchkit.lint import lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.mail.verified import record_verify
 from patchkit.matching import compare_branch

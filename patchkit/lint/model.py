@@ -35,14 +35,37 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 SCHEMA_VERSION = 1
-SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
-SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+SEVERITY_RANK: dict[Severity, int] = {"error": 3, "warning": 2, "info": 1}
 Status = Literal["new", "pre-existing", "suppressed"]
+
+
+def as_severity(name: str) -> Severity:
+    """``name`` as a :data:`Severity` (a ValueError for anything else)."""
+    for severity in SEVERITIES:
+        if severity == name:
+            return severity
+    raise ValueError(f"not a severity: {name!r} (one of {', '.join(SEVERITIES)})")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports, before the engine places it in a state and blames a patch."""
+
+    rule: str
+    path: str | None  # a tree path; None: the patch's entry in series.yaml
+    line: int
+    message: str
+    identity: str | None = None  # what matches it across states, when not the message itself
+    # the lines (path, line) of this state whose code makes the defect: blame looks at which patch wrote
+    # them when the finding first shows in a later state (a macro reached through a new caller)
+    evidence: tuple[tuple[str, int], ...] = ()
+    severity: Severity | None = None  # None: the rule's own (checkpatch gives each report its level)
 
 
 @dataclass(frozen=True)
@@ -54,13 +77,13 @@ class SuppressionNote:
 @dataclass(frozen=True)
 class Finding:
     rule: str
-    severity: str
+    severity: Severity
     path: str
     line: int
     message: str
     patch: int | None = None  # None: pre-existing at the base
     state: str = "base"  # "base" or "patch N": the state path/line refer to
-    status: str = "new"
+    status: Status = "new"
     suppression: SuppressionNote | None = None
     commit: str | None = None
     identity: str | None = None  # overrides the message in key() when a rule sets it
@@ -127,7 +150,7 @@ class LintReport:
         return [f for f in self.findings if f.failing]
 
     @property
-    def worst_severity(self) -> str | None:
+    def worst_severity(self) -> Severity | None:
         ranks = [SEVERITY_RANK[f.severity] for f in self.failing]
         if not ranks:
             return None
@@ -135,8 +158,8 @@ class LintReport:
         return next(name for name, rank in SEVERITY_RANK.items() if rank == best)
 
     def fails_at(self, threshold: str) -> bool:
-        """Whether failing findings at or above ``threshold`` exist."""
-        limit = SEVERITY_RANK[threshold]
+        """Whether failing findings at or above ``threshold`` (a severity's name) exist."""
+        limit = SEVERITY_RANK[as_severity(threshold)]
         return any(SEVERITY_RANK[f.severity] >= limit for f in self.failing)
 
     def counts(self) -> dict[str, int]:
@@ -150,20 +173,6 @@ class LintReport:
         for f in self.findings:
             groups.setdefault(f.patch, []).append(f)
         return groups
-
-    def summary_by_patch(self, patches: int | None = None) -> dict[int, str]:
-        """A short cell per patch for summary tables: "clean", or "1 error, 2 warnings" (failing only)."""
-        count = len(self.states) - 1 if patches is None else patches
-        cells: dict[int, str] = {}
-        for number in range(1, count + 1):
-            failing = [f for f in self.failing if f.patch == number]
-            parts = [
-                f"{n} {sev}{'s' if n != 1 else ''}"
-                for sev in SEVERITIES
-                if (n := sum(1 for f in failing if f.severity == sev))
-            ]
-            cells[number] = ", ".join(parts) if parts else "clean"
-        return cells
 
     def to_json_data(self) -> dict[str, Any]:
         return {

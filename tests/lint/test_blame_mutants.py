@@ -22,7 +22,7 @@ import yaml
 
 from patchkit.applied import require_record
 from patchkit.gitrepo import KernelTree
-from patchkit.lint import LintReport, run_lint
+from patchkit.lint import LintReport, lint_series
 from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
 from tests.conftest import REPO_ROOT
@@ -249,7 +249,7 @@ def _lint(original: Original, series_dir: Path) -> LintReport:
     assert applied.code == 0, applied.err
     series = load_series(series_dir)
     tree = KernelTree(original.tree)
-    return run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
+    return lint_series(tree, series, require_record(tree, series.name), checkpatch=False)
 
 
 def test_the_series_with_the_kvm_patch_lints_clean(original: Original, tmp_path: Path) -> None:
