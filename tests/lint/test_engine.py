@@ -3,11 +3,14 @@ pre-existing findings, suppressions, incremental parsing, git objects only, chec
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from patchkit.lint import Finding, LintReport, lint_series
+from patchkit.series.load import load_series
 from patchkit.series.model import Suppression
 from tests.lint import synthetic
 from tests.lint.synthetic import BASE, PATCH1, PATCH2, PATCH3, build
@@ -360,3 +363,22 @@ def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Pat
     (tmp_path / "r2").mkdir()
     assert not verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2").failed
     assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", fail_on="warning").failed
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents the items of a block sequence under their key (valid YAML the old ``^- subject:`` regex missed)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def test_findings_on_series_data_point_at_the_patch_entry_of_an_indented_series_yaml(tmp_path: Path) -> None:
+    built = build(tmp_path, trailers=("Signed-off-by: Somebody Else <else@example.org>",))
+    text = yaml.dump(built.series.to_data(), Dumper=_IndentedDumper, sort_keys=False, indent=4)
+    (built.series.directory / "series.yaml").write_text(text, encoding="utf-8")
+    series = load_series(built.series.directory, check_files=False)
+    report = lint_series(built.tree, series, built.record, checkpatch=False)
+    sob = sorted((f.patch, f.line) for f in report.failing if f.rule == "hygiene/signed-off-by")
+    entries = [n for n, line in enumerate(text.splitlines(), start=1) if re.match(r"^ +- +subject:", line)]
+    assert len(entries) == 3
+    assert sob == [(1, entries[0]), (2, entries[1]), (3, entries[2])]
