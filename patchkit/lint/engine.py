@@ -38,22 +38,11 @@ _ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 _SOURCE_EXT = (".c", ".h", ".S")
 
 
-def fixed_words(config: LintConfig) -> list[str]:
-    """Fixed strings that find the files the TDX rules read."""
-    return [*sorted(config.args_structs), *(f"TDX_{k}_" for k in sorted(set(config.args_structs.values())))]
-
-
-def relevant_pattern(config: LintConfig) -> str:
-    names = "|".join(re.escape(n) for n in sorted(config.args_structs))
-    kinds = "|".join(sorted(set(config.args_structs.values())))
-    return f"{names}|TDX_({kinds})_"
-
-
 class _Walker:
     def __init__(self, source: GitSource, config: LintConfig) -> None:
         self.source = source
         self.config = config
-        self.relevant = re.compile(relevant_pattern(config))
+        self.relevant = config.file_pattern
         self.always = {*_ALWAYS, config.vcpu_regs_header}
         self.cache: dict[tuple[str, str], cfacts.CFacts | asmfacts.AsmFacts] = {}
         self.parsed = 0
@@ -78,7 +67,7 @@ def extract(path: str, content: bytes, config: LintConfig) -> cfacts.CFacts | as
     """The facts of one source file (assembly or C)."""
     if path.endswith(".S"):
         return asmfacts.extract(path, content)
-    return cfacts.extract(path, content, tuple(config.args_structs))
+    return cfacts.extract(path, content, config.args_structs, config.unparsed_pattern)
 
 
 def state_facts(label: str, files: Iterable[tuple[str, cfacts.CFacts | asmfacts.AsmFacts]]) -> StateFacts:
@@ -153,7 +142,7 @@ def lint_series(
     removed = [removed_symbols(d) for d in diffs]
     symbols = sorted({name for r in removed for name, _p in r})
     touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
-    base_hits = source.grep(commits[0], [*fixed_words(config), *symbols], config.search_paths)
+    base_hits = source.grep(commits[0], [*config.fixed_words(), *symbols], config.search_paths)
     base_candidates = {p for p, lines in base_hits.items() if any(walker.relevant.search(t) for _n, t in lines)}
     extra = source.blobs(commits[0], {p for p in touched if p.endswith(_SOURCE_EXT)} - set(base_hits))
     extra_text = source.read(extra.values())
