@@ -163,13 +163,14 @@ def status(series: str | None, tree: Path | None) -> int:
     help="Exit 1 when new findings at or above this severity exist.",
 )  # fmt: skip
 @click.option("--no-checkpatch", is_flag=True, help="Do not run the tree's scripts/checkpatch.pl.")
+@click.option("--fresh", is_flag=True, help="Lint again even when a cached result for the same content exists.")
 def lint(
-    series: str | None, tree: Path | None, fmt: str, output: Path | None, fail_on: str, no_checkpatch: bool
+    series: str | None, tree: Path | None, fmt: str, output: Path | None, fail_on: str, no_checkpatch: bool, fresh: bool
 ) -> int:
     """Lint every state of the applied series: TDX rules, patch hygiene and checkpatch."""
     from patchkit.commands import lint as command
 
-    return command.run(series, tree, fmt, output, fail_on, checkpatch=not no_checkpatch)
+    return command.run(series, tree, fmt, output, fail_on, checkpatch=not no_checkpatch, fresh=fresh)
 
 
 @cli.command()

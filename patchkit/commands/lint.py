@@ -13,6 +13,7 @@ from patchkit.errors import ExitCode, TreeError
 from patchkit.lint import lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.target import open_target
+from patchkit.verdicts import VerdictCache
 
 
 def run(
@@ -22,6 +23,7 @@ def run(
     output: Path | None = None,
     fail_on: str = "error",
     checkpatch: bool = True,
+    fresh: bool = False,
 ) -> int:
     target = open_target(series_arg, tree_arg)
     series, tree = target.series, target.tree
@@ -34,7 +36,8 @@ def run(
             f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
             "run 'patchkit apply --force' first"
         )
-    report = lint_series(tree, series, record, checkpatch=checkpatch)
+    cache = VerdictCache(enabled=not fresh, warn=lambda text: click.echo(text, err=True))
+    report = lint_series(tree, series, record, checkpatch=checkpatch, cache=cache)
     subjects = {p.number: p.subject for p in record.patches}
     # SARIF and annotations point at the series files (diff lines, series.yaml) in the series' repository.
     locator = Locator(series) if fmt in ("sarif", "github") else None
@@ -44,7 +47,8 @@ def run(
         counts = report.counts()
         click.echo(
             f"lint: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info "
-            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {output}",
+            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {output}"
+            + (f" ({report.cached})" if report.cached else ""),
             err=fmt != "text",
         )
     else:

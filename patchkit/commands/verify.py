@@ -137,7 +137,16 @@ def run(
         "states": [first, last], "keep_going": keep_going,
     }  # fmt: skip
     lint_outcome = (
-        run_lint(tree, series, record, results, checkpatch=checkpatch, source_root=source_root, fail_on=fail_on)
+        run_lint(
+            tree,
+            series,
+            record,
+            results,
+            checkpatch=checkpatch,
+            source_root=source_root,
+            fail_on=fail_on,
+            cache=VerdictCache(enabled=not fresh, warn=lambda text: click.echo(text, err=True)),
+        )
         if lint
         else LintOutcome(False, "skipped (--no-lint)")
     )
@@ -203,13 +212,14 @@ def run_lint(
     checkpatch: bool = True,
     source_root: Path | None = None,
     fail_on: str = FAIL_LINT_AT,
+    cache: VerdictCache | None = None,
 ) -> LintOutcome:
     """Lint every state; text, JSON and SARIF reports go beside the other results (SARIF for code scanning).
 
     SARIF and the GitHub annotations point at the series files (diff lines, series.yaml lines) relative to
     ``source_root``, so code scanning and pull-request annotations can show them.
     """
-    report = lint_series(tree, series, record, checkpatch=checkpatch)
+    report = lint_series(tree, series, record, checkpatch=checkpatch, cache=cache)
     subjects = {p.number: p.subject for p in record.patches}
     locator = Locator(series, source_root)
     atomic.write_text(results / "lint.txt", render(report, "text", subjects))
@@ -232,6 +242,7 @@ def run_lint(
         f"{len(report.states)} states ({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed)"
         + (" (FAILED)" if failed else "")
         + ("" if report.checkpatch_ran else " (checkpatch not run)")
+        + (f" ({report.cached})" if report.cached else "")
     )
     return LintOutcome(True, note, failed, cells, report.to_json_data(), str(results / "lint.txt"))
 

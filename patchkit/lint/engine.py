@@ -26,6 +26,7 @@ from patchkit.applied import AppliedSeries
 from patchkit.errors import DataError
 from patchkit.gitrepo import KernelTree
 from patchkit.lint import asmfacts, cfacts, hygiene, registry
+from patchkit.lint import cache as lint_cache
 from patchkit.lint.checkpatch import Checkpatch
 from patchkit.lint.config import LintConfig, load_config
 from patchkit.lint.model import Finding, Hit, LintReport, Status, SuppressionNote
@@ -33,6 +34,7 @@ from patchkit.lint.source import GitSource
 from patchkit.lint.suppress import LineSuppression
 from patchkit.lint.tdxrules import StateFacts, check_state, removed_symbol_users, removed_symbols
 from patchkit.series.model import Patch, Series, Suppression
+from patchkit.verdicts import VerdictCache
 
 _ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 _SOURCE_EXT = (".c", ".h", ".S")
@@ -120,17 +122,42 @@ def lint_series(
     checkpatch: bool = True,
     config: LintConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    cache: VerdictCache | None = None,
 ) -> LintReport:
-    """Lint every state of the applied series; see the module docstring for blame."""
-    started = time.perf_counter()
+    """Lint every state of the applied series; see the module docstring for blame.
+
+    With ``cache``, a report for the same content (see :mod:`patchkit.lint.cache`) is returned as it was
+    computed, marked :attr:`LintReport.cached`; a fresh report is stored. A ``config`` given here (not
+    read from lint.yaml) bypasses the cache.
+    """
     registry.registered_rules()  # every rule's code and YAML present, or a RuleError now
-    config = config or load_config(series.directory)
     mailed = series.mailed_patches
     if len(mailed) != len(record.patches):
         raise DataError(
             f"series '{series.name}' has {len(mailed)} patches but the applied branch has {len(record.patches)}; "
             "run 'patchkit apply --force'"
         )
+    if cache is None or config is not None:
+        return _lint(tree, series, record, checkpatch, config or load_config(series.directory), progress)
+    key = lint_cache.lint_key(series, record, _yaml_path(series), checkpatch)
+    found = lint_cache.load(cache, key)
+    if found is not None:
+        return found
+    report = _lint(tree, series, record, checkpatch, load_config(series.directory), progress)
+    lint_cache.store(cache, key, report)
+    return report
+
+
+def _lint(
+    tree: KernelTree,
+    series: Series,
+    record: AppliedSeries,
+    checkpatch: bool,
+    config: LintConfig,
+    progress: Callable[[str], None] | None,
+) -> LintReport:
+    started = time.perf_counter()
+    mailed = series.mailed_patches
     source = GitSource(tree)
     walker = _Walker(source, config)
     commits = record.state_commits()

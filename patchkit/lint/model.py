@@ -144,6 +144,7 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     checkpatch_ran: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    cached: str | None = None  # "cached, computed <when> on <host>" when the report came from the cache
 
     @property
     def failing(self) -> list[Finding]:

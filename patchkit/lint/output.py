@@ -80,7 +80,9 @@ def to_text(report: LintReport, subjects: dict[int, str]) -> str:
     out.append(
         f"lint: {len(report.states)} states, {counts['error']} error(s), {counts['warning']} warning(s), "
         f"{counts['info']} info, {counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed; "
-        f"worst: {worst}" + ("" if report.checkpatch_ran else " (checkpatch not run)")
+        f"worst: {worst}"
+        + ("" if report.checkpatch_ran else " (checkpatch not run)")
+        + (f" ({report.cached})" if report.cached else "")
     )
     return "\n".join(out) + "\n"
 
