@@ -361,7 +361,7 @@ def variants(state: StateFacts) -> list[asmflow.Variant]:
     return out
 
 
-@state_check("tdx/clear-before-return", "tdx/callee-saved-preserved")
+@state_check("tdx/clear-before-return", "tdx/callee-saved-preserved", "parse/unparsed-construct")
 def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
     """Rules 4 and 5 over every variant (see :func:`variants`). A problem found in several variants is one
     finding, at the line at fault, naming every variant; its identity names the block the line is in (the
@@ -394,6 +394,8 @@ def _where(p: asmflow.PathProblem) -> asmflow.Step:
 
 def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, str]:
     owner = _where(p).origin or variant.function.name
+    if p.kind == "gave-up":
+        return "parse/unparsed-construct", f"{owner}: path walk gave up"
     rule = "tdx/clear-before-return" if p.kind == "not-cleared" else "tdx/callee-saved-preserved"
     if p.kind == "unbalanced":
         return rule, f"{owner}: unbalanced"  # how many values are left differs by variant and patch
@@ -401,6 +403,11 @@ def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, st
 
 
 def _message(p: asmflow.PathProblem, labels: str) -> str:
+    if p.kind == "gave-up":
+        return (
+            f"{labels}: the path walk stopped after {p.reg} states without covering every path; the TDX rules "
+            "cannot check callee-saved registers or clearing before return here"
+        )
     if p.kind == "not-cleared":
         how = (
             "the clearing or copy-out here leaves it out"
