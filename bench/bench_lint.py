@@ -3,7 +3,7 @@ same patches, in one run.
 
 Usage: python bench/bench_lint.py [SERIES] [--rounds N]
 
-The series is applied in a private clone of the default tree. Lint (run_lint, checkpatch=False:
+The series is applied in a private clone of the default tree. Lint (lint_series, checkpatch=False:
 base + one state per patch) is timed over N rounds in this process, each with fresh caches; the
 first round is reported apart (it pays for the tree-sitter import and cold object reads).
 checkpatch.pl (the base's own, --strict, on each patch's git format-patch mail) is timed one

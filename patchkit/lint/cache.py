@@ -18,7 +18,7 @@ from typing import Any
 from patchkit import __version__
 from patchkit.applied import AppliedSeries
 from patchkit.lint import registry
-from patchkit.lint.model import Finding, LintReport, SuppressionNote, as_severity
+from patchkit.lint.model import Finding, LintReport
 from patchkit.series.model import Series
 from patchkit.verdicts import VerdictCache, make_key
 
@@ -83,17 +83,7 @@ def _report_from_data(data: dict[str, Any]) -> LintReport:
     return LintReport(
         series=str(data["series"]),
         states=[str(s) for s in data["states"]],
-        findings=[_finding_from_data(f) for f in data["findings"]],
+        findings=[Finding.from_json_data(f) for f in data["findings"]],
         checkpatch_ran=bool(data["checkpatch_ran"]),
         timings={str(k): float(v) for k, v in data["timings"].items()},
     )
-
-
-def _finding_from_data(f: dict[str, Any]) -> Finding:
-    note = f["suppression"]
-    return Finding(
-        rule=str(f["rule"]), severity=as_severity(f["severity"]), path=str(f["path"]), line=int(f["line"]),
-        message=str(f["message"]), patch=f["patch"], state=str(f["state"]), status=f["status"],
-        suppression=None if note is None else SuppressionNote(note["source"], note["reason"]),
-        commit=f["commit"], identity=f["identity"], reachable_from=f["reachable_from"],
-    )  # fmt: skip

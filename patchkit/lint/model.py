@@ -108,6 +108,17 @@ class Finding:
     def with_(self, **changes: Any) -> Finding:
         return replace(self, **changes)
 
+    @classmethod
+    def from_json_data(cls, f: dict[str, Any]) -> Finding:
+        """The inverse of :meth:`to_json_data` (plus ``identity``, which the JSON report leaves out)."""
+        note = f["suppression"]
+        return cls(
+            rule=str(f["rule"]), severity=as_severity(f["severity"]), path=str(f["path"]), line=int(f["line"]),
+            message=str(f["message"]), patch=f["patch"], state=str(f["state"]), status=f["status"],
+            suppression=None if note is None else SuppressionNote(note["source"], note["reason"]),
+            commit=f["commit"], identity=f.get("identity"), reachable_from=f["reachable_from"],
+        )  # fmt: skip
+
     def to_json_data(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
