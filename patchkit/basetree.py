@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit import debian, locking, proc
+from patchkit import debian, locking, proc, snapshot
 from patchkit.errors import DataError, EnvironmentProblem, GitError, MissingToolError, TreeError
 from patchkit.gitrepo import KernelTree
 from patchkit.progress import Progress
@@ -200,7 +200,7 @@ def _build(package: str, version: str, path: Path, progress: Progress | None) ->
         top = list(scratch.iterdir())
         if len(top) != 1 or not top[0].is_dir():
             raise TreeError(f"{package} {version}: expected one top-level directory in the tarball, found {len(top)}")
-        started = _step(progress, "prepare", f"committing {package} {version} (git add of every file)")
+        started = _step(progress, "prepare", f"committing {package} {version} (hashing every file)")
         _commit_base(top[0], package, version, mtime)
         _done(progress, f"committed {package} {version} as tag {BASE_TAG}", started)
         os.replace(top[0], path)
@@ -256,8 +256,11 @@ def _commit_base(source: Path, package: str, package_version: str, mtime: int) -
     git("init", "-q", "-b", "main")
     git("config", "gc.auto", "0")
     git("config", "core.autocrlf", "false")
-    # -f: the shipped .gitignore ignores every top-level path.
-    git("add", "-f", "-A")
+    try:
+        snapshot.stage_all(source)
+    except snapshot.NotSnapshotable:
+        # -f: the shipped .gitignore ignores every top-level path.
+        git("add", "-f", "-A")
     date = f"@{mtime} +0000"
     version = kernel_version(source)
     env = {**_BASE_IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}

@@ -304,3 +304,36 @@ def test_two_ranges_merged_equal_the_single_run(demo: Demo, tmp_path: Path) -> N
     assert merged.returncode == demo.verify.returncode, merged.stdout + merged.stderr
     assert _verify_table(merged.stdout) == _verify_table(demo.verify.stdout)
     assert "verify (merged): passed" in merged.stdout
+
+
+def _build_cached(report: Path) -> dict[str, bool]:
+    results = json.loads(report.read_text())["build"]["results"]
+    return {result["state"]: bool(result.get("cached")) for result in results}
+
+
+def test_the_verdict_cache_reuses_unchanged_states_and_rebuilds_from_a_changed_patch_on(
+    demo: Demo, tmp_path: Path
+) -> None:
+    """The demo's v2 changes only patch 2's comment: base and patch 1 are cache hits, patch 2 and the overlay build."""
+    assert demo.verify.returncode == 0, demo.verify.stdout + demo.verify.stderr
+    again = demo.cli("verify", "demo", "--tree", str(demo.tree), "--no-lint", "--results", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _build_cached(tmp_path / "again" / "report.json") == {
+        "base": True, "patch 1": True, "patch 2": True, "overlay": True}  # fmt: skip
+    assert "boot guest overlay ok cached" in re.sub(r"\s+", " ", again.stdout + again.stderr)  # shown as a hit
+
+    project = tmp_path / "project"
+    shutil.copytree(demo.project, project)
+    series_file = project / "series" / "demo" / "series.yaml"
+    series_file.write_text(series_file.read_text().replace("revision: 1", "revision: 2", 1))
+    diff = project / "series" / "demo" / "tdx-comment.diff"
+    diff.write_text(diff.read_text().replace("(see the GHCI spec)", "(as the GHCI spec defines it)"))
+    v2 = Demo(demo.cache, demo.tree, project, demo.base_tree, demo.verify, demo.results, demo.image)
+    applied = v2.cli("apply", "demo", "--tree", str(demo.tree))
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    verify = v2.cli("verify", "demo", "--tree", str(demo.tree), "--no-lint", "--results", str(tmp_path / "v2"))
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert _build_cached(tmp_path / "v2" / "report.json") == {
+        "base": True, "patch 1": True, "patch 2": False, "overlay": False}  # fmt: skip
+    boots = json.loads((tmp_path / "v2" / "report.json").read_text())["boot"]["boots"]
+    assert [(boot["state"], bool(boot.get("cached"))) for boot in boots] == [("overlay", False)]  # a new image
