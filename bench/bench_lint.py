@@ -3,7 +3,7 @@ same patches, in one run.
 
 Usage: python bench/bench_lint.py [SERIES] [--rounds N]
 
-The series is applied in a private clone of the default tree. Lint (run_lint, checkpatch=False:
+The series is applied in a private clone of the default tree. Lint (lint_series, checkpatch=False:
 base + one state per patch) is timed over N rounds in this process, each with fresh caches; the
 first round is reported apart (it pays for the tree-sitter import and cold object reads).
 checkpatch.pl (the base's own, --strict, on each patch's git format-patch mail) is timed one
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import default_tree_clone
 from patchkit.applied import require_record
 from patchkit.applying import apply_series
-from patchkit.lint import run_lint
+from patchkit.lint import lint_series
 from patchkit.lint.checkpatch import Checkpatch
 from patchkit.target import open_series
 
@@ -56,7 +56,7 @@ def main() -> int:
         states = findings = 0
         for _ in range(options.rounds):
             started, cpu = time.perf_counter(), _cpu()
-            report = run_lint(tree, series, record, checkpatch=False)
+            report = lint_series(tree, series, record, checkpatch=False)
             lint_times.append(time.perf_counter() - started)
             lint_cpu.append(_cpu() - cpu)
             states, findings = len(report.states), len(report.findings)

@@ -198,6 +198,7 @@ def status(**options: Any) -> int:
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file.")
 @fail_on_option("Exit 1 when new findings at or above this severity exist.")
 @no_checkpatch_option
+@fresh_option("lint again (the new result is stored)")
 def lint(**options: Any) -> int:
     """Lint every state of the applied series: TDX rules, patch hygiene and checkpatch."""
     from patchkit.commands import lint as command

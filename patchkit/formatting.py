@@ -173,10 +173,10 @@ def _now() -> datetime:
 
 
 def _lint_gate(tree: KernelTree, series: Series, record: AppliedSeries, fail_on: str, checkpatch: bool) -> str:
-    from patchkit.lint import run_lint
+    from patchkit.lint import lint_series
 
     has_checkpatch = tree.rev_parse(f"{record.base}:scripts/checkpatch.pl") is not None
-    report = run_lint(tree, series, record, checkpatch=checkpatch and has_checkpatch)
+    report = lint_series(tree, series, record, checkpatch=checkpatch and has_checkpatch)
     counts = report.counts()
     summary = f"lint: {counts['error']} error(s), {counts['warning']} warning(s)"
     if not report.checkpatch_ran:

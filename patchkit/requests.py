@@ -88,6 +88,7 @@ class StatusRequest(TargetRequest):
 class LintRequest(TargetRequest, LintOptions):
     fmt: str = "text"
     output: Path | None = None
+    fresh: bool = False  # lint again even when a result for the same content is cached
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from patchkit.errors import BootError, BuildError
 from patchkit.gitrepo import KernelTree
 from patchkit.kbuild.walk import BuildReport, build_states
 from patchkit.kbuild.worktree import WorkTree
-from patchkit.lint import run_lint
+from patchkit.lint import lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.progress import Progress
 from patchkit.requests import FAIL_ON_DEFAULT
@@ -36,6 +36,7 @@ class LintPlan:
     checkpatch: bool = True
     source_root: Path | None = None  # SARIF and annotation paths are relative to it
     fail_on: str = FAIL_ON_DEFAULT
+    fresh: bool = False  # lint again even when a result for the same content is cached
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,12 @@ def run_stages(
     build: BuildPlan | None = None,
     boot: BootPlan | None = None,
     on_lint: Callable[[LintOutcome], None] = lambda _outcome: None,
+    warn: Callable[[str], None] = lambda _text: None,
 ) -> StagesResult:
     """Run the planned stages (a boot plan needs a build plan: boots happen between builds)."""
     outcome = StagesResult()
     if lint is not None:
-        outcome.lint = lint_stage(tree, series, record, results, lint)
+        outcome.lint = lint_stage(tree, series, record, results, lint, warn=warn)
         on_lint(outcome.lint)
     if build is None:
         return outcome
@@ -117,7 +119,13 @@ def run_stages(
 
 
 def lint_stage(
-    tree: KernelTree, series: Series, record: AppliedSeries, results: Path, plan: LintPlan | None = None
+    tree: KernelTree,
+    series: Series,
+    record: AppliedSeries,
+    results: Path,
+    plan: LintPlan | None = None,
+    *,
+    warn: Callable[[str], None] = lambda _text: None,
 ) -> LintOutcome:
     """Lint every state; text, JSON and SARIF reports go beside the other results (SARIF for code scanning).
 
@@ -125,7 +133,8 @@ def lint_stage(
     ``plan.source_root``, so code scanning and pull-request annotations can show them.
     """
     plan = plan or LintPlan()
-    report = run_lint(tree, series, record, checkpatch=plan.checkpatch)
+    cache = VerdictCache(enabled=not plan.fresh, warn=warn)  # warn: e.g. a corrupt entry ignored
+    report = lint_series(tree, series, record, checkpatch=plan.checkpatch, cache=cache)
     subjects = {p.number: p.subject for p in record.patches}
     locator = Locator(series, plan.source_root)
     atomic.write_text(results / "lint.txt", render(report, "text", subjects))
@@ -143,6 +152,7 @@ def lint_stage(
         f"{len(report.states)} states ({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed)"
         + (" (FAILED)" if failed else "")
         + ("" if report.checkpatch_ran else " (checkpatch not run)")
+        + (f" ({report.cached})" if report.cached else "")
     )
     return LintOutcome(
         True, note, failed, cells, report.to_json_data(), str(results / "lint.txt"), annotations=annotations

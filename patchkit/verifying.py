@@ -55,7 +55,7 @@ def plan(request: VerifyRequest, states: list[State], configs: list[KconfigSpec]
     first, last = parse_states(request.states_range, states) if request.states_range else (0, end)
     booting = request.boot and request.build
     scope = Scope(request.lint, request.build, booting, [c.name for c in configs], (first, last), request.keep_going)
-    lint = LintPlan(request.checkpatch, request.source_root, request.fail_on) if request.lint else None
+    lint = LintPlan(request.checkpatch, request.source_root, request.fail_on, request.fresh) if request.lint else None
     if not request.build:
         return VerifyPlan(scope, lint, None, None)
     # A range starts from the state before it (warm from ccache), so each patch of the range is an

@@ -134,3 +134,16 @@ def test_series_is_found_by_name_or_alone(tmp_path: Path, small_tree: GitTree) -
     missing = run_cli("status", "nope", "--tree", str(small_tree.path), cwd=project)
     assert missing.code == 2
     assert "no series 'nope'" in missing.err
+
+
+def test_the_loaded_series_keeps_its_line_map(tmp_path: Path, small_tree: GitTree) -> None:
+    from patchkit.series.load import load_series
+
+    directory = make_small_series(tmp_path / "project", small_tree)
+    lines = (directory / "series.yaml").read_text().splitlines()
+    series = load_series(directory)
+    for index, patch in enumerate(series.patches):
+        entry = lines[series.line("patches", index) - 1]
+        assert entry.lstrip().startswith("- ") and "subject:" in entry and patch.subject in entry
+    assert series.line("patches", 0, "no-such-key") == series.line("patches", 0)  # the nearest ancestor
+    assert series.line("name") and lines[series.line("name") - 1].startswith("name:")

@@ -79,5 +79,5 @@ def test_a_tree_whose_attributes_convert_content_is_left_to_git_add(tmp_path: Pa
     (top / "Documentation").mkdir(parents=True)
     (top / "Documentation" / ".gitattributes").write_text("# line endings\n*.txt text eol=crlf\n")
     git(top, "init", "-q")
-    with pytest.raises(snapshot.NotSnapshotable, match="Documentation/.gitattributes"):
+    with pytest.raises(snapshot.NotSnapshotable, match=r"Documentation/\.gitattributes"):
         snapshot.stage_all(top)

@@ -8,10 +8,11 @@ from patchkit import atomic
 from patchkit.applied import require_record
 from patchkit.ci.locate import Locator
 from patchkit.errors import ExitCode, TreeError
-from patchkit.lint import run_lint
+from patchkit.lint import lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.requests import LintRequest
 from patchkit.target import open_target
+from patchkit.verdicts import VerdictCache
 
 
 def run(request: LintRequest) -> int:
@@ -26,7 +27,8 @@ def run(request: LintRequest) -> int:
             f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
             "run 'patchkit apply --force' first"
         )
-    report = run_lint(tree, series, record, checkpatch=request.checkpatch)
+    cache = VerdictCache(enabled=not request.fresh, warn=lambda text: click.echo(text, err=True))
+    report = lint_series(tree, series, record, checkpatch=request.checkpatch, cache=cache)
     subjects = {p.number: p.subject for p in record.patches}
     # SARIF and annotations point at the series files (diff lines, series.yaml) in the series' repository.
     locator = Locator(series) if request.fmt in ("sarif", "github") else None
@@ -36,7 +38,8 @@ def run(request: LintRequest) -> int:
         counts = report.counts()
         click.echo(
             f"lint: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info "
-            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {request.output}",
+            f"({counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed); written to {request.output}"
+            + (f" ({report.cached})" if report.cached else ""),
             err=request.fmt != "text",
         )
     else:

@@ -62,7 +62,15 @@ def run(request: VerifyRequest) -> int:
     if planned.lint is None:
         show_lint(verifying.LINT_SKIPPED)
     result.stages = run_stages(
-        tree, series, record, results, lint=planned.lint, build=planned.build, boot=planned.boot, on_lint=show_lint
+        tree,
+        series,
+        record,
+        results,
+        lint=planned.lint,
+        build=planned.build,
+        boot=planned.boot,
+        on_lint=show_lint,
+        warn=lambda text: click.echo(text, err=True),
     )
     if planned.lint is None:
         result.stages.lint = verifying.LINT_SKIPPED

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from patchkit.lint.asmfacts import OFFSET_SYMBOL, Function, Item, Macro, parse_mem
 from patchkit.lint.regs import CALLEE_SAVED, canonical
@@ -254,7 +254,7 @@ def macro_variants(macro: Macro) -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class PathProblem:
-    kind: str  # "not-restored" | "unbalanced" | "underflow" | "not-cleared"
+    kind: str  # "not-restored" | "unbalanced" | "underflow" | "not-cleared" | "gave-up"
     reg: str
     step: Step  # the return (or the pop) where it shows
     detail: str = ""
@@ -320,170 +320,208 @@ def returned(steps: tuple[Step, ...]) -> Returned:
 def simulate(variant: Variant, *, clear_mode: str | None) -> list[PathProblem]:
     """Walk every path of the variant. ``clear_mode``: None (no clearing required), "cleared" (every
     register that came back is cleared or restored before the return) or "stored-or-cleared" (stored to
-    the args struct for the caller also counts; only for a variant that stores or clears any)."""
+    the args struct for the caller also counts; only for a variant that stores or clears any).
+
+    A walk that reaches :data:`MAX_STATES` stops and says so (a "gave-up" problem at the entry): the
+    paths it did not walk are unchecked, which must not pass silently."""
     key = (variant.steps, clear_mode)
     hit = _CACHE.get(key)
     if hit is None:
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
-        hit = _CACHE[key] = _simulate(variant.steps, clear_mode)
+        hit = _CACHE[key] = _Walk(variant.steps, clear_mode).run()
     return hit
 
 
-def _simulate(steps: tuple[Step, ...], clear_mode: str | None) -> list[PathProblem]:
-    labels: dict[str, int] = {}
-    for index, step in enumerate(steps):
-        if step.kind == "label":
-            labels[step.name] = index
-    fault_edges: dict[int, list[int]] = {}
-    for step in steps:
-        if step.kind == "cmacro" and step.name.startswith("_ASM_EXTABLE") and len(step.operands) >= 2:
-            src, dst = step.operands[0].strip(), step.operands[1].strip()
-            if src in labels and dst in labels:
-                first = labels[src]
-                while first < len(steps) and steps[first].kind != "insn":
-                    first += 1
-                fault_edges.setdefault(first, []).append(labels[dst])
+@dataclass(frozen=True)
+class _Path:
+    """Where one path is and what it carries; equal paths are walked once."""
 
-    back = returned(steps)
-    if clear_mode == "stored-or-cleared" and not back.claims:
-        clear_mode = None  # neither stores nor clears what came back: it makes no claim to hold it to
-    require_clear = clear_mode is not None
-    stored_counts = clear_mode == "stored-or-cleared"
-    problems: dict[tuple[str, str, str], PathProblem] = {}
-    init_vals = tuple(_ORIG + r for r in CALLEE_SAVED)
-    load_at: dict[str, Step] = {}
-    for step in steps:
-        reg = _is_load(step)
-        if reg is not None:
-            load_at.setdefault(reg, step)
-    # state: (pc, vals, stack of (value, push pc), pending, after_call, writers, call pc, last clear pc)
-    State = tuple[int, tuple[str, ...], tuple[tuple[str, int], ...], frozenset[str], bool, tuple[int, ...], int, int]
-    empty: frozenset[str] = frozenset()
-    start: State = (0, init_vals, (), empty, False, tuple(-1 for _r in CALLEE_SAVED), -1, -1)
+    pc: int
+    vals: tuple[str, ...]  # per callee-saved register: its own value (orig:<reg>), another's, or "x"
+    stack: tuple[tuple[str, int], ...] = ()  # pushed (value, push pc)
+    pending: frozenset[str] = frozenset()  # registers still holding what came back from the call
+    after_call: bool = False  # the previous instruction was the TDCALL/SEAMCALL (its CF means something)
+    writers: tuple[int, ...] = ()  # per callee-saved register: the pc that last wrote it (-1: none)
+    call_pc: int = -1
+    last_clear: int = -1  # the last clearing or copy-out of a pending register on this path
 
-    def at_return(step: Step, state: State, pending: frozenset[str]) -> None:
-        _pc, vals, stack, _p, _a, writers, call_pc, last_clear = state
-        for index, (reg, value) in enumerate(zip(CALLEE_SAVED, vals, strict=True)):
+    def to(self, pc: int, **changes: object) -> _Path:
+        """This path moved to ``pc`` (after_call reset unless given), with ``changes``."""
+        return replace(self, **{"pc": pc, "after_call": False, **changes})  # type: ignore[arg-type]
+
+
+class _Walk:
+    """The path walk over one variant's steps: each ``_<kind>`` method is one kind of instruction and
+    returns the paths that continue from it."""
+
+    def __init__(self, steps: tuple[Step, ...], clear_mode: str | None) -> None:
+        self.steps = steps
+        self.labels = {step.name: index for index, step in enumerate(steps) if step.kind == "label"}
+        self.fault_edges = self._fault_edges()
+        self.back = returned(steps)
+        if clear_mode == "stored-or-cleared" and not self.back.claims:
+            clear_mode = None  # neither stores nor clears what came back: it makes no claim to hold it to
+        self.require_clear = clear_mode is not None
+        self.stored_counts = clear_mode == "stored-or-cleared"
+        self.load_at: dict[str, Step] = {}
+        for step in steps:
+            reg = _is_load(step)
+            if reg is not None:
+                self.load_at.setdefault(reg, step)
+        self.problems: dict[tuple[str, str, str], PathProblem] = {}
+
+    def _fault_edges(self) -> dict[int, list[int]]:
+        """Instruction index -> the fixup labels an exception-table entry sends a fault there to."""
+        edges: dict[int, list[int]] = {}
+        for step in self.steps:
+            if step.kind == "cmacro" and step.name.startswith("_ASM_EXTABLE") and len(step.operands) >= 2:
+                src, dst = step.operands[0].strip(), step.operands[1].strip()
+                if src in self.labels and dst in self.labels:
+                    first = self.labels[src]
+                    while first < len(self.steps) and self.steps[first].kind != "insn":
+                        first += 1
+                    edges.setdefault(first, []).append(self.labels[dst])
+        return edges
+
+    def run(self) -> list[PathProblem]:
+        start = _Path(0, tuple(_ORIG + r for r in CALLEE_SAVED), writers=tuple(-1 for _r in CALLEE_SAVED))
+        seen: set[_Path] = set()
+        todo: list[_Path] = [start]
+        while todo and len(seen) < MAX_STATES:
+            path = todo.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            if path.pc < len(self.steps):  # past the end: no return on this path
+                todo.extend(self._step(path))
+        if todo and self.steps:
+            entry = self.steps[0]
+            self._report("gave-up", str(MAX_STATES), entry, "", entry)
+        return list(self.problems.values())
+
+    def _report(self, kind: str, reg: str, step: Step, detail: str, where: Step) -> None:
+        # one imbalance per variant, however many values each path leaves (the first one found is shown)
+        key = (kind, "" if kind == "unbalanced" else reg, detail)
+        self.problems.setdefault(key, PathProblem(kind, reg, step, detail, where))
+
+    def _step(self, path: _Path) -> list[_Path]:
+        step = self.steps[path.pc]
+        m = step.name
+        if step.kind != "insn" or m in _NOOPS:
+            return [path.to(path.pc + 1, after_call=path.after_call)]
+        if m in _RETURNS:
+            self._at_return(step, path, path.pending)
+            return []
+        if m in _TERMINAL:
+            return []
+        # the exception-table path: the instruction did not run, nothing came back
+        faults = [path.to(target, pending=frozenset(), last_clear=-1) for target in self.fault_edges.get(path.pc, ())]
+        if m in _CALL_INSNS:
+            return [*faults, replace(path, pc=path.pc + 1, pending=self.back.regs, after_call=True, call_pc=path.pc,
+                                     last_clear=-1)]  # fmt: skip
+        if m == "jmp":
+            return faults + self._jump(step, path)
+        if _JUMP.match(m):
+            return faults + self._branch(step, path)
+        if m.startswith("push") and step.operands:
+            return [*faults, self._push(step, path)]
+        if m.startswith("pop") and step.operands:
+            return faults + self._pop(step, path)
+        if m.startswith(("add", "sub", "lea")) and len(step.operands) == 2 and canonical(step.operands[1]) == "rsp":
+            return [*faults, self._adjust_stack(step, path)]
+        return [*faults, self._write(step, path)]
+
+    def _jump(self, step: Step, path: _Path) -> list[_Path]:
+        target = step.operands[0] if step.operands else ""
+        if target in self.labels:
+            return [path.to(self.labels[target])]
+        self._at_return(step, path, path.pending)  # a tail call
+        return []
+
+    def _branch(self, step: Step, path: _Path) -> list[_Path]:
+        m, target = step.name, step.operands[0] if step.operands else ""
+        # right after SEAMCALL, CF=1 is VMfailInvalid: no module ran, the registers hold no output
+        taken = frozenset() if path.after_call and m in ("jc", "jb", "jnae") else path.pending
+        falls = frozenset() if path.after_call and m in ("jnc", "jae", "jnb") else path.pending
+        out = [path.to(self.labels[target], pending=taken)] if target in self.labels else []
+        if target not in self.labels:
+            self._at_return(step, path, taken)
+        return [*out, path.to(path.pc + 1, pending=falls)]
+
+    def _push(self, step: Step, path: _Path) -> _Path:
+        reg = canonical(step.operands[0])
+        value = path.vals[CALLEE_SAVED.index(reg)] if reg in CALLEE_SAVED else "other"
+        return path.to(path.pc + 1, stack=(*path.stack, (value, path.pc)))
+
+    def _pop(self, step: Step, path: _Path) -> list[_Path]:
+        reg = canonical(step.operands[0])
+        if not path.stack:
+            self._report("underflow", reg or "?", step, "", step)
+            return []
+        value, _pushed = path.stack[-1]
+        vals, writers = list(path.vals), list(path.writers)
+        if reg in CALLEE_SAVED:
+            vals[CALLEE_SAVED.index(reg)] = value
+            writers[CALLEE_SAVED.index(reg)] = path.pc
+        pending, last_clear = path.pending, path.last_clear
+        if reg is not None and reg in pending:
+            pending, last_clear = pending - {reg}, path.pc
+        return [path.to(path.pc + 1, vals=tuple(vals), writers=tuple(writers), stack=path.stack[:-1],
+                        pending=pending, last_clear=last_clear)]  # fmt: skip
+
+    def _adjust_stack(self, step: Step, path: _Path) -> _Path:
+        amount = _stack_adjust(step.name, step.operands[0])
+        stack = path.stack
+        if amount is not None:
+            count = abs(amount) // 8
+            stack = stack[: max(0, len(stack) - count)] if amount > 0 else (*stack, *[("other", path.pc)] * count)
+        return path.to(path.pc + 1, stack=stack)
+
+    def _write(self, step: Step, path: _Path) -> _Path:
+        """Any other instruction: what its destination now holds, and whether it clears a pending register."""
+        vals, writers = list(path.vals), list(path.writers)
+        pending, last_clear = set(path.pending), path.last_clear
+        dest = _dest(step)
+        if dest is not None:
+            if dest in CALLEE_SAVED:
+                vals[CALLEE_SAVED.index(dest)] = "x"
+                writers[CALLEE_SAVED.index(dest)] = path.pc
+            if _is_load(step) is not None:
+                pending.discard(dest)  # loaded again from the struct: an input, not what came back
+            elif (_clears(step, dest) or step.name.startswith(("mov", "lea"))) and dest in pending:
+                pending.discard(dest)
+                last_clear = path.pc
+        stored = _is_store(step) if self.stored_counts else None
+        if stored is not None and stored in pending:
+            pending.discard(stored)
+            last_clear = path.pc
+        return path.to(path.pc + 1, vals=tuple(vals), writers=tuple(writers), pending=frozenset(pending),
+                       last_clear=last_clear)  # fmt: skip
+
+    def _at_return(self, step: Step, path: _Path, pending: frozenset[str]) -> None:
+        """What is wrong when this path returns to C: callee-saved registers, the stack, what came back."""
+        for index, (reg, value) in enumerate(zip(CALLEE_SAVED, path.vals, strict=True)):
+            writer = path.writers[index]
             if value == _ORIG + reg:
                 continue
-            if stack and writers[index] >= 0 and steps[writers[index]].name.startswith("pop"):
+            if path.stack and writer >= 0 and self.steps[writer].name.startswith("pop"):
                 # values left on the stack shift what every pop gets: the imbalance (below) is the one defect
                 continue
             detail = value[len(_ORIG) :] if value.startswith(_ORIG) else ""
-            where = steps[writers[index]] if writers[index] >= 0 else step
-            problems.setdefault(("not-restored", reg, detail), PathProblem("not-restored", reg, step, detail, where))
-        if stack:
-            left = steps[stack[-1][1]]
-            problems.setdefault(("unbalanced", "", ""), PathProblem("unbalanced", str(len(stack)), step, "", left))
-        if require_clear:
+            self._report("not-restored", reg, step, detail, self.steps[writer] if writer >= 0 else step)
+        if path.stack:
+            left = self.steps[path.stack[-1][1]]
+            self._report("unbalanced", str(len(path.stack)), step, "", left)
+        if self.require_clear:
             for reg in sorted(pending):
                 # at fault: the clearing (or copy-out) on this path that left it out; with none, its load or the call
-                if last_clear >= 0:
-                    where, detail = steps[last_clear], "missed"
+                if path.last_clear >= 0:
+                    where, detail = self.steps[path.last_clear], "missed"
                 else:
-                    where, detail = load_at.get(reg) or (steps[call_pc] if call_pc >= 0 else step), "none"
-                problems.setdefault(("not-cleared", reg, detail), PathProblem("not-cleared", reg, step, detail, where))
-
-    seen: set[object] = set()
-    todo: list[State] = [start]
-    while todo and len(seen) < MAX_STATES:
-        state = todo.pop()
-        if state in seen:
-            continue
-        seen.add(state)
-        pc, vals, stack, pending, after_call, writers, call_pc, last_clear = state
-        if pc >= len(steps):
-            continue  # fell off the end: no return on this path
-        step = steps[pc]
-        nxt = pc + 1
-        if step.kind != "insn":
-            todo.append((nxt, vals, stack, pending, after_call, writers, call_pc, last_clear))
-            continue
-        m = step.name
-        if m in _NOOPS:
-            todo.append((nxt, vals, stack, pending, after_call, writers, call_pc, last_clear))
-            continue
-        if m in _RETURNS:
-            at_return(step, state, pending)
-            continue
-        if m in _TERMINAL:
-            continue
-        for target in fault_edges.get(pc, ()):
-            # the exception-table path: the instruction did not run, nothing came back
-            todo.append((target, vals, stack, empty, False, writers, call_pc, -1))
-        if m in _CALL_INSNS:
-            todo.append((nxt, vals, stack, back.regs, True, writers, pc, -1))
-            continue
-        if _JUMP.match(m) and m != "jmp":
-            target_label = step.operands[0] if step.operands else ""
-            # right after SEAMCALL, CF=1 is VMfailInvalid: no module ran, the registers hold no output
-            taken = empty if after_call and m in ("jc", "jb", "jnae") else pending
-            falls = empty if after_call and m in ("jnc", "jae", "jnb") else pending
-            if target_label in labels:
-                todo.append((labels[target_label], vals, stack, taken, False, writers, call_pc, last_clear))
-            else:
-                at_return(step, state, taken)
-            todo.append((nxt, vals, stack, falls, False, writers, call_pc, last_clear))
-            continue
-        if m == "jmp":
-            target_label = step.operands[0] if step.operands else ""
-            if target_label in labels:
-                todo.append((labels[target_label], vals, stack, pending, False, writers, call_pc, last_clear))
-            else:
-                at_return(step, state, pending)  # a tail call
-            continue
-        new_vals = list(vals)
-        new_stack = list(stack)
-        new_pending = set(pending)
-        new_writers = list(writers)
-        new_clear = last_clear
-        if m.startswith("push") and step.operands:
-            reg = canonical(step.operands[0])
-            new_stack.append((vals[CALLEE_SAVED.index(reg)] if reg in CALLEE_SAVED else "other", pc))
-        elif m.startswith("pop") and step.operands:
-            reg = canonical(step.operands[0])
-            if not new_stack:
-                problems.setdefault(("underflow", reg or "?", ""), PathProblem("underflow", reg or "?", step, "", step))
-                continue
-            value, _pushed = new_stack.pop()
-            if reg in CALLEE_SAVED:
-                new_vals[CALLEE_SAVED.index(reg)] = value
-                new_writers[CALLEE_SAVED.index(reg)] = pc
-            if reg is not None and reg in new_pending:
-                new_pending.discard(reg)
-                new_clear = pc
-        elif m.startswith(("add", "sub", "lea")) and len(step.operands) == 2 and canonical(step.operands[1]) == "rsp":
-            amount = _stack_adjust(m, step.operands[0])
-            if amount is not None:
-                count = abs(amount) // 8
-                if amount > 0:
-                    del new_stack[max(0, len(new_stack) - count) :]
-                else:
-                    new_stack.extend([("other", pc)] * count)
-        else:
-            dest = _dest(step)
-            if dest is not None:
-                if dest in CALLEE_SAVED:
-                    new_vals[CALLEE_SAVED.index(dest)] = "x"
-                    new_writers[CALLEE_SAVED.index(dest)] = pc
-                if _is_load(step) is not None:
-                    new_pending.discard(dest)  # loaded again from the struct: an input, not what came back
-                elif (_clears(step, dest) or m.startswith(("mov", "lea"))) and dest in new_pending:
-                    new_pending.discard(dest)
-                    new_clear = pc
-            if stored_counts:
-                reg = _is_store(step)
-                if reg is not None and reg in new_pending:
-                    new_pending.discard(reg)
-                    new_clear = pc
-        todo.append(
-            (
-                nxt, tuple(new_vals), tuple(new_stack), frozenset(new_pending), False, tuple(new_writers), call_pc,
-                new_clear,
-            )
-        )  # fmt: skip
-    return list(problems.values())
+                    call = self.steps[path.call_pc] if path.call_pc >= 0 else step
+                    where, detail = self.load_at.get(reg) or call, "none"
+                self._report("not-cleared", reg, step, detail, where)
 
 
 def _clears(step: Step, dest: str) -> bool:

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from patchkit.lint.suppress import LineSuppression, find_suppressions
 
-ARGS_STRUCT_DEFAULT = ("tdx_module_args", "tdx_module_output", "tdx_hypercall_args")
-
-# Tokens that make a file interesting to the TDX rules (and an ERROR node worth reporting).
-RELEVANT = re.compile(
-    r"tdx_module_args|tdx_module_output|tdx_hypercall_args|\bTDX_MODULE_\w+|\bTDX_HYPERCALL_\w+|NR_VCPU_REGS|VCPU_REGS_"
-)
 _VCPU_REG_INDEX = re.compile(r"^(?:__)?VCPU_REGS_([A-Z0-9]+)$")
 _KVM_ACCESSOR = re.compile(r"^kvm_(r(?:[abcd]x|[sd]i|bp|sp|\d{1,2}))_(read|write)$")
 _KVM_REGISTER = re.compile(r"^kvm_register_(read|write)(?:_raw)?$")
@@ -203,7 +198,8 @@ def _declarator_names(node: Any | None) -> list[tuple[str, str | None, bool]]:
 
 
 class _Extractor:
-    def __init__(self, path: str, src: bytes, args_structs: tuple[str, ...]) -> None:
+    def __init__(self, path: str, src: bytes, args_structs: Iterable[str], relevant: re.Pattern[str]) -> None:
+        self.relevant = relevant
         self.facts = CFacts(path=path)
         self.src = src
         self.args_structs = frozenset(args_structs)
@@ -275,7 +271,7 @@ class _Extractor:
                 todo.extend(child.children)
                 continue
             text = _text(child)
-            if RELEVANT.search(text) and (_line(child), text) not in self.seen_unparsed:
+            if self.relevant.search(text) and (_line(child), text) not in self.seen_unparsed:
                 self.seen_unparsed.add((_line(child), text))
                 self.facts.unparsed.append(Unparsed(_line(child), text))
 
@@ -620,5 +616,7 @@ def _last_name(node: Any) -> str | None:
     return None
 
 
-def extract(path: str, src: bytes, args_structs: tuple[str, ...] = ARGS_STRUCT_DEFAULT) -> CFacts:
-    return _Extractor(path, src, args_structs).run()
+def extract(path: str, src: bytes, args_structs: Iterable[str], relevant: re.Pattern[str]) -> CFacts:
+    """The facts of one C file; ``args_structs`` and ``relevant`` (the tokens worth reporting inside a
+    construct tree-sitter could not parse) come from the lint configuration."""
+    return _Extractor(path, src, args_structs, relevant).run()

@@ -11,47 +11,36 @@ import re
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit import proc
 from patchkit.errors import MissingToolError, TreeError
 from patchkit.gitrepo import KernelTree
+from patchkit.lint.model import Hit, Severity
+from patchkit.lint.registry import emits
 
-LEVELS = {"ERROR": "error", "WARNING": "warning", "CHECK": "info"}
+LEVELS: dict[str, Severity] = {"ERROR": "error", "WARNING": "warning", "CHECK": "info"}
 _HEAD = re.compile(r"^(?P<level>ERROR|WARNING|CHECK):(?P<type>[A-Z0-9_]+): (?P<msg>.*)$")
 _WHERE = re.compile(r"^#(?P<n>\d+): FILE: (?P<path>[^:]+):(?P<line>\d+):")
 _DATA_FILES = ("scripts/checkpatch.pl", "scripts/spelling.txt", "scripts/const_structs.checkpatch")
 
 
-@dataclass(frozen=True)
-class CheckpatchReport:
-    type: str
-    severity: str
-    message: str
-    path: str | None
-    line: int
-    mail_line: int
-
-
-def parse_output(text: str) -> list[CheckpatchReport]:
-    """Parse checkpatch's default output (``--show-types``)."""
-    reports: list[CheckpatchReport] = []
+@emits("checkpatch/*")
+def parse_output(text: str) -> list[Hit]:
+    """Parse checkpatch's default output (``--show-types``): one hit per report, at its level; a report
+    without a file is on the patch's entry in series.yaml (path None)."""
+    reports: list[Hit] = []
     lines = text.splitlines()
     for i, line in enumerate(lines):
         m = _HEAD.match(line)
         if m is None:
             continue
-        path, number, mail_line = None, 0, 0
-        if i + 1 < len(lines):
-            where = _WHERE.match(lines[i + 1])
-            if where is not None:
-                path, number, mail_line = where.group("path"), int(where.group("line")), int(where.group("n"))
-            else:
-                only = re.match(r"^#(\d+):", lines[i + 1])
-                mail_line = int(only.group(1)) if only else 0
-        reports.append(CheckpatchReport(m.group("type"), LEVELS[m.group("level")], m.group("msg"), path, number,
-                                        mail_line))  # fmt: skip
+        path, number = None, 0
+        where = _WHERE.match(lines[i + 1]) if i + 1 < len(lines) else None
+        if where is not None:
+            path, number = where.group("path"), int(where.group("line"))
+        rule = f"checkpatch/{m.group('type')}"
+        reports.append(Hit(rule, path, number, m.group("msg"), severity=LEVELS[m.group("level")]))
     return reports
 
 
@@ -80,7 +69,7 @@ class Checkpatch:
     def mail(self, commit: str) -> bytes:
         return self.tree.git_bytes("format-patch", "-1", "--stdout", "--no-signature", commit)
 
-    def run_one(self, commit: str) -> list[CheckpatchReport]:
+    def run_one(self, commit: str) -> list[Hit]:
         mail = self.mail(commit)
         try:
             result = subprocess.run(
@@ -91,6 +80,6 @@ class Checkpatch:
             raise MissingToolError("'perl' is not installed", packages=("perl",)) from exc
         return parse_output(result.stdout.decode("utf-8", "replace"))
 
-    def run_all(self, commits: list[str], jobs: int = 2) -> list[list[CheckpatchReport]]:
+    def run_all(self, commits: list[str], jobs: int = 2) -> list[list[Hit]]:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             return list(pool.map(self.run_one, commits))

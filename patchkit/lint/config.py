@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from patchkit.errors import DataError
+from patchkit.yamldata import load_file, package_schema
 
 DEFAULTS: dict[str, Any] = {
     "args_structs": {"tdx_module_args": "MODULE", "tdx_module_output": "MODULE", "tdx_hypercall_args": "HYPERCALL"},
@@ -65,8 +65,6 @@ DEFAULTS: dict[str, Any] = {
     "search_paths": ["arch/x86/", "drivers/virt/", "virt/"],
     "disable": [],
 }
-
-_KEYS = set(DEFAULTS)
 
 
 @dataclass(frozen=True)
@@ -107,6 +105,25 @@ class LintConfig:
     pointer_exception: bool
     search_paths: list[str] = field(default_factory=list)
     disabled: set[str] = field(default_factory=set)
+
+    def fixed_words(self) -> list[str]:
+        """Fixed strings that find the files the TDX rules read: the args structs and their offsets."""
+        return [*sorted(self.args_structs), *(f"TDX_{k}_" for k in self.kinds())]
+
+    def kinds(self) -> list[str]:
+        return sorted(set(self.args_structs.values()))
+
+    @functools.cached_property
+    def file_pattern(self) -> re.Pattern[str]:
+        """Text that makes a file one the TDX rules read."""
+        names = "|".join(re.escape(n) for n in sorted(self.args_structs))
+        return re.compile(f"{names}|TDX_({'|'.join(self.kinds())})_")
+
+    @functools.cached_property
+    def unparsed_pattern(self) -> re.Pattern[str]:
+        """Tokens that make a construct tree-sitter could not parse worth reporting (parse/unparsed-construct)."""
+        names = "|".join(re.escape(n) for n in sorted(self.args_structs))
+        return re.compile(rf"{names}|\bTDX_({'|'.join(self.kinds())})_\w+|NR_VCPU_REGS|VCPU_REGS_")
 
     def translation_for(self, field_reg: str, vcpu_reg: str, part: str = "") -> list[Translation]:
         """Every translation that pairs the two (wherever it applies)."""
@@ -150,47 +167,24 @@ def _translation(t: dict[str, Any], tdvmcall: dict[str, Any]) -> Translation:
     )
 
 
-def default_config() -> LintConfig:
-    return _from_data(copy.deepcopy(DEFAULTS))
-
-
 def load_config(series_dir: Path | None) -> LintConfig:
-    """Defaults merged with ``<series_dir>/lint.yaml`` when it exists."""
+    """Defaults merged with ``<series_dir>/lint.yaml`` when it exists (checked against ``lint-schema.json``)."""
     data = copy.deepcopy(DEFAULTS)
-    if series_dir is None:
+    path = series_dir / "lint.yaml" if series_dir is not None else None
+    if path is None or not path.is_file():
         return _from_data(data)
-    path = series_dir / "lint.yaml"
-    if not path.is_file():
-        return _from_data(data)
-    try:
-        extra = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DataError(f"{path}: not readable YAML: {exc}") from exc
-    if not isinstance(extra, dict) or set(extra) - _KEYS:
-        unknown = sorted(set(extra) - _KEYS) if isinstance(extra, dict) else ["(not a mapping)"]
-        raise DataError(f"{path}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}")
-    try:
-        for key, value in extra.items():
-            if key == "abi_translations":
-                for t in value:
-                    if not isinstance(t.get("pairs", {}), dict) or not (t.get("pairs") or t.get("splits")):
-                        raise DataError(f"{path}: abi_translations entries need 'name' and 'pairs' or 'splits'")
-                    data[key].append({"name": t.get("name", "project translation"), **t})
-            elif key == "tdvmcall_scope":
-                if not isinstance(value, dict) or set(value) - {"functions", "args"}:
-                    raise DataError(f"{path}: tdvmcall_scope takes 'functions' and 'args' (lists of globs)")
-                data[key] = {"functions": list(value.get("functions", [])), "args": list(value.get("args", []))}
-            elif key == "clear_before_return":
-                for sub in ("macros", "functions"):
-                    data[key][sub].update(value.get(sub, {}))
-                if "mode" in value:
-                    if value["mode"] not in ("cleared", "stored-or-cleared", "off"):
-                        raise DataError(f"{path}: clear_before_return.mode must be cleared, stored-or-cleared or off")
-                    data[key]["mode"] = value["mode"]
-            elif key == "args_structs":
-                data[key].update(value)
-            else:
-                data[key] = value
-        return _from_data(data)
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        raise DataError(f"{path}: malformed lint configuration ({exc})") from exc
+    extra = load_file(path, package_schema("patchkit.lint", "lint-schema.json"), what="lint configuration").data or {}
+    for key, value in extra.items():
+        if key == "abi_translations":
+            data[key].extend({"name": "project translation", **t} for t in value)
+        elif key == "tdvmcall_scope":
+            data[key] = {"functions": list(value.get("functions", [])), "args": list(value.get("args", []))}
+        elif key == "clear_before_return":
+            for sub in ("macros", "functions"):
+                data[key][sub].update(value.get(sub, {}))
+            data[key]["mode"] = value.get("mode", data[key]["mode"])
+        elif key == "args_structs":
+            data[key].update(value)
+        else:
+            data[key] = value
+    return _from_data(data)

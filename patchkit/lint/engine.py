@@ -1,4 +1,4 @@
-"""run_lint: evaluate the base and the state after each mailed patch, blame, suppress, report.
+"""lint_series: evaluate the base and the state after each mailed patch, blame, suppress, report.
 
 Reading is from git objects only. The base is found with one ``git grep`` (the files that mention
 an args struct or an offset symbol, plus every symbol any patch removes); each later state
@@ -19,50 +19,33 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from patchkit.applied import AppliedSeries
 from patchkit.errors import DataError
 from patchkit.gitrepo import KernelTree
 from patchkit.lint import asmfacts, cfacts, hygiene, registry
-from patchkit.lint.checkpatch import Checkpatch, CheckpatchReport
+from patchkit.lint import cache as lint_cache
+from patchkit.lint.checkpatch import Checkpatch
 from patchkit.lint.config import LintConfig, load_config
-from patchkit.lint.model import Finding, LintReport, SuppressionNote
+from patchkit.lint.model import Finding, Hit, LintReport, Status, SuppressionNote
 from patchkit.lint.source import GitSource
 from patchkit.lint.suppress import LineSuppression
-from patchkit.lint.tdxrules import Hit, StateFacts, check_state, removed_symbol_users, removed_symbols
+from patchkit.lint.tdxrules import StateFacts, check_state, removed_symbol_users, removed_symbols
 from patchkit.series.model import Patch, Series, Suppression
 from patchkit.states import mailed_states
+from patchkit.verdicts import VerdictCache
 
 _ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 _SOURCE_EXT = (".c", ".h", ".S")
-
-
-def fixed_words(config: LintConfig) -> list[str]:
-    """Fixed strings that find the files the TDX rules read."""
-    return [*sorted(config.args_structs), *(f"TDX_{k}_" for k in sorted(set(config.args_structs.values())))]
-
-
-def relevant_pattern(config: LintConfig) -> str:
-    names = "|".join(re.escape(n) for n in sorted(config.args_structs))
-    kinds = "|".join(sorted(set(config.args_structs.values())))
-    return f"{names}|TDX_({kinds})_"
-
-
-@dataclass
-class _State:
-    label: str
-    commit: str
-    files: dict[str, str] = field(default_factory=dict)  # candidate path -> blob
-    facts: StateFacts | None = None
 
 
 class _Walker:
     def __init__(self, source: GitSource, config: LintConfig) -> None:
         self.source = source
         self.config = config
-        self.relevant = re.compile(relevant_pattern(config))
+        self.relevant = config.file_pattern
         self.always = {*_ALWAYS, config.vcpu_regs_header}
         self.cache: dict[tuple[str, str], cfacts.CFacts | asmfacts.AsmFacts] = {}
         self.parsed = 0
@@ -72,11 +55,7 @@ class _Walker:
         hit = self.cache.get(key)
         if hit is None:
             self.parsed += 1
-            if path.endswith(".S"):
-                hit = asmfacts.extract(path, content)
-            else:
-                hit = cfacts.extract(path, content, tuple(self.config.args_structs))
-            self.cache[key] = hit
+            hit = self.cache[key] = extract(path, content, self.config)
         return hit
 
     def wanted(self, path: str, content: bytes) -> bool:
@@ -84,39 +63,59 @@ class _Walker:
 
     def build(self, label: str, files: dict[str, str]) -> StateFacts:
         contents = self.source.read(files.values())
-        state = StateFacts(label=label)
-        for path, blob in sorted(files.items()):
-            f = self.facts(path, blob, contents[blob])
-            if isinstance(f, asmfacts.AsmFacts):
-                state.asm[path] = f
-            else:
-                state.c[path] = f
-        return state
+        return state_facts(label, ((p, self.facts(p, blob, contents[blob])) for p, blob in sorted(files.items())))
 
 
-def _yaml_location(series: Series) -> tuple[str, dict[int, int]]:
-    """series.yaml as a path to show, and the line of each patch's entry."""
+def extract(path: str, content: bytes, config: LintConfig) -> cfacts.CFacts | asmfacts.AsmFacts:
+    """The facts of one source file (assembly or C)."""
+    if path.endswith(".S"):
+        return asmfacts.extract(path, content)
+    return cfacts.extract(path, content, config.args_structs, config.unparsed_pattern)
+
+
+def state_facts(label: str, files: Iterable[tuple[str, cfacts.CFacts | asmfacts.AsmFacts]]) -> StateFacts:
+    state = StateFacts(label=label)
+    for path, facts in files:
+        if isinstance(facts, asmfacts.AsmFacts):
+            state.asm[path] = facts
+        else:
+            state.c[path] = facts
+    return state
+
+
+def _yaml_path(series: Series) -> str:
+    """series.yaml as a path to show: relative to the working directory when under it."""
     path = series.directory / "series.yaml"
     try:
         shown = os.path.relpath(path)
-        if shown.startswith(".."):
-            shown = str(path)
     except ValueError:
-        shown = str(path)
-    lines: dict[int, int] = {}
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return shown, lines
-    count = 0
-    for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(r"^- subject:", line):
-            count += 1
-            lines[count] = number
-    return shown, lines
+        return str(path)
+    return str(path) if shown.startswith("..") else shown
 
 
-def run_lint(
+@dataclass(frozen=True)
+class _Placer:
+    """The one place a :class:`Finding` is made: a hit placed in a state, with its severity and location."""
+
+    labels: list[str]
+    commits: list[str]
+    series: Series
+    yaml_path: str
+
+    def finding(self, hit: Hit, index: int, status: Status = "new", patch: int | None = None) -> Finding:
+        """``hit`` as seen in state ``index``, blamed on ``patch`` (default: the patch of that state)."""
+        if hit.path is not None:
+            path, line = hit.path, hit.line
+        else:  # on the patch's entry in series.yaml
+            path, line = self.yaml_path, self.series.line("patches", index - 1)
+        return Finding(
+            rule=hit.rule, severity=hit.severity or registry.severity(hit.rule), path=path, line=line,
+            message=hit.message, patch=patch if patch is not None else index or None, state=self.labels[index],
+            status=status, commit=self.commits[index], identity=hit.identity,
+        )  # fmt: skip
+
+
+def lint_series(
     tree: KernelTree,
     series: Series,
     record: AppliedSeries,
@@ -124,29 +123,55 @@ def run_lint(
     checkpatch: bool = True,
     config: LintConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    cache: VerdictCache | None = None,
 ) -> LintReport:
-    """Lint every state of the applied series; see the module docstring for blame."""
-    started = time.perf_counter()
-    config = config or load_config(series.directory)
+    """Lint every state of the applied series; see the module docstring for blame.
+
+    With ``cache``, a report for the same content (see :mod:`patchkit.lint.cache`) is returned as it was
+    computed, marked :attr:`LintReport.cached`; a fresh report is stored. A ``config`` given here (not
+    read from lint.yaml) bypasses the cache.
+    """
+    registry.registered_rules()  # every rule's code and YAML present, or a RuleError now
     mailed = series.mailed_patches
     if len(mailed) != len(record.patches):
         raise DataError(
             f"series '{series.name}' has {len(mailed)} patches but the applied branch has {len(record.patches)}; "
             "run 'patchkit apply --force'"
         )
+    if cache is None or config is not None:
+        return _lint(tree, series, record, checkpatch, config or load_config(series.directory), progress)
+    key = lint_cache.lint_key(series, record, _yaml_path(series), checkpatch)
+    found = lint_cache.load(cache, key)
+    if found is not None:
+        return found
+    report = _lint(tree, series, record, checkpatch, load_config(series.directory), progress)
+    lint_cache.store(cache, key, report)
+    return report
+
+
+def _lint(
+    tree: KernelTree,
+    series: Series,
+    record: AppliedSeries,
+    checkpatch: bool,
+    config: LintConfig,
+    progress: Callable[[str], None] | None,
+) -> LintReport:
+    started = time.perf_counter()
+    mailed = series.mailed_patches
     source = GitSource(tree)
     walker = _Walker(source, config)
     walked = mailed_states(record)
     commits = [s.commit for s in walked]
     labels = [s.label for s in walked]
     report = LintReport(series=series.name, states=labels)
-    yaml_path, yaml_lines = _yaml_location(series)
+    placer = _Placer(labels, commits, series, _yaml_path(series))
 
     diffs = [source.diff(commits[i - 1], commits[i]) for i in range(1, len(commits))]
     removed = [removed_symbols(d) for d in diffs]
     symbols = sorted({name for r in removed for name, _p in r})
     touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
-    base_hits = source.grep(commits[0], [*fixed_words(config), *symbols], config.search_paths)
+    base_hits = source.grep(commits[0], [*config.fixed_words(), *symbols], config.search_paths)
     base_candidates = {p for p, lines in base_hits.items() if any(walker.relevant.search(t) for _n, t in lines)}
     extra = source.blobs(commits[0], {p for p in touched if p.endswith(_SOURCE_EXT)} - set(base_hits))
     extra_text = source.read(extra.values())
@@ -159,7 +184,7 @@ def run_lint(
     symbol_re = re.compile(r"\b(" + "|".join(symbols) + r")\b") if symbols else None
 
     per_state: list[list[Hit]] = []
-    state_facts: list[StateFacts] = []
+    facts_by_state: list[StateFacts] = []
     cumulative: set[str] = set()
     for index, commit in enumerate(commits):
         if progress:
@@ -174,7 +199,7 @@ def run_lint(
                 if status != "D" and walker.wanted(path, contents[now]):
                     files[path] = now
         facts = walker.build(labels[index], files)
-        state_facts.append(facts)
+        facts_by_state.append(facts)
         hits = check_state(facts, config)
         if index > 0 and removed[index - 1] and symbol_re is not None:
             users = _removed_users(source, commit, removed[index - 1], base_hits, cumulative, symbol_re, index)
@@ -184,21 +209,9 @@ def run_lint(
         per_state.append([h for h in hits if h.rule not in config.disabled])
     report.timings["states"] = time.perf_counter() - started
 
-    findings = _blame(per_state, labels, commits, source)
+    findings = _blame(per_state, placer, source)
     for number, patch in enumerate(mailed, start=1):
-        for ph in hygiene.check_patch(patch, diffs[number - 1]):
-            findings.append(
-                Finding(
-                    rule=ph.rule,
-                    severity=registry.severity(ph.rule),
-                    path=ph.path or yaml_path,
-                    line=ph.line if ph.path else yaml_lines.get(patch.number, 0),
-                    message=ph.message,
-                    patch=number,
-                    state=labels[number],
-                    commit=commits[number],
-                )
-            )
+        findings.extend(placer.finding(h, number) for h in hygiene.check_patch(patch, diffs[number - 1]))
     if checkpatch and record.patches:
         t0 = time.perf_counter()
         runner = Checkpatch(tree, commits[0])
@@ -208,9 +221,11 @@ def run_lint(
             runner.close()
         report.checkpatch_ran = True
         report.timings["checkpatch"] = time.perf_counter() - t0
-        for number, reports in enumerate(results, start=1):
-            findings.extend(_checkpatch_finding(r, number, labels, commits, yaml_path, yaml_lines) for r in reports)
-    findings = _suppress(findings, state_facts, labels, mailed, yaml_path, yaml_lines)
+        for number, hits in enumerate(results, start=1):
+            findings.extend(placer.finding(h, number) for h in hits)
+    findings = _suppress(findings, facts_by_state, mailed)
+    for number, patch in enumerate(mailed, start=1):
+        findings.extend(placer.finding(h, number) for h in check_series_suppressions(patch.suppress))
     findings.sort(key=lambda f: (-1 if f.patch is None else f.patch, f.path, f.line, f.rule))
     report.findings = findings
     report.timings["total"] = time.perf_counter() - started
@@ -227,42 +242,23 @@ def _removed_users(
     symbol_re: re.Pattern[str],
     patch: int,
 ) -> list[Hit]:
-    names = {n for n, _p in removed}
-    by_symbol: dict[str, list[tuple[str, int, str]]] = {}
-
-    def add(path: str, number: int, text: str) -> None:
-        for m in symbol_re.finditer(text):
-            if m.group(1) in names:
-                by_symbol.setdefault(m.group(1), []).append((path, number, text))
-
-    for path, lines in base_hits.items():
-        if path in cumulative:
-            continue
-        for number, text in lines:
-            add(path, number, text)
+    lines = [(p, number, text) for p, found in base_hits.items() if p not in cumulative for number, text in found]
     present = source.blobs(commit, cumulative)
     contents = source.read(present.values())
     for path, blob in sorted(present.items()):
         for number, text in enumerate(contents[blob].decode("utf-8", "replace").splitlines(), start=1):
             if symbol_re.search(text):
-                add(path, number, text)
-    return removed_symbol_users(removed, by_symbol, patch)
+                lines.append((path, number, text))
+    return removed_symbol_users(removed, lines, patch)
 
 
-def _blame(
-    per_state: list[list[Hit]], labels: list[str], commits: list[str], source: GitSource | None = None
-) -> list[Finding]:
+def _blame(per_state: list[list[Hit]], placer: _Placer, source: GitSource | None = None) -> list[Finding]:
     """A finding present after patch k and not after k-1 is blamed on k; when the rule names the lines that
     make the defect (``Hit.evidence``) and patch k wrote none of them, it is blamed on the patch that wrote
     the newest of them, and the message says from which patch on it is reachable."""
     findings: list[Finding] = []
+    commits = placer.commits
     index_of = {commit: i for i, commit in enumerate(commits)}
-
-    def make(h: Hit, index: int, status: str) -> Finding:
-        return Finding(
-            rule=h.rule, severity=registry.severity(h.rule, "error"), path=h.path, line=h.line, message=h.message,
-            patch=index or None, state=labels[index], status=status, commit=commits[index], identity=h.identity,
-        )  # fmt: skip
 
     def origin(h: Hit, index: int) -> int:
         """The newest patch among the evidence lines, or ``index`` when patch ``index`` wrote one of them."""
@@ -282,7 +278,7 @@ def _blame(
         current: Counter[tuple[str, str, str]] = Counter()
         seen_now: Counter[tuple[str, str, str]] = Counter()
         for h in sorted(hits, key=lambda x: (x.path, x.line, x.rule, x.message)):
-            f = make(h, index, "pre-existing" if index == 0 else "new")
+            f = placer.finding(h, index, "pre-existing" if index == 0 else "new")
             key = f.key()
             current[key] += 1
             seen_now[key] += 1
@@ -303,38 +299,9 @@ def _blame(
     return findings
 
 
-def _checkpatch_finding(
-    r: CheckpatchReport, number: int, labels: list[str], commits: list[str], yaml_path: str, yaml_lines: dict[int, int]
-) -> Finding:
-    return Finding(
-        rule=f"checkpatch/{r.type}", severity=r.severity, path=r.path or yaml_path,
-        line=r.line if r.path else yaml_lines.get(number, 0), message=r.message, patch=number,
-        state=labels[number], commit=commits[number],
-    )  # fmt: skip
-
-
-def _suppress(
-    findings: list[Finding],
-    states: list[StateFacts],
-    labels: list[str],
-    mailed: tuple[Patch, ...],
-    yaml_path: str,
-    yaml_lines: dict[int, int],
-) -> list[Finding]:
+def _suppress(findings: list[Finding], states: list[StateFacts], mailed: tuple[Patch, ...]) -> list[Finding]:
+    """New findings a line or series suppression (with a reason) covers become "suppressed"."""
     out: list[Finding] = []
-    for number, patch in enumerate(mailed, start=1):
-        for rule, message in check_series_suppressions(patch.suppress):
-            out.append(
-                Finding(
-                    rule,
-                    registry.severity(rule),
-                    yaml_path,
-                    yaml_lines.get(number, 0),
-                    message,
-                    patch=number,
-                    state=labels[number],
-                )
-            )
     for f in findings:
         if f.status != "new" or f.patch is None:
             out.append(f)
@@ -362,27 +329,23 @@ def _suppress(
 
 
 def lint_files(files: dict[str, str], config: LintConfig | None = None, label: str = "case") -> list[Hit]:
-    """Evaluate the state rules on in-memory files (rule cases and unit tests)."""
+    """The state rules on in-memory files (rule cases and unit tests), as the engine runs them on a state."""
     config = config or load_config(None)
-    state = StateFacts(label=label)
-    for path, text in sorted(files.items()):
-        data = text.encode()
-        if path.endswith(".S"):
-            state.asm[path] = asmfacts.extract(path, data)
-        else:
-            state.c[path] = cfacts.extract(path, data, tuple(config.args_structs))
+    state = state_facts(label, ((p, extract(p, text.encode(), config)) for p, text in sorted(files.items())))
     return check_state(state, config)
 
 
-def check_series_suppressions(suppressions: tuple[Suppression, ...]) -> list[tuple[str, str]]:
-    """(rule, message) for series suppressions without a reason or naming no known rule."""
-    out: list[tuple[str, str]] = []
+@registry.emits("suppression/missing-reason", "suppression/unknown-rule")
+def check_series_suppressions(suppressions: tuple[Suppression, ...]) -> list[Hit]:
+    """Series suppressions without a reason or naming no known rule (on the patch's series.yaml entry)."""
+    out: list[Hit] = []
     known = registry.all_rules()
     for s in suppressions:
         if not s.reason.strip():
-            out.append(("suppression/missing-reason", f"series suppression of {s.rule} has no reason; it is ignored"))
+            message = f"series suppression of {s.rule} has no reason; it is ignored"
+            out.append(Hit("suppression/missing-reason", None, 0, message))
         elif not s.rule.startswith("checkpatch/") and not any(
             r.matches(s.rule) or fnmatch.fnmatchcase(r.id, s.rule) for r in known
         ):
-            out.append(("suppression/unknown-rule", f"series suppression names no known rule: {s.rule}"))
+            out.append(Hit("suppression/unknown-rule", None, 0, f"series suppression names no known rule: {s.rule}"))
     return out

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from patchkit.lint.model import Hit
+from patchkit.lint.registry import emits
 from patchkit.series.model import Patch
 
 
-@dataclass(frozen=True)
-class PatchHit:
-    rule: str
-    message: str
-    path: str | None = None  # a tree path for diff findings; None: the patch's entry in series.yaml
-    line: int = 0
+def _hit(rule: str, message: str, path: str | None = None, line: int = 0) -> Hit:
+    """A hit on the patch: on its entry in series.yaml (``path`` None), or on a line its diff adds."""
+    return Hit(rule, path, line, message)
 
 
 _SUBJECT = re.compile(r"^(?P<area>[\w.+/,\- ]*[\w.+]): (?P<summary>\S.*)$")
@@ -29,8 +27,8 @@ MAX_SUBJECT = 75
 MAX_BODY = 75
 
 
-def check_patch(patch: Patch, diff_text: str) -> list[PatchHit]:
-    hits: list[PatchHit] = []
+def check_patch(patch: Patch, diff_text: str) -> list[Hit]:
+    hits: list[Hit] = []
     hits.extend(_subject(patch.subject))
     hits.extend(_trailers(patch))
     hits.extend(_body(patch.body))
@@ -38,56 +36,58 @@ def check_patch(patch: Patch, diff_text: str) -> list[PatchHit]:
     return hits
 
 
-def _subject(subject: str) -> list[PatchHit]:
+@emits("hygiene/subject-form", "hygiene/subject-length")
+def _subject(subject: str) -> list[Hit]:
     hits = []
     m = _SUBJECT.match(subject)
     if m is None:
-        hits.append(PatchHit("hygiene/subject-form", f"subject '{subject}' is not of the form 'area: Summary'"))
+        hits.append(_hit("hygiene/subject-form", f"subject '{subject}' is not of the form 'area: Summary'"))
     else:
         summary = m.group("summary")
         if not summary[0].isupper() and not summary[0].isdigit() and not summary.startswith("__"):
-            hits.append(PatchHit("hygiene/subject-form", f"summary '{summary}' should start with a capital letter"))
+            hits.append(_hit("hygiene/subject-form", f"summary '{summary}' should start with a capital letter"))
         if summary.endswith("."):
-            hits.append(PatchHit("hygiene/subject-form", f"summary '{summary}' should not end with a period"))
+            hits.append(_hit("hygiene/subject-form", f"summary '{summary}' should not end with a period"))
     if len(subject) > MAX_SUBJECT:
-        hits.append(PatchHit("hygiene/subject-length", f"subject is {len(subject)} characters (at most {MAX_SUBJECT})"))
+        hits.append(_hit("hygiene/subject-length", f"subject is {len(subject)} characters (at most {MAX_SUBJECT})"))
     return hits
 
 
-def _trailers(patch: Patch) -> list[PatchHit]:
-    hits: list[PatchHit] = []
+@emits("hygiene/trailer-format", "hygiene/signed-off-by", "hygiene/trailer-order")
+def _trailers(patch: Patch) -> list[Hit]:
+    hits: list[Hit] = []
     parsed: list[tuple[str, str]] = []
     for trailer in patch.trailers:
         m = _TRAILER.match(trailer)
         if m is None:
-            hits.append(PatchHit("hygiene/trailer-format", f"trailer '{trailer}' is not 'Key: value'"))
+            hits.append(_hit("hygiene/trailer-format", f"trailer '{trailer}' is not 'Key: value'"))
             continue
         key, value = m.group("key").lower(), m.group("value").strip()
         parsed.append((key, value))
         if key in _PERSON_TRAILERS and not _PERSON.match(value):
-            hits.append(PatchHit("hygiene/trailer-format", f"trailer '{trailer}' should name 'Full Name <email>'"))
+            hits.append(_hit("hygiene/trailer-format", f"trailer '{trailer}' should name 'Full Name <email>'"))
         elif key == "fixes" and not _FIXES.match(value):
-            hits.append(PatchHit("hygiene/trailer-format", f"trailer '{trailer}' should be "
+            hits.append(_hit("hygiene/trailer-format", f"trailer '{trailer}' should be "
                                  "'Fixes: <12+ hex digits> (\"subject\")'"))  # fmt: skip
         elif key in ("link", "closes") and not value.startswith(("http://", "https://")):
-            hits.append(PatchHit("hygiene/trailer-format", f"trailer '{trailer}' should carry a URL"))
+            hits.append(_hit("hygiene/trailer-format", f"trailer '{trailer}' should carry a URL"))
     sobs = [v for k, v in parsed if k == "signed-off-by"]
     author = patch.author.ident()
     if not sobs:
-        hits.append(PatchHit("hygiene/signed-off-by", "no Signed-off-by trailer"))
+        hits.append(_hit("hygiene/signed-off-by", "no Signed-off-by trailer"))
     elif not any(_same_person(s, author) for s in sobs):
-        hits.append(PatchHit("hygiene/signed-off-by", f"no Signed-off-by matches the author {author}"))
+        hits.append(_hit("hygiene/signed-off-by", f"no Signed-off-by matches the author {author}"))
     first_sob = next((i for i, (k, _v) in enumerate(parsed) if k == "signed-off-by"), None)
     for i, (key, value) in enumerate(parsed):
         if key in _BEFORE_SOB and first_sob is not None and i > first_sob:
-            hits.append(PatchHit("hygiene/trailer-order", f"'{key}' trailer should come before the first "
+            hits.append(_hit("hygiene/trailer-order", f"'{key}' trailer should come before the first "
                                  "Signed-off-by"))  # fmt: skip
         if key == "fixes" and any(k != "fixes" for k, _v in parsed[:i]):
-            hits.append(PatchHit("hygiene/trailer-order", "Fixes: should be the first trailer"))
+            hits.append(_hit("hygiene/trailer-order", "Fixes: should be the first trailer"))
         if key == "co-developed-by":
             nxt = parsed[i + 1] if i + 1 < len(parsed) else None
             if nxt is None or nxt[0] != "signed-off-by" or not _same_person(nxt[1], value):
-                hits.append(PatchHit("hygiene/trailer-order", f"Co-developed-by: {value} must be followed at once by "
+                hits.append(_hit("hygiene/trailer-order", f"Co-developed-by: {value} must be followed at once by "
                                      "that person's Signed-off-by"))  # fmt: skip
     return hits
 
@@ -103,21 +103,23 @@ def _same_person(a: str, b: str) -> bool:
     return email(a) == email(b) and name(a) == name(b)
 
 
-def _body(body: str) -> list[PatchHit]:
+@emits("hygiene/body-missing", "hygiene/body-wrap")
+def _body(body: str) -> list[Hit]:
     if not body.strip():
-        return [PatchHit("hygiene/body-missing", "the commit message has no body explaining why")]
+        return [_hit("hygiene/body-missing", "the commit message has no body explaining why")]
     hits = []
     for number, line in enumerate(body.splitlines(), start=1):
         if len(line) <= MAX_BODY or line.startswith((" ", "\t")) or re.search(r"https?://\S{40,}", line):
             continue  # quoted output, logs and long URLs are left as they are
-        hits.append(PatchHit("hygiene/body-wrap", f"body line {number} is {len(line)} characters (wrap at "
+        hits.append(_hit("hygiene/body-wrap", f"body line {number} is {len(line)} characters (wrap at "
                              f"{MAX_BODY}): '{line[:40]}...'"))  # fmt: skip
     return hits
 
 
-def added_whitespace(diff_text: str) -> list[PatchHit]:
+@emits("hygiene/whitespace")
+def added_whitespace(diff_text: str) -> list[Hit]:
     """Trailing whitespace, space before tab, and spaces instead of a tab indent, on added lines."""
-    hits: list[PatchHit] = []
+    hits: list[Hit] = []
     path = ""
     new_line = 0
     for raw in diff_text.splitlines():
@@ -133,12 +135,12 @@ def added_whitespace(diff_text: str) -> list[PatchHit]:
         if raw.startswith("+"):
             text = raw[1:]
             if text != text.rstrip():
-                hits.append(PatchHit("hygiene/whitespace", "trailing whitespace on an added line", path, new_line))
+                hits.append(_hit("hygiene/whitespace", "trailing whitespace on an added line", path, new_line))
             elif " \t" in text[: len(text) - len(text.lstrip())]:
-                hits.append(PatchHit("hygiene/whitespace", "space before tab in the indent of an added line", path,
+                hits.append(_hit("hygiene/whitespace", "space before tab in the indent of an added line", path,
                                      new_line))  # fmt: skip
             elif path.endswith((".c", ".h", ".S")) and text.startswith(" " * 8) and not text.lstrip().startswith("*"):
-                hits.append(PatchHit("hygiene/whitespace", "added line indented with spaces instead of tabs", path,
+                hits.append(_hit("hygiene/whitespace", "added line indented with spaces instead of tabs", path,
                                      new_line))  # fmt: skip
             new_line += 1
         elif raw.startswith(" ") or raw == "":

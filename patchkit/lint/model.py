@@ -35,14 +35,37 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 SCHEMA_VERSION = 1
-SEVERITIES: tuple[str, ...] = ("error", "warning", "info")
-SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 Severity = Literal["error", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+SEVERITY_RANK: dict[Severity, int] = {"error": 3, "warning": 2, "info": 1}
 Status = Literal["new", "pre-existing", "suppressed"]
+
+
+def as_severity(name: str) -> Severity:
+    """``name`` as a :data:`Severity` (a ValueError for anything else)."""
+    for severity in SEVERITIES:
+        if severity == name:
+            return severity
+    raise ValueError(f"not a severity: {name!r} (one of {', '.join(SEVERITIES)})")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports, before the engine places it in a state and blames a patch."""
+
+    rule: str
+    path: str | None  # a tree path; None: the patch's entry in series.yaml
+    line: int
+    message: str
+    identity: str | None = None  # what matches it across states, when not the message itself
+    # the lines (path, line) of this state whose code makes the defect: blame looks at which patch wrote
+    # them when the finding first shows in a later state (a macro reached through a new caller)
+    evidence: tuple[tuple[str, int], ...] = ()
+    severity: Severity | None = None  # None: the rule's own (checkpatch gives each report its level)
 
 
 @dataclass(frozen=True)
@@ -54,13 +77,13 @@ class SuppressionNote:
 @dataclass(frozen=True)
 class Finding:
     rule: str
-    severity: str
+    severity: Severity
     path: str
     line: int
     message: str
     patch: int | None = None  # None: pre-existing at the base
     state: str = "base"  # "base" or "patch N": the state path/line refer to
-    status: str = "new"
+    status: Status = "new"
     suppression: SuppressionNote | None = None
     commit: str | None = None
     identity: str | None = None  # overrides the message in key() when a rule sets it
@@ -84,6 +107,17 @@ class Finding:
 
     def with_(self, **changes: Any) -> Finding:
         return replace(self, **changes)
+
+    @classmethod
+    def from_json_data(cls, f: dict[str, Any]) -> Finding:
+        """The inverse of :meth:`to_json_data` (plus ``identity``, which the JSON report leaves out)."""
+        note = f["suppression"]
+        return cls(
+            rule=str(f["rule"]), severity=as_severity(f["severity"]), path=str(f["path"]), line=int(f["line"]),
+            message=str(f["message"]), patch=f["patch"], state=str(f["state"]), status=f["status"],
+            suppression=None if note is None else SuppressionNote(note["source"], note["reason"]),
+            commit=f["commit"], identity=f.get("identity"), reachable_from=f["reachable_from"],
+        )  # fmt: skip
 
     def to_json_data(self) -> dict[str, Any]:
         return {
@@ -121,13 +155,14 @@ class LintReport:
     findings: list[Finding] = field(default_factory=list)
     checkpatch_ran: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    cached: str | None = None  # "cached, computed <when> on <host>" when the report came from the cache
 
     @property
     def failing(self) -> list[Finding]:
         return [f for f in self.findings if f.failing]
 
     @property
-    def worst_severity(self) -> str | None:
+    def worst_severity(self) -> Severity | None:
         ranks = [SEVERITY_RANK[f.severity] for f in self.failing]
         if not ranks:
             return None
@@ -135,8 +170,8 @@ class LintReport:
         return next(name for name, rank in SEVERITY_RANK.items() if rank == best)
 
     def fails_at(self, threshold: str) -> bool:
-        """Whether failing findings at or above ``threshold`` exist."""
-        limit = SEVERITY_RANK[threshold]
+        """Whether failing findings at or above ``threshold`` (a severity's name) exist."""
+        limit = SEVERITY_RANK[as_severity(threshold)]
         return any(SEVERITY_RANK[f.severity] >= limit for f in self.failing)
 
     def counts(self) -> dict[str, int]:

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 from patchkit import __version__
 from patchkit.lint import registry
-from patchkit.lint.model import Finding, LintReport
+from patchkit.lint.model import SEVERITIES, Finding, LintReport
 
 if TYPE_CHECKING:
     from patchkit.ci.locate import Locator
 
-FORMATS = ("text", "json", "sarif", "github")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
@@ -60,7 +59,7 @@ def to_text(report: LintReport, subjects: dict[int, str]) -> str:
         subject = subjects.get(patch, "")
         summary = ", ".join(
             f"{n} {sev}{'s' if n != 1 else ''}"
-            for sev in ("error", "warning", "info")
+            for sev in SEVERITIES
             if (n := sum(1 for f in failing if f.severity == sev))
         )
         out.append(f"patch {patch}/{total}: {subject}" + (f"  ({summary})" if summary else "  (clean)"))
@@ -81,7 +80,9 @@ def to_text(report: LintReport, subjects: dict[int, str]) -> str:
     out.append(
         f"lint: {len(report.states)} states, {counts['error']} error(s), {counts['warning']} warning(s), "
         f"{counts['info']} info, {counts['pre-existing']} pre-existing, {counts['suppressed']} suppressed; "
-        f"worst: {worst}" + ("" if report.checkpatch_ran else " (checkpatch not run)")
+        f"worst: {worst}"
+        + ("" if report.checkpatch_ran else " (checkpatch not run)")
+        + (f" ({report.cached})" if report.cached else "")
     )
     return "\n".join(out) + "\n"
 
@@ -90,17 +91,16 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
     rules: list[dict[str, Any]] = []
     index: dict[str, int] = {}
 
-    def rule_index(rule_id: str, severity: str) -> int:
+    def rule_index(rule_id: str) -> int:
         if rule_id not in index:
-            definition = registry.find(rule_id)
+            definition = registry.definition(rule_id)
             entry: dict[str, Any] = {
                 "id": rule_id,
-                "shortDescription": {"text": definition.message if definition else rule_id},
-                "defaultConfiguration": {"level": _SARIF_LEVEL[definition.severity if definition else severity]},
+                "shortDescription": {"text": definition.message},
+                "defaultConfiguration": {"level": _SARIF_LEVEL[definition.severity]},
+                "fullDescription": {"text": definition.rationale},
+                "help": {"text": f"{definition.rationale}\n\nBad:\n{definition.bad}\nGood:\n{definition.good}"},
             }
-            if definition is not None:
-                entry["fullDescription"] = {"text": definition.rationale}
-                entry["help"] = {"text": f"{definition.rationale}\n\nBad:\n{definition.bad}\nGood:\n{definition.good}"}
             index[rule_id] = len(rules)
             rules.append(entry)
         return index[rule_id]
@@ -124,7 +124,7 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
             entry["logicalLocations"] = logical
         result: dict[str, Any] = {
             "ruleId": f.rule,
-            "ruleIndex": rule_index(f.rule, f.severity),
+            "ruleIndex": rule_index(f.rule),
             "level": _SARIF_LEVEL[f.severity],
             "message": {"text": text},
             "locations": [entry],

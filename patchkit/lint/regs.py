@@ -22,10 +22,6 @@ for _n in range(8, 16):
     for _suffix in ("", "d", "w", "b"):
         CANONICAL[f"r{_n}{_suffix}"] = f"r{_n}"
 
-GPRS64: tuple[str, ...] = (
-    "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp",
-    "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-)  # fmt: skip
 CALLEE_SAVED: tuple[str, ...] = ("rbx", "rbp", "r12", "r13", "r14", "r15")
 CALLEE_SAVED_ALL = frozenset((*CALLEE_SAVED, "rsp"))
 CALLER_SAVED = frozenset(("rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11"))

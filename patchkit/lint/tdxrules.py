@@ -1,8 +1,8 @@
 """The ten TDX consistency rules, evaluated over the facts of one tree state.
 
-Each check returns :class:`Hit` records (rule id, path, line, message); the engine adds severity,
-blame and suppressions. Messages never contain line numbers, so the same problem in two states
-has the same identity.
+Each check is registered with the rule ids it emits (:func:`state_check`) and returns
+:class:`~patchkit.lint.model.Hit` records; the engine adds severity, blame and suppressions.
+Messages never contain line numbers, so the same problem in two states has the same identity.
 """
 
 from __future__ import annotations
@@ -17,22 +17,9 @@ from patchkit.lint import asmflow
 from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Item, Macro, parse_mem
 from patchkit.lint.cfacts import Base, CFacts, OffsetCall, StructDef
 from patchkit.lint.config import LintConfig
+from patchkit.lint.model import Hit
+from patchkit.lint.registry import RuleError, declared_ids, emits
 from patchkit.lint.regs import canonical, sysv_class
-
-
-@dataclass(frozen=True)
-class Hit:
-    rule: str
-    path: str
-    line: int
-    message: str
-    identity: str | None = None  # what matches it across states, when not the message itself
-    # the lines (path, line) of this state whose code makes the defect: blame looks at which patch wrote
-    # them when the finding first shows in a later state (a macro reached through a new caller)
-    evidence: tuple[tuple[str, int], ...] = ()
-
-
-GrepFn = Callable[[list[str]], list[tuple[str, int, str]]]
 
 
 @dataclass
@@ -66,6 +53,20 @@ class StateFacts:
         return merged
 
 
+StateCheck = Callable[[StateFacts, LintConfig], list[Hit]]
+STATE_CHECKS: list[StateCheck] = []  # filled by @state_check, in the order of this module
+
+
+def state_check(*rule_ids: str) -> Callable[[StateCheck], StateCheck]:
+    """Register a check over one state's facts, emitting ``rule_ids`` (each bound to its YAML)."""
+
+    def register(fn: StateCheck) -> StateCheck:
+        STATE_CHECKS.append(emits(*rule_ids)(fn))
+        return fn
+
+    return register
+
+
 # ---- helpers ------------------------------------------------------------------------------------
 
 
@@ -93,6 +94,7 @@ def _resolve(base: Base, members: dict[str, str]) -> str | None:
 # ---- rule 1 -------------------------------------------------------------------------------------
 
 
+@state_check("tdx/offset-per-field")
 def offset_per_field(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/offset-per-field"
     hits: list[Hit] = []
@@ -135,6 +137,7 @@ def offset_per_field(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rule 2 -------------------------------------------------------------------------------------
 
 
+@state_check("tdx/asm-offset-defined")
 def asm_offset_defined(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/asm-offset-defined"
     kinds = set(config.args_structs.values())
@@ -212,6 +215,7 @@ def _pointer_mismatches(state: StateFacts, config: LintConfig) -> list[tuple[Hit
     return state.mismatches
 
 
+@state_check("tdx/offset-struct-matches-pointer")
 def offset_struct_matches_pointer(state: StateFacts, config: LintConfig) -> list[Hit]:
     return [h for h, _sym in _pointer_mismatches(state, config)]
 
@@ -255,6 +259,7 @@ def _from_stack(items: list[Item], at: Item, reg: str, owner: dict[int, str], bl
     return False
 
 
+@state_check("tdx/mov-register-matches-offset")
 def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/mov-register-matches-offset"
     kinds = set(config.args_structs.values())
@@ -356,6 +361,7 @@ def variants(state: StateFacts) -> list[asmflow.Variant]:
     return out
 
 
+@state_check("tdx/clear-before-return", "tdx/callee-saved-preserved", "parse/unparsed-construct")
 def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
     """Rules 4 and 5 over every variant (see :func:`variants`). A problem found in several variants is one
     finding, at the line at fault, naming every variant; its identity names the block the line is in (the
@@ -388,6 +394,8 @@ def _where(p: asmflow.PathProblem) -> asmflow.Step:
 
 def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, str]:
     owner = _where(p).origin or variant.function.name
+    if p.kind == "gave-up":
+        return "parse/unparsed-construct", f"{owner}: path walk gave up"
     rule = "tdx/clear-before-return" if p.kind == "not-cleared" else "tdx/callee-saved-preserved"
     if p.kind == "unbalanced":
         return rule, f"{owner}: unbalanced"  # how many values are left differs by variant and patch
@@ -395,6 +403,11 @@ def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, st
 
 
 def _message(p: asmflow.PathProblem, labels: str) -> str:
+    if p.kind == "gave-up":
+        return (
+            f"{labels}: the path walk stopped after {p.reg} states without covering every path; the TDX rules "
+            "cannot check callee-saved registers or clearing before return here"
+        )
     if p.kind == "not-cleared":
         how = (
             "the clearing or copy-out here leaves it out"
@@ -427,6 +440,7 @@ _SAVED_WORDS = re.compile(r"callee[- ]saved|non-volatile|preserved")
 _REG_WORD = re.compile(r"\b(r[a-z0-9]{1,3}|e[a-z]{2})\b")
 
 
+@state_check("tdx/grouping-comment-class")
 def grouping_comments(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/grouping-comment-class"
     hits: list[Hit] = []
@@ -472,6 +486,7 @@ def _vcpu_regs(state: StateFacts, config: LintConfig) -> dict[str, int] | None:
     return out or None
 
 
+@state_check("tdx/vcpu-regs-layout")
 def vcpu_regs_layout(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/vcpu-regs-layout"
     hits: list[Hit] = []
@@ -510,6 +525,7 @@ def vcpu_regs_layout(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rule 8 -------------------------------------------------------------------------------------
 
 
+@state_check("tdx/vcpu-regs-copy")
 def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/vcpu-regs-copy"
     hits: list[Hit] = []
@@ -549,6 +565,7 @@ def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rule 9 -------------------------------------------------------------------------------------
 
 
+@state_check("tdx/field-exists")
 def field_exists(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "tdx/field-exists"
     hits: list[Hit] = []
@@ -569,6 +586,7 @@ def field_exists(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- parse problems and bad suppressions --------------------------------------------------------
 
 
+@state_check("parse/unparsed-construct")
 def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
     rule = "parse/unparsed-construct"
     hits: list[Hit] = []
@@ -593,6 +611,7 @@ def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
     return hits
 
 
+@state_check("suppression/missing-reason")
 def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
     hits: list[Hit] = []
     for path, sups in sorted(
@@ -605,25 +624,16 @@ def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
     return hits
 
 
-STATE_CHECKS: tuple[Callable[[StateFacts, LintConfig], list[Hit]], ...] = (
-    offset_per_field,
-    asm_offset_defined,
-    offset_struct_matches_pointer,
-    mov_register_matches,
-    asm_paths,
-    grouping_comments,
-    vcpu_regs_layout,
-    vcpu_regs_copy,
-    field_exists,
-    unparsed,
-    bad_suppressions,
-)
-
-
 def check_state(state: StateFacts, config: LintConfig) -> list[Hit]:
+    """Every registered state check over one state (the engine's and the rule cases' entry point)."""
     hits: list[Hit] = []
     for check in STATE_CHECKS:
-        hits.extend(h for h in check(state, config) if h.rule not in config.disabled)
+        declared = declared_ids(check)
+        for hit in check(state, config):
+            if hit.rule not in declared:
+                raise RuleError(f"{check.__name__} emitted {hit.rule}, which it does not declare")
+            if hit.rule not in config.disabled:
+                hits.append(hit)
     return hits
 
 
@@ -686,9 +696,17 @@ def _in_comment(text: str, name: str) -> bool:
     return before.rfind("/*") > before.rfind("*/") or "//" in before
 
 
+@emits("tdx/removed-symbol-users")
 def removed_symbol_users(
-    removed: list[tuple[str, str]], hits_by_symbol: dict[str, list[tuple[str, int, str]]], patch: int
+    removed: list[tuple[str, str]], lines: Iterable[tuple[str, int, str]], patch: int
 ) -> list[Hit]:
+    """Uses of a symbol patch ``patch`` removed, among ``lines`` ((path, line, text) of the state after it)."""
+    hits_by_symbol: dict[str, list[tuple[str, int, str]]] = {}
+    if removed:
+        symbol = re.compile(r"\b(" + "|".join(re.escape(n) for n, _p in removed) + r")\b")
+        for path, number, text in lines:
+            for m in symbol.finditer(text):
+                hits_by_symbol.setdefault(m.group(1), []).append((path, number, text))
     out: list[Hit] = []
     for name, where in removed:
         hits = hits_by_symbol.get(name, [])

@@ -6,6 +6,7 @@ keep it stable, since round trips compare files byte for byte.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,14 @@ class Series:
     change_id: str | None = None  # b4-compatible series identity (YYYYMMDD-slug-hex)
     archive: str | None = None  # list archive URL for "Link to vN" (%s = Message-Id); lore's when unset
     history: tuple[Revision, ...] = ()  # earlier (and the current, once posted) revisions
+    # series.yaml's key path -> 1-based line, as loaded (empty for a series made in memory)
+    lines: Mapping[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def line(self, *key_path: str | int) -> int:
+        """The line of ``key_path`` in series.yaml, or of its nearest ancestor there; 0 when unknown."""
+        while key_path and key_path not in self.lines:
+            key_path = key_path[:-1]
+        return self.lines.get(key_path, 0)
 
     def revision_record(self, revision: int) -> Revision | None:
         return next((r for r in self.history if r.revision == revision), None)

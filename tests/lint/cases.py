@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any
 
 from patchkit.lint import hygiene
@@ -37,14 +36,12 @@ def run_case(rule: str, case: dict[str, Any]) -> list[str]:
     if "before" in case:
         before, after = case["before"], case["after"]
         removed = removed_symbols(unified(before, after))
-        names = {n for n, _p in removed}
-        by_symbol: dict[str, list[tuple[str, int, str]]] = {}
-        for path, text in sorted(after.items()):
-            for number, line in enumerate(text.splitlines(), start=1):
-                for name in names:
-                    if re.search(r"\b" + re.escape(name) + r"\b", line):
-                        by_symbol.setdefault(name, []).append((path, number, line))
-        return [h.message for h in removed_symbol_users(removed, by_symbol, 1) if h.rule == rule]
+        lines = [
+            (path, number, line)
+            for path, text in sorted(after.items())
+            for number, line in enumerate(text.splitlines(), start=1)
+        ]
+        return [h.message for h in removed_symbol_users(removed, lines, 1) if h.rule == rule]
     if "patch" in case:
         p = case["patch"]
         patch = Patch(
@@ -55,10 +52,10 @@ def run_case(rule: str, case: dict[str, Any]) -> list[str]:
         return [h.message for h in hygiene.check_patch(patch, p.get("diff", "")) if h.rule == rule]
     if "checkpatch_output" in case:
         return [
-            f"checkpatch/{r.type} {r.severity}" + (f" {r.path}:{r.line}" if r.path else "")
-            for r in parse_output(case["checkpatch_output"])
+            f"{h.rule} {h.severity}" + (f" {h.path}:{h.line}" if h.path else "")
+            for h in parse_output(case["checkpatch_output"])
         ]
     if "suppress" in case:
         sups = tuple(Suppression(s["rule"], s["reason"]) for s in case["suppress"])
-        return [m for r, m in check_series_suppressions(sups) if r == rule]
+        return [h.message for h in check_series_suppressions(sups) if h.rule == rule]
     raise AssertionError(f"case {case.get('name')!r} has no files, before/after, patch, checkpatch_output or suppress")

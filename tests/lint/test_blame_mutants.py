@@ -22,7 +22,7 @@ import yaml
 
 from patchkit.applied import require_record
 from patchkit.gitrepo import KernelTree
-from patchkit.lint import LintReport, run_lint
+from patchkit.lint import LintReport, lint_series
 from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
 from patchkit.states import mailed_states
@@ -179,7 +179,7 @@ def original(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     record = require_record(KernelTree(tree), "tdx")
     commits = [s.commit for s in mailed_states(record)] + [p.commit for p in record.overlays]
     data = yaml.safe_load((SERIES_DIR / "series.yaml").read_text())
-    paths = set()
+    paths: set[str] = set()
     for entry in data["patches"]:
         text = (SERIES_DIR / entry["diff"]).read_text()
         paths.update(m.group(1) for m in re.finditer(r"^\+\+\+ b/(\S+)$", text, re.M))
@@ -250,7 +250,7 @@ def _lint(original: Original, series_dir: Path) -> LintReport:
     assert applied.code == 0, applied.err
     series = load_series(series_dir)
     tree = KernelTree(original.tree)
-    return run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
+    return lint_series(tree, series, require_record(tree, series.name), checkpatch=False)
 
 
 def test_the_series_with_the_kvm_patch_lints_clean(original: Original, tmp_path: Path) -> None:

@@ -58,10 +58,19 @@ def test_tdvmcall_scope_and_a_project_translation_with_halves(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("clear_before_return: {mode: sometimes}\n", "mode must be cleared, stored-or-cleared or off"),
-        ("tdvmcall_scope: {names: [x]}\n", "tdvmcall_scope takes 'functions' and 'args'"),
-        ("abi_translations: [{name: x}]\n", "need 'name' and 'pairs' or 'splits'"),
-        ("abi_translations: [{name: x, splits: {r13: {middle: rax}}}]\n", "malformed lint configuration"),
+        (
+            "clear_before_return: {mode: sometimes}\n",
+            "lint.yaml:1: clear_before_return.mode: 'sometimes' is not one of",
+        ),
+        ("tdvmcall_scope: {names: [x]}\n", "lint.yaml:1: tdvmcall_scope.names: unknown key (allowed: args, functions)"),
+        ("abi_translations: [{name: x}]\n", "lint.yaml:1: abi_translations[0]: {'name': 'x'} is not valid"),
+        (
+            "abi_translations:\n- name: x\n  splits:\n    r13: {middle: rax}\n",
+            "lint.yaml:4: abi_translations[0].splits.r13.middle: unknown key (allowed: high, low)",
+        ),
+        ("search_paths: [a]\nsearch_paths: [b]\n", "lint.yaml:2: duplicate key 'search_paths'"),
+        ("disable: !!python/name:os.system x\n", "lint.yaml:1: YAML tag"),
+        ("colour: red\n", "lint.yaml:1: colour: unknown key"),
     ],
 )
 def test_malformed_settings_are_data_errors(tmp_path: Path, text: str, says: str) -> None:
@@ -81,3 +90,14 @@ def test_clear_mode_off_checks_only_the_listed_variants(tmp_path: Path) -> None:
     assert default and "%rdx still holds" in default[0].message
     (tmp_path / "lint.yaml").write_text("clear_before_return: {mode: 'off'}\n")
     assert [h for h in lint_files(files, load_config(tmp_path)) if h.rule == "tdx/clear-before-return"] == []
+
+
+def test_an_args_struct_added_in_lint_yaml_is_reported_where_it_cannot_be_parsed(tmp_path: Path) -> None:
+    files = {"drivers/virt/mine.c": "void f(void) { struct my_call_args args = { .r10 = 1 ] ; }\n"}
+    assert [h for h in lint_files(files, load_config(None)) if h.rule == "parse/unparsed-construct"] == []
+    (tmp_path / "lint.yaml").write_text("args_structs: {my_call_args: MINE}\n")
+    config = load_config(tmp_path)
+    hits = [h.message for h in lint_files(files, config) if h.rule == "parse/unparsed-construct"]
+    assert any("'my_call_args' is inside a construct tree-sitter could not parse" in m for m in hits), hits
+    assert "my_call_args" in config.fixed_words() and "TDX_MINE_" in config.fixed_words()
+    assert config.file_pattern.search("movq TDX_MINE_r10(%rdi), %r10")

@@ -1,13 +1,16 @@
-"""run_lint on a synthetic kernel: clean series, one mutant per TDX rule blamed on the right patch,
+"""lint_series on a synthetic kernel: clean series, one mutant per TDX rule blamed on the right patch,
 pre-existing findings, suppressions, incremental parsing, git objects only, checkpatch."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
-from patchkit.lint import Finding, LintReport, run_lint
+from patchkit.lint import Finding, LintReport, lint_series
+from patchkit.series.load import load_series
 from patchkit.series.model import Suppression
 from tests.lint import synthetic
 from tests.lint.synthetic import BASE, PATCH1, PATCH2, PATCH3, build
@@ -19,7 +22,7 @@ def _lint(
     tmp_path: Path, patches: list[dict[str, str]] | None = None, base: dict[str, str] | None = None
 ) -> LintReport:
     built = build(tmp_path, patches, base)
-    return run_lint(built.tree, built.series, built.record, checkpatch=False)
+    return lint_series(built.tree, built.series, built.record, checkpatch=False)
 
 
 def _failing(report: LintReport, prefix: str = "") -> list[Finding]:
@@ -181,7 +184,7 @@ def test_series_suppression(tmp_path: Path) -> None:
     built = build(tmp_path, patches)
     p2 = built.series.patches[1]
     object.__setattr__(p2, "suppress", (Suppression("tdx/field-exists", "r9 is added by a later series"),))
-    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    report = lint_series(built.tree, built.series, built.record, checkpatch=False)
     hits = [f for f in report.findings if f.rule == "tdx/field-exists"]
     assert hits and all(f.suppressed and f.suppression and f.suppression.source == "series" for f in hits)
     assert report.failing == []
@@ -197,15 +200,15 @@ def test_reads_git_objects_not_the_work_tree(tmp_path: Path) -> None:
     built = build(tmp_path)
     built.git.git("checkout", "-q", "--detach", built.record.base)
     (built.git.path / "arch/x86/kernel/asm-offsets.c").write_text("garbage that would break rule 1\n")
-    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    report = lint_series(built.tree, built.series, built.record, checkpatch=False)
     assert report.failing == []
 
 
 def test_hygiene_findings_are_blamed_on_their_patch(tmp_path: Path) -> None:
     built = build(tmp_path, trailers=("Signed-off-by: Somebody Else <else@example.org>",))
-    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    report = lint_series(built.tree, built.series, built.record, checkpatch=False)
     sob = [f for f in report.failing if f.rule == "hygiene/signed-off-by"]
-    assert sorted(f.patch for f in sob) == [1, 2, 3]
+    assert sorted(f.patch or 0 for f in sob) == [1, 2, 3]
     assert report.worst_severity == "error" and report.fails_at("error")
 
 
@@ -231,7 +234,7 @@ print "total: 1 errors, 1 warnings, 1 checks, 30 lines checked\n";
 def test_checkpatch_from_the_base_commit_mapped_to_findings(tmp_path: Path) -> None:
     base = {**BASE, "scripts/checkpatch.pl": FAKE_CHECKPATCH}
     built = build(tmp_path, None, base)
-    report = run_lint(built.tree, built.series, built.record, checkpatch=True)
+    report = lint_series(built.tree, built.series, built.record, checkpatch=True)
     assert report.checkpatch_ran
     cp = [f for f in report.findings if f.rule.startswith("checkpatch/")]
     assert len(cp) == 9
@@ -252,7 +255,7 @@ def test_series_and_record_must_agree(tmp_path: Path) -> None:
     built = build(tmp_path)
     object.__setattr__(built.series, "patches", built.series.patches[:2])
     with pytest.raises(DataError, match="3"):
-        run_lint(built.tree, built.series, built.record, checkpatch=False)
+        lint_series(built.tree, built.series, built.record, checkpatch=False)
 
 
 def test_synthetic_module_is_importable() -> None:
@@ -345,7 +348,7 @@ def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Pat
     # verify runs the tree's checkpatch.pl: one that reports nothing keeps the test about lint's own rules
     base = {**BASE, "scripts/checkpatch.pl": "#!/usr/bin/perl\nexit 0;\n"}
     built = build(tmp_path, [PATCH1, broken, PATCH3], base)
-    report = run_lint(built.tree, built.series, built.record, checkpatch=False)
+    report = lint_series(built.tree, built.series, built.record, checkpatch=False)
     hits = [f for f in report.failing if f.rule == "tdx/grouping-comment-class"]
     assert hits and all(f.severity == "error" for f in hits) and report.fails_at("error")
     results = tmp_path / "results"
@@ -356,8 +359,27 @@ def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Pat
         tmp_path / "w", [PATCH1, PATCH2, PATCH3], base,
         trailers=(f"Signed-off-by: {synthetic.AUTHOR.ident()}", "Acked-By: a trailer in the wrong form"),
     )  # fmt: skip
-    warned = run_lint(clean.tree, clean.series, clean.record, checkpatch=False)
+    warned = lint_series(clean.tree, clean.series, clean.record, checkpatch=False)
     assert warned.worst_severity == "warning", [(f.rule, f.severity) for f in warned.failing]
     (tmp_path / "r2").mkdir()
     assert not verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2").failed
     assert verify_lint(clean.tree, clean.series, clean.record, tmp_path / "r2", LintPlan(fail_on="warning")).failed
+
+
+class _IndentedDumper(yaml.SafeDumper):
+    """Indents the items of a block sequence under their key (valid YAML the old ``^- subject:`` regex missed)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
+def test_findings_on_series_data_point_at_the_patch_entry_of_an_indented_series_yaml(tmp_path: Path) -> None:
+    built = build(tmp_path, trailers=("Signed-off-by: Somebody Else <else@example.org>",))
+    text = yaml.dump(built.series.to_data(), Dumper=_IndentedDumper, sort_keys=False, indent=4)
+    (built.series.directory / "series.yaml").write_text(text, encoding="utf-8")
+    series = load_series(built.series.directory, check_files=False)
+    report = lint_series(built.tree, series, built.record, checkpatch=False)
+    sob = sorted((f.patch, f.line) for f in report.failing if f.rule == "hygiene/signed-off-by")
+    entries = [n for n, line in enumerate(text.splitlines(), start=1) if re.match(r"^ +- +subject:", line)]
+    assert len(entries) == 3
+    assert sob == [(1, entries[0]), (2, entries[1]), (3, entries[2])]

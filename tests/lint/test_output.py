@@ -99,10 +99,6 @@ def report_line(text: str) -> str:
     return text.strip().splitlines()[-1]
 
 
-def test_summary_by_patch() -> None:
-    assert _report().summary_by_patch() == {1: "1 error", 2: "1 warning, 1 info"}
-
-
 def test_fail_on_thresholds() -> None:
     report = _report()
     assert report.fails_at("error") and report.fails_at("info")

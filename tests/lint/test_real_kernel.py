@@ -14,7 +14,7 @@ import pytest
 
 from patchkit.applied import AppliedPatch, AppliedSeries, require_record
 from patchkit.gitrepo import KernelTree
-from patchkit.lint import LintReport, run_lint
+from patchkit.lint import LintReport, lint_series
 from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
 from patchkit.series.model import Base, Patch, Person, Series
@@ -67,7 +67,7 @@ def _single_state(tree: Path) -> tuple[KernelTree, Series, AppliedSeries]:
 
 def test_linux_6_12_tdx_files_give_no_tdx_rule_findings(tree_612: Path) -> None:
     tree, series, record = _single_state(tree_612)
-    report = run_lint(tree, series, record, checkpatch=False)
+    report = lint_series(tree, series, record, checkpatch=False)
     tdx = [f for f in report.findings if f.rule.startswith(("tdx/", "parse/"))]
     assert tdx == [], to_text(report, {})
     # the check was not vacuous: the args struct, its offsets, the macro and its users were read
@@ -91,7 +91,7 @@ def test_linux_6_12_mutants_are_caught(tree_612: Path, tmp_path: Path) -> None:
     tree = KernelTree(clone)
     series = Series(tmp_path / "s", "m", 1, "PATCH", Base("p", "6.12", ""), load_patch_stub())
     record = AppliedSeries("m", 1, "b", base, (AppliedPatch(1, "x86/tdx: Break it", head),))
-    report = run_lint(tree, series, record, checkpatch=False)
+    report = lint_series(tree, series, record, checkpatch=False)
     rules = {f.rule for f in report.failing if f.patch == 1}
     assert {
         "tdx/mov-register-matches-offset", "tdx/clear-before-return", "tdx/callee-saved-preserved",
@@ -113,7 +113,7 @@ def _apply_and_lint(series_dir: Path, tree: Path, *, checkpatch: bool) -> LintRe
     assert applied.code == 0, applied.err
     series = load_series(series_dir)
     ktree = KernelTree(tree)
-    return run_lint(ktree, series, require_record(ktree, series.name), checkpatch=checkpatch)
+    return lint_series(ktree, series, require_record(ktree, series.name), checkpatch=checkpatch)
 
 
 @needs_series
@@ -217,7 +217,7 @@ def test_bundled_series_mutants_are_blamed_on_their_patch(real_tree: Path, tmp_p
                 continue  # a later patch has the line as context: try another candidate
             series = load_series(copy)
             tree = KernelTree(real_tree)
-            report = run_lint(tree, series, require_record(tree, series.name), checkpatch=False)
+            report = lint_series(tree, series, require_record(tree, series.name), checkpatch=False)
             hits = [f for f in report.failing if f.rule == rule and expected in f.message]
             if hits and {f.patch for f in hits} == {number}:
                 outcome[kind] = "caught"

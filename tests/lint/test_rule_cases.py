@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from patchkit.lint import registry
 from tests.lint.cases import run_case
@@ -17,10 +16,9 @@ DEFINITIONS = registry.definition_files()
 def _cases() -> list[Any]:
     params = []
     for definition in DEFINITIONS:
-        path = registry.cases_file(definition)
-        if not path.is_file():
+        if not registry.cases_file(definition).is_file():
             continue
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = registry.load_cases(definition).data
         for case in data["cases"]:
             kind = "valid" if case["valid"] else "invalid"
             params.append(pytest.param(data["rule"], case, id=f"{data['rule']}::{kind}::{case['name']}"))
@@ -45,7 +43,7 @@ def test_every_rule_has_valid_and_invalid_cases_and_a_unique_id() -> None:
     for definition, rule in zip(DEFINITIONS, registry.all_rules(), strict=True):
         cases_path = registry.cases_file(definition)
         assert cases_path.is_file(), f"{definition.name} has no {cases_path.name}"
-        data = yaml.safe_load(cases_path.read_text(encoding="utf-8"))
+        data = registry.load_cases(definition).data
         assert data["rule"] == rule.id, f"{cases_path.name} is for {data['rule']}, not {rule.id}"
         kinds = {bool(c["valid"]) for c in data["cases"]}
         assert kinds == {True, False}, f"{rule.id} needs both valid and invalid cases"
