@@ -89,7 +89,10 @@ def os_problem(path: object, exc: OSError, doing: str = "write") -> EnvironmentP
     """An OSError on ``path`` as one line (exit 8), a full disk said plainly: what every writer raises."""
     if exc.errno == errno.ENOSPC:
         return EnvironmentProblem(f"{path}: no space left on device")
-    return EnvironmentProblem(f"{path}: cannot {doing}: {exc.strerror or exc}")
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):  # making a directory where a file is
+        reason = "it, or a directory above it, is a file"
+    return EnvironmentProblem(f"{path}: cannot {doing}: {reason}")
 
 
 _BY_CODE: dict[ExitCode, type[PatchkitError]] = {

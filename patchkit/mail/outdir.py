@@ -11,7 +11,6 @@ the user has edited since. New directories are made with the user's umask.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import hashlib
 import json
@@ -22,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from patchkit import atomic
-from patchkit.errors import EnvironmentProblem, UsageError
+from patchkit.errors import EnvironmentProblem, UsageError, os_problem
 
 MANIFEST = ".patchkit-format.json"
 _STAGING_PREFIX = ".patchkit-staging-"
@@ -31,15 +30,6 @@ _KIND = "patchkit format output"
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _os_problem(path: Path, exc: OSError, doing: str) -> EnvironmentProblem:
-    if exc.errno == errno.ENOSPC:
-        return EnvironmentProblem(f"{path}: no space left on device")
-    reason = exc.strerror or str(exc)
-    if isinstance(exc, (FileExistsError, NotADirectoryError)) or exc.errno in (errno.EEXIST, errno.ENOTDIR):
-        reason = "it, or a directory above it, is a file"
-    return EnvironmentProblem(f"{path}: cannot {doing}: {reason}")
 
 
 def read_manifest(directory: Path) -> dict[str, list[str]] | None:
@@ -77,14 +67,14 @@ def prepare(directory: Path) -> dict[str, list[str]]:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise _os_problem(directory, exc, "create the output directory") from exc
+        raise os_problem(directory, exc, "create the output directory") from exc
     if not directory.is_dir():
         raise EnvironmentProblem(f"{directory}: cannot create the output directory: it is a file")
     manifest = read_manifest(directory)
     try:
         entries = sorted(os.listdir(directory))
     except OSError as exc:
-        raise _os_problem(directory, exc, "read the output directory") from exc
+        raise os_problem(directory, exc, "read the output directory") from exc
     # A run that was killed leaves its staging directory behind; the prefix and the manifest say it is ours.
     entries = [e for e in entries if e != MANIFEST and not (manifest is not None and e.startswith(_STAGING_PREFIX))]
     if manifest is None:
@@ -117,7 +107,7 @@ def claim(directory: Path) -> Iterator[dict[str, list[str]]]:
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
-        raise _os_problem(directory, exc, "open the output directory") from exc
+        raise os_problem(directory, exc, "open the output directory") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -136,7 +126,7 @@ def staging(directory: Path) -> Iterator[Path]:
     try:
         path = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=directory))
     except OSError as exc:
-        raise _os_problem(directory, exc, "write into the output directory") from exc
+        raise os_problem(directory, exc, "write into the output directory") from exc
     try:
         yield path
     finally:
@@ -165,7 +155,7 @@ def publish(directory: Path, staged: list[Path], previous: dict[str, list[str]])
         _write_manifest(directory, new)
         os.chmod(directory / MANIFEST, 0o666 & ~umask)
     except OSError as exc:
-        raise _os_problem(directory, exc, "write into the output directory") from exc
+        raise os_problem(directory, exc, "write into the output directory") from exc
     for stale in directory.glob(_STAGING_PREFIX + "*"):
         shutil.rmtree(stale, ignore_errors=True)
     return [directory / path.name for path in staged]
