@@ -18,9 +18,10 @@ import click
 from patchkit import __version__
 from patchkit import requests as req
 from patchkit.boundary import run_guarded
+from patchkit.severity import SEVERITIES as SEVERITY_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
-SEVERITIES = click.Choice(["error", "warning", "info"])
+SEVERITIES = click.Choice(list(SEVERITY_NAMES))
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:

@@ -110,7 +110,8 @@ class Locator:
         except OSError as exc:
             raise DataError(f"{yaml_file}: cannot read: {exc.strerror}") from exc
         self._yaml_text = raw.decode("utf-8", "replace").split("\n")
-        _data, self._yaml_lines = parse_yaml(yaml_file, raw)
+        # The loader's line map when the series was loaded from its file; parsed here only for one made in memory.
+        self._yaml_lines = dict(series.lines) if series.lines or not raw else parse_yaml(yaml_file, raw)[1]
         self.yaml_path = self.relative(yaml_file)
         self._diffs: dict[int, DiffIndex] = {}
 

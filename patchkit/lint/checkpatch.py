@@ -16,8 +16,9 @@ from pathlib import Path
 from patchkit import proc
 from patchkit.errors import MissingToolError, TreeError
 from patchkit.gitrepo import KernelTree
-from patchkit.lint.model import Hit, Severity
+from patchkit.lint.model import Hit
 from patchkit.lint.registry import emits
+from patchkit.severity import Severity
 
 LEVELS: dict[str, Severity] = {"ERROR": "error", "WARNING": "warning", "CHECK": "info"}
 _HEAD = re.compile(r"^(?P<level>ERROR|WARNING|CHECK):(?P<type>[A-Z0-9_]+): (?P<msg>.*)$")

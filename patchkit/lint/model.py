@@ -35,22 +35,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, get_args
+from typing import Any, Literal
+
+from patchkit.severity import SEVERITIES, SEVERITY_RANK, Severity, as_severity
 
 SCHEMA_VERSION = 1
 
-Severity = Literal["error", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = get_args(Severity)
-SEVERITY_RANK: dict[Severity, int] = {"error": 3, "warning": 2, "info": 1}
 Status = Literal["new", "pre-existing", "suppressed"]
-
-
-def as_severity(name: str) -> Severity:
-    """``name`` as a :data:`Severity` (a ValueError for anything else)."""
-    for severity in SEVERITIES:
-        if severity == name:
-            return severity
-    raise ValueError(f"not a severity: {name!r} (one of {', '.join(SEVERITIES)})")
 
 
 @dataclass(frozen=True)

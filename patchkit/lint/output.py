@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from patchkit import __version__
 from patchkit.lint import registry
-from patchkit.lint.model import SEVERITIES, Finding, LintReport
+from patchkit.lint.model import Finding, LintReport
+from patchkit.severity import SEVERITIES
 
 if TYPE_CHECKING:
     from patchkit.ci.locate import Locator

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from patchkit.errors import DataError
-from patchkit.lint.model import Severity
+from patchkit.severity import Severity
 from patchkit.yamldata import Loaded, load_file, package_schema
 
 # Every module that declares rules with @emits; registered_rules() imports them all.
