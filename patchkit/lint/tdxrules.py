@@ -53,6 +53,21 @@ class StateFacts:
         return merged
 
 
+# Rule ids the checks below emit, each written once (registration binds it to its YAML).
+TDX_OFFSET_PER_FIELD = "tdx/offset-per-field"
+TDX_ASM_OFFSET_DEFINED = "tdx/asm-offset-defined"
+TDX_MOV_REGISTER_MATCHES_OFFSET = "tdx/mov-register-matches-offset"
+TDX_GROUPING_COMMENT_CLASS = "tdx/grouping-comment-class"
+TDX_VCPU_REGS_LAYOUT = "tdx/vcpu-regs-layout"
+TDX_VCPU_REGS_COPY = "tdx/vcpu-regs-copy"
+TDX_FIELD_EXISTS = "tdx/field-exists"
+PARSE_UNPARSED_CONSTRUCT = "parse/unparsed-construct"
+TDX_OFFSET_STRUCT_MATCHES_POINTER = "tdx/offset-struct-matches-pointer"
+TDX_CLEAR_BEFORE_RETURN = "tdx/clear-before-return"
+TDX_CALLEE_SAVED_PRESERVED = "tdx/callee-saved-preserved"
+SUPPRESSION_MISSING_REASON = "suppression/missing-reason"
+TDX_REMOVED_SYMBOL_USERS = "tdx/removed-symbol-users"
+
 StateCheck = Callable[[StateFacts, LintConfig], list[Hit]]
 STATE_CHECKS: list[StateCheck] = []  # filled by @state_check, in the order of this module
 
@@ -94,9 +109,9 @@ def _resolve(base: Base, members: dict[str, str]) -> str | None:
 # ---- rule 1 -------------------------------------------------------------------------------------
 
 
-@state_check("tdx/offset-per-field")
+@state_check(TDX_OFFSET_PER_FIELD)
 def offset_per_field(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/offset-per-field"
+    rule = TDX_OFFSET_PER_FIELD
     hits: list[Hit] = []
     structs = state.structs()
     offsets = [(p, o) for p, o in state.asm_offsets()]
@@ -137,9 +152,9 @@ def offset_per_field(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rule 2 -------------------------------------------------------------------------------------
 
 
-@state_check("tdx/asm-offset-defined")
+@state_check(TDX_ASM_OFFSET_DEFINED)
 def asm_offset_defined(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/asm-offset-defined"
+    rule = TDX_ASM_OFFSET_DEFINED
     kinds = set(config.args_structs.values())
     defined = {off.symbol for _p, off in state.asm_offsets()}
     # an offset used on a pointer to another struct is reported once, as that (the cause), not again here
@@ -167,7 +182,7 @@ def _pointer_mismatches(state: StateFacts, config: LintConfig) -> list[tuple[Hit
     block (the macro, or the function's own lines) indexes it with."""
     if state.mismatches is not None:
         return state.mismatches
-    rule = "tdx/offset-struct-matches-pointer"
+    rule = TDX_OFFSET_STRUCT_MATCHES_POINTER
     kinds = set(config.args_structs.values())
     prototypes: dict[str, tuple[str | None, ...]] = {}
     for facts in state.c.values():
@@ -215,7 +230,7 @@ def _pointer_mismatches(state: StateFacts, config: LintConfig) -> list[tuple[Hit
     return state.mismatches
 
 
-@state_check("tdx/offset-struct-matches-pointer")
+@state_check(TDX_OFFSET_STRUCT_MATCHES_POINTER)
 def offset_struct_matches_pointer(state: StateFacts, config: LintConfig) -> list[Hit]:
     return [h for h, _sym in _pointer_mismatches(state, config)]
 
@@ -259,9 +274,9 @@ def _from_stack(items: list[Item], at: Item, reg: str, owner: dict[int, str], bl
     return False
 
 
-@state_check("tdx/mov-register-matches-offset")
+@state_check(TDX_MOV_REGISTER_MATCHES_OFFSET)
 def mov_register_matches(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/mov-register-matches-offset"
+    rule = TDX_MOV_REGISTER_MATCHES_OFFSET
     kinds = set(config.args_structs.values())
     hits: list[Hit] = []
     for path, facts in sorted(state.asm.items()):
@@ -361,7 +376,7 @@ def variants(state: StateFacts) -> list[asmflow.Variant]:
     return out
 
 
-@state_check("tdx/clear-before-return", "tdx/callee-saved-preserved", "parse/unparsed-construct")
+@state_check(TDX_CLEAR_BEFORE_RETURN, TDX_CALLEE_SAVED_PRESERVED, PARSE_UNPARSED_CONSTRUCT)
 def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
     """Rules 4 and 5 over every variant (see :func:`variants`). A problem found in several variants is one
     finding, at the line at fault, naming every variant; its identity names the block the line is in (the
@@ -395,8 +410,8 @@ def _where(p: asmflow.PathProblem) -> asmflow.Step:
 def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> tuple[str, str]:
     owner = _where(p).origin or variant.function.name
     if p.kind == "gave-up":
-        return "parse/unparsed-construct", f"{owner}: path walk gave up"
-    rule = "tdx/clear-before-return" if p.kind == "not-cleared" else "tdx/callee-saved-preserved"
+        return PARSE_UNPARSED_CONSTRUCT, f"{owner}: path walk gave up"
+    rule = TDX_CLEAR_BEFORE_RETURN if p.kind == "not-cleared" else TDX_CALLEE_SAVED_PRESERVED
     if p.kind == "unbalanced":
         return rule, f"{owner}: unbalanced"  # how many values are left differs by variant and patch
     return rule, f"{owner}: {p.kind} {p.reg} {p.detail}".strip()
@@ -440,9 +455,9 @@ _SAVED_WORDS = re.compile(r"callee[- ]saved|non-volatile|preserved")
 _REG_WORD = re.compile(r"\b(r[a-z0-9]{1,3}|e[a-z]{2})\b")
 
 
-@state_check("tdx/grouping-comment-class")
+@state_check(TDX_GROUPING_COMMENT_CLASS)
 def grouping_comments(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/grouping-comment-class"
+    rule = TDX_GROUPING_COMMENT_CLASS
     hits: list[Hit] = []
     for name, (path, sdef) in sorted(state.structs().items()):
         if name not in config.args_structs:
@@ -486,9 +501,9 @@ def _vcpu_regs(state: StateFacts, config: LintConfig) -> dict[str, int] | None:
     return out or None
 
 
-@state_check("tdx/vcpu-regs-layout")
+@state_check(TDX_VCPU_REGS_LAYOUT)
 def vcpu_regs_layout(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/vcpu-regs-layout"
+    rule = TDX_VCPU_REGS_LAYOUT
     hits: list[Hit] = []
     arrays = {"regs"}.union(*(f.array_names for f in state.c.values()))  # declared [NR_VCPU_REGS]
     uses = [(p, u) for p, f in sorted(state.c.items()) for u in f.layouts if u.array in arrays]
@@ -525,9 +540,9 @@ def vcpu_regs_layout(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rule 8 -------------------------------------------------------------------------------------
 
 
-@state_check("tdx/vcpu-regs-copy")
+@state_check(TDX_VCPU_REGS_COPY)
 def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/vcpu-regs-copy"
+    rule = TDX_VCPU_REGS_COPY
     hits: list[Hit] = []
     members = _member_types(state, config.args_structs)
     for path, facts in sorted(state.c.items()):
@@ -565,9 +580,9 @@ def vcpu_regs_copy(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- rule 9 -------------------------------------------------------------------------------------
 
 
-@state_check("tdx/field-exists")
+@state_check(TDX_FIELD_EXISTS)
 def field_exists(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "tdx/field-exists"
+    rule = TDX_FIELD_EXISTS
     hits: list[Hit] = []
     structs = state.structs()
     members = _member_types(state, config.args_structs)
@@ -586,9 +601,9 @@ def field_exists(state: StateFacts, config: LintConfig) -> list[Hit]:
 # ---- parse problems and bad suppressions --------------------------------------------------------
 
 
-@state_check("parse/unparsed-construct")
+@state_check(PARSE_UNPARSED_CONSTRUCT)
 def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
-    rule = "parse/unparsed-construct"
+    rule = PARSE_UNPARSED_CONSTRUCT
     hits: list[Hit] = []
     for path, facts in sorted(state.c.items()):
         for u in facts.unparsed:
@@ -611,7 +626,7 @@ def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
     return hits
 
 
-@state_check("suppression/missing-reason")
+@state_check(SUPPRESSION_MISSING_REASON)
 def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
     hits: list[Hit] = []
     for path, sups in sorted(
@@ -619,7 +634,7 @@ def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
     ):
         for s in sups:
             if not s.reason:
-                hits.append(Hit("suppression/missing-reason", path, s.line, f"suppression of {s.rule} has no reason "
+                hits.append(Hit(SUPPRESSION_MISSING_REASON, path, s.line, f"suppression of {s.rule} has no reason "
                                 "('-- <why>'); it is ignored"))  # fmt: skip
     return hits
 
@@ -696,7 +711,7 @@ def _in_comment(text: str, name: str) -> bool:
     return before.rfind("/*") > before.rfind("*/") or "//" in before
 
 
-@emits("tdx/removed-symbol-users")
+@emits(TDX_REMOVED_SYMBOL_USERS)
 def removed_symbol_users(
     removed: list[tuple[str, str]], lines: Iterable[tuple[str, int, str]], patch: int
 ) -> list[Hit]:
@@ -715,6 +730,6 @@ def removed_symbol_users(
         for path, line, text in hits:
             if _in_comment(text, name):
                 continue
-            out.append(Hit("tdx/removed-symbol-users", path, line, f"uses {name}, which patch {patch} removed "
+            out.append(Hit(TDX_REMOVED_SYMBOL_USERS, path, line, f"uses {name}, which patch {patch} removed "
                            f"(from {where}) and nothing defines any more"))  # fmt: skip
     return out
