@@ -1,17 +1,16 @@
 """Benchmark: `patchkit apply` against `git am` of the same patches on the same tree, in one run.
 
-Usage: python bench/bench_apply.py [SERIES] [--rounds N] [--prepare]
+Usage: python bench/bench_apply.py [SERIES] [--rounds N]
 
 Both sides start from the base commit checked out in a private clone of the
 default tree and end with the series checked out on a branch; the figure
-reported is the ratio of medians (target: <= 1.1). --prepare also times
-`tree prepare` (download cached; unpack and commit) into a scratch cache directory.
+reported is the ratio of medians (target: <= 1.1).
+(`tree prepare` has its own benchmark: bench/bench_prepare.py.)
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -21,7 +20,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import default_tree_clone, git
-from patchkit import basetree
 from patchkit.applying import apply_series
 from patchkit.target import open_series
 
@@ -30,7 +28,6 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("series", nargs="?")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--prepare", action="store_true")
     options = parser.parse_args()
 
     series = open_series(options.series)
@@ -58,12 +55,6 @@ def main() -> int:
         print(f"git am          : {am:.3f}s median of {options.rounds} ({patches} patches)")
         print(f"patchkit apply  : {ours:.3f}s median of {options.rounds}")
         print(f"ratio           : {ours / am:.2f}x (target <= 1.10)")
-    if options.prepare:
-        with tempfile.TemporaryDirectory(prefix="bench-prepare-") as cache:
-            os.environ["XDG_CACHE_HOME"] = cache
-            started = time.perf_counter()
-            basetree.prepare_base(series)
-            print(f"tree prepare    : {time.perf_counter() - started:.1f}s (download cached; unpack and commit)")
     return 0
 
 
