@@ -68,11 +68,11 @@ class _Candidate:
 MAX_MESSAGES = 5000
 
 
-def read_mbox(path: Path) -> MailSeries:
-    """The newest revision of the one series in ``path``, complete: every k of N exactly once."""
+def read_messages(path: Path) -> list[Message]:
+    """Every message in the mbox at ``path`` (at most MAX_MESSAGES); a bad file is a DataError."""
     try:
         box = mailbox.mbox(str(path), create=False)
-        messages = []
+        messages: list[Message] = []
         for message in box:
             messages.append(message)
             if len(messages) > MAX_MESSAGES:
@@ -81,6 +81,12 @@ def read_mbox(path: Path) -> MailSeries:
         raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
     except UnicodeDecodeError as exc:  # mailbox reads the 'From ' separator lines as ASCII
         raise DataError(f"{path}: a 'From ' separator line is not ASCII (byte {exc.start}); not an mbox") from exc
+    return messages
+
+
+def read_mbox(path: Path) -> MailSeries:
+    """The newest revision of the one series in ``path``, complete: every k of N exactly once."""
+    messages = read_messages(path)
     if not messages:
         raise DataError(f"{path}: no messages (is it an mbox, with 'From ' separator lines?)")
     covers: list[_Candidate] = []

@@ -11,16 +11,14 @@ a patch changed since is reported, never silently given the trailer.
 
 from __future__ import annotations
 
-import mailbox
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from email.message import Message
 from pathlib import Path
 
 from patchkit.errors import DataError
 from patchkit.mail import headers, ids
-from patchkit.mbox import MAX_MESSAGES, body_text
+from patchkit.mbox import body_text, read_messages
 from patchkit.series.model import Patch, Revision, Series, TrailerSource
 
 REVIEW_KEYS = ("Reviewed-by", "Acked-by", "Tested-by", "Reported-by", "Suggested-by")
@@ -72,15 +70,7 @@ class _Mail:
 
 
 def _read(path: Path) -> list[_Mail]:
-    try:
-        box = mailbox.mbox(str(path), create=False)
-        messages: list[Message] = []
-        for item in box:
-            messages.append(item)
-            if len(messages) > MAX_MESSAGES:
-                raise DataError(f"{path}: more than {MAX_MESSAGES} messages; split the mailbox")
-    except (OSError, mailbox.Error) as exc:
-        raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
+    messages = read_messages(path)
     mails: list[_Mail] = []
     for position, message in enumerate(messages, start=1):
         where = f"{path}: message {position}"

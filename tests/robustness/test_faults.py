@@ -74,7 +74,7 @@ def test_cache_under_a_regular_file_is_exit_8_naming_the_path(
     assert result.code == 8, result.err
     line = one_line(result.err)
     assert line.startswith(f"patchkit: error: {blocker}/cache/patchkit/trees"), line
-    assert "Not a directory" in line
+    assert "a directory above it, is a file" in line  # what is in the way, said plainly
     assert blocker.read_text() == "a file where the cache should be\n"
 
 
