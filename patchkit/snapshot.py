@@ -46,7 +46,7 @@ def stage_all(top: Path, jobs: int | None = None) -> None:
     """Write ``top/.git/index`` holding every file under ``top`` (ignored ones too, like ``add -f``)."""
     entries = sorted(_walk(top), key=lambda entry: entry.path)
     _require_no_conversion(top, entries)
-    object_ids = dict(zip((entry.path for entry in entries), _hash_files(top, entries, jobs), strict=True))
+    object_ids = _hash_files(top, entries, jobs)
     index = top / ".git" / "index"
     atomic.write_bytes(index, _index_bytes(entries, object_ids))
     umask = os.umask(0)
@@ -94,7 +94,8 @@ def _require_no_conversion(top: Path, entries: list[_Entry]) -> None:
                     raise NotSnapshotable(f"{os.fsdecode(entry.path)}: asks git to convert files when adding them")
 
 
-def _hash_files(top: Path, entries: list[_Entry], jobs: int | None) -> list[bytes]:
+def _hash_files(top: Path, entries: list[_Entry], jobs: int | None) -> dict[bytes, bytes]:
+    """Every entry's object id (path -> binary id), written by one importer per worker."""
     count = max(1, min(jobs or os.cpu_count() or 1, 8))
     chunks = [entries[index::count] for index in range(count)]
     with ThreadPoolExecutor(max_workers=count) as pool:
@@ -102,7 +103,7 @@ def _hash_files(top: Path, entries: list[_Entry], jobs: int | None) -> list[byte
     ids: dict[bytes, bytes] = {}
     for chunk, chunk_ids in zip(chunks, results, strict=True):
         ids.update(zip((entry.path for entry in chunk), chunk_ids, strict=True))
-    return [ids[entry.path] for entry in entries]
+    return ids
 
 
 def _import_blobs(top: Path, number: int, entries: list[_Entry]) -> list[bytes]:
