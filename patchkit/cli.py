@@ -352,6 +352,10 @@ def revise(**options: Any) -> int:
     help="Replies to a posted revision (a list archive's thread, or your own folder).",
 )  # fmt: skip
 @click.option("--dry-run", is_flag=True, help="Say what would be added; change nothing.")
+@click.option(
+    "-S", "--sloppy", is_flag=True,
+    help="Also take trailers naming someone other than the reply's sender (b4's -S); they are skipped otherwise.",
+)  # fmt: skip
 def trailers(**options: Any) -> int:
     """Take review trailers from replies into the data, with who gave them, where and on which revision."""
     from patchkit.commands import trailers as command

@@ -69,7 +69,14 @@ MAX_MESSAGES = 5000
 
 
 def read_messages(path: Path) -> list[Message]:
-    """Every message in the mbox at ``path`` (at most MAX_MESSAGES); a bad file is a DataError."""
+    """Every message in the mbox at ``path`` (at least one, at most MAX_MESSAGES); a bad file is a DataError.
+
+    An mbox starts with a ``From `` separator line. Python's reader silently skips whatever comes
+    before the first one, so an empty file, or one that is something else (a single mail saved
+    without the separator, a web page), would read as "no messages" and pass for a mailbox
+    without replies: both are refused here, naming the file.
+    """
+    _check_starts_as_mbox(path)
     try:
         box = mailbox.mbox(str(path), create=False)
         messages: list[Message] = []
@@ -81,14 +88,31 @@ def read_messages(path: Path) -> list[Message]:
         raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
     except UnicodeDecodeError as exc:  # mailbox reads the 'From ' separator lines as ASCII
         raise DataError(f"{path}: a 'From ' separator line is not ASCII (byte {exc.start}); not an mbox") from exc
+    if not messages:
+        raise DataError(f"{path}: no mail in it (an mbox has 'From ' separator lines)")
     return messages
+
+
+_HEAD_BYTES = 64 * 1024  # enough to get past leading blank lines to the first separator
+
+
+def _check_starts_as_mbox(path: Path) -> None:
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read mailbox: {exc.strerror or exc}") from exc
+    start = head.lstrip(b" \t\r\n")
+    if not start:
+        raise DataError(f"{path}: {'empty file' if not head else 'only blank lines'}: no mail in it")
+    if not start.startswith(b"From "):
+        first = start.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
+        raise DataError(f"{path}: not an mbox: it starts with {first!r}, not a 'From ' separator line")
 
 
 def read_mbox(path: Path) -> MailSeries:
     """The newest revision of the one series in ``path``, complete: every k of N exactly once."""
     messages = read_messages(path)
-    if not messages:
-        raise DataError(f"{path}: no messages (is it an mbox, with 'From ' separator lines?)")
     covers: list[_Candidate] = []
     candidates: list[_Candidate] = []
     replies = 0
@@ -179,11 +203,21 @@ def _check_complete(path: Path, revision: int, mine: list[_Candidate]) -> None:
         )
 
 
-def _decode_header(value: str, where: str) -> str:
+def decode_header(value: object, where: str) -> str:
+    """A header value as text on one line (RFC 2047 words decoded); an undecodable one is a DataError."""
+    return _decode_header(value, where)
+
+
+def _decode_header(value: object, where: str) -> str:
+    # Raw 8-bit bytes in a header (RFC 6532 mail, some list archives) come as an email.header.Header
+    # whose parts are 'unknown-8bit': read them as UTF-8, as git and b4 do, rather than as U+FFFD.
+    source = value if isinstance(value, email.header.Header) else str(value)
     try:
-        decoded = str(email.header.make_header(email.header.decode_header(value)))
+        parts = [(part, "utf-8" if charset == "unknown-8bit" else charset)
+                 for part, charset in email.header.decode_header(source)]  # fmt: skip
+        decoded = str(email.header.make_header(parts))
     except (UnicodeDecodeError, LookupError, email.errors.HeaderParseError) as exc:
-        raise DataError(f"{where}: undecodable header {value!r}: {exc}") from exc
+        raise DataError(f"{where}: undecodable header {str(value)!r}: {exc}") from exc
     return re.sub(r"\s*\n\s*", " ", decoded).strip()
 
 

@@ -145,6 +145,7 @@ class ReviseRequest(SeriesRequest):
 class TrailersRequest(SeriesRequest):
     mbox: Path
     dry_run: bool = False
+    sloppy: bool = False  # take trailers naming someone other than the reply's sender too
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,7 +14,7 @@ from patchkit.target import open_series
 
 def run(request: TrailersRequest) -> int:
     series = open_series(request.series)
-    outcome = collect(series, request.mbox)
+    outcome = collect(series, request.mbox, sloppy=request.sloppy)
     for line in outcome.added:
         click.echo(f"added: {line}")
     for line in outcome.skipped:

@@ -145,6 +145,7 @@ class Series:
     configs: tuple[KconfigSpec, ...] = ()
     change_id: str | None = None  # b4-compatible series identity (YYYYMMDD-slug-hex)
     archive: str | None = None  # list archive URL for "Link to vN" (%s = Message-Id); lore's when unset
+    trailer_order: tuple[str, ...] = ()  # globs on trailer keys for 'trailers' (b4's trailer-order); () = b4's "*"
     history: tuple[Revision, ...] = ()  # earlier (and the current, once posted) revisions
     # series.yaml's key path -> 1-based line, as loaded (empty for a series made in memory)
     lines: Mapping[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -193,6 +194,8 @@ class Series:
             data["change_id"] = self.change_id
         if self.archive is not None:
             data["archive"] = self.archive
+        if self.trailer_order:
+            data["trailer_order"] = list(self.trailer_order)
         if self.history:
             data["history"] = [_revision_data(r) for r in self.history]
         if self.configs:
@@ -300,6 +303,7 @@ def series_from_data(directory: Path, data: dict[str, Any]) -> Series:
         changelog=tuple(ChangelogEntry(c["revision"], c["changes"]) for c in data.get("changelog", ())),
         change_id=data.get("change_id"),
         archive=data.get("archive"),
+        trailer_order=tuple(data.get("trailer_order", ())),
         history=tuple(_revision_from_data(r) for r in data.get("history", ())),
         configs=tuple(
             KconfigSpec(
