@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ class Need:
     program: str | None = None  # found on PATH
     file: str | None = None  # or a file that must exist (headers, tarballs)
     optional: bool = False  # nice to have (faster), not required
+    git_command: str | None = None  # or a git command that is not built in: git-NAME in git's exec path or on PATH
+    module: str | None = None  # or a module the python3 on PATH imports (scripts run as '#!/usr/bin/env python3')
 
 
 NEEDS: tuple[Need, ...] = (
@@ -37,6 +40,11 @@ NEEDS: tuple[Need, ...] = (
     Need("static busybox", "busybox-static", "boot", program="busybox"),
     Need("apt-get", "apt", "tree prepare: fetching the exact base version", program="apt-get"),
     Need("dpkg-deb", "dpkg", "tree prepare", program="dpkg-deb"),
+    Need("git send-email", "git-email", "send --via git-send-email", git_command="send-email"),
+    # The tree's checkpatch.pl, run in the tree, checks SPDX lines with scripts/spdxcheck.py, which
+    # imports both; without them it prints a traceback and passes every SPDX line unchecked.
+    Need("python3 module ply", "python3-ply", "the tree's checkpatch.pl: its SPDX check", module="ply"),
+    Need("python3 module git", "python3-git", "the tree's checkpatch.pl: its SPDX check", module="git"),
     Need("linux-source-6.1", "linux-source-6.1", "drift", file="/usr/src/linux-source-6.1.tar.xz", optional=True),
     Need("ccache", "ccache", "build (faster rebuilds)", program="ccache", optional=True),
 )
@@ -53,6 +61,9 @@ class Check:
 
 def check(needs: tuple[Need, ...] = NEEDS) -> list[Check]:
     checks = []
+    python3 = shutil.which("python3")
+    modules = [n.module for n in needs if n.module is not None]
+    importable = _importable(python3, modules) if modules else set()
     for need in needs:
         found: str | None = None
         if need.program is not None:
@@ -61,8 +72,77 @@ def check(needs: tuple[Need, ...] = NEEDS) -> list[Check]:
                 found = None
         elif need.file is not None and Path(need.file).exists():
             found = need.file
+        elif need.git_command is not None:
+            found = git_command_path(need.git_command)
+        elif need.module is not None and need.module in importable:
+            found = f"{python3} (import {need.module})"
         checks.append(Check(need, found))
     return checks
+
+
+def git_command_path(name: str) -> str | None:
+    """Where git finds ``git NAME`` when it is not built in: git's exec path first (``git --exec-path``,
+    which GIT_EXEC_PATH moves), then PATH; None when git is missing or neither has it."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    result = subprocess.run([git, "--exec-path"], capture_output=True, text=True, check=False)
+    exec_path = result.stdout.strip()
+    if result.returncode == 0 and exec_path:
+        candidate = Path(exec_path) / f"git-{name}"
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which(f"git-{name}")
+
+
+_PROBE = """
+import importlib, sys
+print(sys.prefix)
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        continue
+    print(name)
+"""
+DEBIAN_PREFIX = "/usr"  # sys.prefix of Debian's own python3, the one python3-* packages install for
+
+
+def _probe(python3: str | None, modules: list[str]) -> tuple[set[str], str | None]:
+    """Which of ``modules`` ``python3`` really imports (an import failing in any way does not count), and
+    its sys.prefix; (nothing, None) when there is no python3 or it does not run."""
+    if python3 is None:
+        return set(), None
+    try:
+        result = subprocess.run(
+            [python3, "-c", _PROBE, *modules], capture_output=True, text=True, check=False, timeout=60
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set(), None
+    lines = result.stdout.splitlines()
+    if result.returncode != 0 or not lines:
+        return set(), None
+    return set(lines[1:]) & set(modules), lines[0]
+
+
+def _importable(python3: str | None, modules: list[str]) -> set[str]:
+    return _probe(python3, modules)[0]
+
+
+def python_note(checks: list[Check]) -> str | None:
+    """When a module is missing for a python3 on PATH that is not Debian's own (a venv, pyenv), say that
+    the apt packages will not reach it."""
+    if not any(c.need.module and c.found is None for c in checks):
+        return None
+    python3 = shutil.which("python3")
+    prefix = _probe(python3, [])[1]
+    if python3 is None or prefix is None or prefix == DEBIAN_PREFIX:
+        return None
+    return (
+        f"the python3 on PATH is {python3} (prefix {prefix}), not Debian's: python3-ply and python3-git "
+        "serve /usr/bin/python3; run the tree's checkpatch with /usr/bin first on PATH, or install ply and "
+        "GitPython into that python3"
+    )
 
 
 def _is_static(path: Path) -> bool:

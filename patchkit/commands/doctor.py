@@ -21,8 +21,11 @@ def run() -> int:
     click.echo(f"  kvm     {doctor.kvm_status()}")
     required = doctor.apt_command(checks)
     optional = doctor.apt_command(checks, include_optional=True)
+    note = doctor.python_note(checks)
     if required is not None:
         click.echo(f"missing: run\n  {required}")
+        if note is not None:
+            click.echo(f"note: {note}")
         raise MissingToolError("required tools are missing (the apt-get command above installs them)")
     if optional is not None:
         click.echo(f"everything required is installed; optional: {optional}")
