@@ -63,7 +63,7 @@ def check(needs: tuple[Need, ...] = NEEDS) -> list[Check]:
     checks = []
     python3 = shutil.which("python3")
     modules = [n.module for n in needs if n.module is not None]
-    importable = _importable(python3, modules) if modules else set()
+    importable = _probe(python3, modules)[0] if modules else set()
     for need in needs:
         found: str | None = None
         if need.program is not None:
@@ -114,8 +114,8 @@ def _probe(python3: str | None, modules: list[str]) -> tuple[set[str], str | Non
     if python3 is None:
         return set(), None
     try:
-        result = subprocess.run(
-            [python3, "-c", _PROBE, *modules], capture_output=True, text=True, check=False, timeout=60
+        result = subprocess.run(  # from /: a ply/ or git.py in the current directory must not pass for the module
+            [python3, "-c", _PROBE, *modules], cwd="/", capture_output=True, text=True, check=False, timeout=60
         )
     except (OSError, subprocess.TimeoutExpired):
         return set(), None
@@ -123,10 +123,6 @@ def _probe(python3: str | None, modules: list[str]) -> tuple[set[str], str | Non
     if result.returncode != 0 or not lines:
         return set(), None
     return set(lines[1:]) & set(modules), lines[0]
-
-
-def _importable(python3: str | None, modules: list[str]) -> set[str]:
-    return _probe(python3, modules)[0]
 
 
 def python_note(checks: list[Check]) -> str | None:
