@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from patchkit import basetree
 from patchkit.applied import read_record
 from patchkit.applying import make_commits
 from patchkit.errors import DataError, PatchkitError, TreeError, UsageError
@@ -94,10 +95,17 @@ def revision_of(series: Series, number: int) -> Revision:
 
 
 @contextmanager
-def _scratch_objects(tree: KernelTree) -> Iterator[dict[str, str]]:
-    """git environment that reads the tree's objects and writes new ones to a temporary directory."""
+def _scratch_objects(tree: KernelTree, revisions: list[Revision]) -> Iterator[dict[str, str]]:
+    """git environment that writes new objects to a temporary directory and reads the tree's objects, plus
+    those of the prepared default tree of each revision's base (a revision from before 'patchkit rebase')."""
+    readers = [tree.common_dir / "objects"]
+    for revision in revisions:
+        base = revision.series.base
+        prepared = basetree.tree_path(base.package, base.package_version) / ".git" / "objects"
+        if base.package_version and prepared.is_dir() and prepared not in readers:
+            readers.append(prepared)
     with tempfile.TemporaryDirectory(prefix="patchkit-diff-") as scratch:
-        yield {"GIT_OBJECT_DIRECTORY": scratch, "GIT_ALTERNATE_OBJECT_DIRECTORIES": str(tree.common_dir / "objects")}
+        yield {"GIT_OBJECT_DIRECTORY": scratch, "GIT_ALTERNATE_OBJECT_DIRECTORIES": ":".join(map(str, readers))}
 
 
 def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
@@ -110,9 +118,12 @@ def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
             if commit is not None:
                 return commit
     if tree.run_git(["cat-file", "-e", f"{wanted}^{{tree}}"], env=env).returncode != 0:
+        base = revision.series.base
+        version = f" --version {base.package_version}" if base.package_version else ""
         raise TreeError(
-            f"{tree.path}: {revision.label} is based on {revision.series.base.describe()} (tree {wanted[:12]}), "
-            "which this tree does not hold; pass --tree with a checkout of that base"
+            f"{tree.path}: {revision.label} is based on {base.describe()} (tree {wanted[:12]}), which neither this "
+            f"tree nor a prepared default tree holds; prepare it ('patchkit tree prepare --package {base.package}"
+            f"{version}') or pass --tree with a checkout of that base"
         )
     return tree.git("commit-tree", wanted, "-m", "base", env={**env, **_BASE_IDENTITY}).strip()
 
@@ -128,7 +139,7 @@ def _remade(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
 def range_diff(tree: KernelTree, series: Series, old: int, new: int, *, color: bool = False) -> RangeDiff:
     """``git range-diff`` between revisions ``old`` and ``new`` of ``series``, changing nothing in ``tree``."""
     before, after = revision_of(series, old), revision_of(series, new)
-    with _scratch_objects(tree) as env:
+    with _scratch_objects(tree, [before, after]) as env:
         ranges = [_remade(tree, before, env), _remade(tree, after, env)]
         text = tree.git("range-diff", "--color=always" if color else "--no-color", *ranges, env=env)
     return RangeDiff(before, after, text)

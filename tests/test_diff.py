@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import GitTree, run_cli
+from tests.helpers import SMALL_FILES, GitTree, run_cli
 
 _HELPERS = "".join(f"int tdx_helper_{n}(void)\n{{\n\treturn {n};\n}}\n\n" for n in range(1, 6))
 _NOTES = "".join(f"Line {n} of the notes on how the module is called.\n" for n in range(1, 9))
@@ -73,15 +73,29 @@ def test_diff_between_a_recorded_revision_and_the_current_data(tmp_path: Path, s
     assert small_tree.snapshot() == untagged and small_tree.git("count-objects", "-v") == objects
 
 
-def test_a_recorded_revision_on_another_base_needs_a_tree_holding_it(tmp_path: Path, small_tree: GitTree) -> None:
+def test_a_revision_on_another_base_is_found_in_its_prepared_tree(
+    tmp_path: Path, small_tree: GitTree, hermetic_env: Path
+) -> None:
+    """v1 from before 'patchkit rebase': its base is not in this tree, but in the prepared tree of its version."""
     project = _series_v2(tmp_path, small_tree)
     snapshot = project / "series/demo/history/v1/series.yaml"
-    snapshot.write_text(snapshot.read_text().replace(small_tree.tree_hash("patchkit-base"), "a" * 40))
+    data: dict[str, Any] = yaml.safe_load(snapshot.read_text())
+    data["base"]["tree"] = "a" * 40
+    snapshot.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     result = run_cli("diff", "v1", "v2", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 4
-    assert "v1 (history/v1) is based on linux-source-6.1 6.1.99 (tree aaaaaaaaaaaa), which this tree does not hold" in (
-        result.err
+    assert (
+        "v1 (history/v1) is based on linux-source-6.1 6.1.99 (tree aaaaaaaaaaaa), which neither this tree nor a "
+        "prepared default tree holds; prepare it ('patchkit tree prepare --package linux-source-6.1') or pass --tree"
+    ) in result.err
+    older = GitTree.create_small(
+        hermetic_env / ".cache/patchkit/trees/linux-source-6.1_6.1.98-1", {**SMALL_FILES, "README": "older tree\n"}
     )
+    data["base"].update(tree=older.tree_hash(), package_version="6.1.98-1")
+    snapshot.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    result = run_cli("diff", "v1", "v2", "--tree", str(small_tree.path), cwd=project)
+    assert result.code == 0, result.err
+    assert " = 1:  " in result.out and " ! 2:  " in result.out
 
 
 @pytest.mark.parametrize(
