@@ -29,7 +29,7 @@ from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
 from patchkit import locking, proc, recovery
-from patchkit.applied import AppliedPatch, AppliedSeries, write_record
+from patchkit.applied import AppliedPatch, AppliedSeries, divergence, read_record, write_record
 from patchkit.errors import ApplyError, TreeError
 from patchkit.gitrepo import KernelTree
 from patchkit.grafting import TreeGrafter, touched_paths
@@ -221,10 +221,12 @@ def _apply_locked(tree: KernelTree, series: Series, *, force: bool, base: str | 
     # Commits are reproducible: a branch already at this tip holds exactly this data, so
     # applying again (the daily `apply && verify`) moves nothing and needs no --force.
     if previous_tip is not None and previous_tip != tip and not force:
-        raise TreeError(
-            f"{tree.path}: branch {branch} already exists and does not hold this data; pass --force to move it "
-            f"(its tip {previous_tip[:12]} stays reachable in the reflog)"
-        )
+        why = _why_not_movable(tree, series, base_commit, made, previous_tip)
+        if why is not None:
+            raise TreeError(
+                f"{tree.path}: branch {branch} already exists and does not hold this data; pass --force to move it "
+                f"(its tip {previous_tip[:12]} stays reachable in the reflog); {why}"
+            )
     _check_untracked_collisions(tree, tip)
     record = AppliedSeries(
         series=series.name,
@@ -244,6 +246,30 @@ def _apply_locked(tree: KernelTree, series: Series, *, force: bool, base: str | 
         write_record(tree, record)
         recovery.clear_intent(tree)
     return ApplyResult(record=record, moved_from=previous_tip if previous_tip != tip else None)
+
+
+def _why_not_movable(
+    tree: KernelTree, series: Series, base: str, made: list[AppliedPatch], branch_tip: str
+) -> str | None:
+    """Why moving the existing branch could lose the user's work, or None when it cannot.
+
+    It cannot when the branch is where patchkit left it (its tip is the commit the apply record
+    names: the data changed, the branch did not), or when it holds exactly this data committed
+    again (a rebase that changed nothing, or the branch the data was just imported from).
+    """
+    record = read_record(tree, series.name)
+    if record is not None and record.branch == series.branch and record.tip == branch_tip:
+        return None
+    same = divergence(tree, base, made, branch_tip, "this data")
+    if same is None or same.recommitted:
+        return None
+    if record is None or record.branch != series.branch:
+        return "patchkit has no record of making it"
+    changed = divergence(tree, record.base, record.patches, branch_tip, "what patchkit applied")
+    if changed is None or changed.recommitted:
+        return None  # what patchkit made last time, committed again: nothing of the user's is on it
+    keep = f"'patchkit import --range {record.base[:12]}..{series.branch} --series {series.directory}'"
+    return f"since patchkit applied it, it {changed.text}: to keep that, {keep} first"
 
 
 def _switch_to(tree: KernelTree, branch: str, tip: str, intent: recovery.Intent) -> None:

@@ -109,7 +109,10 @@ def tree_prepare(**options: Any) -> int:
 @series_argument
 @tree_option
 @click.option("--base", help="The base commit in --tree (default: found by its tree hash).")
-@click.option("--force", is_flag=True, help="Move the series branch if it already exists.")
+@click.option(
+    "--force", is_flag=True,
+    help="Move the series branch even when it holds commits patchkit did not make (they stay in the reflog).",
+)  # fmt: skip
 def apply(**options: Any) -> int:
     """Apply the series to a tree as branch patchkit/NAME/vN."""
     from patchkit.commands import apply as command
@@ -173,7 +176,10 @@ def import_(**options: Any) -> int:
     """Turn a branch or a mailbox into series data.
 
     Into an existing series directory only the patches are replaced; name,
-    revision, base, recipients, cover letter, changelog and configs are kept.
+    revision, base, recipients, cover letter, changelog, configs, history and
+    overlays are kept, and each patch keeps its suppressions and trailer
+    provenance (matched by patch-id, else subject, else place). The edit step:
+    edit on the branch with git, then import --range BASE..BRANCH --series DIR.
     """
     from patchkit.commands import import_ as command
 
@@ -343,6 +349,19 @@ def revise(**options: Any) -> int:
     from patchkit.commands import revise as command
 
     return command.run(req.ReviseRequest(**options))
+
+
+@cli.command("diff")
+@click.argument("words", nargs=-1, metavar="[SERIES] vN vM")
+@tree_option
+def diff(**options: Any) -> int:
+    """Print the range-diff between two revisions: ones 'revise' recorded (history/vN) or the current data.
+
+    Each revision is re-made from its data on its base; nothing in the tree changes.
+    """
+    from patchkit.commands import diff as command
+
+    return command.run(req.DiffRequest(**options))
 
 
 @cli.command()

@@ -2,13 +2,18 @@
 
 Into an existing series directory only the patches are replaced; everything a
 branch cannot say (name, revision, base package, recipients, cover letter,
-changelog, configs, per-patch suppressions) is kept. Diff files are named and
+changelog, configs, history and its snapshots, overlays, and each patch's own
+data: suppressions, trailer provenance) is kept, each old patch's data going to
+the new patch that is the same change, else has its subject, else its place
+(:func:`carry_over`). That is the edit step of the list loop: edit the patches
+on the branch with git, import the branch back. Diff files are named and
 produced canonically, so apply → import gives byte-identical data.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -16,6 +21,7 @@ from patchkit.basetree import kernel_version_of_makefile
 from patchkit.errors import DataError, GitError, UsageError
 from patchkit.formatting import BASED_ON
 from patchkit.gitrepo import KernelTree
+from patchkit.mail import ids
 from patchkit.mbox import read_mbox
 from patchkit.series.diffcheck import check_diff
 from patchkit.series.dump import diff_file_name, write_series
@@ -35,7 +41,13 @@ def import_range(
     package: str,
     overlay_tip: str | None,
     package_version: str = "",
-) -> Series:
+) -> RangeImport:
+    """The commits ``BASE..TIP`` (and ``TIP..overlay_tip`` as overlays) as the series in ``directory``.
+
+    Into an existing series (the edit step of the list loop: edit on the branch, import it back)
+    everything but the patches is kept, and each patch keeps what the data adds to its commit
+    (suppressions, trailer provenance; see :func:`carry_over`).
+    """
     base_rev, sep, tip_rev = rev_range.partition("..")
     if not sep or not base_rev or not tip_rev or tip_rev.startswith("."):
         raise UsageError(f"--range {rev_range}: expected BASE..TIP")
@@ -50,8 +62,9 @@ def import_range(
     diffs: dict[str, bytes] = {}
     for number, commit in enumerate(commits + overlays, start=1):
         patch, diff = _patch_from_commit(tree, commit, number, overlay=number > len(commits))
-        patches.append(_keep_suppressions(existing, patch))
+        patches.append(patch)
         diffs[patch.diff] = diff
+    patches, notes = carry_over(existing, patches, diffs)
     base_tree = tree.tree_of(base)
     assert base_tree is not None  # base is a commit
     makefile = tree.git("show", f"{base}:Makefile", check=False)
@@ -64,7 +77,7 @@ def import_range(
             diffs[patch.diff] = existing.diff_path(patch).read_bytes()
         series = replace(series, patches=series.patches + kept)
     _write(existing, series, diffs)
-    return series
+    return RangeImport(series, tuple(notes))
 
 
 _CHANGES = re.compile(r"^Changes in v(?P<rev>\d+):\s*$")
@@ -101,10 +114,17 @@ def split_cover(body: str) -> tuple[str, list[ChangelogEntry]]:
 
 
 @dataclass(frozen=True)
+class RangeImport:
+    series: Series
+    notes: tuple[str, ...]  # how the existing patches' own data was carried over (see carry_over)
+
+
+@dataclass(frozen=True)
 class MboxImport:
     series: Series
     other_revisions: tuple[int, ...]
     replies: int
+    notes: tuple[str, ...] = ()
 
 
 def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | None) -> MboxImport:
@@ -125,8 +145,9 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
             trailers=mail_patch.trailers,
             diff=diff_file_name(number, mail_patch.subject),
         )
-        patches.append(_keep_suppressions(existing, patch))
+        patches.append(patch)
         diffs[patch.diff] = mail_patch.diff
+    patches, notes = carry_over(existing, patches, diffs)
     chosen_base = base or (existing.base if existing else None)
     assert chosen_base is not None
     series = _assemble(existing, directory, name, chosen_base, patches)
@@ -147,7 +168,7 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
                            key=lambda e: e.revision)  # fmt: skip
         series = replace(series, cover=Cover(mail.cover_subject, own), changelog=tuple(changelog))
     _write(existing, series, diffs)
-    return MboxImport(series, mail.other_revisions, mail.replies)
+    return MboxImport(series, mail.other_revisions, mail.replies, tuple(notes))
 
 
 def _commit(tree: KernelTree, rev: str) -> str:
@@ -203,13 +224,84 @@ def _existing(directory: Path) -> Series | None:
     return load_series(directory, check_files=False)
 
 
-def _keep_suppressions(existing: Series | None, patch: Patch) -> Patch:
+# What a commit (or a mail) says about a patch; everything else in a patch's data is patchkit's own.
+_FROM_COMMIT = ("number", "subject", "author", "date", "body", "trailers", "diff", "overlay")
+
+
+def carry_over(existing: Series | None, patches: list[Patch], diffs: dict[str, bytes]) -> tuple[list[Patch], list[str]]:
+    """``patches`` (fresh from commits or mails) with what the existing data kept beside each old patch.
+
+    A new patch takes over an old one's own data (suppressions, trailer provenance, and any other key a
+    commit cannot hold) when it is the same change (``git patch-id --stable``: reordered or reworded), else
+    when it has the same subject (its diff was edited), else when it sits at the same place in a series of
+    the same length (both edited). Provenance stays only for trailers the commit still has. Returns the
+    patches and a note for each patch whose own data was carried over or left behind.
+    """
     if existing is None:
-        return patch
-    for old in existing.patches:
-        if old.subject == patch.subject and old.suppress:
-            return replace(patch, suppress=old.suppress)
-    return patch
+        return patches, []
+    out = list(patches)
+    notes: list[str] = []
+    # Overlays are never on a branch or in a mail: unless overlays were imported too, they are kept as they are.
+    for overlay in (False, True) if any(p.overlay for p in patches) else (False,):
+        old = [p for p in existing.patches if p.overlay == overlay]
+        where = [i for i, p in enumerate(patches) if p.overlay == overlay]
+        old_ids = [_patch_id_of_file(existing, p) for p in old]
+        new_ids = [ids.patch_id(diffs[patches[i].diff]) for i in where]
+        pairs = _match([patches[i] for i in where], new_ids, old, old_ids)
+        for position, (old_patch, how) in pairs.items():
+            out[where[position]], note = _take_over(patches[where[position]], old_patch, how)
+            notes += [note] if note else []
+        taken = {id(old_patch) for old_patch, _ in pairs.values()}
+        for gone in (p for p in old if id(p) not in taken and (p.suppress or p.provenance)):
+            notes.append(f"{gone.label()} is no longer in the series: its suppressions and provenance went with it")
+    return out, notes
+
+
+def _patch_id_of_file(series: Series, patch: Patch) -> str | None:
+    try:
+        return ids.patch_id(series.diff_path(patch).read_bytes())
+    except OSError:
+        return None  # a diff file gone from the old data: match that patch by subject or place
+
+
+def _match(
+    new: list[Patch], new_ids: list[str], old: list[Patch], old_ids: list[str | None]
+) -> dict[int, tuple[Patch, str]]:
+    """new position -> (old patch, how they were matched), each old patch taken at most once."""
+    pairs: dict[int, tuple[Patch, str]] = {}
+    free = list(range(len(old)))
+    rules: list[tuple[str, Callable[[int, int], bool]]] = [
+        ("same change", lambda n, o: old_ids[o] == new_ids[n]),
+        ("same subject", lambda n, o: old[o].subject == new[n].subject),
+        ("same place", lambda n, o: n == o and len(new) == len(old)),
+    ]
+    for how, same in rules:
+        for position in range(len(new)):
+            if position not in pairs:
+                found = next((o for o in free if same(position, o)), None)
+                if found is not None:
+                    pairs[position] = (old[found], how)
+                    free.remove(found)
+    return pairs
+
+
+def _take_over(new: Patch, old: Patch, how: str) -> tuple[Patch, str]:
+    """``new`` with ``old``'s own data; a note saying so when there was any."""
+    merged = replace(old, **{name: getattr(new, name) for name in _FROM_COMMIT})
+    kept = tuple(source for source in old.provenance if source.trailer in new.trailers)
+    merged = replace(merged, provenance=kept)
+    if not old.suppress and not old.provenance:
+        return merged, ""
+    carried = [f"{len(old.suppress)} suppression(s)"] if old.suppress else []
+    carried += [f"the provenance of {len(kept)} trailer(s)"] if kept else []
+    was = f" (was {old.label()})" if old.subject != new.subject else ""
+    was = was or (f" (was patch {old.number})" if old.number != new.number else "")
+    note = f"{new.label()}{was}: kept {' and '.join(carried) or 'nothing'}, matched by {how}"
+    if len(old.provenance) > len(kept):
+        note += f"; dropped the provenance of {len(old.provenance) - len(kept)} trailer(s) the commit no longer has"
+    if how != "same change" and kept:
+        note += "; its diff changed: remove any review trailer the change invalidates (reword, import again)"
+    return merged, note
 
 
 def _renumber(patches: tuple[Patch, ...], start: int) -> tuple[Patch, ...]:

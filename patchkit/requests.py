@@ -142,6 +142,12 @@ class ReviseRequest(SeriesRequest):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DiffRequest:
+    words: tuple[str, ...]  # [SERIES] vN vM (the optional series first: split by the command)
+    tree: Path | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrailersRequest(SeriesRequest):
     mbox: Path
     dry_run: bool = False

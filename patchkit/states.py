@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from patchkit.applied import AppliedSeries, read_record
+from patchkit.applied import AppliedSeries, divergence, read_record
 from patchkit.applying import make_commits
 from patchkit.gitrepo import KernelTree
 from patchkit.series.model import Series
@@ -81,21 +81,14 @@ def compare_branch(tree: KernelTree, series: Series) -> BranchState:
                 "matches the data, but the overlay patches changed since apply (run 'patchkit apply' again)",
             )  # fmt: skip
         return BranchState(branch, True, tip, checked_out, True, f"matches the data ({len(expected)} patches)")
-    actual = tree.git("rev-list", "--reverse", f"{record.base}..{tip}").split()
-    for index, want in enumerate(expected):
-        if index >= len(actual):
-            return BranchState(
-                branch, True, tip, checked_out, False, f"ends before patch {want.number} ({want.subject})"
-            )
-        if actual[index] != want.commit:
-            same_tree = tree.tree_of(actual[index]) == tree.tree_of(want.commit)
-            what = "message or metadata" if same_tree else "content"
-            return BranchState(
-                branch, True, tip, checked_out, False,
-                f"differs from the data at patch {want.number} ({want.subject}): {what} changed",
-            )  # fmt: skip
-    extra = len(actual) - len(expected)
-    return BranchState(branch, True, tip, checked_out, False, f"has {extra} commit(s) beyond the series")
+    differs = divergence(tree, record.base, expected, tip, "the data")
+    if differs is None:  # the data has no mailed patches and the branch sits at the base
+        return BranchState(branch, True, tip, checked_out, False, "holds no patches")
+    if differs.recommitted:
+        return BranchState(
+            branch, True, tip, checked_out, False, f"{differs.text}; run 'patchkit apply' to re-make them reproducibly"
+        )
+    return BranchState(branch, True, tip, checked_out, False, differs.text)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -62,20 +63,93 @@ def test_status_names_the_patch_where_the_branch_diverged(applied_project: Proje
     small_tree.git("reset", "-q", "--hard", "HEAD~1")
     small_tree.commit("x86/virt: Add a Makefile\n\nreworded\n", {"arch/x86/virt/Makefile": "obj-y += vmx/\n"})
     status = project.cli("status", "--tree", str(small_tree.path))
-    assert "differs from the data at patch 2 (x86/virt: Add a Makefile): message or metadata changed" in status.out
+    assert "differs from the data at patch 2 (x86/virt: Add a Makefile): message and author date changed" in status.out
     assert status.code == 1  # README: a branch that does not match the data is a failed check
 
 
-def test_an_existing_branch_that_differs_needs_force(applied_project: Project, small_tree: GitTree) -> None:
+def test_apply_moves_its_own_branch_after_a_data_change_without_force(
+    applied_project: Project, small_tree: GitTree
+) -> None:
     project = applied_project
-    small_tree.git("checkout", "-q", "main")
-    data = project.yaml_path
-    data.write_text(data.read_text().replace("Explain why.", "Explain why, reworded."))
-    _refused(project, small_tree, "branch patchkit/demo/v1 already exists and does not hold this data; pass --force")
-    forced = project.cli("apply", "--force", "--tree", str(small_tree.path))
-    assert forced.code == 0, forced.err
-    assert "(moved from " in forced.out
+    old_tip = small_tree.git("rev-parse", "patchkit/demo/v1").strip()
+    project.replace("Explain why.", "Explain why, reworded.")
+    # The branch tip is the commit patchkit recorded: nothing of the user's is on it, so no --force.
+    moved = project.cli("apply", "--tree", str(small_tree.path))
+    assert moved.code == 0, moved.err
+    assert f"(moved from {old_tip[:12]})" in moved.out
     assert "reworded" in small_tree.git("log", "-1", "--format=%B", "patchkit/demo/v1~1")
+    assert old_tip in small_tree.git("reflog", "--format=%H", "patchkit/demo/v1")
+    assert "matches the data (2 patches)" in project.cli("status", "--tree", str(small_tree.path)).out
+    # and once more from another branch checked out: the same rule
+    small_tree.git("checkout", "-q", "main")
+    project.replace("Explain why, reworded.", "Explain why, reworded twice.")
+    assert project.cli("apply", "--tree", str(small_tree.path)).code == 0
+    assert small_tree.git("symbolic-ref", "--short", "HEAD").strip() == "patchkit/demo/v1"
+
+
+def test_a_commit_the_user_added_on_the_branch_is_never_moved_away(
+    applied_project: Project, small_tree: GitTree
+) -> None:
+    project = applied_project
+    base = small_tree.git("rev-parse", "patchkit-base").strip()
+    recorded = small_tree.head()
+    mine = small_tree.commit("README: My own work\n", {"README": "tiny tree\nsecond line\nmine\n"})
+    project.replace("Explain why.", "Explain why, reworded.")
+    _refused(
+        project, small_tree,
+        f"branch patchkit/demo/v1 already exists and does not hold this data; pass --force to move it (its tip "
+        f"{mine[:12]} stays reachable in the reflog); since patchkit applied it, it has 1 commit(s) beyond the "
+        f"series (first: {mine[:12]} README: My own work): to keep that, 'patchkit import --range "
+        f"{base[:12]}..patchkit/demo/v1 --series {project.series}' first",
+    )  # fmt: skip
+    assert small_tree.git("rev-parse", f"{mine}~1").strip() == recorded
+    forced = project.cli("apply", "--tree", str(small_tree.path), "--force")
+    assert forced.code == 0, forced.err
+    assert f"(moved from {mine[:12]})" in forced.out
+
+
+def test_an_amended_patch_on_the_branch_is_named_and_not_moved(applied_project: Project, small_tree: GitTree) -> None:
+    project = applied_project
+    small_tree.git("checkout", "-q", "patchkit/demo/v1~1")
+    (small_tree.path / "README").write_text("tiny tree\nsecond line, amended\n")
+    small_tree.git("commit", "-q", "-a", "--amend", "--no-edit")
+    small_tree.git("cherry-pick", "patchkit/demo/v1")
+    small_tree.git("checkout", "-q", "-B", "patchkit/demo/v1")
+    project.replace("Explain why.", "Explain why, reworded.")
+    _refused(
+        project, small_tree,
+        "since patchkit applied it, it differs from what patchkit applied at patch 1 (README: Add a second line): "
+        "content changed",
+    )  # fmt: skip
+    # status against the data names the same patch
+    status = project.cli("status", "--tree", str(small_tree.path))
+    assert "differs from the data at patch 1 (README: Add a second line): content and message changed" in status.out
+
+
+def test_a_branch_only_committed_again_is_moved_without_force(applied_project: Project, small_tree: GitTree) -> None:
+    """A rebase that changed nothing commits again (new committer date): the data holds all of it."""
+    project = applied_project
+    recorded = small_tree.head()
+    subprocess.run(
+        ["git", "-C", str(small_tree.path), "rebase", "-q", "--force-rebase", "patchkit-base"],
+        check=True, env={**os.environ, "GIT_COMMITTER_NAME": "Else", "GIT_COMMITTER_DATE": "2027-01-01T00:00:00Z"},
+    )  # fmt: skip
+    rebased = small_tree.head()
+    assert rebased != recorded
+    status = project.cli("status", "--tree", str(small_tree.path))
+    assert status.code == 1
+    assert "holds the data, but patches 1-2 were committed again" in status.out
+    again = project.cli("apply", "--tree", str(small_tree.path))
+    assert again.code == 0, again.err
+    assert small_tree.head() == recorded  # the reproducible commits again
+    assert small_tree.git("diff", rebased, "HEAD") == ""
+
+
+def test_a_branch_patchkit_has_no_record_of_needs_force(applied_project: Project, small_tree: GitTree) -> None:
+    project = applied_project
+    (small_tree.path / ".git" / "patchkit" / "demo.json").unlink()
+    project.replace("Explain why.", "Explain why, reworded.")
+    _refused(project, small_tree, "stays reachable in the reflog); patchkit has no record of making it")
 
 
 def test_applying_the_same_data_again_is_allowed_and_changes_nothing(

@@ -33,10 +33,11 @@ def run(request: ImportRequest) -> int:
         tree = KernelTree(request.tree or _default_tree_for(series_dir, request.package))
         recorded = basetree.recorded_package(tree)
         package_version = recorded[1] if recorded is not None and recorded[0] == request.package else ""
-        series = import_range(
+        imported_range = import_range(
             tree, request.rev_range, series_dir, name=request.name, package=request.package,
             overlay_tip=request.overlay_tip, package_version=package_version,
         )  # fmt: skip
+        series, notes = imported_range.series, imported_range.notes
     else:
         assert request.mbox is not None
         mbox_base = None
@@ -49,7 +50,7 @@ def run(request: ImportRequest) -> int:
             version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
             mbox_base = Base(request.package, version, tree_hash)
         imported = import_mbox(request.mbox, series_dir, name=request.name, base=mbox_base)
-        series = imported.series
+        series, notes = imported.series, imported.notes
         if imported.other_revisions:
             others = ", ".join(f"v{r}" for r in imported.other_revisions)
             click.echo(f"{request.mbox}: also holds {others}; imported the newest, v{series.revision}")
@@ -63,6 +64,8 @@ def run(request: ImportRequest) -> int:
             if outcome.added:
                 atomic.write_text(series.directory / SERIES_FILE, series_yaml(outcome.series))
                 series = outcome.series
+    for note in notes:
+        click.echo(note)
     overlays = len(series.overlay_patches)
     extra = f" and {overlays} overlay" if overlays else ""
     what = f"{len(series.mailed_patches)} patches{extra}"
