@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import email.utils
+import itertools
 import smtplib
 import ssl
 import subprocess
@@ -76,7 +77,7 @@ def test_a_real_size_series_arrives_byte_for_byte_with_crlf_dated_in_order_and_i
     assert "  x86@kernel.org: accepted (250 OK)" in result.out
     # dated when sent, one second apart, cover first; the files keep format's dates
     sent_at = [email.utils.parsedate_to_datetime(d.decode()[6:]) for d in _dates(inbox.received)]
-    assert all(b - a == timedelta(seconds=1) for a, b in zip(sent_at, sent_at[1:], strict=False))
+    assert all(b - a == timedelta(seconds=1) for a, b in itertools.pairwise(sent_at))
     assert without_date(wire_form(files[3]))[1] != _dates(inbox.received)[3]
     data = yaml.safe_load(project.yaml_path.read_text())
     (record,) = data["history"]
@@ -219,4 +220,3 @@ def test_git_send_email_missing_says_which_package(applied_mail_project: Project
     project = mailable(applied_mail_project).root
     result = run_cli("send", "--tree", str(small_tree.path), "--via", "git-send-email", cwd=project)
     assert result.code == 7 and "apt-get install git-email" in result.err
-

@@ -83,7 +83,7 @@ def _send(request: SendRequest, series: Series, tree: KernelTree) -> int:
         return 0
 
     log = None if testing else SentLog(series, plan.record)
-    refused: list[str] = []
+    refused: list[tuple[str, str, str]] = []
 
     def delivered(delivery: Delivery) -> None:
         if log is not None:
@@ -107,21 +107,33 @@ def _send(request: SendRequest, series: Series, tree: KernelTree) -> int:
         click.echo(f"{len(plan.to_send)} mails sent; v{series.revision}'s Message-Ids recorded in "
                    f"{series.directory / SERIES_FILE}")  # fmt: skip
     if refused:
-        raise DeliveryError(f"the server refused {len(refused)} recipient(s) of mails it took for the others: "
-                            f"{'; '.join(refused)}; those mails are recorded as sent (send them to the "
-                            "refused recipients yourself)")  # fmt: skip
+        raise DeliveryError(f"the server refused {_refusals(refused, len(plan.to_send))}; the other recipients got "
+                            "those mails and they are recorded as sent: send them to the refused ones "
+                            "yourself")  # fmt: skip
     return 0
 
 
-def _report(delivery: Delivery) -> list[str]:
-    """Print the server's answers to one mail, per recipient; return the refusals as ``name: who (answer)``."""
+def _report(delivery: Delivery) -> list[tuple[str, str, str]]:
+    """Print the server's answers to one mail, per recipient; return the refusals as (recipient, answer, mail)."""
     mail = delivery.mail
     click.echo(f"sent {mail.path.name} {mail.message_id}: the server answered {delivery.reply}")
     for who, reply in delivery.accepted:
         click.echo(f"  {who}: accepted ({reply})")
     for who, reply in delivery.refused:
         click.echo(f"  {who}: refused ({reply})")
-    return [f"{mail.path.name}: {who} ({reply})" for who, reply in delivery.refused]
+    return [(who, str(reply), mail.path.name) for who, reply in delivery.refused]
+
+
+def _refusals(refused: list[tuple[str, str, str]], sent: int) -> str:
+    """``a@b for all 3 mails (550 ...); c@d for 0001-x.patch (550 ...)``: one entry per recipient and answer."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for who, reply, name in refused:
+        grouped.setdefault((who, reply), []).append(name)
+    parts = []
+    for (who, reply), names in grouped.items():
+        which = f"all {sent} mails" if len(names) == sent > 1 else ", ".join(names)
+        parts.append(f"{who} for {which} ({reply})")
+    return "; ".join(parts)
 
 
 def _where_it_stands(series: Series, log: SentLog, total: int) -> str:

@@ -249,21 +249,24 @@ def gate(tree: KernelTree, series: Series, record: AppliedSeries) -> Gate:
         missing.append("the series names no kconfig fragment, so nothing was built or booted")
     by_verdict: dict[tuple[str, str], list[str]] = {}
     changed: list[str] = []
+    unverified: list[str] = []
     for config in series.configs:
         found = verified.configs.get(config.name)
         if found is None:
-            by_verdict.setdefault(("build", NOT_RUN), []).append(config.name)
+            unverified.append(config.name)
             continue
         if found.digest != config_digest(series, config):
             changed.append(config.name)
             continue
         if found.build != PASSED:
             by_verdict.setdefault(("build", found.build), []).append(config.name)
-        if found.boot not in (PASSED, DISABLED):  # disabled: as the config said when verified (the digest)
+        if found.boot not in (PASSED, DISABLED) or (found.boot == DISABLED and config.boot.enabled):
             by_verdict.setdefault(("boot", found.boot), []).append(config.name)
     missing += [f"{stage} {verdict} for {', '.join(names)}" for (stage, verdict), names in by_verdict.items()]
     if changed:
         missing.append(f"config {', '.join(changed)} changed since (its fragment or settings)")
+    if unverified:
+        missing.append(f"config {', '.join(unverified)} was not verified (added since?)")
     if not missing and not verified.passed:
         missing.append(f"verify of v{series.revision} failed on {verified.date}")
     if missing:
