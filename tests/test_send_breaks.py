@@ -163,3 +163,28 @@ def test_the_series_lock_is_reentrant_within_a_process_and_exclusive_between_pro
                           env=process_env(), timeout=60)  # fmt: skip
     assert free.returncode == 0 and free.stdout == "took it\n"
     assert list(directory.iterdir()) == []  # no lock file left in the data
+
+
+def _has_git_send_email() -> bool:
+    exec_path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
+    return Path(exec_path, "git-send-email").exists()
+
+
+@pytest.mark.skipif(not _has_git_send_email(), reason="git send-email (Debian's git-email) is not installed")
+def test_git_send_email_broken_off_records_what_went_out_and_the_rerun_sends_the_rest(
+    applied_mail_project: Project, small_tree: GitTree
+) -> None:
+    project = mailable(applied_mail_project)
+    via_git = ("--via", "git-send-email")
+    with serving(drop_after=1) as flaky:
+        broken = send(project.root, small_tree, flaky.port, *via_git)
+    assert broken.code == 9 and len(flaky.received) == 1
+    assert "git send-email: 0001-README-Add-a-second-line.patch: " in broken.err and "1 of 3 mail(s) sent" in broken.err
+    assert "1 of 3 mails of v1 are recorded as sent" in broken.err
+    assert _record(project)["sent_message_ids"] == _ids(flaky)
+    with serving() as inbox:
+        rerun = send(project.root, small_tree, inbox.port, *via_git)
+        assert rerun.code == 0, rerun.err
+        assert "sending only the other 2" in rerun.out and len(inbox.received) == 2
+        assert len(set(_ids(flaky) + _ids(inbox))) == 3
+    assert _record(project)["sent"] is True
