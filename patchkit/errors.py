@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     BOOT = 6  # a kernel did not boot as expected
     MISSING_TOOL = 7  # an external program or package is missing
     ENVIRONMENT = 8  # the machine got in the way: disk full, permissions
+    DELIVERY = 9  # mail not (all) delivered: the server refused, could not be reached or dropped the connection
     INTERNAL = 70  # a bug in patchkit: one line, the traceback in a log file (sysexits' EX_SOFTWARE)
     INTERRUPTED = 130  # Ctrl-C or SIGTERM
 
@@ -85,6 +86,12 @@ class EnvironmentProblem(PatchkitError):
     exit_code = ExitCode.ENVIRONMENT
 
 
+class DeliveryError(PatchkitError):
+    """Mail did not (all) go out: what the server refused or where the connection broke, and what did go out."""
+
+    exit_code = ExitCode.DELIVERY
+
+
 def os_problem(path: object, exc: OSError, doing: str = "write") -> EnvironmentProblem:
     """An OSError on ``path`` as one line (exit 8), a full disk said plainly: what every writer raises."""
     if exc.errno == errno.ENOSPC:
@@ -103,6 +110,7 @@ _BY_CODE: dict[ExitCode, type[PatchkitError]] = {
     ExitCode.BOOT: BootError,
     ExitCode.MISSING_TOOL: MissingToolError,
     ExitCode.ENVIRONMENT: EnvironmentProblem,
+    ExitCode.DELIVERY: DeliveryError,
 }
 
 

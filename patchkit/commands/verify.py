@@ -23,7 +23,7 @@ from patchkit.ci import github
 from patchkit.ci.locate import Locator
 from patchkit.commands import verdict_exit
 from patchkit.kbuild.walk import BuildReport, select_configs
-from patchkit.mail.verified import record_verify
+from patchkit.mail.verified import record_verify, verdicts_of
 from patchkit.requests import VerifyRequest
 from patchkit.results import new_results_dir, write_report
 from patchkit.series.model import Series
@@ -87,8 +87,8 @@ def run(request: VerifyRequest) -> int:
     code = finish(result)
     if not request.config_names and not request.states_range:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
-        stages = {"lint": request.lint, "build": request.build, "boot": planned.scope.boot}
-        record_verify(tree, series, record, code, stages)
+        lint, verdicts = verdicts_of(series, result.report())
+        record_verify(tree, series, record, lint=lint, configs=verdicts, passed=code == 0)
     return verdict_exit(code, f"{verifying.verdict(result)[1].removeprefix('FAILED: ')} (results in {results})")
 
 

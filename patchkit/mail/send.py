@@ -1,10 +1,13 @@
 """Deliver formatted mails: over SMTP (plain, STARTTLS or SSL) or through ``git send-email``.
 
-The mails are sent exactly as ``format`` wrote them (headers already checked
-and encoded); the envelope goes to their To and Cc, or only to the sender with
-``--to-self`` (headers rewritten to the sender) or ``--reflect`` (headers kept,
-as b4's reflect does). The SMTP password comes from ``PATCHKIT_SMTP_PASSWORD``
-or ``git credential``, never from the series data.
+The mails are sent as ``format`` wrote them (headers already checked and
+encoded), dated when they go out and with CRLF line endings on the wire; the
+envelope goes to their To and Cc, or only to the sender with ``--to-self``
+(headers rewritten to the sender) or ``--reflect`` (headers kept, as b4's
+reflect does). Every answer of the server is kept per mail and recipient and
+handed to the caller as soon as a mail is accepted, so it can be recorded
+before the next one goes out. The SMTP password comes from
+``PATCHKIT_SMTP_PASSWORD`` or ``git credential``, never from the series data.
 """
 
 from __future__ import annotations
@@ -14,15 +17,18 @@ import email
 import email.policy
 import email.utils
 import os
+import re
 import smtplib
 import ssl
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from patchkit import proc
-from patchkit.errors import EnvironmentProblem, MissingToolError, UsageError
+from patchkit.errors import DataError, DeliveryError, MissingToolError, UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.mail import headers
 
@@ -127,67 +133,269 @@ def prepare(files: list[Path], sender: str, *, to_self: bool, reflect: bool) -> 
             recipients = list(dict.fromkeys(addr for _, addr in pairs if addr))
         if not recipients:
             raise UsageError(f"{path}: nobody to send it to (no To: or Cc:); add 'to:' to series.yaml or use --to-self")
-        out.append(Outgoing(path, str(parsed.get("Subject", "")), str(parsed.get("Message-ID", "")), envelope_from,
-                            tuple(recipients), data))  # fmt: skip
+        outgoing = Outgoing(path, str(parsed.get("Subject", "")), str(parsed.get("Message-ID", "")), envelope_from,
+                            tuple(recipients), data)  # fmt: skip
+        check_lines(outgoing)
+        out.append(outgoing)
     return out
 
 
+# RFC 5322 2.1.1: a line is at most 998 octets without its CRLF; longer ones are refused by servers
+# (aiosmtpd: "500 Line too long") or broken by relays.
+MAX_LINE = 998
+
+
+def check_lines(mail: Outgoing) -> None:
+    """Refuse, before anything is sent, a mail with a line no SMTP server takes whole."""
+    for number, line in enumerate(mail.data.replace(b"\r\n", b"\n").split(b"\n"), start=1):
+        if len(line) > MAX_LINE:
+            raise DataError(f"{mail.path}:{number}: the line is {len(line)} bytes long; a mail line may have at "
+                            f"most {MAX_LINE} (RFC 5322), so no SMTP server would take it whole")  # fmt: skip
+
+
+def with_date(data: bytes, when: datetime) -> bytes:
+    """The mail with its ``Date:`` header (first one; its continuation lines too) set to ``when``.
+
+    ``format`` writes deterministic dates; a mail goes out dated when it is sent, as git send-email and
+    b4 do, so the list's archive sorts the cover first and the patches in order.
+    """
+    head, separator, body = data.partition(b"\n\n")
+    date = b"Date: " + email.utils.format_datetime(when).encode("ascii")
+    lines: list[bytes] = []
+    replaced = skipping = False
+    for line in head.split(b"\n"):
+        if skipping and line[:1] in (b" ", b"\t"):
+            continue
+        skipping = False
+        if not replaced and line[:5].lower() == b"date:":
+            lines.append(date)
+            replaced = skipping = True
+        else:
+            lines.append(line)
+    if not replaced:
+        lines.insert(1 if lines and lines[0][:5].lower() == b"from:" else 0, date)
+    return b"\n".join(lines) + separator + body
+
+
+def on_the_wire(data: bytes) -> bytes:
+    """The mail with CRLF line endings, as SMTP (RFC 5321 2.3.8, the email package's ``policy.SMTP``) wants them.
+
+    A conversion of the bytes, not a re-generation through the email package: that would re-fold headers and
+    could re-encode the body, and the mail must go out exactly as ``format`` wrote it. Leading dots are
+    doubled by :meth:`smtplib.SMTP.data`.
+    """
+    text = data.replace(b"\r\n", b"\n")
+    if not text.endswith(b"\n"):
+        text += b"\n"
+    return text.replace(b"\n", email.policy.SMTP.linesep.encode("ascii"))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer of the SMTP server: its code and text."""
+
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}".strip()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the server said to one mail: who it accepted it for, whom it refused, and its answer to the mail."""
+
+    mail: Outgoing
+    accepted: tuple[tuple[str, Reply], ...]
+    refused: tuple[tuple[str, Reply], ...]
+    reply: Reply
+
+
+def _reply(code: int, text: bytes | str) -> Reply:
+    words = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return Reply(code, " ".join(words.split()))
+
+
+def _needs_8bit(mail: Outgoing) -> bool:
+    return any(byte > 0x7F for byte in mail.data)
+
+
+def _needs_utf8(mail: Outgoing) -> bool:
+    return not all(address.isascii() for address in (mail.sender, *mail.recipients))
+
+
 def send_smtp(
-    config: SmtpConfig, mails: list[Outgoing], password: str | None, progress: Callable[[Outgoing], None]
-) -> None:
-    """Send every mail over one SMTP session; a failure names the mail and what was already sent."""
+    config: SmtpConfig,
+    mails: list[Outgoing],
+    password: str | None,
+    delivered: Callable[[Delivery], None],
+    *,
+    start: datetime | None = None,
+) -> list[Delivery]:
+    """Send ``mails`` in order over one SMTP session, each dated ``start`` + 1 s per mail before it.
+
+    ``delivered`` is called as soon as the server accepted a mail (for at least one recipient), before the
+    next one goes out: that is when it must be recorded. A mail the server refuses stops the send (the
+    later patches of a thread must not go out without it): :class:`DeliveryError`, naming the mail, the
+    server's answer and what went out before it; so does a broken connection.
+    """
+    start = start or datetime.now(UTC).astimezone().replace(microsecond=0)
+    where = f"SMTP {config.host}:{config.port}"
+    done: list[Delivery] = []
+
+    def failed(what: str) -> DeliveryError:
+        return DeliveryError(f"{where}: {what}; {len(done)} of {len(mails)} mail(s) sent")
+
     context = ssl.create_default_context(cafile=config.cafile) if config.encryption != "none" else None
-    sent: list[Outgoing] = []
     try:
         if config.encryption == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(config.host, config.port, timeout=config.timeout, context=context)
         else:
             client = smtplib.SMTP(config.host, config.port, timeout=config.timeout)
-        with client:
+    except (OSError, smtplib.SMTPException) as exc:
+        raise failed(f"cannot connect: {_describe(exc)}") from exc
+    try:
+        try:
             client.ehlo()
             if config.encryption == "starttls":
                 client.starttls(context=context)
                 client.ehlo()
             if config.user is not None and password is not None:
                 client.login(config.user, password)
-            for mail in mails:
-                options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
-                client.sendmail(mail.sender, list(mail.recipients), mail.data, mail_options=options)
-                sent.append(mail)
-                progress(mail)
-    except (smtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        done = f"{len(sent)} of {len(mails)} sent" + (f" (the last: {sent[-1].path.name})" if sent else "")
-        what = mails[len(sent)].path.name if len(sent) < len(mails) else "the session"
-        raise EnvironmentProblem(f"SMTP {config.host}:{config.port}: {what}: {_describe(exc)}; {done}") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise failed(f"the server refused the login as {config.user}: {_describe(exc)}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise failed(f"the session did not start: {_describe(exc)}") from exc
+        # What the mails need from the server, checked before the first one goes out.
+        if any(map(_needs_8bit, mails)) and not client.has_extn("8bitmime"):
+            raise failed("the server does not take 8-bit mail (no 8BITMIME) and the mails have non-ASCII text")
+        if any(map(_needs_utf8, mails)) and not client.has_extn("smtputf8"):
+            raise failed("the server does not take non-ASCII addresses (no SMTPUTF8) and the mails have some")
+        for index, mail in enumerate(mails):
+            wire = on_the_wire(with_date(mail.data, start + timedelta(seconds=index)))
+            try:
+                delivery = _transaction(client, mail, wire)
+            except _Refused as exc:
+                raise failed(f"{mail.path.name}: {exc}") from None
+            except (OSError, smtplib.SMTPException) as exc:
+                raise failed(f"{mail.path.name}: the connection broke: {_describe(exc)}") from exc
+            done.append(delivery)
+            delivered(delivery)
+    finally:
+        _close(client)
+    return done
+
+
+def _close(client: smtplib.SMTP) -> None:
+    """QUIT when the session still stands; a failure here must not hide what happened before it."""
+    with contextlib.suppress(OSError, smtplib.SMTPException):
+        client.quit()
+    client.close()
+
+
+class _Refused(Exception):
+    """The server refused one mail (its sender, its data, or every recipient)."""
+
+
+def _transaction(client: smtplib.SMTP, mail: Outgoing, wire: bytes) -> Delivery:
+    """MAIL, RCPT per recipient, DATA: every answer kept, every refusal said with the server's code and text."""
+    options = ["BODY=8BITMIME"] if _needs_8bit(mail) else []
+    if _needs_utf8(mail):
+        options.append("SMTPUTF8")
+    client.command_encoding = "ascii"  # smtplib switches it to UTF-8 for SMTPUTF8 and never back
+    code, text = client.mail(mail.sender, options)
+    if code != 250:
+        client.rset()
+        raise _Refused(f"the server refused the sender {mail.sender}: {_reply(code, text)}")
+    accepted: list[tuple[str, Reply]] = []
+    refused: list[tuple[str, Reply]] = []
+    for recipient in mail.recipients:
+        code, text = client.rcpt(recipient)
+        (accepted if code in (250, 251) else refused).append((recipient, _reply(code, text)))
+    if not accepted:
+        client.rset()
+        said = "; ".join(f"{who}: {reply}" for who, reply in refused)
+        raise _Refused(f"the server refused every recipient ({said})")
+    try:
+        code, text = client.data(wire)
+    except smtplib.SMTPDataError as exc:
+        raise _Refused(f"the server refused the mail: {_reply(exc.smtp_code, exc.smtp_error)}") from exc
+    return Delivery(mail, tuple(accepted), tuple(refused), _reply(code, text))
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        error = exc.smtp_error
-        return f"{exc.smtp_code} {error.decode('utf-8', 'replace') if isinstance(error, bytes) else error}"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "recipients refused: " + ", ".join(exc.recipients)
+        return str(_reply(exc.smtp_code, exc.smtp_error))
+    if isinstance(exc, smtplib.SMTPServerDisconnected):
+        return f"the server closed the connection ({exc})" if str(exc) else "the server closed the connection"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (nothing listens there?)"
+    if isinstance(exc, TimeoutError):
+        return "the server did not answer in time"
     return str(exc) or type(exc).__name__
 
 
-def send_git(tree: KernelTree, config: SmtpConfig | None, mails: list[Outgoing], *, self_only: bool) -> None:
-    """Hand the mails to ``git send-email`` (which threads nothing and adds no Cc: format did all that)."""
+# git send-email's log of one mail it sent (without --quiet; LC_ALL=C): "OK. Log says:", the headers it sent
+# (its Message-Id is the mail's own), then "Result: 250 ..." (or "Result: OK" through a sendmail program).
+_GIT_LOG_START = "OK. Log says:"
+_GIT_MESSAGE_ID = re.compile(r"^Message-Id:\s*(<[^>\s]+>)", re.IGNORECASE)
+_GIT_RESULT = re.compile(r"^Result:\s*(?:(\d{3})\s*(.*)|OK)\s*$")
+
+
+def send_git(
+    tree: KernelTree, config: SmtpConfig | None, mails: list[Outgoing], sender: str,
+    delivered: Callable[[Delivery], None],
+) -> list[Delivery]:  # fmt: skip
+    """Hand ``mails`` to one ``git send-email`` run, learning from its log which went out as it goes.
+
+    It sends to the mails' own To and Cc (format decided them: nothing from the bodies, nothing from
+    ``sendemail.to``/``cc`` settings), threads nothing, dates the mails itself (send time, 1 s apart) and
+    reports per mail, not per recipient: it stops at the first refusal.
+    """
     if not _has_send_email():
         raise MissingToolError("'git send-email' is not installed", packages=("git-email",))
-    argv = ["send-email", "--confirm=never", "--suppress-cc=all", "--no-thread", "--8bit-encoding=UTF-8",
-            "--quiet"]  # fmt: skip
-    if self_only:
-        argv += [f"--to={mails[0].sender}", "--no-to-cover", "--no-cc-cover"]
+    argv = [
+        "git", "-C", str(tree.path), "send-email", "--confirm=never", "--no-thread", "--8bit-encoding=UTF-8",
+        f"--from={sender}", "--no-to", "--no-cc", "--no-bcc",
+        *(f"--suppress-cc={what}" for what in ("author", "self", "body", "cccmd")),
+    ]  # fmt: skip
     if config is not None:
         argv += [f"--smtp-server={config.host}", f"--smtp-server-port={config.port}"]
         argv += {"none": [], "starttls": ["--smtp-encryption=tls"], "ssl": ["--smtp-encryption=ssl"]}[config.encryption]
         if config.user:
             argv.append(f"--smtp-user={config.user}")
-    with _temporary_copies(mails) as paths:
-        result = tree.run_git([*argv, *map(str, paths)])
-    if result.returncode != 0:
-        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
-        raise EnvironmentProblem(f"git send-email failed: {detail[0]}")
+        if config.cafile:
+            argv.append(f"--smtp-ssl-cert-path={config.cafile}")
+    by_id = {mail.message_id: mail for mail in mails}
+    done: list[Delivery] = []
+    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+    with _temporary_copies(mails) as paths, tempfile.TemporaryFile() as errors:
+        with subprocess.Popen([*argv, "--no-format-patch", *map(str, paths)], stdout=subprocess.PIPE, stderr=errors,
+                              stdin=subprocess.DEVNULL, env=env) as child:  # fmt: skip
+            assert child.stdout is not None
+            in_log, message_id = False, ""
+            for raw in child.stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line == _GIT_LOG_START:
+                    in_log, message_id = True, ""
+                elif in_log and not message_id and (found := _GIT_MESSAGE_ID.match(line)):
+                    message_id = found.group(1)
+                elif in_log and (result := _GIT_RESULT.match(line)):
+                    in_log = False
+                    mail = by_id.get(message_id)
+                    if mail is None:
+                        continue  # pragma: no cover - git sends only what it was given
+                    reply = Reply(int(result.group(1)), result.group(2).strip()) if result.group(1) else Reply(250, "")
+                    delivery = Delivery(mail, tuple((r, reply) for r in mail.recipients), (), reply)
+                    done.append(delivery)
+                    delivered(delivery)
+        errors.seek(0)
+        stderr = errors.read().decode("utf-8", "replace")
+    if child.returncode != 0 or len(done) < len(mails):
+        detail = [line for line in stderr.strip().splitlines() if line.strip()][-1:] or [f"exit {child.returncode}"]
+        what = mails[len(done)].path.name if len(done) < len(mails) else "the session"
+        raise DeliveryError(f"git send-email: {what}: {detail[0].strip()}; {len(done)} of {len(mails)} mail(s) sent")
+    return done
 
 
 def _has_send_email() -> bool:

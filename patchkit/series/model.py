@@ -71,6 +71,9 @@ class Revision:
     patches: tuple[PostedPatch, ...]
     sent: bool = False  # True once ``patchkit send`` delivered it
     snapshot: str = ""  # directory (relative to the series) holding that revision's series.yaml and diffs
+    # While a send is incomplete (``sent`` false): the Message-Ids the server accepted so far, in order;
+    # the next ``send`` mails only the others.
+    sent_message_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,6 +231,8 @@ def _revision_data(revision: Revision) -> dict[str, Any]:
     }
     if revision.sent:
         data["sent"] = True
+    if revision.sent_message_ids:
+        data["sent_message_ids"] = list(revision.sent_message_ids)
     if revision.snapshot:
         data["snapshot"] = revision.snapshot
     data["patches"] = [
@@ -244,6 +249,7 @@ def _revision_from_data(r: dict[str, Any]) -> Revision:
         patches=tuple(PostedPatch(p["subject"], p["patch_id"], p["message_id"]) for p in r.get("patches", ())),
         sent=r.get("sent", False),
         snapshot=r.get("snapshot", ""),
+        sent_message_ids=tuple(r.get("sent_message_ids", ())),
     )
 
 

@@ -23,6 +23,7 @@ REACHED_BY = {
     6: "tests.robustness.test_faults::test_a_kernel_that_does_not_boot_is_exit_6",
     7: "tests.robustness.test_faults::test_git_missing_from_path_is_exit_7_naming_the_package",
     8: "tests.robustness.test_faults::test_cache_under_a_regular_file_is_exit_8_naming_the_path",
+    9: "tests.test_send_breaks::test_a_connection_dropped_after_k_mails_is_exit_9_and_the_rerun_sends_only_the_rest",
     70: "tests.test_boundary::test_an_unexpected_exception_is_one_line_exit_70_and_a_log",
     130: "tests.robustness.test_faults::test_a_signal_during_startup_is_130_and_one_line",
 }
