@@ -40,7 +40,7 @@ from pathlib import Path
 from patchkit import proc
 from patchkit.applied import AppliedSeries, require_record
 from patchkit.applying import make_commits
-from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError
+from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError, UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.mail import headers, ids, outdir
 from patchkit.series.load import SERIES_FILE, load_series
@@ -131,6 +131,24 @@ def cover_body(own: str, changes: str, git_body: bytes, basement: list[str]) -> 
         b"\n".join([base_line, *(b.encode() for b in basement)]),
     ]
     return (b"\n\n" + SEPARATOR.encode() + b"\n").join(sections) + b"\n"
+
+
+_TRAILER_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*: \S")
+SIGNED_OFF_BY = "Signed-off-by: "
+
+
+def signed_cover(body: str, sender: Person) -> str:
+    """The cover's own text ending in the sender's ``Signed-off-by:``, as b4 ends its covers.
+
+    Not ceremony: b4 (``shazam -M``) reads trailers out of the last paragraph of the text above the first
+    ``---``, so a cover whose last paragraph begins "Testing: ..." would lose that line from the merge
+    message. A body that already ends in a paragraph of trailers is left as it is.
+    """
+    text = body.strip("\n")
+    last = text.rsplit("\n\n", 1)[-1].split("\n")
+    if all(_TRAILER_LINE.match(line) for line in last):
+        return text
+    return f"{text}\n\n{SIGNED_OFF_BY}{headers.format_person(sender)}"
 
 
 def mail_date(series: Series) -> datetime:
@@ -336,7 +354,7 @@ def format_series(
     ``in_reply_to``: a Message-Id the cover answers (a reroll posted into an existing thread).
     """
     headers.check_series(series)
-    parent = headers.check_message_id("--in-reply-to", in_reply_to) if in_reply_to else None
+    parent = _parent(in_reply_to) if in_reply_to is not None else None
     state = compare_branch(tree, series)
     if not state.matches:
         raise TreeError(f"{tree.path}: {state.branch} {state.detail}; run 'patchkit apply --force' before formatting")
@@ -403,7 +421,7 @@ def format_series(
         ]
         cover = mails[0]
         basement = [f"change-id: {change_id}", *prerequisite_lines]
-        cover.body = cover_body(series.cover.body, changes, cover.body, basement)
+        cover.body = cover_body(signed_cover(series.cover.body, sender), changes, cover.body, basement)
         files[0].write_bytes(cover.render(cover_headers))
         thread = f"{parent} {message_ids[0]}" if parent else message_ids[0]
         for index, (path, mail) in enumerate(zip(files[1:], mails[1:], strict=True)):
@@ -421,6 +439,13 @@ def format_series(
         written = outdir.publish(output, files, previous_files)
     revision = posted_revision(series, datetime.now(UTC).astimezone(), patch_ids, message_ids)
     return Formatted(output, written, range_note if range_arg else None, revision, tuple(to_all), tuple(cc_all), notes)
+
+
+def _parent(in_reply_to: str) -> str:
+    try:
+        return headers.check_message_id("--in-reply-to", in_reply_to)
+    except DataError as exc:
+        raise UsageError(exc.message) from None
 
 
 def _recipients(to: list[str], cc: list[str]) -> list[tuple[str, str]]:

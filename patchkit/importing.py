@@ -14,7 +14,7 @@ from pathlib import Path
 
 from patchkit.basetree import kernel_version_of_makefile
 from patchkit.errors import DataError, GitError, UsageError
-from patchkit.formatting import BASED_ON, SEPARATOR
+from patchkit.formatting import BASED_ON, SEPARATOR, SIGNED_OFF_BY
 from patchkit.gitrepo import KernelTree
 from patchkit.mbox import read_mbox
 from patchkit.series.diffcheck import check_diff
@@ -74,11 +74,11 @@ _LINK = re.compile(r"^- Link to v\d+: \S+\s*$")
 def split_cover(body: str) -> tuple[str, list[ChangelogEntry]]:
     """The cover's own words, and the changelog ``format`` generated into it (recognised, taken out).
 
-    ``format`` writes the body, then a ``---`` line (b4's layout), then "Changes in vN:"
-    sections (newest first, each perhaps ending in "- Link to vN-1: URL"), then "Based on
-    Debian's ...". Importing that text back into the body would repeat it on the next
-    format, so it becomes changelog entries (without the links, which format makes again)
-    instead, and the separator is dropped.
+    ``format`` writes the body and the sender's sign-off, then a ``---`` line (b4's layout),
+    then "Changes in vN:" sections (newest first, each perhaps ending in "- Link to vN-1:
+    URL"), then "Based on Debian's ...". Importing that text back into the body would
+    repeat it on the next format, so it becomes changelog entries (without the links,
+    which format makes again) instead; the sign-off and the separator are dropped.
     """
     lines = body.split("\n")
     start = next((i for i, line in enumerate(lines) if _CHANGES.match(line) or line.startswith(BASED_ON)), None)
@@ -88,6 +88,9 @@ def split_cover(body: str) -> tuple[str, list[ChangelogEntry]]:
     if own_lines[-1] == SEPARATOR:
         own_lines.pop()
     own = "\n".join(own_lines).strip("\n")
+    paragraphs = own.split("\n\n")
+    if len(paragraphs) > 1 and "\n" not in paragraphs[-1] and paragraphs[-1].startswith(SIGNED_OFF_BY):
+        own = "\n\n".join(paragraphs[:-1])  # the sign-off format ends the cover with (format adds it again)
     entries: list[ChangelogEntry] = []
     current: int | None = None
     text: list[str] = []

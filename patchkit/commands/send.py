@@ -43,7 +43,10 @@ def run(request: SendRequest) -> int:
         ran = ", ".join(k for k, v in verified.stages.items() if v) or "no stage"
         click.echo(f"verify: v{verified.revision} passed on {verified.date} ({ran})")
     directory = request.output or Path("outgoing") / f"{series.name}-v{series.revision}"
-    formatted = format_series(tree, series, directory, cc_maintainers=request.cc_maintainers, force=request.force)
+    formatted = format_series(
+        tree, series, directory, cc_maintainers=request.cc_maintainers, cc_trailers=request.cc_trailers,
+        in_reply_to=request.in_reply_to, force=request.force,
+    )  # fmt: skip
     for note in formatted.notes:
         click.echo(note)
     sender = headers.format_person(sender_of(tree, series))
