@@ -43,8 +43,9 @@ from patchkit.applying import make_commits
 from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError, UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.mail import headers, ids, outdir
+from patchkit.series import depends
 from patchkit.series.load import SERIES_FILE, load_series
-from patchkit.series.model import Dependency, Person, PostedPatch, Revision, Series
+from patchkit.series.model import Person, PostedPatch, Revision, Series
 from patchkit.states import compare_branch
 
 _SUBJECT_PLACEHOLDER = "*** SUBJECT HERE ***"
@@ -154,48 +155,6 @@ def signed_cover(body: str, sender: Person) -> str:
 def mail_date(series: Series) -> datetime:
     """The cover letter's Date: the newest author date of the mailed patches (the data's; never the clock)."""
     return max(datetime.fromisoformat(p.date) for p in series.mailed_patches).astimezone(UTC)
-
-
-def prerequisites(series: Series) -> tuple[list[str], list[str]]:
-    """The cover's ``prerequisite-*:`` lines for ``depends:``, as b4 writes them, and notes for the user.
-
-    A dependency named by change-id also gets its patches' ``prerequisite-patch-id:`` lines (what b4 looks
-    up) when the project holds that series: the patch-ids recorded for the revision asked for, or of its
-    data as it is when that is the revision.
-    """
-    lines: list[str] = []
-    notes: list[str] = []
-    for dependency in series.depends:
-        if dependency.change_id:
-            version = f":v{dependency.revision}" if dependency.revision else ""
-            lines.append(f"prerequisite-change-id: {dependency.change_id}{version}")
-        patch_ids = dependency.patch_ids or _known_patch_ids(series, dependency, notes)
-        lines += [f"prerequisite-patch-id: {pid}" for pid in patch_ids]
-    return list(dict.fromkeys(lines)), notes
-
-
-def _known_patch_ids(series: Series, dependency: Dependency, notes: list[str]) -> tuple[str, ...]:
-    for candidate in sorted(series.directory.parent.glob(f"*/{SERIES_FILE}")):
-        if candidate.parent == series.directory:
-            continue
-        try:
-            other = load_series(candidate.parent)
-        except PatchkitError:
-            continue  # another series' broken data is that series' problem, not this mail's
-        if other.change_id != dependency.change_id:
-            continue
-        wanted = dependency.revision or other.revision
-        recorded = other.revision_record(wanted)
-        if recorded is not None and recorded.patches:
-            return tuple(p.patch_id for p in recorded.patches)
-        if wanted == other.revision:
-            return tuple(ids.series_patch_ids(other))
-        notes.append(f"depends: {dependency.label()}: {candidate} has no record of v{wanted}; "
-                     "only its change-id is in the cover")  # fmt: skip
-        return ()
-    notes.append(f"depends: {dependency.label()}: not a series in {series.directory.parent}; "
-                 "only its change-id is in the cover")  # fmt: skip
-    return ()
 
 
 def sender_of(tree: KernelTree, series: Series) -> Person:
@@ -371,8 +330,9 @@ def format_series(
     range_arg, range_note = _previous_range(tree, series, record)
     if range_note and range_arg is None:
         notes.append(range_note)
-    prerequisite_lines, prerequisite_notes = prerequisites(series)
-    notes += prerequisite_notes
+    resolved = depends.resolve(series)
+    notes += [f"depends: {r.dependency.label()}: {r.problem}; only its change-id is in the cover"
+              for r in resolved if r.problem]  # fmt: skip
     sender = sender_of(tree, series)
     identity = {"GIT_COMMITTER_NAME": sender.name, "GIT_COMMITTER_EMAIL": sender.email}
     output = output.absolute()  # git runs in the tree, not here
@@ -420,7 +380,7 @@ def format_series(
             ("Content-Transfer-Encoding", "8bit"),
         ]
         cover = mails[0]
-        basement = [f"change-id: {change_id}", *prerequisite_lines]
+        basement = [f"change-id: {change_id}", *depends.prerequisite_lines(resolved)]
         cover.body = cover_body(signed_cover(series.cover.body, sender), changes, cover.body, basement)
         files[0].write_bytes(cover.render(cover_headers))
         thread = f"{parent} {message_ids[0]}" if parent else message_ids[0]
