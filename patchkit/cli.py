@@ -273,6 +273,16 @@ def boot(**options: Any) -> int:
     return command.run(req.BootRequest(**options))
 
 
+cc_trailers_option = click.option(
+    "--no-cc-trailers", "cc_trailers", is_flag=True, flag_value=False, default=True,
+    help="Do not Cc who gave Reviewed-by & co. on earlier revisions (by default they get the reroll, as with b4).",
+)  # fmt: skip
+in_reply_to_option = click.option(
+    "--in-reply-to", metavar="MSGID",
+    help="Post the cover letter as a reply to this Message-Id (a reroll into an existing thread).",
+)  # fmt: skip
+
+
 @cli.command("format")
 @series_argument
 @tree_option
@@ -284,6 +294,8 @@ def boot(**options: Any) -> int:
     "--cc-maintainers", is_flag=True,
     help="Add recipients from the base tree's scripts/get_maintainer.pl: maintainers to To, lists to Cc.",
 )  # fmt: skip
+@cc_trailers_option
+@in_reply_to_option
 @click.option("--force", is_flag=True, help="Format even when lint finds errors.")
 @fail_on_option("Refuse to format when lint finds problems at or above this severity.")
 @no_checkpatch_option
@@ -392,6 +404,8 @@ def trailers(**options: Any) -> int:
 @click.option("--force", is_flag=True, help="Send even when verify did not pass for this revision, or lint fails.")
 @click.option("--via", type=click.Choice(["smtp", "git-send-email"]), default="smtp", show_default=True)
 @click.option("--cc-maintainers", is_flag=True, help="As format --cc-maintainers.")
+@cc_trailers_option
+@in_reply_to_option
 @click.option("--smtp-server", metavar="HOST", help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer).")
 @click.option("--smtp-port", type=click.IntRange(1, 65535), help="SMTP port (default by encryption: 25, 587, 465).")
 @click.option("--smtp-encryption", type=click.Choice(["none", "starttls", "ssl"]), help="Default: starttls.")

@@ -2,14 +2,27 @@
 
 git does the formatting (diffs, shortlog, diffstat, ``base-commit:``, the
 range-diff); patchkit then writes every header itself through
-:mod:`patchkit.mail.headers`, so subjects and names are RFC 2047-correct and
-nothing from the data can inject a header. It fills in what git cannot know:
-the cover letter's subject and body, the changelog with "Link to vN", the
-recipients (the data's, plus the base tree's ``get_maintainer.pl`` when
-asked: maintainers in To, lists in Cc), b4's ``change-id`` and Message-Ids
-that carry it, and the range-diff against the previous revision as it was
-recorded (re-made from its snapshot, so no old branch is needed). Overlay
-patches are not on the branch, so they can never be mailed.
+:mod:`patchkit.mail.headers` (as git writes them: RFC 2047 only where needed,
+folded at a space), so nothing from the data can inject a header. It fills in
+what git cannot know: the cover letter's subject and body, the changelog with
+"Link to vN", the recipients (the data's; the base tree's ``get_maintainer.pl``
+when asked: maintainers in To, lists in Cc; on a reroll the people who gave
+trailers on earlier revisions), b4's ``change-id`` and Message-Ids that carry
+it, the prerequisites the data declares, and the range-diff against the
+previous revision as it was recorded (re-made from its snapshot, so no old
+branch is needed). Overlay patches are not on the branch, so they can never
+be mailed.
+
+The cover letter is laid out as b4 lays it out, so that b4 and checkpatch read
+it as the list expects: the cover's own text; ``---``; the changelog and the
+base it was written for; ``---``; git's shortlog, diffstat and range-diff;
+``---``; the basement (``base-commit:``, ``change-id:``, ``prerequisite-*:``).
+Whatever reads "the message" of a mail stops at the first ``---``, so
+``b4 shazam -M`` merges with the cover's own words only.
+
+The output depends on the data only: the cover is dated by the newest author
+date of the mailed patches, patch k one second per k later (the thread sorts
+in order); ``send`` dates them again when it sends (:func:`headers.with_dates`).
 """
 
 from __future__ import annotations
@@ -21,15 +34,16 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from patchkit import proc
 from patchkit.applied import AppliedSeries, require_record
 from patchkit.applying import make_commits
-from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError
+from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError, UsageError
 from patchkit.gitrepo import KernelTree
 from patchkit.mail import headers, ids, outdir
+from patchkit.series import depends
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Person, PostedPatch, Revision, Series
 from patchkit.states import compare_branch
@@ -38,6 +52,8 @@ _SUBJECT_PLACEHOLDER = "*** SUBJECT HERE ***"
 _BLURB_PLACEHOLDER = b"*** BLURB HERE ***"
 # The first line of what patchkit adds after the cover body; import recognises it and what follows.
 BASED_ON = "Based on Debian's "
+SEPARATOR = "---"  # b4's line between the cover's own text, the notes and the basement
+_BASEMENT_START = re.compile(rb"^base-commit: ", re.MULTILINE)
 
 
 class LintGateError(PatchkitError):
@@ -70,8 +86,9 @@ def change_id_of(series: Series) -> str:
     return series.change_id or ids.default_change_id(series)
 
 
-def cover_blurb(series: Series) -> str:
-    """The cover body, then each revision's changes (newest first, with a link to the one before), then the base."""
+def cover_changes(series: Series) -> str:
+    """What patchkit adds below the cover's own text: each revision's changes (newest first, with a link to
+    the one before), then the base the series was written for. A missing cover or changelog entry fails here."""
     where = f"{series.directory / SERIES_FILE}"
     if series.cover is None:
         raise DataError(f"{where}: cover: a series to mail needs a cover letter (subject, body)")
@@ -81,7 +98,7 @@ def cover_blurb(series: Series) -> str:
             f"{where}: changelog: revision {series.revision} has no entry saying what changed since "
             f"v{series.revision - 1}; write it (patchkit revise opened it) before formatting"
         )
-    parts = [series.cover.body.rstrip()]
+    parts: list[str] = []
     for entry in sorted(series.changelog, key=lambda e: e.revision, reverse=True):
         text = f"Changes in v{entry.revision}:\n{entry.changes.rstrip()}"
         before = series.revision_record(entry.revision - 1)
@@ -93,6 +110,51 @@ def cover_blurb(series: Series) -> str:
     else:
         parts.append(f"{BASED_ON}{series.base.package} ({series.base.version}).")
     return "\n\n".join(parts)
+
+
+def cover_body(own: str, changes: str, git_body: bytes, basement: list[str]) -> bytes:
+    """The cover letter's body in b4's layout, from git's (placeholder, shortlog, diffstat, range-diff, base).
+
+    ``basement`` is what follows git's ``base-commit:`` line (``change-id:``, ``prerequisite-*:``).
+    """
+    if not git_body.startswith(_BLURB_PLACEHOLDER):
+        raise GitError("git format-patch wrote a cover letter without its placeholder; cannot fill it in")
+    rest = git_body[len(_BLURB_PLACEHOLDER) :]
+    found = _BASEMENT_START.search(rest)
+    if found is None:
+        raise GitError("git format-patch wrote a cover letter without its base-commit: line")
+    notes = rest[: found.start()].strip(b"\n")
+    base_line = rest[found.start() :].split(b"\n", 1)[0]
+    sections = [
+        own.strip("\n").encode(),
+        changes.encode(),
+        notes,
+        b"\n".join([base_line, *(b.encode() for b in basement)]),
+    ]
+    return (b"\n\n" + SEPARATOR.encode() + b"\n").join(sections) + b"\n"
+
+
+_TRAILER_LINE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*: \S")
+SIGNED_OFF_BY = "Signed-off-by: "
+
+
+def signed_cover(body: str, sender: Person) -> str:
+    """The cover's own text ending in the sender's ``Signed-off-by:``, as b4 ends its covers.
+
+    Not ceremony: b4 (``shazam -M``) reads trailers out of the last paragraph of the text above the first
+    ``---``, so a cover whose last paragraph begins "Testing: ..." would lose that line from the merge
+    message. A body that already ends in a paragraph of trailers is left as it is.
+    """
+    text = body.strip("\n")
+    last = text.rsplit("\n\n", 1)[-1].split("\n")
+    if all(_TRAILER_LINE.match(line) for line in last):
+        return text
+    return f"{text}\n\n{SIGNED_OFF_BY}{headers.format_person(sender)}"
+
+
+def mail_date(series: Series) -> datetime:
+    """The cover letter's Date: the newest author date of the mailed patches (the data's; never the clock)."""
+    return max(datetime.fromisoformat(p.date) for p in series.mailed_patches).astimezone(UTC)
 
 
 def sender_of(tree: KernelTree, series: Series) -> Person:
@@ -165,11 +227,27 @@ def maintainers_for(root: Path, patch_file: Path) -> tuple[list[str], list[str]]
     return to, cc
 
 
-def _now() -> datetime:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch and epoch.isdigit():
-        return datetime.fromtimestamp(int(epoch), UTC)
-    return datetime.now(UTC).astimezone()
+def trailer_givers(series: Series, sender: Person) -> list[list[str]]:
+    """Per mailed patch: who gave it a trailer on an earlier revision (``provenance:``), to Cc on this one.
+
+    b4 does the same by default: a reviewer of v1 sees v2. The address is the one the trailer names (the
+    person it credits); the sender is never Cc'd to themselves.
+    """
+    out: list[list[str]] = []
+    for patch in series.mailed_patches:
+        people: list[str] = []
+        for source in patch.provenance:
+            if source.revision >= series.revision:
+                continue
+            named = email.utils.parseaddr(source.trailer.split(":", 1)[1])
+            name, address = named if "@" in named[1] else email.utils.parseaddr(source.given_by)
+            if "@" not in address or address.lower() == sender.email.lower():
+                continue
+            if headers.control_problem(name) or headers.control_problem(address):
+                continue
+            people.append(headers.format_person(Person(name, address)))
+        out.append(people)
+    return out
 
 
 def _lint_gate(tree: KernelTree, series: Series, record: AppliedSeries, fail_on: str, checkpatch: bool) -> str:
@@ -223,17 +301,24 @@ def format_series(
     output: Path,
     *,
     cc_maintainers: bool = False,
+    cc_trailers: bool = True,
+    in_reply_to: str | None = None,
     force: bool = False,
     fail_on: str = "error",
     checkpatch: bool = True,
 ) -> Formatted:
-    """Write the cover letter and one mail per patch into ``output``, replacing only patchkit's own files."""
+    """Write the cover letter and one mail per patch into ``output``, replacing only patchkit's own files.
+
+    ``cc_trailers``: Cc each patch (and the cover) to who gave it trailers on earlier revisions.
+    ``in_reply_to``: a Message-Id the cover answers (a reroll posted into an existing thread).
+    """
     headers.check_series(series)
+    parent = _parent(in_reply_to) if in_reply_to is not None else None
     state = compare_branch(tree, series)
     if not state.matches:
         raise TreeError(f"{tree.path}: {state.branch} {state.detail}; run 'patchkit apply --force' before formatting")
     record = require_record(tree, series.name)
-    blurb = cover_blurb(series)  # a missing cover or changelog entry fails here, before git runs
+    changes = cover_changes(series)  # a missing cover or changelog entry fails here, before git runs
     assert series.cover is not None
     notes: list[str] = []
     try:
@@ -245,6 +330,9 @@ def format_series(
     range_arg, range_note = _previous_range(tree, series, record)
     if range_note and range_arg is None:
         notes.append(range_note)
+    resolved = depends.resolve(series)
+    notes += [f"depends: {r.dependency.label()}: {r.problem}; only its change-id is in the cover"
+              for r in resolved if r.problem]  # fmt: skip
     sender = sender_of(tree, series)
     identity = {"GIT_COMMITTER_NAME": sender.name, "GIT_COMMITTER_EMAIL": sender.email}
     output = output.absolute()  # git runs in the tree, not here
@@ -268,43 +356,56 @@ def format_series(
             with _maintainer_scripts(tree, record.base, record.tip) as root:
                 for index, path in enumerate(files[1:]):
                     to, cc = maintainers_for(root, path)
-                    per_patch[index] = merge_recipients(list(series.to) + to, list(series.cc) + cc)
+                    per_patch[index] = (per_patch[index][0] + to, per_patch[index][1] + cc)
                     to_all += to
                     cc_all += cc
+        if cc_trailers:
+            for index, people in enumerate(trailer_givers(series, sender)):
+                per_patch[index][1].extend(people)
+                cc_all += people
+        per_patch = [merge_recipients(to, cc) for to, cc in per_patch]
         to_all, cc_all = merge_recipients(to_all, cc_all)
-        now = _now()
+        date = mail_date(series)
         total = len(files) - 1
         cover_headers = [
             ("From", headers.format_person(sender)),
-            ("Date", email.utils.format_datetime(now)),
-            ("Subject", f"[{subject_prefix(series)} 0/{total}] {series.cover.subject}"),
+            ("Date", headers.format_date(date)),
+            ("Subject", f"[{subject_prefix(series)} {0:0{len(str(total))}d}/{total}] {series.cover.subject}"),
             ("Message-ID", message_ids[0]),
+            *((("In-Reply-To", parent), ("References", parent)) if parent else ()),
             *_recipients(to_all, cc_all),
             ("X-Change-ID", change_id),
             ("MIME-Version", "1.0"),
-            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Type", 'text/plain; charset="utf-8"'),
             ("Content-Transfer-Encoding", "8bit"),
         ]
         cover = mails[0]
-        if _BLURB_PLACEHOLDER not in cover.body:
-            raise GitError("git format-patch wrote a cover letter without its placeholder; cannot fill it in")
-        cover.body = _add_change_id(cover.body.replace(_BLURB_PLACEHOLDER, blurb.encode("utf-8"), 1), change_id)
+        basement = [f"change-id: {change_id}", *depends.prerequisite_lines(resolved)]
+        cover.body = cover_body(signed_cover(series.cover.body, sender), changes, cover.body, basement)
         files[0].write_bytes(cover.render(cover_headers))
+        thread = f"{parent} {message_ids[0]}" if parent else message_ids[0]
         for index, (path, mail) in enumerate(zip(files[1:], mails[1:], strict=True)):
             patch_headers = [
                 ("From", headers.decode(mail.get("From") or "")),
-                ("Date", mail.get("Date") or email.utils.format_datetime(now)),
+                ("Date", headers.format_date(date + timedelta(seconds=index + 1))),
                 ("Subject", headers.decode(mail.get("Subject") or "")),
                 ("Message-ID", message_ids[index + 1]),
                 ("In-Reply-To", message_ids[0]),
-                ("References", message_ids[0]),
+                ("References", thread),
                 *_recipients(*per_patch[index]),
                 *((n, v) for n, v in mail.headers if n.lower().startswith(("mime-", "content-"))),
             ]
             path.write_bytes(mail.render(patch_headers))
         written = outdir.publish(output, files, previous_files)
-    revision = posted_revision(series, now, patch_ids, message_ids)
+    revision = posted_revision(series, datetime.now(UTC).astimezone(), patch_ids, message_ids)
     return Formatted(output, written, range_note if range_arg else None, revision, tuple(to_all), tuple(cc_all), notes)
+
+
+def _parent(in_reply_to: str) -> str:
+    try:
+        return headers.check_message_id("--in-reply-to", in_reply_to)
+    except DataError as exc:
+        raise UsageError(exc.message) from None
 
 
 def _recipients(to: list[str], cc: list[str]) -> list[tuple[str, str]]:
@@ -314,15 +415,6 @@ def _recipients(to: list[str], cc: list[str]) -> list[tuple[str, str]]:
     if cc:
         out.append(("Cc", ", ".join(cc)))
     return out
-
-
-def _add_change_id(body: bytes, change_id: str) -> bytes:
-    """b4's basement: ``change-id:`` right after git's ``base-commit:`` line."""
-    line = f"change-id: {change_id}\n".encode()
-    match = re.search(rb"^base-commit: [0-9a-f]+\n", body, re.MULTILINE)
-    if match is None:
-        return body.rstrip(b"\n") + b"\n\n" + line
-    return body[: match.end()] + line + body[match.end() :]
 
 
 def posted_revision(series: Series, now: datetime, patch_ids: list[str], message_ids: list[str]) -> Revision:

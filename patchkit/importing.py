@@ -19,7 +19,7 @@ from pathlib import Path
 
 from patchkit.basetree import kernel_version_of_makefile
 from patchkit.errors import DataError, GitError, UsageError
-from patchkit.formatting import BASED_ON
+from patchkit.formatting import BASED_ON, SEPARATOR, SIGNED_OFF_BY
 from patchkit.gitrepo import KernelTree
 from patchkit.mail import ids
 from patchkit.mbox import read_mbox
@@ -87,16 +87,23 @@ _LINK = re.compile(r"^- Link to v\d+: \S+\s*$")
 def split_cover(body: str) -> tuple[str, list[ChangelogEntry]]:
     """The cover's own words, and the changelog ``format`` generated into it (recognised, taken out).
 
-    ``format`` writes the body, then "Changes in vN:" sections (newest first, each
-    perhaps ending in "- Link to vN-1: URL"), then "Based on Debian's ...". Importing
-    that text back into the body would repeat it on the next format, so it becomes
-    changelog entries (without the links, which format makes again) instead.
+    ``format`` writes the body and the sender's sign-off, then a ``---`` line (b4's layout),
+    then "Changes in vN:" sections (newest first, each perhaps ending in "- Link to vN-1:
+    URL"), then "Based on Debian's ...". Importing that text back into the body would
+    repeat it on the next format, so it becomes changelog entries (without the links,
+    which format makes again) instead; the sign-off and the separator are dropped.
     """
     lines = body.split("\n")
     start = next((i for i, line in enumerate(lines) if _CHANGES.match(line) or line.startswith(BASED_ON)), None)
     if start is None:
         return body, []
-    own = "\n".join(lines[:start]).strip("\n")
+    own_lines = "\n".join(lines[:start]).strip("\n").split("\n")
+    if own_lines[-1] == SEPARATOR:
+        own_lines.pop()
+    own = "\n".join(own_lines).strip("\n")
+    paragraphs = own.split("\n\n")
+    if len(paragraphs) > 1 and "\n" not in paragraphs[-1] and paragraphs[-1].startswith(SIGNED_OFF_BY):
+        own = "\n\n".join(paragraphs[:-1])  # the sign-off format ends the cover with (format adds it again)
     entries: list[ChangelogEntry] = []
     current: int | None = None
     text: list[str] = []
@@ -161,6 +168,8 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
         series = replace(series, revision=mail.revision)
     if mail.subject_prefix:
         series = replace(series, subject_prefix=mail.subject_prefix)
+    if mail.change_id and series.change_id is None:
+        series = replace(series, change_id=mail.change_id)  # the posted series' identity, as b4 reads it
     if mail.cover_subject is not None:
         own, changes = split_cover(mail.cover_body or "")
         known = {entry.revision for entry in series.changelog}

@@ -50,6 +50,7 @@ class MailSeries:
     other_revisions: tuple[int, ...] = ()  # revisions the mailbox also held, not imported
     replies: int = 0  # replies (Re:) in the mailbox: not patches; their trailers are 'patchkit trailers' work
     cover_message_id: str | None = None
+    change_id: str | None = None  # the cover's b4 ``change-id:`` line, when it has a well-formed one
 
 
 @dataclass
@@ -166,6 +167,7 @@ def read_mbox(path: Path) -> MailSeries:
         other_revisions=tuple(r for r in revisions if r != chosen),
         replies=replies,
         cover_message_id=cover.message_id if cover else None,
+        change_id=_change_id(cover.text) if cover else None,
     )
 
 
@@ -315,6 +317,15 @@ def _split_at_diff(text: str, where: str) -> tuple[str, str]:
     if not diff.startswith("diff --git "):
         raise DataError(f"{where}: no diff found")
     return message_part.strip("\n"), diff
+
+
+_CHANGE_ID_LINE = re.compile(r"^change-id: ([0-9]{8}-[a-z0-9-]+-[0-9a-f]{12})$", re.MULTILINE)
+
+
+def _change_id(text: str) -> str | None:
+    """The series' b4 change-id from the cover's basement (the last such line: the cover's text may quote one)."""
+    found = _CHANGE_ID_LINE.findall(text)
+    return found[-1] if found else None
 
 
 def _cover_body(text: str) -> str:

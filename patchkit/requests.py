@@ -117,6 +117,8 @@ class VerifyRequest(TargetRequest, BuildOptions, BootOptions, LintOptions):
 class FormatRequest(TargetRequest, LintOptions):
     output: Path | None = None
     cc_maintainers: bool = False
+    cc_trailers: bool = True  # Cc who gave trailers on earlier revisions (b4's default)
+    in_reply_to: str | None = None  # a Message-Id the cover answers (a reroll into an existing thread)
     force: bool = False
 
 
@@ -129,6 +131,8 @@ class SendRequest(TargetRequest):
     force: bool = False
     via: str = "smtp"
     cc_maintainers: bool = False
+    cc_trailers: bool = True  # as FormatRequest
+    in_reply_to: str | None = None  # as FormatRequest
     smtp_server: str | None = None
     smtp_port: int | None = None
     smtp_encryption: str | None = None

@@ -2,6 +2,8 @@
 
 run_cli runs patchkit in this process through its real entry point; patchkit_argv, process_env and
 run_process start it as a process of its own, for the few tests where the process is the point.
+Every mail a successful ``format`` writes in a test is also handed to ``git send-email --dry-run``
+(:func:`check_with_send_email`): the real tool judges every mail the tests make.
 """
 
 from __future__ import annotations
@@ -157,7 +159,46 @@ def run_cli(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None, 
         for signum, handler in saved_handlers.items():  # the boundary ignores late signals on its way out
             signal.signal(signum, handler)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    if args and args[0] == "format" and result.exit_code == 0:
+        written = [cwd / line for line in result.stdout.splitlines() if line.endswith(".patch")]
+        check_with_send_email([path for path in written if path.is_file()])
     return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+def _unfolded_subject(path: Path) -> str:
+    """The Subject: line of a mail file as git send-email reads it (continuation lines joined by one space)."""
+    head = path.read_bytes().partition(b"\n\n")[0].decode("ascii")
+    lines: list[str] = []
+    for line in head.split("\n"):
+        if line[:1] in (" ", "\t") and lines:
+            lines[-1] += " " + line.lstrip()
+        else:
+            lines.append(line)
+    subjects = [line for line in lines if line.startswith("Subject: ")]
+    assert len(subjects) == 1, f"{path.name}: {len(subjects)} Subject: lines"
+    return subjects[0]
+
+
+def check_with_send_email(files: Sequence[Path]) -> str:
+    """``git send-email --dry-run`` over ``files``: it must take every one (exit 0, each Subject seen), offline.
+
+    A dry run with a dummy server and the test's pinned HOME and git config: nothing is sent, no prompt is
+    possible (stdin is empty, --confirm=never), and 8-bit mails must declare their encoding themselves.
+    Returns what git send-email printed.
+    """
+    assert files, "no mails to check"
+    argv = ["git", "send-email", "--dry-run", "--confirm=never", "--to=x@example.org",
+            "--from=Test Author <author@example.org>", "--smtp-server=127.0.0.1", "--smtp-server-port=9",
+            *map(str, files)]  # fmt: skip
+    result = subprocess.run(argv, cwd=files[0].parent, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=120, check=False)  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "do not declare a Content-Transfer-Encoding" not in output, output
+    assert output.count("Result: OK") == len(files), output
+    for path in files:
+        assert f"\n{_unfolded_subject(path)}\n" in output, (path.name, output)
+    return output
 
 
 def patchkit_argv(*args: str) -> list[str]:

@@ -73,7 +73,7 @@ def test_cc_maintainers_merges_into_the_one_cc_header(tmp_path: Path, small_tree
     for path in sorted((project / "mails").glob("*.patch")):
         text = path.read_text()
         assert text.count("\nCc:") == 1 and text.count("\nTo:") == 1, path.name
-        assert "Réviewer" not in text and "=?utf-8?" in text  # names are RFC 2047-encoded, never raw
+        assert "Réviewer" not in text and "=?UTF-8?q?" in text  # names are RFC 2047-encoded, never raw
         mail = read_mail(path)
         # maintainers and reviewers go to To, lists to Cc, merged with the data's, nobody twice
         assert mail["To"] == "x86@kernel.org, Maintainer One <one@example.org>, Réviewer Two <two@example.org>"

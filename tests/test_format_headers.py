@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import email
 import email.policy
+import email.utils
 import os
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from patchkit.errors import DataError
+from patchkit.mail import headers
 from tests.helpers import DIFF_NEW_FILE, GitTree, Project, read_mail, run_cli, write_mail_series
 
 
@@ -119,13 +123,57 @@ def test_mails_git_am_back_into_the_same_commits(
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(small_tree.path), str(clone)], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "am", "patchkit-base"], check=True)
-    mails = sorted(str(p) for p in (project / "out").glob("000[1-9]-*.patch"))
-    subprocess.run(["git", "-C", str(clone), "am", "-q", "--committer-date-is-author-date", *mails], check=True)
-    fmt = "%an <%ae>%n%aI%n%T%n%B"
+    mails = sorted((project / "out").glob("000[1-9]-*.patch"))
+    subprocess.run(["git", "-C", str(clone), "am", "-q", *map(str, mails)], check=True)
+    fmt = "%an <%ae>%n%T%n%B"
     got = subprocess.run(["git", "-C", str(clone), "log", f"--format={fmt}", "patchkit-base..am"],
                          capture_output=True, text=True, check=True).stdout  # fmt: skip
     want = small_tree.git("log", f"--format={fmt}", "patchkit-base..patchkit/demo/v1")
     assert got == want
+    # the author date is the mail's Date, as with every mail from a list (git send-email and b4 date by sending)
+    dates = subprocess.run(["git", "-C", str(clone), "log", "--reverse", "--format=%aD", "patchkit-base..am"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert [email.utils.parsedate_to_datetime(d) for d in dates] == [read_mail(m)["Date"].datetime for m in mails]
+
+
+def test_mail_dates_come_from_the_data_and_put_the_thread_in_order(
+    applied_mail_project: Project, small_tree: GitTree
+) -> None:
+    project = applied_mail_project.root
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    paths = sorted((project / "out").glob("*.patch"))
+    first = [p.read_bytes() for p in paths]
+    # the newest author date of the mailed patches (2026-02-04T04:05:06-05:00), then one second per mail
+    assert [read_mail(p)["Date"] for p in paths] == [
+        "Wed, 04 Feb 2026 09:05:06 +0000", "Wed, 04 Feb 2026 09:05:07 +0000", "Wed, 04 Feb 2026 09:05:08 +0000",
+    ]  # fmt: skip
+    # the same data, later, elsewhere: the same bytes
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project,
+                     env={"GIT_COMMITTER_DATE": "2027-05-06T07:08:09+02:00", "TZ": "Asia/Tokyo"})  # fmt: skip
+    assert result.code == 0, result.err
+    assert [p.read_bytes() for p in paths] == first
+
+
+def test_with_dates_sets_the_time_of_sending_and_changes_nothing_else(
+    applied_mail_project: Project, small_tree: GitTree
+) -> None:
+    project = applied_mail_project.root
+    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    paths = sorted((project / "out").glob("*.patch"))
+    raw = [p.read_bytes() for p in paths]
+    sent = datetime(2026, 12, 6, 4, 22, 19, tzinfo=UTC)
+    for crlf in (False, True):
+        mails = [r.replace(b"\n", b"\r\n") for r in raw] if crlf else raw
+        dated = headers.with_dates(mails, sent)
+        for index, (before, after) in enumerate(zip(mails, dated, strict=True)):
+            want = f"Date: {email.utils.format_datetime(sent + timedelta(seconds=index))}".encode()
+            assert want in after.splitlines()
+            assert [line for line in after.splitlines() if not line.startswith(b"Date:")] == [
+                line for line in before.splitlines() if not line.startswith(b"Date:")
+            ]
+            assert after.endswith(before.partition(b"\n\n" if not crlf else b"\r\n\r\n")[2])
+    with pytest.raises(DataError, match="no Date: header"):
+        headers.with_date(b"From: a@example.org\n\nbody\n", sent)
 
 
 def test_lint_errors_stop_format_unless_forced(tmp_path: Path, small_tree: GitTree) -> None:

@@ -16,8 +16,8 @@ def run(request: FormatRequest) -> int:
     series = target.series
     directory = request.output or Path("outgoing") / f"{series.name}-v{series.revision}"
     formatted = format_series(
-        target.tree, series, directory, cc_maintainers=request.cc_maintainers, force=request.force,
-        fail_on=request.fail_on, checkpatch=request.checkpatch,
+        target.tree, series, directory, cc_maintainers=request.cc_maintainers, cc_trailers=request.cc_trailers,
+        in_reply_to=request.in_reply_to, force=request.force, fail_on=request.fail_on, checkpatch=request.checkpatch,
     )  # fmt: skip
     for path in formatted.files:
         click.echo(str(path))

@@ -53,7 +53,10 @@ def _send(request: SendRequest, series: Series, tree: KernelTree) -> int:
         raise TreeError(f"{tree.path}: not sending series '{series.name}' v{series.revision}: "
                         f"{'; '.join(checked.missing)} (or send --force)")  # fmt: skip
     directory = request.output or Path("outgoing") / f"{series.name}-v{series.revision}"
-    formatted = format_series(tree, series, directory, cc_maintainers=request.cc_maintainers, force=request.force)
+    formatted = format_series(
+        tree, series, directory, cc_maintainers=request.cc_maintainers, cc_trailers=request.cc_trailers,
+        in_reply_to=request.in_reply_to, force=request.force,
+    )  # fmt: skip
     for note in formatted.notes:
         click.echo(note)
     sender = headers.format_person(sender_of(tree, series))

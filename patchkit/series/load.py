@@ -193,6 +193,10 @@ def _check_semantics(path: Path, series: Series, lines: dict[KeyPath, int]) -> N
                 raise DataError(
                     f"{path}:{_line_of(where, lines)}: {format_key_path(where)}: not a valid regex: {exc}"
                 ) from None
+    for index, dependency in enumerate(series.depends):
+        if series.change_id is not None and dependency.change_id == series.change_id:
+            line = lines.get(("depends", index, "change_id"), 0)
+            raise DataError(f"{path}:{line}: depends[{index}].change_id: is this series' own change_id")
     names = [c.name for c in series.configs]
     for index, config in enumerate(series.configs):
         if names.count(config.name) > 1:

@@ -77,6 +77,24 @@ class Revision:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A series this one must be applied on top of (b4's prerequisites): its change-id, or its patches.
+
+    ``format`` writes it into the cover letter's basement as b4 does: ``prerequisite-change-id: ID:vN``
+    and one ``prerequisite-patch-id:`` per patch, so b4 (and a reader) can fetch it first.
+    """
+
+    change_id: str = ""  # the b4 change-id of the series depended on ("" when known only by its patches)
+    revision: int = 0  # the revision of it needed (0: not said)
+    patch_ids: tuple[str, ...] = ()  # git patch-id --stable of each of its patches, in order
+
+    def label(self) -> str:
+        if self.change_id:
+            return self.change_id + (f" v{self.revision}" if self.revision else "")
+        return f"{len(self.patch_ids)} patch(es) from {self.patch_ids[0][:12]}"
+
+
+@dataclass(frozen=True)
 class BootSpec:
     enabled: bool = True
     cmdline: str = ""
@@ -149,6 +167,7 @@ class Series:
     change_id: str | None = None  # b4-compatible series identity (YYYYMMDD-slug-hex)
     archive: str | None = None  # list archive URL for "Link to vN" (%s = Message-Id); lore's when unset
     trailer_order: tuple[str, ...] = ()  # globs on trailer keys for 'trailers' (b4's trailer-order); () = b4's "*"
+    depends: tuple[Dependency, ...] = ()  # series to apply first (prerequisite-* lines in the cover)
     history: tuple[Revision, ...] = ()  # earlier (and the current, once posted) revisions
     # series.yaml's key path -> 1-based line, as loaded (empty for a series made in memory)
     lines: Mapping[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -199,6 +218,8 @@ class Series:
             data["archive"] = self.archive
         if self.trailer_order:
             data["trailer_order"] = list(self.trailer_order)
+        if self.depends:
+            data["depends"] = [_dependency_data(d) for d in self.depends]
         if self.history:
             data["history"] = [_revision_data(r) for r in self.history]
         if self.configs:
@@ -220,6 +241,17 @@ def _config_data(config: KconfigSpec) -> dict[str, Any]:
         boot["expect"] = list(config.boot.expect)
     if boot:
         data["boot"] = boot
+    return data
+
+
+def _dependency_data(dependency: Dependency) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if dependency.change_id:
+        data["change_id"] = dependency.change_id
+    if dependency.revision:
+        data["revision"] = dependency.revision
+    if dependency.patch_ids:
+        data["patch_ids"] = list(dependency.patch_ids)
     return data
 
 
@@ -310,6 +342,10 @@ def series_from_data(directory: Path, data: dict[str, Any]) -> Series:
         change_id=data.get("change_id"),
         archive=data.get("archive"),
         trailer_order=tuple(data.get("trailer_order", ())),
+        depends=tuple(
+            Dependency(d.get("change_id", ""), d.get("revision", 0), tuple(d.get("patch_ids", ())))
+            for d in data.get("depends", ())
+        ),
         history=tuple(_revision_from_data(r) for r in data.get("history", ())),
         configs=tuple(
             KconfigSpec(
