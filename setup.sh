@@ -5,11 +5,12 @@
 set -eu
 cd "$(dirname "$0")"
 
-# git-email: 'git send-email' (send --via git-send-email). python3-ply and python3-git: the tree's
+# git-email: 'git send-email' (send --via git-send-email), which dies without libmailtools-perl (only a
+# recommendation of git-email, and recommends are not installed). python3-ply and python3-git: the tree's
 # scripts/checkpatch.pl runs scripts/spdxcheck.py, which imports both (a traceback without them).
 packages="git perl xz-utils make gcc libc6-dev bc flex bison libelf-dev libssl-dev cpio
           qemu-system-x86 busybox-static ccache python3-venv linux-source-6.1
-          git-email python3-ply python3-git"
+          git-email libmailtools-perl python3-ply python3-git"
 # The tests also check the lint rules against 6.12, which already holds the upstream TDX code.
 [ "${1:-}" = "--test" ] && packages="$packages linux-source-6.12"
 missing=""

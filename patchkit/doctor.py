@@ -21,6 +21,7 @@ class Need:
     file: str | None = None  # or a file that must exist (headers, tarballs)
     optional: bool = False  # nice to have (faster), not required
     git_command: str | None = None  # or a git command that is not built in: git-NAME in git's exec path or on PATH
+    perl_module: str | None = None  # or a perl module that perl loads (git send-email needs Mail::Address)
     module: str | None = None  # or a module the python3 on PATH imports (scripts run as '#!/usr/bin/env python3')
 
 
@@ -41,6 +42,8 @@ NEEDS: tuple[Need, ...] = (
     Need("apt-get", "apt", "tree prepare: fetching the exact base version", program="apt-get"),
     Need("dpkg-deb", "dpkg", "tree prepare", program="dpkg-deb"),
     Need("git send-email", "git-email", "send --via git-send-email", git_command="send-email"),
+    # git-email only recommends it, and setup.sh installs without recommends: git send-email dies without it.
+    Need("perl module Mail::Address", "libmailtools-perl", "send --via git-send-email", perl_module="Mail::Address"),
     # The tree's checkpatch.pl, run in the tree, checks SPDX lines with scripts/spdxcheck.py, which
     # imports both; without them it prints a traceback and passes every SPDX line unchecked.
     Need("python3 module ply", "python3-ply", "the tree's checkpatch.pl: its SPDX check", module="ply"),
@@ -74,10 +77,23 @@ def check(needs: tuple[Need, ...] = NEEDS) -> list[Check]:
             found = need.file
         elif need.git_command is not None:
             found = git_command_path(need.git_command)
+        elif need.perl_module is not None:
+            found = perl_module_path(need.perl_module)
         elif need.module is not None and need.module in importable:
             found = f"{python3} (import {need.module})"
         checks.append(Check(need, found))
     return checks
+
+
+def perl_module_path(module: str) -> str | None:
+    """Where perl loads ``module`` from, or None when perl is missing or cannot load it."""
+    perl = shutil.which("perl")
+    if perl is None:
+        return None
+    key = module.replace("::", "/") + ".pm"
+    result = subprocess.run([perl, f"-M{module}", "-e", f"print $INC{{'{key}'}}"], capture_output=True, text=True,
+                            check=False)  # fmt: skip
+    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 def git_command_path(name: str) -> str | None:

@@ -101,3 +101,13 @@ def test_doctor_with_debians_python3_and_its_ply(tmp_path: Path, monkeypatch: py
     assert checks["python3 module ply"].found == f"{tmp_path / 'bin' / 'python3'} (import ply)"
     assert checks["python3 module git"].found is not None
     assert doctor.python_note(list(checks.values())) is None
+
+
+def test_doctor_asks_for_the_perl_module_git_send_email_dies_without() -> None:
+    assert doctor.perl_module_path("No::Such::Module::Here") is None
+    found = doctor.perl_module_path("Mail::Address")
+    if found is None:
+        pytest.skip("libmailtools-perl is not installed here")
+    assert found.endswith("Mail/Address.pm")
+    checks = doctor.check(tuple(n for n in doctor.NEEDS if n.perl_module))
+    assert [c.need.package for c in checks] == ["libmailtools-perl"] and checks[0].found == found

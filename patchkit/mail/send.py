@@ -153,30 +153,6 @@ def check_lines(mail: Outgoing) -> None:
                             f"most {MAX_LINE} (RFC 5322), so no SMTP server would take it whole")  # fmt: skip
 
 
-def with_date(data: bytes, when: datetime) -> bytes:
-    """The mail with its ``Date:`` header (first one; its continuation lines too) set to ``when``.
-
-    ``format`` writes deterministic dates; a mail goes out dated when it is sent, as git send-email and
-    b4 do, so the list's archive sorts the cover first and the patches in order.
-    """
-    head, separator, body = data.partition(b"\n\n")
-    date = b"Date: " + email.utils.format_datetime(when).encode("ascii")
-    lines: list[bytes] = []
-    replaced = skipping = False
-    for line in head.split(b"\n"):
-        if skipping and line[:1] in (b" ", b"\t"):
-            continue
-        skipping = False
-        if not replaced and line[:5].lower() == b"date:":
-            lines.append(date)
-            replaced = skipping = True
-        else:
-            lines.append(line)
-    if not replaced:
-        lines.insert(1 if lines and lines[0][:5].lower() == b"from:" else 0, date)
-    return b"\n".join(lines) + separator + body
-
-
 def on_the_wire(data: bytes) -> bytes:
     """The mail with CRLF line endings, as SMTP (RFC 5321 2.3.8, the email package's ``policy.SMTP``) wants them.
 
@@ -272,7 +248,7 @@ def send_smtp(
         if any(map(_needs_utf8, mails)) and not client.has_extn("smtputf8"):
             raise failed("the server does not take non-ASCII addresses (no SMTPUTF8) and the mails have some")
         for index, mail in enumerate(mails):
-            wire = on_the_wire(with_date(mail.data, start + timedelta(seconds=index)))
+            wire = on_the_wire(headers.with_date(mail.data, start + timedelta(seconds=index)))
             try:
                 delivery = _transaction(client, mail, wire)
             except _Refused as exc:
