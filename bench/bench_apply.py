@@ -20,8 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import default_tree_clone, git
-from patchkit.applying import apply_series
-from patchkit.target import open_series
+from patchkit.apply.engine import apply_series
+from patchkit.cli.target import open_series
 
 
 def main() -> int:

@@ -26,11 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import default_tree_clone
-from patchkit.applied import require_record
-from patchkit.applying import apply_series
-from patchkit.lint import lint_series
+from patchkit.apply.engine import apply_series
+from patchkit.apply.record import require_record
+from patchkit.cli.target import open_series
 from patchkit.lint.checkpatch import Checkpatch
-from patchkit.target import open_series
+from patchkit.lint.engine import lint_series
 
 
 def _cpu() -> float:

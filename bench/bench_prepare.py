@@ -26,8 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from patchkit import basetree, debian
-from patchkit.target import open_series
+from patchkit.cli.target import open_series
+from patchkit.tree import basetree, debian
+from patchkit.util import paths
 
 
 def main() -> int:
@@ -41,7 +42,7 @@ def main() -> int:
     deb = basetree.deb_cache() / debian.deb_name(package, version)
     if not deb.is_file():
         deb = debian.download(package, version, basetree.deb_cache())
-    with tempfile.TemporaryDirectory(prefix="bench-prepare-", dir=basetree.cache_root()) as scratch_name:
+    with tempfile.TemporaryDirectory(prefix="bench-prepare-", dir=paths.cache_root()) as scratch_name:
         scratch = Path(scratch_name)
         member = debian.tarball_member(package)
         fsys = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True).stdout

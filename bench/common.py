@@ -17,10 +17,10 @@ from typing import Any
 
 import yaml
 
-from patchkit import basetree
-from patchkit.gitrepo import KernelTree
+from patchkit.cli.target import open_series
 from patchkit.series.model import Series
-from patchkit.target import open_series
+from patchkit.tree import basetree
+from patchkit.tree.repo import KernelTree
 
 
 def git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:

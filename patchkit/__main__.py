@@ -1,5 +1,7 @@
+"""``python -m patchkit``: the same entry point as the console script."""
+
 import sys
 
-from patchkit.entry import main
+from patchkit.cli.entry import main
 
 sys.exit(main())

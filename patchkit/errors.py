@@ -1,6 +1,6 @@
 """Typed errors carrying the process exit code.
 
-Library code raises these; only :mod:`patchkit.cli` turns them into an exit.
+Library code raises these; only :mod:`patchkit.cli.main` turns them into an exit.
 The codes are documented in README.md ("Exit codes") and must stay stable.
 """
 

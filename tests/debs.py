@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from patchkit import debian
+from patchkit.tree import debian
 
 PACKAGE = "linux-source-6.1"
 

@@ -23,7 +23,7 @@ import click
 import yaml
 from click.testing import CliRunner
 
-from patchkit import entry
+from patchkit.cli import entry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +130,7 @@ class CliResult:
 
 
 class _ConsoleScript(click.Command):
-    """What the ``patchkit`` console script runs (:func:`patchkit.entry.main`), in a shape CliRunner can invoke."""
+    """What the ``patchkit`` console script runs (:func:`patchkit.cli.entry.main`), in a shape CliRunner can invoke."""
 
     def __init__(self) -> None:
         super().__init__("patchkit")
@@ -142,7 +142,7 @@ class _ConsoleScript(click.Command):
 def run_cli(*args: str, cwd: Path, env: Mapping[str, str | None] | None = None, stdin: str | None = None) -> CliResult:
     """Run ``patchkit ARGS`` in ``cwd`` as a user's shell would, but in this process (no interpreter start-up).
 
-    It goes in where the console script does (patchkit.entry.main: signals, click, the error boundary) with
+    It goes in where the console script does (patchkit.cli.entry.main: signals, click, the error boundary) with
     click's CliRunner around it: its own stdin (empty unless given), stdout and stderr, and ``env`` laid over
     the environment (None unsets a variable). A traceback on either stream fails the test. Where the process
     itself is what a test is about (signals, start-up, locks between processes, umask), use

@@ -16,10 +16,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from patchkit.applied import require_record
-from patchkit.gitrepo import KernelTree
-from patchkit.mail.verified import ConfigVerdict, record_verify
+from patchkit.apply.record import require_record
 from patchkit.series.load import load_series
+from patchkit.tree.repo import KernelTree
+from patchkit.verify.record import ConfigVerdict, record_verify
 from tests.helpers import CliResult, GitTree, Project, run_cli, write_series
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchkit import basetree, debian, locking
 from patchkit.errors import TreeError
 from patchkit.series.model import Base
+from patchkit.tree import basetree, debian
+from patchkit.util import locking
 from tests.debs import KERNEL_FILES, PACKAGE, make_deb
 from tests.helpers import patchkit_argv, process_env, run_cli, write_series
 

@@ -1,7 +1,7 @@
 """The CLI's one error boundary: every outcome is one exit code and at most one line, never a traceback.
 
 Each test runs ``patchkit status`` as the console script does (tests.helpers.run_cli goes in through
-patchkit.entry.main) with a fault planted in the library below the command (KernelTree.git, which every
+patchkit.cli.entry.main) with a fault planted in the library below the command (KernelTree.git, which every
 command that reads a tree goes through), so the tests hold whatever shape the commands take.
 """
 
@@ -12,18 +12,18 @@ from pathlib import Path
 import pytest
 
 from patchkit.errors import ExitCode, TreeError
-from patchkit.gitrepo import KernelTree
+from patchkit.tree.repo import KernelTree
 from tests.helpers import REPO_ROOT, CliResult, Project, run_cli, run_process
 
 PLANTED = """
-import patchkit.gitrepo
+import patchkit.tree.repo
 
 
 def _planted(self, *args, **kwargs):
     raise RuntimeError("planted bug")
 
 
-patchkit.gitrepo.KernelTree.git = _planted
+patchkit.tree.repo.KernelTree.git = _planted
 """
 
 

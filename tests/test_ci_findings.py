@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from patchkit.ci.locate import DiffIndex, Location, Locator
+from patchkit.github.locate import DiffIndex, Location, Locator
 from patchkit.lint.model import Finding
 from patchkit.series.load import load_series
 from tests.helpers import DIFF_NEW_FILE, DIFF_README, REPO_ROOT, GitTree, run_cli, small_series_data, write_series
@@ -145,10 +145,10 @@ def test_message_findings_land_on_the_series_yaml_line_they_are_about() -> None:
 
 
 def test_new_compiler_warnings_land_on_the_diff_line_with_a_category_per_fragment() -> None:
-    from patchkit.ci import build_findings
+    from patchkit.apply.states import State
     from patchkit.kbuild.diagnostics import CompilerWarning
     from patchkit.kbuild.walk import StateBuild
-    from patchkit.states import State
+    from patchkit.verify import build_findings
 
     series = load_series(TDX)
     locator = Locator(series, REPO_ROOT)

@@ -8,9 +8,9 @@ import shlex
 import jsonschema
 import pytest
 
-from patchkit.ci.matrix import job_matrix, schema, split_states, state_count
-from patchkit.cli import cli
+from patchkit.cli.main import cli
 from patchkit.series.load import load_series
+from patchkit.verify.matrix import job_matrix, schema, split_states, state_count
 from tests.helpers import REPO_ROOT, run_cli
 
 TDX = REPO_ROOT / "series" / "tdx"

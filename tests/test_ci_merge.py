@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from patchkit import verify_report
 from patchkit.errors import DataError
+from patchkit.verify import report as verify_report
 from tests.helpers import Project, run_cli
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "ci"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from patchkit.apply.states import State
 from patchkit.errors import UsageError
-from patchkit.states import State
-from patchkit.verifying import parse_states
+from patchkit.verify.plan import parse_states
 from tests.helpers import Project, run_cli
 
 WITH_OVERLAY = [State(0, "base", "a"), *(State(i, f"patch {i}", f"c{i}", "s", i) for i in (1, 2, 3)),

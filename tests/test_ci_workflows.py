@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from patchkit.cli import cli
+from patchkit.cli.main import cli
 from tests.helpers import REPO_ROOT, Project, process_env
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"

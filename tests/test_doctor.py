@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import doctor
+from patchkit.util import tools
 from tests.helpers import run_cli
 
 DEBIAN_PYTHON = Path("/usr/bin/python3")
@@ -46,11 +46,11 @@ def _exec_path_without_send_email(tmp_path: Path) -> Path:
 
 
 def test_doctor_finds_git_send_email_where_git_does() -> None:
-    found = doctor.git_command_path("send-email")
+    found = tools.git_command_path("send-email")
     assert found is not None and found.endswith("/git-send-email")
     run = subprocess.run(["git", "send-email", "-h"], capture_output=True, text=True, check=False)
     assert "--dump-aliases" in run.stdout + run.stderr  # git itself runs that very command: its usage
-    item = next(c for c in doctor.check() if c.need.what == "git send-email")
+    item = next(c for c in tools.check() if c.need.what == "git send-email")
     assert item.found == found and item.need.package == "git-email"
 
 
@@ -97,17 +97,17 @@ def test_doctor_with_debians_python3_and_its_ply(tmp_path: Path, monkeypatch: py
     imports = subprocess.run([str(DEBIAN_PYTHON), "-c", "import ply, git"], capture_output=True, check=False)
     assert imports.returncode == 0, "python3-ply/python3-git are not installed (./setup.sh installs them)"
     monkeypatch.setenv("PATH", _bin_with(tmp_path / "bin", {"python3": str(DEBIAN_PYTHON), "git": _real("git")}))
-    checks = {c.need.what: c for c in doctor.check()}
+    checks = {c.need.what: c for c in tools.check()}
     assert checks["python3 module ply"].found == f"{tmp_path / 'bin' / 'python3'} (import ply)"
     assert checks["python3 module git"].found is not None
-    assert doctor.python_note(list(checks.values())) is None
+    assert tools.python_note(list(checks.values())) is None
 
 
 def test_doctor_asks_for_the_perl_module_git_send_email_dies_without() -> None:
-    assert doctor.perl_module_path("No::Such::Module::Here") is None
-    found = doctor.perl_module_path("Mail::Address")
+    assert tools.perl_module_path("No::Such::Module::Here") is None
+    found = tools.perl_module_path("Mail::Address")
     if found is None:
         pytest.skip("libmailtools-perl is not installed here")
     assert found.endswith("Mail/Address.pm")
-    checks = doctor.check(tuple(n for n in doctor.NEEDS if n.perl_module))
+    checks = tools.check(tuple(n for n in tools.NEEDS if n.perl_module))
     assert [c.need.package for c in checks] == ["libmailtools-perl"] and checks[0].found == found

@@ -6,9 +6,9 @@ import os
 import subprocess
 from pathlib import Path
 
-from patchkit.applying import make_commits
-from patchkit.gitrepo import KernelTree
+from patchkit.apply.engine import make_commits
 from patchkit.series.load import load_series
+from patchkit.tree.repo import KernelTree
 from tests.helpers import GitTree, small_series_data, write_series
 
 FILES = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.mbox import read_mbox
+from patchkit.mail.mbox import read_mbox
 from tests.helpers import CliResult, GitTree, make_small_series, run_cli
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from patchkit.errors import PatchkitError  # noqa: E402
 from patchkit.mail.headers import fold  # noqa: E402
-from patchkit.mbox import read_mbox  # noqa: E402
+from patchkit.mail.mbox import read_mbox  # noqa: E402
 
 PATCH = (
     "From 0 Mon Sep 17 00:00:00 2001\nFrom: A <a@example.org>\nDate: Tue, 3 Feb 2026 04:05:06 +0100\n"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchkit import basetree, debian
 from patchkit.series.load import load_series
+from patchkit.tree import basetree, debian
 from tests.conftest import BUNDLED_SERIES
 from tests.helpers import run_cli
 

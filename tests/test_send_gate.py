@@ -14,10 +14,10 @@ import yaml
 
 pytest.importorskip("aiosmtpd")
 
-from patchkit import doctor
 from patchkit.errors import PatchkitError
-from patchkit.mail.verified import ConfigVerdict, verdicts_of
 from patchkit.series.load import load_series
+from patchkit.util import tools
+from patchkit.verify.record import ConfigVerdict, verdicts_of
 from tests.helpers import SMALL_FILES, GitTree, Project, fake_kernel_files, write_mail_series
 from tests.sending import Inbox, add_config, mailable, send, serving, write_verify_record
 
@@ -72,7 +72,7 @@ def test_a_record_verify_writes_after_lint_and_build_passed_opens_the_gate(tmp_p
     """A tree whose make 'builds' at once (real make, no compiler), a config that does not boot: verify's own
     record opens the gate; the same verify without lint does not."""
     try:
-        doctor.require(doctor.BUILD)
+        tools.require(tools.BUILD)
     except PatchkitError as exc:
         pytest.skip(f"no build tools: {exc}")
     recipe = "mkdir -p $(O)/arch/x86/boot && cat README > $(O)/arch/x86/boot/bzImage"

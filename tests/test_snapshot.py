@@ -1,4 +1,4 @@
-"""patchkit.snapshot writes the index `git add -f -A` would, byte for byte, hashing in parallel."""
+"""patchkit.tree.snapshot writes the index `git add -f -A` would, byte for byte, hashing in parallel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import snapshot
+from patchkit.tree import snapshot
 
 
 def git(top: Path, *args: str) -> str:

@@ -8,19 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.applying import apply_series
+from patchkit.apply.engine import apply_series
+from patchkit.apply.states import BranchState, State
 from patchkit.boot.qemu import AccelChoice, BootResult
 from patchkit.boot.run import BootReport
-from patchkit.commands import verdict_exit, verify
+from patchkit.cli.commands import verdict_exit, verify
+from patchkit.cli.requests import VerifyRequest
 from patchkit.errors import BootError, BuildError, ExitCode
-from patchkit.gitrepo import KernelTree
 from patchkit.kbuild.walk import BuildReport, StateBuild
-from patchkit.requests import VerifyRequest
 from patchkit.series.load import load_series
 from patchkit.series.model import KconfigSpec
-from patchkit.stages import LintOutcome, StagesResult
-from patchkit.states import BranchState, State
-from patchkit.verifying import Scope, VerifyResult, explanation, plan, table, verdict
+from patchkit.tree.repo import KernelTree
+from patchkit.verify.plan import Scope, VerifyResult, explanation, plan, table, verdict
+from patchkit.verify.stages import LintOutcome, StagesResult
 from tests.helpers import (
     DIFF_NEW_FILE,
     DIFF_README,

@@ -1,4 +1,4 @@
-"""patchkit.yamldata: one strict loader and one schema check for every YAML file patchkit reads."""
+"""patchkit.util.yamldata: one strict loader and one schema check for every YAML file patchkit reads."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from patchkit.errors import DataError
-from patchkit.yamldata import load_file
+from patchkit.util.yamldata import load_file
 
 SCHEMA = {
     "type": "object",

@@ -15,8 +15,8 @@ import io
 import stat
 from pathlib import Path
 
-from patchkit import atomic, basetree, proc
 from patchkit.errors import MissingToolError
+from patchkit.util import atomic, paths, proc
 
 MARKER = "patchkit-boot: userspace reached"
 
@@ -58,7 +58,7 @@ def initramfs() -> Path:
     """The cached initramfs for the installed busybox (made on first use)."""
     busybox = busybox_path().read_bytes()
     digest = hashlib.sha256(busybox + INIT_SCRIPT.encode() + " ".join(APPLETS).encode()).hexdigest()[:16]
-    path = basetree.cache_root() / "boot" / f"initramfs-{digest}.cpio.gz"
+    path = paths.cache_root() / "boot" / f"initramfs-{digest}.cpio.gz"
     if not path.is_file():
         atomic.write_bytes(path, initramfs_bytes(busybox))
     return path

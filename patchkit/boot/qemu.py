@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit import atomic, basetree, proc
 from patchkit.boot.console import ConsoleVerdict, judge
 from patchkit.boot.initramfs import MARKER
 from patchkit.errors import BootError
 from patchkit.kbuild.child import run_logged
+from patchkit.util import atomic, paths, proc
 
 QEMU = "qemu-system-x86_64"
 BASE_CMDLINE = "console=ttyS0 panic=-1"
@@ -89,7 +89,7 @@ def choose_accel(requested: str, image: Path, initrd: Path, log_dir: Path) -> Ac
         return AccelChoice("tcg", "TCG: /dev/kvm is missing or not accessible")
     if requested == "kvm":
         return AccelChoice("kvm", "KVM (asked for)")
-    cache = basetree.cache_root() / "kvm-probe.json"
+    cache = paths.cache_root() / "kvm-probe.json"
     boot_id = _boot_id()
     with contextlib.suppress(OSError, ValueError, KeyError):
         cached = json.loads(cache.read_text())

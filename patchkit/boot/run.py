@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchkit import verdicts
+from patchkit.apply.states import State
 from patchkit.boot import initramfs, qemu
 from patchkit.kbuild.walk import Builder, StateBuild
-from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec
-from patchkit.states import State
-from patchkit.verdicts import VerdictCache
+from patchkit.util import store
+from patchkit.util.progress import Progress
+from patchkit.util.store import VerdictCache
 
 
 @dataclass
@@ -94,7 +94,7 @@ class BootRun:
     def _boot_key(self, spec: KconfigSpec, image_digest: str, at_end: bool) -> str:
         if self._initrd is None:
             self._initrd = initramfs.initramfs()
-        return verdicts.make_key(
+        return store.make_key(
             "boot", image=image_digest, initramfs=self._initrd.name, config=spec.name,
             cmdline=" ".join(part for part in (spec.boot.cmdline, self.extra_cmdline) if part),
             expects=list(spec.boot.expect) if at_end else [], accel=self.accel_request, timeout=self.timeout,

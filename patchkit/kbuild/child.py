@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit import proc
 from patchkit.errors import os_problem
+from patchkit.util import proc
 
 # Called with each complete output line; returning True stops the child early (not a failure).
 LineHandler = Callable[[str], bool]

@@ -17,18 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchkit import basetree, doctor, proc, verdicts
-from patchkit.applied import AppliedSeries
+from patchkit.apply.record import AppliedSeries
+from patchkit.apply.states import State, series_states
 from patchkit.errors import DataError, EnvironmentProblem, UsageError
-from patchkit.gitrepo import KernelTree
 from patchkit.kbuild import kconfig
 from patchkit.kbuild.child import run_logged
 from patchkit.kbuild.diagnostics import CompilerWarning, error_excerpt, first_error_line, parse_warnings
 from patchkit.kbuild.worktree import WorkTree
-from patchkit.progress import Progress
 from patchkit.series.model import KconfigSpec, Series
-from patchkit.states import State, series_states
-from patchkit.verdicts import Verdict, VerdictCache
+from patchkit.tree.repo import KernelTree
+from patchkit.util import paths, proc, store, tools
+from patchkit.util.progress import Progress
+from patchkit.util.store import Verdict, VerdictCache
 
 # Fixed so that rebuilding an unchanged state hits ccache and gives the same image.
 _REPRODUCIBLE_ENV = {
@@ -137,7 +137,7 @@ class Builder:
         self.logs = logs
         self.jobs = jobs or os.cpu_count() or 1
         self.logs.mkdir(parents=True, exist_ok=True)
-        doctor.require(doctor.BUILD)
+        tools.require(tools.BUILD)
         self.ccache = shutil.which("ccache") is not None
         self._fragments: dict[str, dict[str, str]] = {}
         self._configured_at: dict[str, int] = {}  # config -> state index of its last merge
@@ -147,7 +147,7 @@ class Builder:
         env = dict(_REPRODUCIBLE_ENV)
         if self.ccache and "CCACHE_DIR" not in os.environ:
             # Kept beside the work trees so `rm -rf ~/.cache/patchkit` clears everything patchkit made.
-            env["CCACHE_DIR"] = str(basetree.cache_root() / "ccache")
+            env["CCACHE_DIR"] = str(paths.cache_root() / "ccache")
         if self.ccache:
             # Paths under the work root become relative in ccache's hash: hits survive another cache location.
             env["CCACHE_BASEDIR"] = str(self.work.root)
@@ -163,7 +163,7 @@ class Builder:
     def verdict_key(self, spec: KconfigSpec, state: State) -> str:
         """Everything a build's outcome depends on: the state's content, the fragment, the compiler, the flags."""
         fragment = (self.series.directory / spec.fragment).read_bytes()
-        return verdicts.make_key(
+        return store.make_key(
             "build",
             tree=self.tree.tree_of(state.commit),
             fragment=hashlib.sha256(fragment).hexdigest(),
@@ -252,7 +252,7 @@ class Builder:
         build.new_warnings = list(build.all_warnings)
         image = self.image(spec.name)
         if build.status == "ok" and image.is_file():
-            build.image = verdicts.sha256_file(image)
+            build.image = store.sha256_file(image)
         return build
 
     def image(self, config: str) -> Path:

@@ -15,13 +15,13 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from patchkit import basetree, locking, proc
 from patchkit.errors import EnvironmentProblem, GitError, TreeError
-from patchkit.gitrepo import KernelTree
+from patchkit.tree.repo import KernelTree
+from patchkit.util import locking, paths, proc
 
 
 def work_root(series_name: str) -> Path:
-    return basetree.cache_root() / "work" / series_name
+    return paths.cache_root() / "work" / series_name
 
 
 class WorkTree:

@@ -4,7 +4,7 @@ The key holds everything a lint report depends on: each state's commit (its tree
 author the hygiene rules read), series.yaml as written (suppressions, and the lines findings point at)
 and the path it is shown as, the rules version (every rule YAML and the lint code), the effective
 ``lint.yaml`` and whether checkpatch runs. A hit says so (:attr:`LintReport.cached`); a corrupt entry
-is reported by :class:`~patchkit.verdicts.VerdictCache` and ignored.
+is reported by :class:`~patchkit.util.store.VerdictCache` and ignored.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from patchkit import __version__
-from patchkit.applied import AppliedSeries
+from patchkit.apply.record import AppliedSeries
+from patchkit.apply.states import mailed_states
 from patchkit.lint import registry
 from patchkit.lint.model import Finding, LintReport
 from patchkit.series.model import Series
-from patchkit.states import mailed_states
-from patchkit.verdicts import VerdictCache, make_key
+from patchkit.util.store import VerdictCache, make_key
 
 KIND = "lint"
 

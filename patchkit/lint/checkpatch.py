@@ -13,12 +13,12 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from patchkit import proc
 from patchkit.errors import MissingToolError, TreeError
-from patchkit.gitrepo import KernelTree
 from patchkit.lint.model import Hit
 from patchkit.lint.registry import emits
-from patchkit.severity import Severity
+from patchkit.lint.severity import Severity
+from patchkit.tree.repo import KernelTree
+from patchkit.util import proc
 
 LEVELS: dict[str, Severity] = {"ERROR": "error", "WARNING": "warning", "CHECK": "info"}
 _HEAD = re.compile(r"^(?P<level>ERROR|WARNING|CHECK):(?P<type>[A-Z0-9_]+): (?P<msg>.*)$")

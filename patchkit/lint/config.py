@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchkit.yamldata import load_file, package_schema
+from patchkit.util.yamldata import load_file, package_schema
 
 DEFAULTS: dict[str, Any] = {
     "args_structs": {"tdx_module_args": "MODULE", "tdx_module_output": "MODULE", "tdx_hypercall_args": "HYPERCALL"},

@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from patchkit.applied import AppliedSeries
+from patchkit.apply.record import AppliedSeries
+from patchkit.apply.states import mailed_states
 from patchkit.errors import DataError
-from patchkit.gitrepo import KernelTree
 from patchkit.lint import asmfacts, cfacts, hygiene, registry
 from patchkit.lint import cache as lint_cache
 from patchkit.lint.checkpatch import Checkpatch
@@ -34,8 +34,8 @@ from patchkit.lint.source import GitSource
 from patchkit.lint.suppress import LineSuppression
 from patchkit.lint.tdxrules import StateFacts, check_state, removed_symbol_users, removed_symbols
 from patchkit.series.model import Patch, Series, Suppression
-from patchkit.states import mailed_states
-from patchkit.verdicts import VerdictCache
+from patchkit.tree.repo import KernelTree
+from patchkit.util.store import VerdictCache
 
 _ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 _SOURCE_EXT = (".c", ".h", ".S")

@@ -37,7 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from patchkit.severity import SEVERITIES, SEVERITY_RANK, Severity, as_severity
+from patchkit.lint.severity import SEVERITIES, SEVERITY_RANK, Severity, as_severity
 
 SCHEMA_VERSION = 1
 

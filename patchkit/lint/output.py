@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from patchkit import __version__
 from patchkit.lint import registry
 from patchkit.lint.model import Finding, LintReport
-from patchkit.severity import SEVERITIES
+from patchkit.lint.severity import SEVERITIES
 
 if TYPE_CHECKING:
-    from patchkit.ci.locate import Locator
+    from patchkit.github.locate import Locator
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}

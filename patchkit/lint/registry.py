@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TypeVar, cast
 
 from patchkit.errors import DataError
-from patchkit.severity import Severity
-from patchkit.yamldata import Loaded, load_file, package_schema
+from patchkit.lint.severity import Severity
+from patchkit.util.yamldata import Loaded, load_file, package_schema
 
 # Every module that declares rules with @emits; registered_rules() imports them all.
 EMITTERS = ("patchkit.lint.tdxrules", "patchkit.lint.hygiene", "patchkit.lint.checkpatch", "patchkit.lint.engine")

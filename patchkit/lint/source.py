@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from patchkit.errors import GitError
-from patchkit.gitrepo import KernelTree
+from patchkit.tree.repo import KernelTree
 
 SOURCE_EXTENSIONS = ("c", "h", "S")
 

@@ -1,1 +1,1 @@
-"""Mail: output directories patchkit owns, header hygiene, Message-Ids, trailers and sending."""
+"""The list: mail identity (change-id, Message-Ids), headers, format, mailboxes, trailers, revisions, send, import."""

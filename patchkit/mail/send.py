@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from patchkit import proc
 from patchkit.errors import DataError, DeliveryError, MissingToolError, UsageError
-from patchkit.gitrepo import KernelTree
 from patchkit.mail import headers
+from patchkit.tree.repo import KernelTree
+from patchkit.util import proc
 
 ENCRYPTIONS = ("none", "starttls", "ssl")
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchkit import atomic
 from patchkit.errors import UsageError
+from patchkit.mail.revision import record_revision
 from patchkit.mail.send import Outgoing
-from patchkit.revising import record_revision
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE
 from patchkit.series.model import Revision, Series
+from patchkit.util import atomic
 
 
 def _ids(revision: Revision) -> list[str]:

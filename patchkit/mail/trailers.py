@@ -27,8 +27,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from patchkit.errors import DataError
-from patchkit.mail import headers, ids
-from patchkit.mbox import body_text, decode_header, read_messages
+from patchkit.mail import headers
+from patchkit.mail.mbox import body_text, decode_header, read_messages
+from patchkit.series import patchids
 from patchkit.series.model import Patch, Revision, Series, TrailerSource
 
 REVIEW_KEYS = ("Reviewed-by", "Acked-by", "Tested-by", "Reported-by", "Suggested-by")
@@ -98,7 +99,7 @@ def _known(series: Series) -> dict[str, tuple[Revision, int]]:
     """Every Message-Id patchkit gave a revision: id -> (revision record, 0 for the cover or the patch's k)."""
     records = list(series.history)
     if series.revision_record(series.revision) is None and series.mailed_patches:
-        from patchkit.revising import planned_revision
+        from patchkit.mail.revision import planned_revision
 
         records.append(planned_revision(series, datetime.now(UTC)))
     known: dict[str, tuple[Revision, int]] = {}
@@ -250,7 +251,7 @@ def collect(series: Series, mbox: Path, *, sloppy: bool = False) -> Outcome:
     mails = _read(mbox)
     by_id = {m.message_id: m for m in mails}
     known = _known(series)
-    current_ids = ids.series_patch_ids(series)
+    current_ids = patchids.series_patch_ids(series)
     by_patch_id: dict[str, tuple[Revision, int]] = {}
     for record, k in known.values():
         if k:
@@ -339,7 +340,7 @@ def _target(
         if found is None:
             continue
         if "\ndiff --git " in "\n" + found.text:
-            match = by_patch_id.get(ids.patch_id(found.text.encode("utf-8")))
+            match = by_patch_id.get(patchids.patch_id(found.text.encode("utf-8")))
             if match is not None:
                 return match
         queue.extend(found.parents)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from patchkit.errors import PatchkitError
-from patchkit.mail import ids
+from patchkit.series import patchids
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Dependency, Series
 
@@ -46,7 +46,7 @@ def _resolve(series: Series, dependency: Dependency) -> Resolved:
     elif recorded is not None and recorded.patches:
         found = tuple(p.patch_id for p in recorded.patches)
     elif wanted == other.revision:
-        found = tuple(ids.series_patch_ids(other))
+        found = tuple(patchids.series_patch_ids(other))
     else:
         return Resolved(dependency, other, (), f"{other.directory / SERIES_FILE} has no record of v{wanted}")
     return Resolved(dependency, other, found)

@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
-from patchkit import atomic
 from patchkit.series.load import SERIES_FILE
 from patchkit.series.model import Series
+from patchkit.util import atomic
 
 
 class _SeriesDumper(yaml.SafeDumper):

@@ -5,7 +5,7 @@ Every error names the file, the line and the key path, e.g.
 
 The data may be hostile (a series under review is someone else's work): the
 files are read only when they are bounded regular files inside the series
-directory, the YAML is parsed strictly by :mod:`patchkit.yamldata` (no tags, merge keys or
+directory, the YAML is parsed strictly by :mod:`patchkit.util.yamldata` (no tags, merge keys or
 duplicate keys; aliases, nesting and size bounded as composed), one-line values
 hold no control characters, dates are ones git records exactly, the name makes
 a valid branch, and every diff passes :mod:`patchkit.series.diffcheck`, the
@@ -21,19 +21,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from patchkit import yamldata
 from patchkit.errors import DataError, UsageError
 from patchkit.series.diffcheck import MAX_DIFF_BYTES, SeriesPaths, check_diff, read_limited, require_regular_file
 from patchkit.series.model import Series, series_from_data
-from patchkit.yamldata import KeyPath, check_text, format_key_path, parse_yaml
-from patchkit.yamldata import line_of as _line_of
+from patchkit.util import yamldata
+from patchkit.util.yamldata import KeyPath, check_text, format_key_path, parse_yaml
+from patchkit.util.yamldata import line_of as _line_of
 
 __all__ = ["SERIES_FILE", "KeyPath", "check_text", "find_series", "format_key_path", "load_series", "parse_yaml"]
 
 SERIES_FILE = "series.yaml"
 
 # Bounds far above any real series (the bundled one: ~30 KB) and far below what would hurt; the YAML
-# bounds (nesting, aliases) are :mod:`patchkit.yamldata`'s.
+# bounds (nesting, aliases) are :mod:`patchkit.util.yamldata`'s.
 MAX_SERIES_BYTES = 8 * 1024 * 1024
 MAX_FRAGMENT_BYTES = 1024 * 1024  # a kconfig fragment; the bundled ones are a few hundred bytes
 

@@ -9,7 +9,7 @@ Message-Id as the server accepts it; ``trailers``, ``revise``) holds it::
         atomic.write_text(series.directory / SERIES_FILE, series_yaml(changed))
 
 It is an ``flock`` on the series directory itself: no lock file is left in the
-data, and the lock survives the rename by which :mod:`patchkit.atomic` replaces
+data, and the lock survives the rename by which :mod:`patchkit.util.atomic` replaces
 ``series.yaml`` (a lock on that file would not). It dies with its process, so a
 killed run never blocks the next one. A process that already holds the lock
 may take it again (nested ``with``), so a helper that locks can be called from

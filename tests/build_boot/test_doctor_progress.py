@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from patchkit import doctor
 from patchkit.errors import MissingToolError
-from patchkit.progress import Progress
+from patchkit.util import tools
+from patchkit.util.progress import Progress
 from tests.helpers import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,16 +29,16 @@ def _path_with(tmp_path: Path, *programs: str) -> str:
 
 def test_missing_programs_give_one_apt_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", _path_with(tmp_path, "git", "make"))
-    checks = doctor.check()
+    checks = tools.check()
     missing = {c.need.what for c in checks if c.found is None}
     assert {"gcc", "flex", "qemu-system-x86_64", "static busybox"} <= missing
     assert "git" not in missing and "make" not in missing
-    command = doctor.apt_command(checks)
+    command = tools.apt_command(checks)
     assert command is not None
     assert "qemu-system-x86" in command.split() and "busybox-static" in command.split()
     assert "ccache" not in command.split()  # optional
     with pytest.raises(MissingToolError) as caught:
-        doctor.require(doctor.BOOT)
+        tools.require(tools.BOOT)
     assert caught.value.message == "missing: qemu-system-x86_64, static busybox"
     assert caught.value.packages == ("busybox-static", "qemu-system-x86")
 

@@ -37,7 +37,7 @@ def test_kconfig_changes_are_recognised_by_file_name() -> None:
 
 
 def test_defined_symbols_reads_the_kconfig_files_of_a_commit(small_tree: GitTree) -> None:
-    from patchkit.gitrepo import KernelTree
+    from patchkit.tree.repo import KernelTree
 
     kconfig_text = "config X86\n\tdef_bool y\n\nmenuconfig INTEL_TDX_GUEST\n\tbool\n"
     small_tree.commit("kconfig", {"arch/x86/Kconfig": kconfig_text})

@@ -20,16 +20,16 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.applied import require_record
-from patchkit.applying import apply_series
+from patchkit.apply.engine import apply_series
+from patchkit.apply.record import require_record
+from patchkit.apply.states import series_states
 from patchkit.boot import initramfs, qemu
-from patchkit.commands.build import finish
+from patchkit.cli.commands.build import finish
 from patchkit.errors import BuildError, DataError
-from patchkit.gitrepo import KernelTree
 from patchkit.kbuild.walk import build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
-from patchkit.states import series_states
+from patchkit.tree.repo import KernelTree
 from tests.helpers import PINNED_ENV, clone_real_tree, patchkit_argv, process_env, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]

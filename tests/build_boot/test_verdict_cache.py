@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.applied import require_record
-from patchkit.applying import apply_series
-from patchkit.gitrepo import KernelTree
+from patchkit.apply.engine import apply_series
+from patchkit.apply.record import require_record
 from patchkit.kbuild.walk import BuildReport, build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from patchkit.series.model import Series
-from patchkit.verdicts import VerdictCache, make_key
+from patchkit.tree.repo import KernelTree
+from patchkit.util.store import VerdictCache, make_key
 from tests.helpers import GitTree, fake_kernel_files, small_series_data, write_series
 
 # Each build records what it built, so the tests see which builds really ran.

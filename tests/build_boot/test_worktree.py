@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from patchkit.errors import TreeError
-from patchkit.gitrepo import KernelTree
 from patchkit.kbuild.worktree import WorkTree
+from patchkit.tree.repo import KernelTree
 from tests.helpers import GitTree
 
 

@@ -12,9 +12,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit.applied import AppliedPatch, AppliedSeries
-from patchkit.gitrepo import KernelTree
+from patchkit.apply.record import AppliedPatch, AppliedSeries
 from patchkit.series.model import Base, Patch, Person, Series
+from patchkit.tree.repo import KernelTree
 from tests.helpers import GitTree
 
 VCPU_REGS_H = """#ifndef _ASM_X86_KVM_VCPU_REGS_H

@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
-from patchkit.applied import require_record
-from patchkit.gitrepo import KernelTree
-from patchkit.lint import LintReport, lint_series
+from patchkit.apply.record import require_record
+from patchkit.apply.states import mailed_states
+from patchkit.lint.engine import lint_series
+from patchkit.lint.model import LintReport
 from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
-from patchkit.states import mailed_states
+from patchkit.tree.repo import KernelTree
 from tests.conftest import REPO_ROOT
 from tests.helpers import clone_real_tree, run_cli
 

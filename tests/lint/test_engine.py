@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchkit.lint import Finding, LintReport, lint_series
+from patchkit.lint.engine import lint_series
+from patchkit.lint.model import Finding, LintReport
 from patchkit.series.load import load_series
 from patchkit.series.model import Suppression
 from tests.lint import synthetic
@@ -339,8 +340,8 @@ def test_a_defect_reachable_only_from_a_later_patch_names_both_patches(tmp_path:
 
 def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Path) -> None:
     """Class 7 of issue 12: a lying grouping comment is an error; verify's lint stage takes --fail-on."""
-    from patchkit.stages import LintPlan
-    from patchkit.stages import lint_stage as verify_lint
+    from patchkit.verify.stages import LintPlan
+    from patchkit.verify.stages import lint_stage as verify_lint
 
     broken = _mutate(
         PATCH2, "arch/x86/include/asm/tdx.h", "\t/* callee-saved */\n\tu64 r12;\n", "\tu64 r12;\n\t/* callee-saved */\n"

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from patchkit.lint import lint_series
 from patchkit.lint.cache import lint_key
+from patchkit.lint.engine import lint_series
 from patchkit.lint.output import render
-from patchkit.verdicts import VerdictCache
+from patchkit.util.store import VerdictCache
 from tests.lint.synthetic import PATCH1, PATCH2, PATCH3, Built, build
 
 

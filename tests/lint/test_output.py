@@ -8,8 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from patchkit.lint import Finding, LintReport
-from patchkit.lint.model import SuppressionNote
+from patchkit.lint.model import Finding, LintReport, SuppressionNote
 from patchkit.lint.output import render, to_github, to_sarif
 from tests.conftest import REPO_ROOT
 from tests.helpers import GitTree, make_small_series, run_cli

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from patchkit.applied import AppliedPatch, AppliedSeries, require_record
-from patchkit.gitrepo import KernelTree
-from patchkit.lint import LintReport, lint_series
+from patchkit.apply.record import AppliedPatch, AppliedSeries, require_record
+from patchkit.lint.engine import lint_series
+from patchkit.lint.model import LintReport
 from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
 from patchkit.series.model import Base, Patch, Person, Series
+from patchkit.tree.repo import KernelTree
 from tests.conftest import REPO_ROOT
 from tests.helpers import run_cli
 

@@ -576,7 +576,7 @@ TREE_CASES = [
     Case(
         "symlink-in-the-base-tree",
         4,
-        # refused by the tree grafting (patchkit/grafting.py) before git would say "beyond a symbolic link"
+        # refused by the tree grafting (patchkit/apply/grafting.py) before git would say "beyond a symbolic link"
         r"arch/link: a file and a directory of the same name; the series cannot place it",
         _symlink_in_base,
     ),

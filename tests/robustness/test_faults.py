@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchkit.recovery import INTENT_FILE
+from patchkit.apply.recovery import INTENT_FILE
 from tests.helpers import (
     DIFF_README,
     GitTree,

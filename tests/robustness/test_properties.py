@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from patchkit.errors import PatchkitError
-from patchkit.mbox import read_mbox
+from patchkit.mail.mbox import read_mbox
 from patchkit.series.diffcheck import DiffSummary, SeriesPaths, check_diff
 from patchkit.series.load import SERIES_FILE, load_series
 from tests.helpers import DIFF_NEW_FILE, DIFF_README
@@ -239,7 +239,7 @@ def _read_only_patchkit_errors(path: Path, raw: bytes) -> None:
         assert int(error.exit_code) == 3
 
 
-# Inputs that once let a Python exception escape patchkit/mbox.py, kept as fixed examples.
+# Inputs that once let a Python exception escape patchkit/mail/mbox.py, kept as fixed examples.
 MBOX_WITH_BOM_IN_FROM_LINE = (MBOX[:5] + "\ufeff" + MBOX[5:]).encode()
 MBOX_WITH_LATIN1_BYTE_IN_DATE = MBOX[:121] + "\x80" + MBOX[121:]
 MBOX_WITH_NUL_IN_CHARSET = MBOX.replace("charset=UTF-8", "charset=UTF\x00-8")

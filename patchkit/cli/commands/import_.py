@@ -1,0 +1,88 @@
+"""import: turn a branch or a mailbox into series data (into an existing series, only what changed)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from patchkit.cli.requests import ImportRequest
+from patchkit.errors import UsageError
+from patchkit.mail.importer import import_mbox, import_range
+from patchkit.mail.trailers import collect
+from patchkit.series.dump import series_yaml
+from patchkit.series.load import SERIES_FILE, load_series
+from patchkit.series.model import Base
+from patchkit.tree import basetree, debian
+from patchkit.tree.repo import KernelTree
+from patchkit.util import atomic
+
+
+def run(request: ImportRequest) -> int:
+    series_dir = request.series_dir
+    if (request.rev_range is None) == (request.mbox is None):
+        raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
+    if request.name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", request.name):
+        raise UsageError(
+            f"--name {request.name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
+            "series/NAME and branch patchkit/NAME/vN)"
+        )
+    if series_dir is None:
+        if request.name is None:
+            raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
+        series_dir = Path("series") / request.name
+    if request.rev_range is not None:
+        tree = KernelTree(request.tree or _default_tree_for(series_dir, request.package))
+        recorded = basetree.recorded_package(tree)
+        package_version = recorded[1] if recorded is not None and recorded[0] == request.package else ""
+        imported_range = import_range(
+            tree, request.rev_range, series_dir, name=request.name, package=request.package,
+            overlay_tip=request.overlay_tip, package_version=package_version,
+        )  # fmt: skip
+        series, notes = imported_range.series, imported_range.notes
+    else:
+        assert request.mbox is not None
+        mbox_base = None
+        if request.tree is not None:
+            tree = KernelTree(request.tree)
+            rev = request.base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
+            tree_hash = tree.tree_of(rev)
+            if tree_hash is None:
+                raise UsageError(f"{tree.path}: no commit '{rev}'")
+            version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
+            mbox_base = Base(request.package, version, tree_hash)
+        imported = import_mbox(request.mbox, series_dir, name=request.name, base=mbox_base)
+        series, notes = imported.series, imported.notes
+        if imported.other_revisions:
+            others = ", ".join(f"v{r}" for r in imported.other_revisions)
+            click.echo(f"{request.mbox}: also holds {others}; imported the newest, v{series.revision}")
+        if imported.replies:
+            # Replies in the same mailbox: their review trailers, matched as 'patchkit trailers' does.
+            outcome = collect(load_series(series.directory), request.mbox)
+            for line in outcome.added:
+                click.echo(f"trailer added: {line}")
+            for line in outcome.skipped:
+                click.echo(f"trailer skipped: {line}")
+            if outcome.added:
+                atomic.write_text(series.directory / SERIES_FILE, series_yaml(outcome.series))
+                series = outcome.series
+    for note in notes:
+        click.echo(note)
+    overlays = len(series.overlay_patches)
+    extra = f" and {overlays} overlay" if overlays else ""
+    what = f"{len(series.mailed_patches)} patches{extra}"
+    click.echo(f"{series.directory}: {what} written (series {series.name} v{series.revision})")
+    return 0
+
+
+def _default_tree_for(series_dir: Path, package: str) -> Path:
+    """Without --tree: the default tree of the series' base (else the installed package), once it is prepared."""
+    version = debian.installed_version(package)
+    if (series_dir / SERIES_FILE).is_file():
+        base = load_series(series_dir, check_files=False).base
+        package, version = base.package, base.package_version or debian.installed_version(base.package)
+    path = basetree.tree_path(package, version or "?")
+    if version is None or not (path / ".git").is_dir():
+        raise UsageError(f"no --tree given and the default tree {path} is not prepared ('patchkit tree prepare')")
+    return path

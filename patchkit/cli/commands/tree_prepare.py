@@ -1,0 +1,32 @@
+"""tree prepare: make the default tree of the series' exact base (or of a package version)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from patchkit.cli.requests import TreePrepareRequest
+from patchkit.errors import UsageError
+from patchkit.series.load import find_series, load_series
+from patchkit.tree import basetree
+from patchkit.util.progress import Progress
+
+
+def run(request: TreePrepareRequest) -> int:
+    started = time.monotonic()
+    with Progress() as progress:
+        if request.package is None:
+            if request.package_version is not None:
+                raise UsageError("--version goes with --package (a series names its own base)")
+            series = load_series(find_series(Path.cwd(), request.series), check_files=False)
+            prepared = basetree.prepare_base(series, progress)
+        else:
+            prepared = basetree.prepare(request.package, request.package_version, progress=progress)
+    verb = "prepared" if prepared.created else "already prepared"
+    click.echo(
+        f"{prepared.path}: {verb} ({prepared.package} {prepared.package_version}, kernel {prepared.version}, "
+        f"base {prepared.base_commit[:12]}, tree {prepared.base_tree[:12]}) in {time.monotonic() - started:.1f}s"
+    )
+    return 0

@@ -1,0 +1,145 @@
+"""``patchkit diff``: what changed between two revisions of a series, as ``git range-diff`` shows it.
+
+A revision is the current data or one ``revise`` recorded (its snapshot in
+``history/vN/``). Each is re-made as commits the way ``format`` re-makes vN-1
+for its range-diff, on the base its data names, so no old branch is needed.
+Every object this writes goes to a temporary object directory that reads the
+tree's objects through alternates: the tree and its repository are left
+exactly as they were.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from patchkit.apply.engine import make_commits
+from patchkit.apply.record import read_record
+from patchkit.errors import DataError, PatchkitError, TreeError, UsageError
+from patchkit.series.load import SERIES_FILE, load_series
+from patchkit.series.model import Series
+from patchkit.tree import basetree
+from patchkit.tree.repo import KernelTree
+
+_REVISION = re.compile(r"^[vV]?(?P<number>[1-9][0-9]{0,5})$")
+# The base commit made when the tree has none with the revision's base tree (same tree, same commit id).
+_BASE_IDENTITY = {
+    "GIT_AUTHOR_NAME": "patchkit",
+    "GIT_AUTHOR_EMAIL": "patchkit@localhost",
+    "GIT_AUTHOR_DATE": "@0 +0000",
+    "GIT_COMMITTER_NAME": "patchkit",
+    "GIT_COMMITTER_EMAIL": "patchkit@localhost",
+    "GIT_COMMITTER_DATE": "@0 +0000",
+}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One side of the range-diff: a revision's data and where it came from."""
+
+    number: int
+    where: str  # "history/v1", "the current data"
+    series: Series
+
+    @property
+    def label(self) -> str:
+        return f"v{self.number} ({self.where})"
+
+
+@dataclass(frozen=True)
+class RangeDiff:
+    old: Revision
+    new: Revision
+    text: str  # git range-diff's output
+
+
+def parse_revision(text: str) -> int:
+    """``v2`` (or ``2``) -> 2."""
+    match = _REVISION.match(text.strip())
+    if match is None:
+        raise UsageError(f"{text!r}: not a revision (write it as v1, v2, ...)")
+    return int(match["number"])
+
+
+def known_revisions(series: Series) -> list[str]:
+    """What ``diff`` can compare: every revision ``revise`` recorded with its snapshot, then the current data."""
+    recorded = [f"v{r.revision}" for r in series.history if r.snapshot and r.revision != series.revision]
+    return [*recorded, f"v{series.revision}"]
+
+
+def revision_of(series: Series, number: int) -> Revision:
+    """Revision ``number`` of ``series``: the current data, or the snapshot ``revise`` recorded for it."""
+    if number == series.revision:
+        return Revision(number, "the current data", series)
+    where = series.directory / SERIES_FILE
+    record = series.revision_record(number)
+    if record is None:
+        raise UsageError(
+            f"series {series.name} has no revision v{number} ({where} records {', '.join(known_revisions(series))})"
+        )
+    if not record.snapshot:
+        raise DataError(
+            f"{where}:{series.line('history')}: history v{number} has no snapshot of its patches "
+            "(only 'patchkit revise' keeps one): nothing to compare"
+        )
+    try:
+        snapshot = load_series(series.directory / record.snapshot)
+    except PatchkitError as exc:
+        raise DataError(f"{where}: history v{number}: snapshot unusable: {exc}") from exc
+    if not snapshot.mailed_patches:
+        raise DataError(f"{series.directory / record.snapshot / SERIES_FILE}: v{number} has no patches")
+    return Revision(number, record.snapshot, snapshot)
+
+
+@contextmanager
+def _scratch_objects(tree: KernelTree, revisions: list[Revision]) -> Iterator[dict[str, str]]:
+    """git environment that writes new objects to a temporary directory and reads the tree's objects, plus
+    those of the prepared default tree of each revision's base (a revision from before 'patchkit rebase')."""
+    readers = [tree.common_dir / "objects"]
+    for revision in revisions:
+        base = revision.series.base
+        prepared = basetree.tree_path(base.package, base.package_version) / ".git" / "objects"
+        if base.package_version and prepared.is_dir() and prepared not in readers:
+            readers.append(prepared)
+    with tempfile.TemporaryDirectory(prefix="patchkit-diff-") as scratch:
+        yield {"GIT_OBJECT_DIRECTORY": scratch, "GIT_ALTERNATE_OBJECT_DIRECTORIES": ":".join(map(str, readers))}
+
+
+def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
+    """A commit holding the revision's base tree: the tree's own (patchkit-base, the applied base), else made."""
+    wanted = revision.series.base.tree
+    record = read_record(tree, revision.series.name)
+    for candidate in ("refs/tags/patchkit-base", record.base if record is not None else None):
+        if candidate is not None and tree.tree_of(candidate) == wanted:
+            commit = tree.rev_parse(f"{candidate}^{{commit}}")
+            if commit is not None:
+                return commit
+    if tree.run_git(["cat-file", "-e", f"{wanted}^{{tree}}"], env=env).returncode != 0:
+        base = revision.series.base
+        version = f" --version {base.package_version}" if base.package_version else ""
+        raise TreeError(
+            f"{tree.path}: {revision.label} is based on {base.describe()} (tree {wanted[:12]}), which neither this "
+            f"tree nor a prepared default tree holds; prepare it ('patchkit tree prepare --package {base.package}"
+            f"{version}') or pass --tree with a checkout of that base"
+        )
+    return tree.git("commit-tree", wanted, "-m", "base", env={**env, **_BASE_IDENTITY}).strip()
+
+
+def _remade(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
+    """``BASE..TIP`` of the revision's mailed patches, re-made as commits (overlays are never compared)."""
+    series = revision.series
+    base = _base_commit(tree, revision, env)
+    commits = make_commits(tree, series, base, series.mailed_patches, object_env=env)
+    return f"{base}..{commits[-1].commit}"
+
+
+def range_diff(tree: KernelTree, series: Series, old: int, new: int, *, color: bool = False) -> RangeDiff:
+    """``git range-diff`` between revisions ``old`` and ``new`` of ``series``, changing nothing in ``tree``."""
+    before, after = revision_of(series, old), revision_of(series, new)
+    with _scratch_objects(tree, [before, after]) as env:
+        ranges = [_remade(tree, before, env), _remade(tree, after, env)]
+        text = tree.git("range-diff", "--color=always" if color else "--no-color", *ranges, env=env)
+    return RangeDiff(before, after, text)

@@ -1,0 +1,171 @@
+"""Verdicts cached by content: a build, a boot or a lint run is not repeated for inputs already judged.
+
+A key is the SHA-256 of everything that decides the outcome (a state's git tree
+hash, the fragment's text, the compiler's version, the image's hash, ...), so a
+hit can only come from identical inputs. Entries live in
+``$XDG_CACHE_HOME/patchkit/verdicts/`` as JSON files written atomically, each
+carrying the hash of its own payload: a truncated or edited entry is reported
+and ignored, never trusted. Writers take a lock; the cache is kept under a
+size bound by dropping the least recently used entries. Images kept for
+re-boots (``images/``) are stored by their own hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from patchkit.util import atomic, locking, paths
+
+# Bump when what a verdict means changes (a new check in a build or a boot), so old verdicts stop matching.
+FORMAT = 1
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def make_key(kind: str, **parts: Any) -> str:
+    """The content address of one verdict: what was judged and everything the outcome depends on."""
+    text = json.dumps({"kind": kind, "format": FORMAT, **parts}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    key: str
+    kind: str  # "build", "boot", "lint"
+    data: dict[str, Any]
+    computed_at: str  # ISO 8601 UTC
+    where: str  # the results directory of the run that computed it
+
+    def provenance(self) -> str:
+        return f"cached from {self.computed_at} ({self.where})"
+
+
+class VerdictCache:
+    """Lookups and stores of verdicts; ``enabled=False`` (``--fresh``) stores but never answers."""
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        enabled: bool = True,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.root = root or paths.cache_root() / "verdicts"
+        self.enabled = enabled
+        self.max_bytes = max_bytes
+        self.warn = warn or (lambda text: None)
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Verdict | None:
+        if not self.enabled:
+            return None
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self.warn(f"verdict cache: {path}: unreadable ({exc.strerror}); ignored")
+            return None
+        verdict = _decode(key, raw)
+        if verdict is None:
+            self.warn(f"verdict cache: {path}: corrupt or truncated; ignored (it will be replaced)")
+            return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # least recently used goes first when the cache is pruned
+        return verdict
+
+    def put(self, key: str, kind: str, data: dict[str, Any], where: Path | str) -> Verdict:
+        verdict = Verdict(key, kind, data, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), str(where))
+        payload = {"key": key, "kind": kind, "data": data, "computed_at": verdict.computed_at, "where": verdict.where}
+        body = json.dumps(payload, sort_keys=True)
+        text = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "verdict": payload}, sort_keys=True)
+        with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
+            atomic.write_text(self._path(key), text + "\n")
+            self._prune()
+        return verdict
+
+    def keep_image(self, image: Path) -> str:
+        """Store a copy of a built kernel image by its hash (for boots of cached builds); return the hash."""
+        digest = sha256_file(image)
+        target = self.root / "images" / digest
+        if not target.is_file():
+            with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
+                atomic.write_bytes(target, image.read_bytes())
+        return digest
+
+    def image(self, digest: str) -> Path | None:
+        target = self.root / "images" / digest
+        if target.is_file() and sha256_file(target) == digest:
+            with contextlib.suppress(OSError):
+                os.utime(target)
+            return target
+        return None
+
+    def info(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        size = 0
+        for path in self._files():
+            size += path.stat().st_size
+            kind = "image" if path.parent.name == "images" else _kind_of(path)
+            counts[kind] = counts.get(kind, 0) + 1
+        return {"root": str(self.root), "bytes": size, "max_bytes": self.max_bytes, "entries": counts}
+
+    def clear(self) -> int:
+        files = list(self._files())
+        with locking.exclusive(self.root / ".lock", "clearing the verdict cache", self.warn):
+            for path in files:
+                path.unlink(missing_ok=True)
+        return len(files)
+
+    def _files(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return [p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+    def _prune(self) -> None:
+        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self._files()]
+        total = sum(size for _, size, _ in files)
+        for _, size, path in sorted(files):
+            if total <= self.max_bytes:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+
+
+def _decode(key: str, raw: bytes) -> Verdict | None:
+    try:
+        outer = json.loads(raw)
+        payload = outer["verdict"]
+        body = json.dumps(payload, sort_keys=True)
+        if hashlib.sha256(body.encode()).hexdigest() != outer["sha256"] or payload["key"] != key:
+            return None
+        return Verdict(key, payload["kind"], payload["data"], payload["computed_at"], payload["where"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _kind_of(path: Path) -> str:
+    try:
+        kind = json.loads(path.read_bytes())["verdict"]["kind"]
+        return str(kind)
+    except (OSError, ValueError, KeyError, TypeError):
+        return "corrupt"
