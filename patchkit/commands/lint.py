@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from patchkit import atomic
-from patchkit.applied import require_record
+from patchkit.applied import require_record, to_match_the_data
 from patchkit.ci.locate import Locator
 from patchkit.errors import ExitCode, TreeError
 from patchkit.lint import lint_series
@@ -25,7 +25,7 @@ def run(request: LintRequest) -> int:
     if tip != record.tip or [p.subject for p in series.mailed_patches] != [p.subject for p in record.patches]:
         raise TreeError(
             f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
-            "run 'patchkit apply --force' first"
+            f"{to_match_the_data(tree, record, series.directory)}"
         )
     cache = VerdictCache(enabled=not request.fresh, warn=lambda text: click.echo(text, err=True))
     report = lint_series(tree, series, record, checkpatch=request.checkpatch, cache=cache)

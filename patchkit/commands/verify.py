@@ -17,7 +17,8 @@ from pathlib import Path
 
 import click
 
-from patchkit import atomic, doctor, verify_report, verifying
+from patchkit import atomic, doctor, prerequisites, verify_report, verifying
+from patchkit.applied import read_record, to_match_the_data
 from patchkit.ci import build_findings as build_sarif
 from patchkit.ci import github
 from patchkit.ci.locate import Locator
@@ -53,9 +54,14 @@ def run(request: VerifyRequest) -> int:
     )
     record = applied.record
     if record is None:
-        click.echo("lint, build and boot skipped: the branch does not match the data (run 'patchkit apply --force')")
+        advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
+        click.echo(f"lint, build and boot skipped: the branch does not match the data; {advice}")
         return finish(result)  # exit 1: a branch that does not match the data is a finding
 
+    result.depends = prerequisites.check(tree, series, record.base)
+    summary = verify_report.depends_summary(result.report())
+    if summary is not None:
+        click.echo(f"depends: {summary}")
     result.states = applied.states
     planned = verifying.plan(request, result.states, configs)
     result.scope = planned.scope
