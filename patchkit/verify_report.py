@@ -11,8 +11,8 @@ The keys used here (besides ``series``, ``revision``, ``branch``, ``lint``, ``bu
     "scope":   {"lint": true, "build": true, "boot": true,       # what this run covered
                 "configs": ["guest"], "states": [0, 11], "keep_going": false}
     "lint_summary": {"ran": true, "failed": false, "summary": "...", "per_patch": {"3": "1 error"}}
-    "depends": [{"dependency": "20260101-x-0123456789ab v2", "change_id": "...", "revision": 2,  # depends:
-                 "status": "present", "failed": false, "detail": "..."}]   # (patchkit.prerequisites)
+    "depends": [{"dependency": "20260101-x-0123456789ab v2", "change_id": "...", "revision": 2,
+                 "status": "present", "failed": false, "detail": "..."}]  # patchkit.prerequisites
     "verdict": "passed", "exit_code": 0
 """
 

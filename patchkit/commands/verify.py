@@ -1,7 +1,8 @@
 """verify: data, branch, lint, build and boot in one run, one summary table, one exit code.
 
 Exit code: 5 when a build failed, else 6 when a boot failed, else 1 when the
-branch does not match the data or lint found errors, else 0. Invalid data
+branch does not match the data, lint found errors or a ``depends:`` prerequisite
+is not below the base (:mod:`patchkit.prerequisites`), else 0. Invalid data
 stops at once with 3 (raised while loading).
 
 ``--config NAME`` and ``--states A..B`` make a partial run (one job of a CI matrix); its report.json
