@@ -18,6 +18,7 @@ from patchkit.cli.requests import VerifyRequest
 from patchkit.errors import UsageError
 from patchkit.series.model import KconfigSpec
 from patchkit.verify import report as verify_report
+from patchkit.verify.prerequisites import DependencyCheck
 from patchkit.verify.stages import BootPlan, BuildPlan, LintOutcome, LintPlan, StagesResult
 
 LINT_SKIPPED = LintOutcome(False, "skipped (--no-lint)")
@@ -83,6 +84,7 @@ class VerifyResult:
     states: list[State] = field(default_factory=list)  # empty when the branch does not match the data
     scope: Scope | None = None  # None: nothing ran (the branch does not match the data)
     stages: StagesResult | None = None
+    depends: list[DependencyCheck] | None = None  # None: not checked (the branch does not match the data)
 
     def report(self) -> dict[str, Any]:
         """The report.json data (without the verdict, which :func:`verdict` adds)."""
@@ -93,6 +95,8 @@ class VerifyResult:
             "branch": {"name": self.branch.branch, "matches": self.branch.matches, "detail": self.branch.detail},
             "configs": [{"name": name, "boot": boots} for name, boots in self.configs],
         }
+        if self.depends is not None:
+            report["depends"] = [check.to_json_data() for check in self.depends]
         if self.scope is None or self.stages is None:
             return report
         report["states"] = [s.to_json_data() for s in self.states]

@@ -11,6 +11,8 @@ The keys used here (besides ``series``, ``revision``, ``branch``, ``lint``, ``bu
     "scope":   {"lint": true, "build": true, "boot": true,       # what this run covered
                 "configs": ["guest"], "states": [0, 11], "keep_going": false}
     "lint_summary": {"ran": true, "failed": false, "summary": "...", "per_patch": {"3": "1 error"}}
+    "depends": [{"dependency": "20260101-x-0123456789ab v2", "change_id": "...", "revision": 2,
+                 "status": "present", "failed": false, "detail": "..."}]  # patchkit.prerequisites
     "verdict": "passed", "exit_code": 0
 """
 
@@ -143,6 +145,9 @@ def markdown(report: Report, title: str | None = None) -> str:
     lint = report.get("lint_summary") or {}
     if lint.get("ran"):
         out += [f"lint: {_md_cell(str(lint.get('summary', '')))}", ""]
+    dependencies = depends_summary(report)
+    if dependencies is not None:
+        out += [f"depends: {_md_cell(dependencies)}", ""]
     return "\n".join(out) + "\n"
 
 
@@ -166,8 +171,18 @@ def first_boot_failure(report: Report) -> dict[str, Any] | None:
     return min(failed, key=_order_key(report, built_configs(report))) if failed else None
 
 
+def depends_summary(report: Report) -> str | None:
+    """The ``depends:`` line: FAILED, cannot check or ok, then each dependency's finding (None: none declared)."""
+    checks: list[dict[str, Any]] = report.get("depends") or []
+    if not checks:
+        return None
+    failed = any(c.get("failed") for c in checks)
+    head = "FAILED" if failed else "ok" if all(c.get("status") == "present" for c in checks) else "cannot check"
+    return f"{head} (" + "; ".join(f"{c.get('dependency', '?')}: {c.get('detail', '')}" for c in checks) + ")"
+
+
 def verdict(report: Report) -> tuple[int, str]:
-    """The exit code and the one-line verdict: 5 build, else 6 boot, else 1 branch or lint, else 0."""
+    """The exit code and the one-line verdict: 5 build, else 6 boot, else 1 branch, lint or depends, else 0."""
     branch = report.get("branch") or {}
     if not branch.get("matches", False):
         return int(ExitCode.FINDINGS), "FAILED (branch)"
@@ -180,6 +195,9 @@ def verdict(report: Report) -> tuple[int, str]:
     lint = report.get("lint_summary") or {}
     if lint.get("failed"):
         return int(ExitCode.FINDINGS), f"FAILED: lint ({lint.get('summary', '')})"
+    missing = next((c for c in report.get("depends") or [] if c.get("failed")), None)
+    if missing is not None:
+        return int(ExitCode.FINDINGS), f"FAILED: depends ({missing.get('dependency')}: {missing.get('detail')})"
     return int(ExitCode.OK), "passed"
 
 
@@ -312,6 +330,8 @@ def merge(reports: list[tuple[str, Report]]) -> Report:
     }
     if lint_report is not None and "lint" in lint_report:
         merged["lint"] = lint_report["lint"]
+    if "depends" in first:
+        merged["depends"] = first["depends"]  # every part checks the same data against the same base
     if configs_built:
         merged["build"] = {"ccache": ccache, "configs": order,
                            "results": [v for _, v in sorted(builds.items(), key=state_key)]}  # fmt: skip

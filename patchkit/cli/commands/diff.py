@@ -6,10 +6,10 @@ import sys
 
 import click
 
+from patchkit.apply.revisions import parse_revision, range_diff
 from patchkit.cli.requests import DiffRequest
 from patchkit.cli.target import open_series, open_tree
 from patchkit.errors import UsageError
-from patchkit.mail.rangediff import parse_revision, range_diff
 
 
 def run(request: DiffRequest) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from patchkit.apply.record import require_record
+from patchkit.apply.record import require_record, to_match_the_data
 from patchkit.cli.requests import LintRequest
 from patchkit.cli.target import open_target
 from patchkit.errors import ExitCode, TreeError
@@ -25,7 +25,7 @@ def run(request: LintRequest) -> int:
     if tip != record.tip or [p.subject for p in series.mailed_patches] != [p.subject for p in record.patches]:
         raise TreeError(
             f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
-            "run 'patchkit apply --force' first"
+            f"{to_match_the_data(tree, record, series.directory)}"
         )
     cache = VerdictCache(enabled=not request.fresh, warn=lambda text: click.echo(text, err=True))
     report = lint_series(tree, series, record, checkpatch=request.checkpatch, cache=cache)

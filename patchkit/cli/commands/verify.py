@@ -1,7 +1,8 @@
 """verify: data, branch, lint, build and boot in one run, one summary table, one exit code.
 
 Exit code: 5 when a build failed, else 6 when a boot failed, else 1 when the
-branch does not match the data or lint found errors, else 0. Invalid data
+branch does not match the data, lint found errors or a ``depends:`` prerequisite
+is not below the base (:mod:`patchkit.verify.prerequisites`), else 0. Invalid data
 stops at once with 3 (raised while loading).
 
 ``--config NAME`` and ``--states A..B`` make a partial run (one job of a CI matrix); its report.json
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import click
 
+from patchkit.apply.record import read_record, to_match_the_data
 from patchkit.apply.states import check_applied
 from patchkit.cli.commands import verdict_exit
 from patchkit.cli.requests import VerifyRequest
@@ -28,6 +30,7 @@ from patchkit.series.model import Series
 from patchkit.util import atomic, tools
 from patchkit.verify import build_findings as build_sarif
 from patchkit.verify import plan as verifying
+from patchkit.verify import prerequisites
 from patchkit.verify import report as verify_report
 from patchkit.verify.plan import VerifyResult
 from patchkit.verify.record import record_verify, verdicts_of
@@ -55,9 +58,14 @@ def run(request: VerifyRequest) -> int:
     )
     record = applied.record
     if record is None:
-        click.echo("lint, build and boot skipped: the branch does not match the data (run 'patchkit apply --force')")
+        advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
+        click.echo(f"lint, build and boot skipped: the branch does not match the data; {advice}")
         return finish(result)  # exit 1: a branch that does not match the data is a finding
 
+    result.depends = prerequisites.check(tree, series, record.base)
+    summary = verify_report.depends_summary(result.report())
+    if summary is not None:
+        click.echo(f"depends: {summary}")
     result.states = applied.states
     planned = verifying.plan(request, result.states, configs)
     result.scope = planned.scope
