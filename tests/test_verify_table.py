@@ -13,7 +13,7 @@ from patchkit.apply.states import BranchState, State
 from patchkit.boot.qemu import AccelChoice, BootResult
 from patchkit.boot.run import BootReport
 from patchkit.cli.commands import verdict_exit, verify
-from patchkit.cli.requests import VerifyRequest
+from patchkit.cli.options import VerifyOptions
 from patchkit.errors import BootError, BuildError, ExitCode
 from patchkit.kbuild.walk import BuildReport, StateBuild
 from patchkit.series.load import load_series
@@ -168,7 +168,7 @@ def _fake_kernel_series(root: Path, recipe: str) -> tuple[KernelTree, Path]:
 
 def test_verify_runs_the_stages_then_shows_cached_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tree, directory = _fake_kernel_series(tmp_path, BUILT)
-    request = VerifyRequest(series=str(directory), tree=tree.path, lint=False, boot=False)
+    request = VerifyOptions(series=str(directory), tree=tree.path, lint=False, boot=False)
     assert verify.run(replace(request, results_dir=tmp_path / "first")) == 0
     first = capsys.readouterr().out
     assert "patch 2  -     ok           x86/virt: Add a Makefile" in first and "verify: passed" in first
@@ -180,7 +180,7 @@ def test_verify_of_a_state_that_does_not_build_raises_exit_5_after_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tree, directory = _fake_kernel_series(tmp_path, BROKEN)
-    request = VerifyRequest(series=str(directory), tree=tree.path, lint=False, boot=False, results_dir=tmp_path / "r")
+    request = VerifyOptions(series=str(directory), tree=tree.path, lint=False, boot=False, results_dir=tmp_path / "r")
     with pytest.raises(BuildError) as caught:
         verify.run(request)
     assert caught.value.exit_code == 5
@@ -193,14 +193,14 @@ def test_verify_of_a_state_that_does_not_build_raises_exit_5_after_the_table(
 def test_the_plan_of_a_range_builds_the_state_before_it_and_boots_only_at_the_end() -> None:
     states = [*STATES, State(3, "overlay", "o" * 40, "test: Probe")]
     configs = [KconfigSpec("guest", "guest.config")]
-    whole = plan(VerifyRequest(), states, configs)
+    whole = plan(VerifyOptions(), states, configs)
     assert whole.build is not None and [s.label for s in whole.build.states] == [s.label for s in states]
     assert whole.boot is not None and whole.boot.states == {3} and whole.lint is not None
-    tail = plan(VerifyRequest(states_range="2..overlay", lint=False), states, configs)
+    tail = plan(VerifyOptions(states_range="2..overlay", lint=False), states, configs)
     assert tail.build is not None and [s.label for s in tail.build.states] == ["patch 1", "patch 2", "overlay"]
     assert tail.scope.states == (2, 3) and tail.lint is None
-    head = plan(VerifyRequest(states_range="base..1"), states, configs)
+    head = plan(VerifyOptions(states_range="base..1"), states, configs)
     assert head.build is not None and [s.index for s in head.build.states] == [0, 1]
     assert head.boot is not None and head.boot.states == frozenset()  # the end is not in this part
-    lint_only = plan(VerifyRequest(build=False), states, configs)
+    lint_only = plan(VerifyOptions(build=False), states, configs)
     assert (lint_only.build, lint_only.boot, lint_only.scope.boot) == (None, None, False)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.apply.states import OVERLAY, BranchState, State
-from patchkit.cli.requests import VerifyRequest
+from patchkit.cli.options import VerifyOptions
 from patchkit.errors import UsageError
 from patchkit.series.model import KconfigSpec
 from patchkit.verify import report as verify_report
@@ -50,7 +50,7 @@ class VerifyPlan:
     boot: BootPlan | None
 
 
-def plan(request: VerifyRequest, states: list[State], configs: list[KconfigSpec]) -> VerifyPlan:
+def plan(request: VerifyOptions, states: list[State], configs: list[KconfigSpec]) -> VerifyPlan:
     """The stages a request asks for over ``states`` (``--states A..B`` narrows the builds, not lint)."""
     end = states[-1].index
     first, last = parse_states(request.states_range, states) if request.states_range else (0, end)

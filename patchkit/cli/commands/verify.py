@@ -21,7 +21,7 @@ import click
 from patchkit.apply.record import read_record, to_match_the_data
 from patchkit.apply.states import check_applied
 from patchkit.cli.commands import verdict_exit
-from patchkit.cli.requests import VerifyRequest
+from patchkit.cli.options import VerifyOptions
 from patchkit.cli.target import open_target
 from patchkit.github import actions
 from patchkit.github.locate import Locator
@@ -38,13 +38,13 @@ from patchkit.verify.results import new_results_dir, write_report
 from patchkit.verify.stages import LintOutcome, run_stages
 
 
-def run(request: VerifyRequest) -> int:
-    target = open_target(request.series, request.tree)
+def run(options: VerifyOptions) -> int:
+    target = open_target(options.series, options.tree)
     series, tree = target.series, target.tree
-    configs = select_configs(series, request.config_names) if request.build else []
-    if request.build:
-        tools.require(tools.BUILD + (tools.BOOT if request.boot else ()))
-    results = new_results_dir(series.name, request.results_dir)
+    configs = select_configs(series, options.config_names) if options.build else []
+    if options.build:
+        tools.require(tools.BUILD + (tools.BOOT if options.boot else ()))
+    results = new_results_dir(series.name, options.results_dir)
     click.echo(f"results: {results}")
     overlays = len(series.overlay_patches)
     click.echo(
@@ -67,7 +67,7 @@ def run(request: VerifyRequest) -> int:
     if summary is not None:
         click.echo(f"depends: {summary}")
     result.states = applied.states
-    planned = verifying.plan(request, result.states, configs)
+    planned = verifying.plan(options, result.states, configs)
     result.scope = planned.scope
     if planned.lint is None:
         show_lint(verifying.LINT_SKIPPED)
@@ -85,8 +85,8 @@ def run(request: VerifyRequest) -> int:
     if planned.lint is None:
         result.stages.lint = verifying.LINT_SKIPPED
     if result.stages.build is not None:
-        span = planned.scope.states if request.states_range else None
-        build_findings(series, result.stages.build, results, span, request.source_root)
+        span = planned.scope.states if options.states_range else None
+        build_findings(series, result.stages.build, results, span, options.source_root)
 
     click.echo("")
     for line in verifying.table(result):
@@ -95,7 +95,7 @@ def run(request: VerifyRequest) -> int:
     for line in verifying.explanation(result.stages):
         click.echo(line)
     code = finish(result)
-    if not request.config_names and not request.states_range:
+    if not options.config_names and not options.states_range:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
         lint, verdicts = verdicts_of(series, result.report())
         record_verify(tree, series, record, lint=lint, configs=verdicts, passed=code == 0)
