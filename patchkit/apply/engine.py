@@ -31,8 +31,10 @@ from unidiff.patch import PatchSet
 from patchkit.apply import recovery
 from patchkit.apply.grafting import TreeGrafter, touched_paths
 from patchkit.apply.record import AppliedPatch, AppliedSeries, divergence, read_record, write_record
+from patchkit.apply.statedir import StateDir
 from patchkit.errors import ApplyError, TreeError
 from patchkit.series.model import Patch, Series
+from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import locking, proc
 from patchkit.util.signals import deferred_interrupts
@@ -154,7 +156,7 @@ def find_base(tree: KernelTree, series: Series, explicit: str | None = None) -> 
                 f"but series '{series.name}' is based on tree {wanted} ({series.base.package} {series.base.version})"
             )
         return commit
-    for rev in ("refs/tags/patchkit-base", "HEAD"):
+    for rev in (basetree.BASE_REF, "HEAD"):
         commit = tree.rev_parse(f"{rev}^{{commit}}")
         if commit is not None and tree.tree_of(commit) == wanted:
             return commit
@@ -203,10 +205,10 @@ def apply_series(
 ) -> ApplyResult:
     """Apply under the tree's apply lock, after finishing what an interrupted apply left (said via ``notify``)."""
     say = notify or (lambda text: None)
-    lock = tree.git_dir / "patchkit" / "apply.lock"
-    with locking.exclusive(lock, "applying a series to this tree", say):
+    state = StateDir(tree)
+    with locking.exclusive(state.apply_lock, "applying a series to this tree", say):
         recovery.recover(tree, say)
-        recovery.remove_stale_temporaries(tree)
+        state.remove_temporaries()
         _remove_stale_scratch()
         return _apply_locked(tree, series, force=force, base=base)
 

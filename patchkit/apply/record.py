@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from patchkit.apply.statedir import StateDir
 from patchkit.errors import TreeError
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
@@ -55,7 +56,7 @@ class AppliedSeries:
 
 
 def record_path(tree: KernelTree, series_name: str) -> Path:
-    return tree.git_dir / "patchkit" / f"{series_name}.json"
+    return StateDir(tree).apply_record(series_name)
 
 
 def write_record(tree: KernelTree, record: AppliedSeries) -> None:

@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.apply.record import AppliedSeries, write_record
+from patchkit.apply.statedir import StateDir
 from patchkit.errors import TreeError, os_problem
 from patchkit.tree.repo import KernelTree
 from patchkit.util import proc
 
-INTENT_FILE = "apply-in-progress.json"
 _WAIT_FOR_GIT = 60.0  # seconds to wait for a checkout an interrupted run left running
 _CLOCK_SLACK = 2.0  # file times and time.time() may differ a little (coarse timestamps)
 
@@ -54,7 +54,7 @@ class Intent:
 
 
 def intent_path(tree: KernelTree) -> Path:
-    return tree.git_dir / "patchkit" / INTENT_FILE
+    return StateDir(tree).intent
 
 
 def write_intent(tree: KernelTree, intent: Intent) -> None:
@@ -70,14 +70,6 @@ def write_intent(tree: KernelTree, intent: Intent) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise os_problem(path, exc) from exc
-
-
-def remove_stale_temporaries(tree: KernelTree) -> None:
-    """Half-written records and notes of applies killed while writing them (called under the apply lock)."""
-    directory = tree.git_dir / "patchkit"
-    if directory.is_dir():
-        for leftover in directory.glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
 
 
 def clear_intent(tree: KernelTree) -> None:

@@ -19,6 +19,7 @@ from patchkit import __version__
 from patchkit.cli import requests as req
 from patchkit.cli.boundary import run_guarded
 from patchkit.lint.severity import SEVERITIES as SEVERITY_NAMES
+from patchkit.tree.basetree import BASE_TAG
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEVERITIES = click.Choice(list(SEVERITY_NAMES))
@@ -162,7 +163,7 @@ def drift(**options: Any) -> int:
     "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
 )
 @tree_option
-@click.option("--base", help="With --mbox: the base commit in --tree (default: tag patchkit-base, else HEAD).")
+@click.option("--base", help=f"With --mbox: the base commit in --tree (default: tag {BASE_TAG}, else HEAD).")
 @click.option("--overlay-tip", metavar="REV", help="With --range: commits TIP..REV become test-only overlay patches.")
 @click.option(
     "--series", "series_dir", type=click.Path(path_type=Path, file_okay=False),

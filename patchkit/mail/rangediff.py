@@ -101,8 +101,11 @@ def _scratch_objects(tree: KernelTree, revisions: list[Revision]) -> Iterator[di
     readers = [tree.common_dir / "objects"]
     for revision in revisions:
         base = revision.series.base
-        prepared = basetree.tree_path(base.package, base.package_version) / ".git" / "objects"
-        if base.package_version and prepared.is_dir() and prepared not in readers:
+        if not base.package_version:
+            continue  # a default tree is looked up by its exact version only
+        default = basetree.default_tree(base.package, base.package_version)
+        prepared = default.path / ".git" / "objects"
+        if default.prepared and prepared not in readers:
             readers.append(prepared)
     with tempfile.TemporaryDirectory(prefix="patchkit-diff-") as scratch:
         yield {"GIT_OBJECT_DIRECTORY": scratch, "GIT_ALTERNATE_OBJECT_DIRECTORIES": ":".join(map(str, readers))}
@@ -112,7 +115,7 @@ def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
     """A commit holding the revision's base tree: the tree's own (patchkit-base, the applied base), else made."""
     wanted = revision.series.base.tree
     record = read_record(tree, revision.series.name)
-    for candidate in ("refs/tags/patchkit-base", record.base if record is not None else None):
+    for candidate in (basetree.BASE_REF, record.base if record is not None else None):
         if candidate is not None and tree.tree_of(candidate) == wanted:
             commit = tree.rev_parse(f"{candidate}^{{commit}}")
             if commit is not None:

@@ -191,7 +191,7 @@ def kvm_status() -> str:
         return "no /dev/kvm: boots use TCG (slower, fine)"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "/dev/kvm is not accessible to this user: boots use TCG (add yourself to group kvm)"
-    cache = paths.cache_root() / "kvm-probe.json"
+    cache = paths.kvm_probe_file()
     if cache.is_file():
         return f"/dev/kvm present; last probe: {cache.read_text().strip()}"
     return "/dev/kvm present; the first boot probes whether KVM works (falls back to TCG if not)"

@@ -14,7 +14,7 @@ from patchkit.mail.trailers import collect
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Base
-from patchkit.tree import basetree, debian
+from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
 
@@ -46,7 +46,7 @@ def run(request: ImportRequest) -> int:
         mbox_base = None
         if request.tree is not None:
             tree = KernelTree(request.tree)
-            rev = request.base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
+            rev = request.base or (basetree.BASE_REF if tree.rev_parse(basetree.BASE_REF) else "HEAD")
             tree_hash = tree.tree_of(rev)
             if tree_hash is None:
                 raise UsageError(f"{tree.path}: no commit '{rev}'")
@@ -78,11 +78,13 @@ def run(request: ImportRequest) -> int:
 
 def _default_tree_for(series_dir: Path, package: str) -> Path:
     """Without --tree: the default tree of the series' base (else the installed package), once it is prepared."""
-    version = debian.installed_version(package)
+    package_version = ""
     if (series_dir / SERIES_FILE).is_file():
         base = load_series(series_dir, check_files=False).base
-        package, version = base.package, base.package_version or debian.installed_version(base.package)
-    path = basetree.tree_path(package, version or "?")
-    if version is None or not (path / ".git").is_dir():
-        raise UsageError(f"no --tree given and the default tree {path} is not prepared ('patchkit tree prepare')")
-    return path
+        package, package_version = base.package, base.package_version
+    default = basetree.default_tree(package, package_version)
+    if not default.prepared:
+        raise UsageError(
+            f"no --tree given and the default tree {default.path} is not prepared ('patchkit tree prepare')"
+        )
+    return default.path

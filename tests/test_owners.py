@@ -1,0 +1,178 @@
+"""One owner per location (issue 19): the cache paths, ``$GIT_DIR/patchkit``, the base tag, the default tree.
+
+The meta-tests read patchkit's source: a location built anywhere but in its owner fails here, naming
+the file and line, before two modules can drift apart on where a file lives.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from patchkit.apply.statedir import StateDir
+from patchkit.cli.boundary import run_guarded
+from patchkit.tree import basetree
+from patchkit.tree.repo import KernelTree
+from patchkit.util import paths
+from tests.helpers import REPO_ROOT, GitTree, Project, run_cli
+
+PACKAGE = REPO_ROOT / "patchkit"
+
+
+def _sources() -> Iterator[tuple[str, Path, str]]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        yield str(path.relative_to(REPO_ROOT)), path, path.read_text(encoding="utf-8")
+
+
+def _code_lines(text: str) -> Iterator[tuple[int, str]]:
+    """Lines of code without docstrings and comments (a docstring may describe a path; code must not build it)."""
+    skip: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            value = body[0].value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                skip.update(range(body[0].lineno, (body[0].end_lineno or body[0].lineno) + 1))
+    lines = text.splitlines()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT:
+            row, column = token.start
+            lines[row - 1] = lines[row - 1][:column]
+    for number, line in enumerate(lines, 1):
+        if number not in skip:
+            yield number, line
+
+
+def _offenders(pattern: str, owners: set[str]) -> list[str]:
+    found = re.compile(pattern)
+    return [
+        f"{name}:{number}: {line.strip()}"
+        for name, _, text in _sources()
+        if name not in owners
+        for number, line in _code_lines(text)
+        if found.search(line)
+    ]
+
+
+# --- the cache root and every path under it
+
+
+def test_every_cache_location_is_under_the_root_that_xdg_cache_home_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    root = tmp_path / "xdg" / "patchkit"
+    assert paths.cache_root() == root
+    assert paths.trees_dir() == root / "trees"
+    assert paths.tree_dir("linux-source-6.1", "1:6.1.99-2") == root / "trees" / "linux-source-6.1_1%3a6.1.99-2"
+    assert paths.debs_dir() == root / "debs"
+    assert paths.work_dir("tdx") == root / "work" / "tdx"
+    assert paths.results_dir("tdx") == root / "results" / "tdx"
+    assert paths.verdicts_dir() == root / "verdicts"
+    assert paths.initramfs_file("0123abcd") == root / "boot" / "initramfs-0123abcd.cpio.gz"
+    assert paths.ccache_dir() == root / "ccache"
+    assert paths.crashes_dir() == root / "crashes"
+    assert paths.kvm_probe_file() == root / "kvm-probe.json"
+
+
+def test_without_xdg_cache_home_the_root_is_in_the_home_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert paths.cache_root() == tmp_path / ".cache" / "patchkit"
+    assert paths.work_dir("tdx") == tmp_path / ".cache" / "patchkit" / "work" / "tdx"
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "a/b", "../up", "x\0y"])
+def test_a_name_is_one_path_component_under_the_cache(name: str) -> None:
+    locations: list[Callable[[str], Path]] = [paths.work_dir, paths.results_dir, paths.initramfs_file]
+    for location in locations:
+        if name.startswith("x") or "/" in name or location is not paths.initramfs_file:
+            with pytest.raises(ValueError, match="cannot name a directory under"):
+                location(name)
+
+
+def test_the_crash_log_of_an_internal_error_goes_to_the_crashes_directory() -> None:
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    assert run_guarded(broken) == 70
+    logs = list(paths.crashes_dir().iterdir())
+    assert len(logs) == 1 and "RuntimeError: a bug" in logs[0].read_text()
+
+
+def test_no_module_but_util_paths_builds_a_path_under_the_cache_root() -> None:
+    assert _offenders(r"cache_root\(\)|XDG_CACHE_HOME|[\"']\.cache[\"']", {"patchkit/util/paths.py"}) == []
+
+
+# --- $GIT_DIR/patchkit
+
+
+def test_the_state_directory_names_each_file_once(small_tree: GitTree) -> None:
+    state = StateDir(KernelTree(small_tree.path))
+    own = small_tree.path / ".git" / "patchkit"
+    assert state.path == own
+    assert state.apply_lock == own / "apply.lock"
+    assert state.intent == own / "apply-in-progress.json"
+    assert state.apply_record("demo") == own / "demo.json"
+    assert state.verify_record("demo") == own / "demo.verify.json"
+    for bad in ("", ".hidden", "a/b", "../x"):
+        with pytest.raises(ValueError, match="cannot name a file in"):
+            state.apply_record(bad)
+
+
+def test_a_linked_worktree_has_its_own_state_directory(small_tree: GitTree, tmp_path: Path) -> None:
+    small_tree.git("worktree", "add", "-q", "--detach", str(tmp_path / "other"))
+    state = StateDir(KernelTree(tmp_path / "other"))
+    assert state.path == small_tree.path / ".git" / "worktrees" / "other" / "patchkit"
+
+
+def test_apply_writes_its_record_and_nothing_else_into_the_state_directory(
+    project: Project, small_tree: GitTree
+) -> None:
+    assert project.cli("apply", "--tree", str(small_tree.path)).code == 0
+    state = StateDir(KernelTree(small_tree.path))
+    assert sorted(p.name for p in state.path.iterdir()) == ["apply.lock", "demo.json"]
+    assert state.apply_record("demo").is_file()
+
+
+def test_no_module_but_the_state_directory_builds_git_dir_patchkit() -> None:
+    owner = {"patchkit/apply/statedir.py"}
+    assert _offenders(r"git_dir\s*/\s*[\"']patchkit|\.git/patchkit", owner) == []
+    assert _offenders(r"[\"'](apply\.lock|apply-in-progress\.json)[\"']|\.verify\.json[\"']", owner) == []
+
+
+# --- the base tag and the series-name pattern
+
+
+def test_the_base_tag_is_written_in_one_place_only() -> None:
+    assert basetree.BASE_REF == f"refs/tags/{basetree.BASE_TAG}" == "refs/tags/patchkit-base"
+    assert _offenders(r"patchkit-base", {"patchkit/tree/basetree.py"}) == []
+
+
+# --- the default tree
+
+
+def test_the_default_tree_is_the_exact_version_the_series_names() -> None:
+    default = basetree.default_tree("linux-source-6.1", "6.1.99-1")
+    assert default.package_version == "6.1.99-1"
+    assert default.path == paths.tree_dir("linux-source-6.1", "6.1.99-1")
+    assert not default.prepared
+
+
+def test_status_and_import_name_the_same_unprepared_default_tree(project: Project) -> None:
+    project.mutate(lambda data: data["base"].update(package_version="6.1.99-1"))
+    default = paths.tree_dir("linux-source-6.1", "6.1.99-1")
+    status = project.cli("status")
+    assert status.code == 1
+    assert f"tree:    {default} (default; not prepared yet: 'patchkit tree prepare')" in status.out
+    imported = run_cli("import", "--range", "a..b", "--series", str(project.series), cwd=project.root)
+    assert imported.code == 2
+    assert f"the default tree {default} is not prepared" in imported.err
