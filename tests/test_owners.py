@@ -17,6 +17,8 @@ import pytest
 
 from patchkit.apply.statedir import StateDir
 from patchkit.cli.boundary import run_guarded
+from patchkit.series.load import series_name_problem
+from patchkit.series.model import branch_name
 from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import paths
@@ -155,6 +157,30 @@ def test_no_module_but_the_state_directory_builds_git_dir_patchkit() -> None:
 def test_the_base_tag_is_written_in_one_place_only() -> None:
     assert basetree.BASE_REF == f"refs/tags/{basetree.BASE_TAG}" == "refs/tags/patchkit-base"
     assert _offenders(r"patchkit-base", {"patchkit/tree/basetree.py"}) == []
+
+
+@pytest.mark.parametrize("name", ["tdx", "a", "tdx-2.0_rc", "9" * 64])
+def test_a_series_name_the_schema_allows_is_one(name: str) -> None:
+    assert series_name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("Upper", "lower-case letters"), ("tdx\n", "lower-case letters"), ("", "lower-case letters"),
+        ("-x", "lower-case letters"), ("a" * 65, "at most 64"), ("a..b", "contains '..'"),
+        ("x.lock", "ends in '.lock'"), ("x.", "ends in '.'"),
+    ],
+)  # fmt: skip
+def test_a_series_name_is_refused_by_the_one_rule(name: str, why: str) -> None:
+    problem = series_name_problem(name)
+    assert problem is not None and why in problem
+
+
+def test_the_series_name_pattern_and_the_branch_name_live_in_their_owners() -> None:
+    assert _offenders(r"a-z0-9\]\[a-z0-9", set()) == []  # only the schema (a JSON file) spells the pattern
+    assert _offenders(r"patchkit/\{[^}]*\}/v", {"patchkit/series/model.py"}) == []
+    assert branch_name("tdx", 3) == "patchkit/tdx/v3"
 
 
 # --- the default tree

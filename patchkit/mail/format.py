@@ -45,7 +45,7 @@ from patchkit.mail import headers
 from patchkit.mail import identity as ids
 from patchkit.series import depends, patchids
 from patchkit.series.load import SERIES_FILE, load_series
-from patchkit.series.model import Person, PostedPatch, Revision, Series
+from patchkit.series.model import Person, PostedPatch, Revision, Series, branch_name
 from patchkit.tree.repo import KernelTree
 from patchkit.util import outdir, proc
 
@@ -290,7 +290,7 @@ def _previous_range(tree: KernelTree, series: Series, record: AppliedSeries) -> 
                 return None, f"v{before}'s base tree {snapshot.base.tree[:12]} is not in {tree.path}: no range-diff"
         commits = make_commits(tree, snapshot, base, snapshot.mailed_patches)
         return f"{base}..{commits[-1].commit}", f"v{before} (recorded in {recorded.snapshot})"
-    branch = f"patchkit/{series.name}/v{before}"
+    branch = branch_name(series.name, before)
     if tree.rev_parse(f"refs/heads/{branch}"):
         return f"{record.base}..{branch}", branch
     return None, f"no record of v{before} (run 'patchkit revise' before changing a posted series): no range-diff"

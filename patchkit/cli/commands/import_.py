@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -12,7 +11,7 @@ from patchkit.errors import UsageError
 from patchkit.mail.importer import import_mbox, import_range
 from patchkit.mail.trailers import collect
 from patchkit.series.dump import series_yaml
-from patchkit.series.load import SERIES_FILE, load_series
+from patchkit.series.load import SERIES_FILE, load_series, series_name_problem
 from patchkit.series.model import Base
 from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
@@ -23,11 +22,9 @@ def run(request: ImportRequest) -> int:
     series_dir = request.series_dir
     if (request.rev_range is None) == (request.mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
-    if request.name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", request.name):
-        raise UsageError(
-            f"--name {request.name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
-            "series/NAME and branch patchkit/NAME/vN)"
-        )
+    name_problem = series_name_problem(request.name) if request.name is not None else None
+    if name_problem is not None:
+        raise UsageError(f"--name {request.name!r}: {name_problem}")
     if series_dir is None:
         if request.name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
