@@ -22,7 +22,7 @@ from patchkit.series.model import branch_name
 from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import paths
-from tests.helpers import REPO_ROOT, GitTree, Project, run_cli
+from tests.helpers import DIFF_README, REPO_ROOT, GitTree, Project, run_cli
 
 PACKAGE = REPO_ROOT / "patchkit"
 
@@ -202,3 +202,33 @@ def test_status_and_import_name_the_same_unprepared_default_tree(project: Projec
     imported = run_cli("import", "--range", "a..b", "--series", str(project.series), cwd=project.root)
     assert imported.code == 2
     assert f"the default tree {default} is not prepared" in imported.err
+
+
+# --- branch freshness
+
+
+def test_lint_and_format_refuse_a_stale_branch_with_the_words_status_uses(project: Project) -> None:
+    tree = str(project.tree.path)
+    project.apply()
+    project.set_diff(DIFF_README.replace("+second line", "+another line"), "0001-readme.diff")
+    status = project.cli("status", "--tree", tree)
+    detail = "differs from the data at patch 1 (README: Add a second line): content changed"
+    assert status.code == 1 and f"state:   {detail}" in status.out
+    for command, doing in (("lint", "linting"), ("format", "formatting")):
+        result = project.cli(command, "--tree", tree)
+        assert result.code == 4, result.err
+        assert f"patchkit/demo/v1 {detail}; run 'patchkit apply --force' before {doing}" in result.err
+
+
+def test_lint_and_format_of_a_series_never_applied_say_to_apply_it(project: Project) -> None:
+    for command in ("lint", "format"):
+        result = project.cli(command, "--tree", str(project.tree.path))
+        assert result.code == 4
+        assert "series 'demo' is not applied there; run 'patchkit apply' first" in result.err
+
+
+def test_only_the_states_module_compares_a_branch_with_the_data_or_the_record() -> None:
+    owner = {"patchkit/apply/states.py"}
+    assert _offenders(r"\bdivergence\(", owner) == []
+    assert _offenders(r"refs/heads/\{record\.", owner) == []
+    assert _offenders(r"record\.tip\s*[!=]=|[!=]=\s*record\.tip\b", owner) == []

@@ -12,7 +12,7 @@ writer goes through it (``tests/test_owners.py`` checks that no other module bui
 
 It is the work tree's own git directory (``git rev-parse --git-dir``), so linked worktrees of one
 repository each have their own. The private indexes apply makes its commits in are not here but in
-the temporary directory (:mod:`patchkit.apply.engine`): checking a branch against the data must not
+the temporary directory (:mod:`patchkit.apply.commits`): checking a branch against the data must not
 need write access to the tree.
 """
 

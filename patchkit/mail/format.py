@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from patchkit.apply.engine import make_commits
-from patchkit.apply.record import AppliedSeries, require_record
-from patchkit.apply.states import compare_branch
+from patchkit.apply.commits import make_commits
+from patchkit.apply.record import AppliedSeries
+from patchkit.apply.states import require_current
 from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError, UsageError
 from patchkit.mail import headers
 from patchkit.mail import identity as ids
@@ -315,10 +315,7 @@ def format_series(
     """
     headers.check_series(series)
     parent = _parent(in_reply_to) if in_reply_to is not None else None
-    state = compare_branch(tree, series)
-    if not state.matches:
-        raise TreeError(f"{tree.path}: {state.branch} {state.detail}; run 'patchkit apply --force' before formatting")
-    record = require_record(tree, series.name)
+    record = require_current(tree, series, "formatting")
     changes = cover_changes(series)  # a missing cover or changelog entry fails here, before git runs
     assert series.cover is not None
     notes: list[str] = []

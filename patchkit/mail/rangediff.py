@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from patchkit.apply.engine import make_commits
+from patchkit.apply.commits import make_commits
 from patchkit.apply.record import read_record
 from patchkit.errors import DataError, PatchkitError, TreeError, UsageError
 from patchkit.series.load import SERIES_FILE, load_series

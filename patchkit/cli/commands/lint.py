@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from patchkit.apply.record import require_record
+from patchkit.apply.states import require_current
 from patchkit.cli.requests import LintRequest
 from patchkit.cli.target import open_target
-from patchkit.errors import ExitCode, TreeError
+from patchkit.errors import ExitCode
 from patchkit.github.locate import Locator
 from patchkit.lint.engine import lint_series
 from patchkit.lint.output import render, sarif_category
@@ -18,15 +18,7 @@ from patchkit.util.store import VerdictCache
 def run(request: LintRequest) -> int:
     target = open_target(request.series, request.tree)
     series, tree = target.series, target.tree
-    record = require_record(tree, series.name)
-    # A cheap staleness check (verify does the full one): the branch is where apply left it and the
-    # data has the same patches. A content edit since apply needs 'patchkit status' to be seen.
-    tip = tree.rev_parse(f"refs/heads/{record.branch}")
-    if tip != record.tip or [p.subject for p in series.mailed_patches] != [p.subject for p in record.patches]:
-        raise TreeError(
-            f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
-            "run 'patchkit apply --force' first"
-        )
+    record = require_current(tree, series, "linting")
     cache = VerdictCache(enabled=not request.fresh, warn=lambda text: click.echo(text, err=True))
     report = lint_series(tree, series, record, checkpatch=request.checkpatch, cache=cache)
     subjects = {p.number: p.subject for p in record.patches}
