@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+import time
 import tokenize
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,11 +18,12 @@ import pytest
 
 from patchkit.apply.statedir import StateDir
 from patchkit.cli.boundary import run_guarded
+from patchkit.errors import MissingToolError
 from patchkit.series.load import series_name_problem
 from patchkit.series.model import branch_name
 from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
-from patchkit.util import paths
+from patchkit.util import paths, proc
 from tests.helpers import DIFF_README, REPO_ROOT, GitTree, Project, run_cli
 
 PACKAGE = REPO_ROOT / "patchkit"
@@ -232,3 +234,57 @@ def test_only_the_states_module_compares_a_branch_with_the_data_or_the_record() 
     assert _offenders(r"\bdivergence\(", owner) == []
     assert _offenders(r"refs/heads/\{record\.", owner) == []
     assert _offenders(r"record\.tip\s*[!=]=|[!=]=\s*record\.tip\b", owner) == []
+
+
+# --- subprocesses
+
+
+def _imported_modules(text: str) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_only_util_proc_starts_processes_and_only_tree_repo_uses_gitpython() -> None:
+    importers: dict[str, list[str]] = {"subprocess": [], "git": [], "pty": [], "multiprocessing": []}
+    for name, _, text in _sources():
+        for module in _imported_modules(text) & set(importers):
+            importers[module].append(name)
+    assert importers == {
+        "subprocess": ["patchkit/util/proc.py"], "git": ["patchkit/tree/repo.py"], "pty": [], "multiprocessing": []
+    }  # fmt: skip
+    assert _offenders(r"\bos\.(system|popen|exec\w*|spawn\w*|fork)\(", set()) == []
+
+
+def test_a_missing_program_is_one_error_naming_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for start in (lambda: proc.run(["tar", "--version"]), lambda: proc.start(["dpkg-deb", "--version"])):
+        with pytest.raises(MissingToolError) as caught:
+            start()
+        assert caught.value.exit_code == 7 and caught.value.packages in (("tar",), ("dpkg",))
+
+
+def test_run_adds_env_to_the_environment_and_bounds_the_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATCHKIT_OUTER", "kept")
+    shown = proc.run(["sh", "-c", 'printf "%s %s" "$PATCHKIT_OUTER" "$PATCHKIT_INNER"'], env={"PATCHKIT_INNER": "set"})
+    assert shown.stdout == b"kept set"
+    with pytest.raises(proc.TimeoutExpired):
+        proc.run(["sleep", "5"], timeout=0.2)
+
+
+def test_stop_group_ends_a_child_and_what_it_started(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    child = proc.start(["sh", "-c", f"sleep 60 & echo $! > {pids}; wait"], new_session=True)
+    for _ in range(100):
+        if pids.is_file() and pids.read_text().strip():
+            break
+        time.sleep(0.05)
+    grandchild = int(pids.read_text())
+    proc.stop_group(child, grace=1.0)
+    assert child.returncode is not None
+    time.sleep(0.1)
+    assert not Path(f"/proc/{grandchild}").exists() or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split()[2]

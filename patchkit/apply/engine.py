@@ -15,7 +15,6 @@ the temporary directory are removed.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -149,13 +148,11 @@ def _apply_locked(tree: KernelTree, series: Series, *, force: bool, base: str | 
 
 def _switch_to(tree: KernelTree, branch: str, tip: str, intent: recovery.Intent) -> None:
     # Own session: a terminal Ctrl-C must not kill git halfway through the checkout.
-    child = subprocess.Popen(
+    child = proc.start(
         ["git", "-C", str(tree.path), "-c", "advice.detachedHead=false", "checkout", "-q", "-B", branch, tip],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        executable=proc.require("git"),
+        stdout=proc.PIPE,
+        stderr=proc.PIPE,
+        new_session=True,
     )
     recovery.write_intent(tree, _with_child(intent, child.pid))
     _, stderr = child.communicate()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -231,14 +230,14 @@ def _finish_switch(tree: KernelTree, intent: Intent, who: str, say: Callable[[st
 
 
 @contextlib.contextmanager
-def _own_session_checkout(tree: KernelTree, intent: Intent) -> Iterator[subprocess.CompletedProcess[bytes]]:
+def _own_session_checkout(tree: KernelTree, intent: Intent) -> Iterator[proc.Completed]:
     from patchkit.util.signals import deferred_interrupts
 
     with deferred_interrupts():
-        yield subprocess.run(
+        yield proc.run(
             ["git", "-C", str(tree.path), "-c", "advice.detachedHead=false",
              "checkout", "-q", "-f", "-B", intent.branch, intent.tip],
-            capture_output=True, start_new_session=True, check=False, executable=proc.require("git"),
+            new_session=True,
         )  # fmt: skip
 
 
