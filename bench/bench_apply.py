@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import default_tree_clone, git
 from patchkit.apply.engine import apply_series
 from patchkit.cli.target import open_series
+from patchkit.tree import basetree
 
 
 def main() -> int:
@@ -36,7 +37,7 @@ def main() -> int:
         clone = tree.path
         # The mailbox git am reads: the same patches, from patchkit's own branch.
         apply_series(tree, series)
-        mbox = git(clone, "format-patch", "--stdout", f"refs/tags/patchkit-base..{series.branch}")
+        mbox = git(clone, "format-patch", "--stdout", f"{basetree.BASE_REF}..{series.branch}")
         am_times, apply_times = [], []
         for _ in range(options.rounds):
             git(clone, "checkout", "-q", "main")

@@ -39,9 +39,9 @@ def main() -> int:
 
     series = open_series(options.series)
     package, version = series.base.package, series.base.package_version
-    deb = basetree.deb_cache() / debian.deb_name(package, version)
+    deb = paths.debs_dir() / debian.deb_name(package, version)
     if not deb.is_file():
-        deb = debian.download(package, version, basetree.deb_cache())
+        deb = debian.download(package, version, paths.debs_dir())
     with tempfile.TemporaryDirectory(prefix="bench-prepare-", dir=paths.cache_root()) as scratch_name:
         scratch = Path(scratch_name)
         member = debian.tarball_member(package)
@@ -58,9 +58,9 @@ def main() -> int:
             shutil.rmtree(target)
 
             cache = scratch / f"cache-{round_number}"
-            (cache / "patchkit" / "debs").mkdir(parents=True)
-            os.link(deb, cache / "patchkit" / "debs" / deb.name)
             os.environ["XDG_CACHE_HOME"] = str(cache)
+            paths.debs_dir().mkdir(parents=True)
+            os.link(deb, paths.debs_dir() / deb.name)
             started = time.perf_counter()
             prepared = basetree.prepare_base(series)
             prepare_times.append(time.perf_counter() - started)

@@ -28,9 +28,9 @@ def git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:
 
 
 def private_clone(prepared: Path, clone: Path) -> Path:
-    """Clone ``prepared`` (sharing its objects) to ``clone``, on branch main at tag patchkit-base."""
+    """Clone ``prepared`` (sharing its objects) to ``clone``, on branch main at the base tag."""
     git(clone.parent, "clone", "-q", "--shared", "--no-checkout", str(prepared), str(clone))
-    git(clone, "checkout", "-q", "-B", "main", "refs/tags/patchkit-base")
+    git(clone, "checkout", "-q", "-B", "main", basetree.BASE_REF)
     return clone
 
 

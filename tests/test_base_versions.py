@@ -19,7 +19,7 @@ import yaml
 from patchkit.errors import TreeError
 from patchkit.series.model import Base
 from patchkit.tree import basetree, debian
-from patchkit.util import locking
+from patchkit.util import locking, paths
 from tests.debs import KERNEL_FILES, PACKAGE, make_deb
 from tests.helpers import patchkit_argv, process_env, run_cli, write_series
 
@@ -133,7 +133,7 @@ def test_two_versions_live_side_by_side_and_each_is_reproducible(
 
 
 def test_a_half_made_tree_and_stale_scratch_are_cleaned_up_and_said(packages: dict[str, Path]) -> None:
-    path = basetree.tree_path(PACKAGE, "6.1.99-1")
+    path = paths.tree_dir(PACKAGE, "6.1.99-1")
     (path / "half").mkdir(parents=True)
     stale = path.parent / f".{path.name}.tmpdeadbeef"
     (stale / "linux-source-6.1").mkdir(parents=True)
@@ -160,7 +160,7 @@ def test_a_tree_that_is_not_the_declared_base_names_both_and_the_way_out(package
 
 
 def test_a_second_prepare_waits_for_the_first_and_reuses_its_tree(packages: dict[str, Path], tmp_path: Path) -> None:
-    path = basetree.tree_path(PACKAGE, "6.1.99-1")
+    path = paths.tree_dir(PACKAGE, "6.1.99-1")
     lock = path.parent / f".{path.name}.lock"
     argv = patchkit_argv("tree", "prepare", "--package", PACKAGE, "--version", "6.1.99-1")
     with locking.exclusive(lock, "a test holding the lock"):
@@ -265,7 +265,7 @@ def test_a_version_gone_from_the_archive_is_one_line_listing_what_apt_offers(tmp
         f"patchkit: error: linux-source-6.1 6.1.1-1 is not in the archive any more; apt offers: {', '.join(offered)} "
         "(move the series deliberately with: patchkit rebase [SERIES] --onto newest)"
     )
-    assert not basetree.tree_path(PACKAGE, "6.1.1-1").exists()
+    assert not paths.tree_dir(PACKAGE, "6.1.1-1").exists()
 
 
 def test_a_series_written_before_package_version_still_loads_and_says_what_is_missing(tmp_path: Path) -> None:

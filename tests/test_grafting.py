@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from patchkit.apply.engine import make_commits
+from patchkit.apply.commits import make_commits
 from patchkit.series.load import load_series
 from patchkit.tree.repo import KernelTree
 from tests.helpers import GitTree, small_series_data, write_series

@@ -11,8 +11,6 @@ full index would give: the same blobs at the same paths.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -59,13 +57,12 @@ class TreeGrafter:
         # Every directory on the way to a touched path, deepest first when sorted by depth.
         dirs = {str(parent) for path in self.touched for parent in PurePosixPath(path).parents}
         self._dirs = sorted((d if d != "." else "" for d in dirs), key=lambda d: (-d.count("/") - (d != ""), d))
-        self._mktree = subprocess.Popen(
+        self._mktree = proc.start(
             # Not -z: git 2.39's mktree mangles the record after a tree's end in -z batch mode.
             ["git", "-C", str(self.tree.path), "mktree", "--missing", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={**os.environ, "LC_ALL": "C", **self.env},
-            executable=proc.require("git"),
+            stdin=proc.PIPE,
+            stdout=proc.PIPE,
+            env={"LC_ALL": "C", **self.env},
         )
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from patchkit.apply.engine import make_commits
+from patchkit.apply.commits import make_commits
 from patchkit.errors import ApplyError
 from patchkit.series.model import ChangelogEntry, Patch, Series
 from patchkit.tree.basetree import PreparedTree

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -31,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.apply.record import AppliedSeries, write_record
+from patchkit.apply.statedir import StateDir
 from patchkit.errors import TreeError, os_problem
 from patchkit.tree.repo import KernelTree
 from patchkit.util import proc
 
-INTENT_FILE = "apply-in-progress.json"
 _WAIT_FOR_GIT = 60.0  # seconds to wait for a checkout an interrupted run left running
 _CLOCK_SLACK = 2.0  # file times and time.time() may differ a little (coarse timestamps)
 
@@ -54,7 +53,7 @@ class Intent:
 
 
 def intent_path(tree: KernelTree) -> Path:
-    return tree.git_dir / "patchkit" / INTENT_FILE
+    return StateDir(tree).intent
 
 
 def write_intent(tree: KernelTree, intent: Intent) -> None:
@@ -70,14 +69,6 @@ def write_intent(tree: KernelTree, intent: Intent) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise os_problem(path, exc) from exc
-
-
-def remove_stale_temporaries(tree: KernelTree) -> None:
-    """Half-written records and notes of applies killed while writing them (called under the apply lock)."""
-    directory = tree.git_dir / "patchkit"
-    if directory.is_dir():
-        for leftover in directory.glob(".*.tmp"):
-            leftover.unlink(missing_ok=True)
 
 
 def clear_intent(tree: KernelTree) -> None:
@@ -239,14 +230,14 @@ def _finish_switch(tree: KernelTree, intent: Intent, who: str, say: Callable[[st
 
 
 @contextlib.contextmanager
-def _own_session_checkout(tree: KernelTree, intent: Intent) -> Iterator[subprocess.CompletedProcess[bytes]]:
+def _own_session_checkout(tree: KernelTree, intent: Intent) -> Iterator[proc.Completed]:
     from patchkit.util.signals import deferred_interrupts
 
     with deferred_interrupts():
-        yield subprocess.run(
+        yield proc.run(
             ["git", "-C", str(tree.path), "-c", "advice.detachedHead=false",
              "checkout", "-q", "-f", "-B", intent.branch, intent.tip],
-            capture_output=True, start_new_session=True, check=False, executable=proc.require("git"),
+            new_session=True,
         )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from patchkit.apply.engine import make_commits
+from patchkit.apply.commits import make_commits
 from patchkit.apply.record import read_record
 from patchkit.errors import DataError, PatchkitError, TreeError, UsageError
 from patchkit.series.load import SERIES_FILE, load_series
@@ -106,8 +106,11 @@ def scratch_objects(tree: KernelTree, revisions: Sequence[Revision] = ()) -> Ite
     readers = [tree.common_dir / "objects"]
     for revision in revisions:
         base = revision.series.base
-        prepared = basetree.tree_path(base.package, base.package_version) / ".git" / "objects"
-        if base.package_version and prepared.is_dir() and prepared not in readers:
+        if not base.package_version:
+            continue  # a default tree is looked up by its exact version only
+        default = basetree.default_tree(base.package, base.package_version)
+        prepared = default.path / ".git" / "objects"
+        if default.prepared and prepared not in readers:
             readers.append(prepared)
     with tempfile.TemporaryDirectory(prefix="patchkit-diff-") as scratch:
         yield {"GIT_OBJECT_DIRECTORY": scratch, "GIT_ALTERNATE_OBJECT_DIRECTORIES": ":".join(map(str, readers))}
@@ -117,7 +120,7 @@ def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
     """A commit holding the revision's base tree: the tree's own (patchkit-base, the applied base), else made."""
     wanted = revision.series.base.tree
     record = read_record(tree, revision.series.name)
-    for candidate in ("refs/tags/patchkit-base", record.base if record is not None else None):
+    for candidate in (basetree.BASE_REF, record.base if record is not None else None):
         if candidate is not None and tree.tree_of(candidate) == wanted:
             commit = tree.rev_parse(f"{candidate}^{{commit}}")
             if commit is not None:

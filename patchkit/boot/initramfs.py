@@ -58,7 +58,7 @@ def initramfs() -> Path:
     """The cached initramfs for the installed busybox (made on first use)."""
     busybox = busybox_path().read_bytes()
     digest = hashlib.sha256(busybox + INIT_SCRIPT.encode() + " ".join(APPLETS).encode()).hexdigest()[:16]
-    path = paths.cache_root() / "boot" / f"initramfs-{digest}.cpio.gz"
+    path = paths.initramfs_file(digest)
     if not path.is_file():
         atomic.write_bytes(path, initramfs_bytes(busybox))
     return path

@@ -90,7 +90,7 @@ def choose_accel(requested: str, image: Path, initrd: Path, log_dir: Path) -> Ac
         return AccelChoice("tcg", "TCG: /dev/kvm is missing or not accessible")
     if requested == "kvm":
         return AccelChoice("kvm", "KVM (asked for)")
-    cache = paths.cache_root() / "kvm-probe.json"
+    cache = paths.kvm_probe_file()
     boot_id = _boot_id()
     with contextlib.suppress(OSError, ValueError, KeyError):
         cached = json.loads(cache.read_text())

@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 
 from patchkit.errors import ExitCode, PatchkitError
+from patchkit.util import paths
 from patchkit.util.signals import install_sigterm_as_interrupt
 
 
@@ -66,8 +67,7 @@ def _say(line: str) -> None:
 
 def _write_crash_log() -> str:
     text = traceback.format_exc()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    directory = (Path(xdg) if xdg else Path.home() / ".cache") / "patchkit" / "crashes"
+    directory = paths.crashes_dir()
     name = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}.log"
     for place in (directory, Path(tempfile.gettempdir())):
         try:

@@ -22,6 +22,7 @@ from patchkit.lint import OUTPUT_FORMATS
 from patchkit.lint.severity import FAIL_ON_DEFAULT, SEVERITIES
 from patchkit.mail import SMTP_ENCRYPTIONS, TRANSPORTS
 from patchkit.tree import DEFAULT_PACKAGE
+from patchkit.tree.basetree import BASE_TAG
 
 _CLICK = "click"  # the field metadata key holding the parameter's declaration
 
@@ -284,9 +285,7 @@ class ImportOptions(TreeOptions):
     )
     base: str | None = field(
         default=None,
-        metadata=option(
-            "--base", help="With --mbox: the base commit in --tree (default: tag patchkit-base, else HEAD)."
-        ),
+        metadata=option("--base", help=f"With --mbox: the base commit in --tree (default: tag {BASE_TAG}, else HEAD)."),
     )
     overlay_tip: str | None = field(
         default=None,

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchkit.errors import DataError
+from patchkit.errors import DataError, MissingToolError
 from patchkit.lint.model import Finding
 from patchkit.series.load import SERIES_FILE, KeyPath, parse_yaml
 from patchkit.series.model import Patch, Series
+from patchkit.util import proc
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 # checkpatch reports without a file are about the mail: which part of the patch's entry they concern.
@@ -87,12 +87,10 @@ class DiffIndex:
 def default_source_root(directory: Path) -> Path:
     """The git top-level holding ``directory``, else the current directory."""
     try:
-        result = subprocess.run(
-            ["git", "-C", str(directory), "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False
-        )
-    except OSError:
+        result = proc.run(["git", "-C", str(directory), "rev-parse", "--show-toplevel"])
+    except (MissingToolError, OSError):
         return Path.cwd()
-    top = result.stdout.strip()
+    top = result.stdout.decode("utf-8", "surrogateescape").strip()
     return Path(top) if result.returncode == 0 and top else Path.cwd()
 
 

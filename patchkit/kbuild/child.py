@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import selectors
-import signal
-import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,9 +47,6 @@ def run_logged(
     for the first line a handler accepts as progress (see :class:`ChildResult`).
     """
     proc.require(argv[0])
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     try:
@@ -59,31 +54,23 @@ def run_logged(
     except OSError as exc:
         raise os_problem(log_path, exc) from exc
     with log:
-        child = subprocess.Popen(
-            list(argv),
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        child = proc.start(argv, cwd=cwd, env=env, stdout=proc.PIPE, stderr=proc.STDOUT, new_session=True)
         try:
             timed_out, stopped = _pump(child, log, log_path, started, timeout, first_output_timeout, on_line)
         except BaseException:
-            stop_group(child)
+            proc.stop_group(child)
             raise
         if timed_out or stopped:
-            stop_group(child)
+            proc.stop_group(child)
             return ChildResult(None, timed_out, stopped, time.monotonic() - started)
         returncode = child.wait()
         # Grandchildren that outlived their parent (rare) go with the group.
-        stop_group(child)
+        proc.stop_group(child)
     return ChildResult(returncode, False, False, time.monotonic() - started)
 
 
 def _pump(
-    child: subprocess.Popen[bytes],
+    child: proc.Child,
     log: object,
     log_path: Path,
     started: float,
@@ -136,28 +123,3 @@ def _pump(
         selector.close()
         with contextlib.suppress(OSError):
             log.flush()  # type: ignore[attr-defined]
-
-
-def stop_group(child: subprocess.Popen[bytes], grace: float = 3.0) -> None:
-    """Stop the child's process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(child.pid, sig)
-        except ProcessLookupError:
-            break
-        except PermissionError:
-            child.kill()
-        try:
-            child.wait(timeout=wait)
-            # The leader is gone; make sure its group is too.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, 0)
-                continue
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        child.wait(timeout=1.0)
-    if child.stdout is not None:
-        with contextlib.suppress(OSError):
-            child.stdout.close()

@@ -147,7 +147,7 @@ class Builder:
         env = dict(_REPRODUCIBLE_ENV)
         if self.ccache and "CCACHE_DIR" not in os.environ:
             # Kept beside the work trees so `rm -rf ~/.cache/patchkit` clears everything patchkit made.
-            env["CCACHE_DIR"] = str(paths.cache_root() / "ccache")
+            env["CCACHE_DIR"] = str(paths.ccache_dir())
         if self.ccache:
             # Paths under the work root become relative in ccache's hash: hits survive another cache location.
             env["CCACHE_BASEDIR"] = str(self.work.root)

@@ -20,16 +20,12 @@ from patchkit.tree.repo import KernelTree
 from patchkit.util import locking, paths, proc
 
 
-def work_root(series_name: str) -> Path:
-    return paths.cache_root() / "work" / series_name
-
-
 class WorkTree:
     """The build checkout for one series (see the module docstring)."""
 
     def __init__(self, tree: KernelTree, series_name: str, root: Path | None = None) -> None:
         self.tree = tree
-        self.root = root or work_root(series_name)
+        self.root = root or paths.work_dir(series_name)
         self.src = self.root / "src"
         self.index = self.root / "index"
         self._state_file = self.root / "state"

@@ -6,14 +6,12 @@ into a private directory and run with ``--no-tree``; the ten runs go two at a ti
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from patchkit.errors import MissingToolError, TreeError
+from patchkit.errors import TreeError
 from patchkit.lint.model import Hit
 from patchkit.lint.registry import emits
 from patchkit.lint.severity import Severity
@@ -72,13 +70,10 @@ class Checkpatch:
 
     def run_one(self, commit: str) -> list[Hit]:
         mail = self.mail(commit)
-        try:
-            result = subprocess.run(
-                ["perl", str(self.script), "--strict", "--no-tree", "--show-types", "--color=never", "-"],
-                input=mail, capture_output=True, check=False, env={**os.environ, "LC_ALL": "C"},
-            )  # fmt: skip
-        except FileNotFoundError as exc:
-            raise MissingToolError("'perl' is not installed", packages=("perl",)) from exc
+        result = proc.run(
+            ["perl", str(self.script), "--strict", "--no-tree", "--show-types", "--color=never", "-"],
+            input_bytes=mail, env={"LC_ALL": "C"},
+        )  # fmt: skip
         return parse_output(result.stdout.decode("utf-8", "replace"))
 
     def run_all(self, commits: list[str], jobs: int = 2) -> list[list[Hit]]:

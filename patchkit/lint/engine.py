@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from patchkit.apply.record import AppliedSeries, to_match_the_data
-from patchkit.apply.states import mailed_states
+from patchkit.apply.record import AppliedSeries
+from patchkit.apply.states import mailed_states, to_match_the_data
 from patchkit.errors import DataError
 from patchkit.lint import asmfacts, cfacts, hygiene, registry
 from patchkit.lint import cache as lint_cache

@@ -38,14 +38,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from patchkit.apply import revisions
-from patchkit.apply.record import AppliedSeries, read_record, require_record, to_match_the_data
-from patchkit.apply.states import compare_branch
+from patchkit.apply.record import AppliedSeries
+from patchkit.apply.states import require_current
 from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError, UsageError
 from patchkit.mail import headers
 from patchkit.mail import identity as ids
 from patchkit.series import depends, patchids
 from patchkit.series.load import SERIES_FILE
-from patchkit.series.model import Person, PostedPatch, Revision, Series
+from patchkit.series.model import Person, PostedPatch, Revision, Series, branch_name
 from patchkit.tree.repo import KernelTree
 from patchkit.util import outdir, proc
 
@@ -292,7 +292,7 @@ def _previous_range(tree: KernelTree, series: Series, record: AppliedSeries) -> 
             else:
                 yield _PreviousRange(remade, f"v{before} (recorded in {recorded.snapshot})", env)
         return
-    branch = f"patchkit/{series.name}/v{before}"
+    branch = branch_name(series.name, before)
     if tree.rev_parse(f"refs/heads/{branch}"):
         yield _PreviousRange(f"{record.base}..{branch}", branch)
         return
@@ -330,11 +330,7 @@ def format_series(
     """
     headers.check_series(series)
     parent = _parent(in_reply_to) if in_reply_to is not None else None
-    state = compare_branch(tree, series)
-    if not state.matches:
-        advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
-        raise TreeError(f"{tree.path}: {state.branch} {state.detail}; {advice} before formatting")
-    record = require_record(tree, series.name)
+    record = require_current(tree, series, "formatting")
     changes = cover_changes(series)  # a missing cover or changelog entry fails here, before git runs
     assert series.cover is not None
     notes: list[str] = []

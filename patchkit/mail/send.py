@@ -20,7 +20,6 @@ import os
 import re
 import smtplib
 import ssl
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -342,10 +341,10 @@ def send_git(
             argv.append(f"--smtp-ssl-cert-path={config.cafile}")
     by_id = {mail.message_id: mail for mail in mails}
     done: list[Delivery] = []
-    env = {**os.environ, "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
+    env = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
     with _temporary_copies(mails) as paths, tempfile.TemporaryFile() as errors:
-        with subprocess.Popen([*argv, "--no-format-patch", *map(str, paths)], stdout=subprocess.PIPE, stderr=errors,
-                              stdin=subprocess.DEVNULL, env=env) as child:  # fmt: skip
+        with proc.start([*argv, "--no-format-patch", *map(str, paths)], stdout=proc.PIPE, stderr=errors,
+                        env=env) as child:  # fmt: skip
             assert child.stdout is not None
             in_log, message_id = False, ""
             for raw in child.stdout:

@@ -21,16 +21,16 @@ import email.utils
 import fnmatch
 import os
 import re
-import subprocess
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from patchkit.errors import DataError
+from patchkit.errors import DataError, MissingToolError
 from patchkit.mail import headers
 from patchkit.mail.mbox import body_text, decode_header, read_messages
 from patchkit.series import patchids
 from patchkit.series.model import Patch, Revision, Series, TrailerSource
+from patchkit.util import proc
 
 REVIEW_KEYS = ("Reviewed-by", "Acked-by", "Tested-by", "Reported-by", "Suggested-by")
 SELF_REVIEW_KEYS = ("Reviewed-by", "Acked-by", "Tested-by")  # an author vouching for their own patch: no review
@@ -221,12 +221,10 @@ def sender_address(directory: Path) -> str | None:
     if address:
         return address
     try:
-        result = subprocess.run(
-            ["git", "config", "--get", "user.email"], cwd=directory, capture_output=True, text=True, check=False
-        )
-    except OSError:
+        result = proc.run(["git", "config", "--get", "user.email"], cwd=directory)
+    except (MissingToolError, OSError):
         return None  # no git: nobody's Signed-off-by is moved
-    return result.stdout.strip() or None
+    return result.stdout.decode("utf-8", "replace").strip() or None
 
 
 # --- the collection

@@ -15,6 +15,7 @@ paths of the whole series included (no write through a symlink it created).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from datetime import datetime
@@ -28,7 +29,10 @@ from patchkit.util import yamldata
 from patchkit.util.yamldata import KeyPath, check_text, format_key_path, parse_yaml
 from patchkit.util.yamldata import line_of as _line_of
 
-__all__ = ["SERIES_FILE", "KeyPath", "check_text", "find_series", "format_key_path", "load_series", "parse_yaml"]
+__all__ = [
+    "SERIES_FILE", "KeyPath", "check_text", "find_series", "format_key_path", "load_series", "parse_yaml",
+    "series_name_problem",
+]  # fmt: skip
 
 SERIES_FILE = "series.yaml"
 
@@ -40,6 +44,25 @@ MAX_FRAGMENT_BYTES = 1024 * 1024  # a kconfig fragment; the bundled ones are a f
 
 def schema() -> dict[str, Any]:
     return yamldata.package_schema("patchkit.series", "schema.json")
+
+
+@functools.cache
+def _name_rule() -> tuple[re.Pattern[str], int]:
+    """The schema's rule for a series name (its one home: the schema is the documented format)."""
+    rule = schema()["properties"]["name"]
+    return re.compile(rule["pattern"]), int(rule["maxLength"])
+
+
+def series_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a series name (it names series/NAME and branch patchkit/NAME/vN), or None."""
+    pattern, longest = _name_rule()
+    if not pattern.fullmatch(name) or len(name) > longest:
+        return (
+            f"a series name is lower-case letters, digits, '.', '_' and '-', at most {longest} (it names "
+            "series/NAME and branch patchkit/NAME/vN)"
+        )
+    why = check_branch_name(name)
+    return f"a series name that {why}" if why is not None else None
 
 
 def load_series(directory: Path, *, check_files: bool = True) -> Series:

@@ -152,6 +152,11 @@ class Patch:
         return f"patch {self.number} ({self.subject})"
 
 
+def branch_name(series_name: str, revision: int) -> str:
+    """The branch apply makes for a revision: ``patchkit/<name>/v<N>``."""
+    return f"patchkit/{series_name}/v{revision}"
+
+
 @dataclass(frozen=True)
 class Series:
     directory: Path
@@ -193,7 +198,7 @@ class Series:
 
     @property
     def branch(self) -> str:
-        return f"patchkit/{self.name}/v{self.revision}"
+        return branch_name(self.name, self.revision)
 
     def diff_path(self, patch: Patch) -> Path:
         return self.directory / patch.diff

@@ -1,4 +1,4 @@
-"""The default kernel trees: exact versions of Debian's linux-source package as git repositories.
+"""The default kernel trees (exact versions of Debian's linux-source package as git repositories), the base tag.
 
 Each version lives in ``$XDG_CACHE_HOME/patchkit/trees/<package>_<version>``,
 so series on different bases live side by side and a distribution update
@@ -10,6 +10,11 @@ wanted; any other version is fetched with ``apt-get download`` into
 The tarball's ``.gitignore`` ends with ``/*`` (Debian ignores every top-level
 path), so the base commit is made with ``git add -f``; the ignore file itself is
 left as shipped, since the base tree hash must be that of the pristine content.
+
+Every command that works without ``--tree`` finds its tree with :func:`default_tree` (which
+version, where, whether it is prepared) and prepares it, when it needs one, with
+:func:`prepare_base`. The base commit carries the tag :data:`BASE_TAG` (:data:`BASE_REF`), in
+prepared trees and in the trees patchkit looks for a base in.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from patchkit.util import locking, paths, proc
 from patchkit.util.progress import Progress
 
 BASE_TAG = "patchkit-base"
+BASE_REF = f"refs/tags/{BASE_TAG}"
 _BASE_IDENTITY = {
     "GIT_AUTHOR_NAME": "patchkit",
     "GIT_AUTHOR_EMAIL": "patchkit@localhost",
@@ -55,12 +61,24 @@ class PreparedTree:
         return Base(self.package, self.version, self.base_tree, self.package_version)
 
 
-def tree_path(package: str, package_version: str) -> Path:
-    return paths.cache_root() / "trees" / f"{package}_{package_version.replace(':', '%3a')}"
+@dataclass(frozen=True)
+class DefaultTree:
+    """Where the default tree of a base is, before anything is prepared."""
+
+    package: str
+    package_version: str | None  # the exact version asked for, else the installed one; None when neither
+    path: Path
+
+    @property
+    def prepared(self) -> bool:
+        return self.package_version is not None and _is_prepared(self.path)
 
 
-def deb_cache() -> Path:
-    return paths.cache_root() / "debs"
+def default_tree(package: str, package_version: str = "") -> DefaultTree:
+    """The default tree of ``package`` at ``package_version`` (empty: the installed version): the one way
+    every command resolves it."""
+    version = package_version or debian.installed_version(package)
+    return DefaultTree(package, version, paths.tree_dir(package, version or "?"))
 
 
 def tarball_path(package: str) -> Path:
@@ -111,7 +129,7 @@ def prepare_base(series: Series, progress: Progress | None = None) -> PreparedTr
     if base.package_version:
         return prepare(base.package, base.package_version, expected=base, progress=progress)
     # Written before base.package_version existed: the installed package is the only guess.
-    installed = debian.installed_version(base.package)
+    installed = default_tree(base.package).package_version
     where = f"{series.directory / 'series.yaml'}: base.package_version"
     if installed is None:
         raise DataError(
@@ -130,7 +148,7 @@ def prepare(
 ) -> PreparedTree:
     """Make (or reuse) the tree of ``package`` at ``package_version`` (default: installed, else newest)."""
     version = resolve_version(package, package_version)
-    path = tree_path(package, version)
+    path = paths.tree_dir(package, version)
     created = False
     if not _is_prepared(path):
         lock = path.parent / f".{path.name}.lock"
@@ -139,8 +157,8 @@ def prepare(
                 _build(package, version, path, progress)
                 created = True
     tree = KernelTree(path)
-    base_commit = tree.rev_parse(f"refs/tags/{BASE_TAG}^{{commit}}")
-    base_tree = tree.tree_of(f"refs/tags/{BASE_TAG}")
+    base_commit = tree.rev_parse(f"{BASE_REF}^{{commit}}")
+    base_tree = tree.tree_of(BASE_REF)
     if base_commit is None or base_tree is None:
         raise TreeError(f"{path}: tag {BASE_TAG} is missing; remove the directory to prepare it again")
     if recorded_package(tree) is None:  # prepared before trees recorded their package
@@ -160,7 +178,7 @@ def private_clone(prepared: PreparedTree, clone: Path) -> Path:
     """A throwaway clone of a prepared tree (sharing its objects), on branch main at the base tag."""
     result = proc.run(["git", "clone", "-q", "--shared", "--no-checkout", str(prepared.path), str(clone)])
     if result.returncode == 0:
-        result = proc.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", f"refs/tags/{BASE_TAG}"])
+        result = proc.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", BASE_REF])
     if result.returncode != 0:
         raise GitError(f"{clone}: cannot clone {prepared.path}: {result.stderr.decode(errors='replace').strip()}")
     return clone
@@ -177,7 +195,7 @@ def _is_prepared(path: Path) -> bool:
 
 def _packed_tag(path: Path) -> bool:
     packed = path / ".git" / "packed-refs"
-    return packed.is_file() and f"refs/tags/{BASE_TAG}\n" in packed.read_text(errors="replace")
+    return packed.is_file() and f"{BASE_REF}\n" in packed.read_text(errors="replace")
 
 
 def _build(package: str, version: str, path: Path, progress: Progress | None) -> None:
@@ -214,11 +232,11 @@ def _unpack(package: str, version: str, scratch: Path, progress: Progress | None
         debian.untar_file(tarball, scratch)
         _done(progress, f"unpacked {tarball}", started)
         return int(tarball.stat().st_mtime)
-    deb = deb_cache() / debian.deb_name(package, version)
+    deb = paths.debs_dir() / debian.deb_name(package, version)
     if not deb.is_file():
         started = _step(progress, "prepare", f"downloading {package} {version} (apt-get download)")
-        with locking.exclusive(deb_cache() / ".lock", "downloading a package", lambda text: _say(progress, text)):
-            deb = debian.download(package, version, deb_cache())
+        with locking.exclusive(paths.debs_dir() / ".lock", "downloading a package", lambda text: _say(progress, text)):
+            deb = debian.download(package, version, paths.debs_dir())
         _done(progress, f"downloaded {deb.name} ({deb.stat().st_size / 1e6:.0f} MB)", started)
     started = _step(progress, "prepare", f"unpacking {deb.name}")
     mtime = debian.extract_from_deb(deb, package, scratch)

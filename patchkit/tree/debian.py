@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tarfile
 from pathlib import Path
 from typing import IO
@@ -105,7 +104,7 @@ def extract_from_deb(deb: Path, package: str, destination: Path) -> int:
     proc.require("tar")
     proc.require("xz")
     member_name = tarball_member(package)
-    unpack = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    unpack = proc.start(["dpkg-deb", "--fsys-tarfile", str(deb)], stdin=None, stdout=proc.PIPE, stderr=proc.PIPE)
     assert unpack.stdout is not None
     try:
         with tarfile.open(fileobj=unpack.stdout, mode="r|") as archive:
@@ -130,9 +129,7 @@ def untar_file(tarball: Path, destination: Path) -> None:
 
 
 def _untar(source: IO[bytes], destination: Path, what: str) -> None:
-    untar = subprocess.Popen(
-        ["tar", "-xJ", "-C", str(destination)], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    untar = proc.start(["tar", "-xJ", "-C", str(destination)], stdin=proc.PIPE, stdout=proc.DEVNULL, stderr=proc.PIPE)
     assert untar.stdin is not None and untar.stderr is not None
     try:
         shutil.copyfileobj(source, untar.stdin, 1 << 20)

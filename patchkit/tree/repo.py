@@ -1,16 +1,17 @@
 """The kernel tree as a git repository, and the few git questions patchkit asks of it.
 
-GitPython opens and describes the repository; commands that need a private
-index or exact bytes on stdin go through :meth:`KernelTree.git`. GitPython is
-imported only once git itself is known to be installed: on import it looks for
-the git program and raises ImportError when there is none, which would be a
-traceback instead of the one line naming the package to install.
+GitPython opens the repository and says what it is (bare or not, its top, its
+git directory and common directory), here and nowhere else; every git command
+runs through :meth:`KernelTree.run_git` (:mod:`patchkit.util.proc`, the one
+process runner). GitPython is imported only once git itself is known to be
+installed: on import it looks for the git program and raises ImportError when
+there is none, which would be a traceback instead of the one line naming the
+package to install.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -90,7 +91,7 @@ class KernelTree:
 
     def run_git(
         self, args: Sequence[str], *, env: Mapping[str, str] | None = None, input_bytes: bytes | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
+    ) -> proc.Completed:
         full_env = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
         if env:
             full_env.update(env)

@@ -18,14 +18,13 @@ import os
 import re
 import stat
 import struct
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit.errors import GitError
-from patchkit.util import atomic
+from patchkit.util import atomic, proc
 
 _INDEX_VERSION = 2
 _NAME_MASK = 0xFFF  # the index keeps the name length in 12 bits; longer names store the mask
@@ -116,7 +115,7 @@ def _import_blobs(top: Path, number: int, entries: list[_Entry]) -> list[bytes]:
     marks = top / ".git" / f"patchkit-marks-{number}"
     command = ["git", "-c", "pack.depth=0", "-c", "pack.compression=1", "fast-import", "--quiet",
                f"--export-marks={marks}"]  # fmt: skip
-    importer = subprocess.Popen(command, cwd=top, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    importer = proc.start(command, cwd=top, stdin=proc.PIPE, stderr=proc.PIPE)
     assert importer.stdin is not None and importer.stderr is not None
     root = os.fsencode(top)
     try:

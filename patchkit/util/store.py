@@ -66,7 +66,7 @@ class VerdictCache:
         max_bytes: int = DEFAULT_MAX_BYTES,
         warn: Callable[[str], None] | None = None,
     ) -> None:
-        self.root = root or paths.cache_root() / "verdicts"
+        self.root = root or paths.verdicts_dir()
         self.enabled = enabled
         self.max_bytes = max_bytes
         self.warn = warn or (lambda text: None)

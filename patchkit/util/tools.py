@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit.errors import MissingToolError
-from patchkit.util import paths
+from patchkit.util import paths, proc
 
 
 @dataclass(frozen=True)
@@ -91,9 +90,8 @@ def perl_module_path(module: str) -> str | None:
     if perl is None:
         return None
     key = module.replace("::", "/") + ".pm"
-    result = subprocess.run([perl, f"-M{module}", "-e", f"print $INC{{'{key}'}}"], capture_output=True, text=True,
-                            check=False)  # fmt: skip
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    result = proc.run([perl, f"-M{module}", "-e", f"print $INC{{'{key}'}}"])
+    return result.stdout.decode("utf-8", "replace").strip() or None if result.returncode == 0 else None
 
 
 def git_command_path(name: str) -> str | None:
@@ -102,8 +100,8 @@ def git_command_path(name: str) -> str | None:
     git = shutil.which("git")
     if git is None:
         return None
-    result = subprocess.run([git, "--exec-path"], capture_output=True, text=True, check=False)
-    exec_path = result.stdout.strip()
+    result = proc.run([git, "--exec-path"])
+    exec_path = result.stdout.decode("utf-8", "surrogateescape").strip()
     if result.returncode == 0 and exec_path:
         candidate = Path(exec_path) / f"git-{name}"
         if candidate.is_file() and os.access(candidate, os.X_OK):
@@ -130,12 +128,11 @@ def _probe(python3: str | None, modules: list[str]) -> tuple[set[str], str | Non
     if python3 is None:
         return set(), None
     try:
-        result = subprocess.run(  # from /: a ply/ or git.py in the current directory must not pass for the module
-            [python3, "-c", _PROBE, *modules], cwd="/", capture_output=True, text=True, check=False, timeout=60
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        # From /: a ply/ or git.py in the current directory must not pass for the module.
+        result = proc.run([python3, "-c", _PROBE, *modules], cwd="/", timeout=60)
+    except (OSError, proc.TimeoutExpired):
         return set(), None
-    lines = result.stdout.splitlines()
+    lines = result.stdout.decode("utf-8", "replace").splitlines()
     if result.returncode != 0 or not lines:
         return set(), None
     return set(lines[1:]) & set(modules), lines[0]
@@ -191,7 +188,7 @@ def kvm_status() -> str:
         return "no /dev/kvm: boots use TCG (slower, fine)"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "/dev/kvm is not accessible to this user: boots use TCG (add yourself to group kvm)"
-    cache = paths.cache_root() / "kvm-probe.json"
+    cache = paths.kvm_probe_file()
     if cache.is_file():
         return f"/dev/kvm present; last probe: {cache.read_text().strip()}"
     return "/dev/kvm present; the first boot probes whether KVM works (falls back to TCG if not)"

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.apply.record import AppliedSeries
+from patchkit.apply.statedir import StateDir
 from patchkit.errors import DataError, TreeError
 from patchkit.series.model import KconfigSpec, Series
 from patchkit.tree.repo import KernelTree
@@ -73,7 +74,7 @@ class Gate:
 
 
 def record_path(tree: KernelTree, series_name: str) -> Path:
-    return tree.git_dir / "patchkit" / f"{series_name}.verify.json"
+    return StateDir(tree).verify_record(series_name)
 
 
 def config_digest(series: Series, config: KconfigSpec) -> str:

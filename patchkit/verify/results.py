@@ -22,7 +22,7 @@ def new_results_dir(series_name: str, chosen: Path | None = None) -> Path:
     if chosen is not None:
         target = chosen
     else:
-        parent = paths.cache_root() / "results" / series_name
+        parent = paths.results_dir(series_name)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         target = parent / stamp
         suffix = 1

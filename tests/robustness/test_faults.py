@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from patchkit.apply.recovery import INTENT_FILE
+from patchkit.apply.statedir import INTENT
 from tests.helpers import (
     DIFF_README,
     GitTree,
@@ -255,7 +255,7 @@ def _dead_pid() -> int:
 
 def _intent(tree: GitTree, record: dict[str, object], *, started: float) -> Path:
     """The note an apply killed during its checkout leaves behind (its pid and its git's are gone)."""
-    path = tree.path / ".git" / "patchkit" / INTENT_FILE
+    path = tree.path / ".git" / "patchkit" / INTENT
     path.parent.mkdir(parents=True, exist_ok=True)
     tip = record["patches"][-1]["commit"]  # type: ignore[index]
     intent = {
@@ -338,7 +338,7 @@ def test_a_lock_older_than_the_interrupted_apply_is_someone_elses(project: Proje
     assert result.code == 4, result.err
     assert one_line(result.err) == (
         f"patchkit: error: {lock} is older than an interrupted patchkit apply (pid "
-        f"{json.loads((tree.path / '.git/patchkit' / INTENT_FILE).read_text())['pid']}), so some other git process "
+        f"{json.loads((tree.path / '.git/patchkit' / INTENT).read_text())['pid']}), so some other git process "
         "left it; remove it if no git process is running"
     )
     assert lock.exists()
@@ -391,7 +391,7 @@ def test_sigkill_at_any_moment_is_recovered_by_the_next_apply(project: Project, 
     subprocess.run(["git", "clone", "-q", str(tree.path), str(reference.path)], check=True)
     assert project.cli("apply", "--tree", str(reference.path)).code == 0
     tip = reference.head()
-    intent = tree.path / ".git" / "patchkit" / INTENT_FILE
+    intent = tree.path / ".git" / "patchkit" / INTENT
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = process_env(TMPDIR=str(scratch))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import click
@@ -12,9 +11,9 @@ from patchkit.errors import UsageError
 from patchkit.mail.importer import import_mbox, import_range
 from patchkit.mail.trailers import collect
 from patchkit.series.dump import series_yaml
-from patchkit.series.load import SERIES_FILE, load_series
+from patchkit.series.load import SERIES_FILE, load_series, series_name_problem
 from patchkit.series.model import Base
-from patchkit.tree import basetree, debian
+from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
 
@@ -23,11 +22,9 @@ def run(options: ImportOptions) -> int:
     series_dir = options.series_dir
     if (options.rev_range is None) == (options.mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
-    if options.name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", options.name):
-        raise UsageError(
-            f"--name {options.name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
-            "series/NAME and branch patchkit/NAME/vN)"
-        )
+    name_problem = series_name_problem(options.name) if options.name is not None else None
+    if name_problem is not None:
+        raise UsageError(f"--name {options.name!r}: {name_problem}")
     if series_dir is None:
         if options.name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
@@ -46,7 +43,7 @@ def run(options: ImportOptions) -> int:
         mbox_base = None
         if options.tree is not None:
             tree = KernelTree(options.tree)
-            rev = options.base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
+            rev = options.base or (basetree.BASE_REF if tree.rev_parse(basetree.BASE_REF) else "HEAD")
             tree_hash = tree.tree_of(rev)
             if tree_hash is None:
                 raise UsageError(f"{tree.path}: no commit '{rev}'")
@@ -78,11 +75,13 @@ def run(options: ImportOptions) -> int:
 
 def _default_tree_for(series_dir: Path, package: str) -> Path:
     """Without --tree: the default tree of the series' base (else the installed package), once it is prepared."""
-    version = debian.installed_version(package)
+    package_version = ""
     if (series_dir / SERIES_FILE).is_file():
         base = load_series(series_dir, check_files=False).base
-        package, version = base.package, base.package_version or debian.installed_version(base.package)
-    path = basetree.tree_path(package, version or "?")
-    if version is None or not (path / ".git").is_dir():
-        raise UsageError(f"no --tree given and the default tree {path} is not prepared ('patchkit tree prepare')")
-    return path
+        package, package_version = base.package, base.package_version
+    default = basetree.default_tree(package, package_version)
+    if not default.prepared:
+        raise UsageError(
+            f"no --tree given and the default tree {default.path} is not prepared ('patchkit tree prepare')"
+        )
+    return default.path

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from patchkit.apply.record import require_record, to_match_the_data
+from patchkit.apply.states import require_current
 from patchkit.cli.options import LintCommandOptions
 from patchkit.cli.target import open_target
-from patchkit.errors import ExitCode, TreeError
+from patchkit.errors import ExitCode
 from patchkit.github.locate import Locator
 from patchkit.lint.engine import lint_series
 from patchkit.lint.output import render, sarif_category
@@ -18,15 +18,7 @@ from patchkit.util.store import VerdictCache
 def run(options: LintCommandOptions) -> int:
     target = open_target(options.series, options.tree)
     series, tree = target.series, target.tree
-    record = require_record(tree, series.name)
-    # A cheap staleness check (verify does the full one): the branch is where apply left it and the
-    # data has the same patches. A content edit since apply needs 'patchkit status' to be seen.
-    tip = tree.rev_parse(f"refs/heads/{record.branch}")
-    if tip != record.tip or [p.subject for p in series.mailed_patches] != [p.subject for p in record.patches]:
-        raise TreeError(
-            f"{tree.path}: branch {record.branch} no longer matches the series data or the apply record; "
-            f"{to_match_the_data(tree, record, series.directory)}"
-        )
+    record = require_current(tree, series, "linting")
     cache = VerdictCache(enabled=not options.fresh, warn=lambda text: click.echo(text, err=True))
     report = lint_series(tree, series, record, checkpatch=options.checkpatch, cache=cache)
     subjects = {p.number: p.subject for p in record.patches}

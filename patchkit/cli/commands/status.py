@@ -23,9 +23,9 @@ def run(options: StatusOptions) -> int:
     if installed is not None and series.base.package_version and installed != series.base.package_version:
         click.echo(f"         installed {series.base.package} is {installed}: 'patchkit drift' says if it applies")
     if options.tree is None:
-        version = series.base.package_version or installed or "?"
-        path = basetree.tree_path(series.base.package, version)
-        if not (path / ".git").is_dir():
+        default = basetree.default_tree(series.base.package, series.base.package_version)
+        path = default.path
+        if not default.prepared:
             click.echo(f"tree:    {path} (default; not prepared yet: 'patchkit tree prepare')")
             return ExitCode.FINDINGS  # no branch, so it cannot match the data
         click.echo(f"tree:    {path} (default)")

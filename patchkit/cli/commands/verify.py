@@ -18,8 +18,8 @@ from pathlib import Path
 
 import click
 
-from patchkit.apply.record import read_record, to_match_the_data
-from patchkit.apply.states import check_applied
+from patchkit.apply.record import read_record
+from patchkit.apply.states import check_applied, to_match_the_data
 from patchkit.cli.commands import verdict_exit
 from patchkit.cli.options import VerifyOptions
 from patchkit.cli.target import open_target
