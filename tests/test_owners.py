@@ -219,7 +219,11 @@ def test_lint_and_format_refuse_a_stale_branch_with_the_words_status_uses(projec
     for command, doing in (("lint", "linting"), ("format", "formatting")):
         result = project.cli(command, "--tree", tree)
         assert result.code == 4, result.err
-        assert f"patchkit/demo/v1 {detail}; run 'patchkit apply --force' before {doing}" in result.err
+        assert (
+            f"patchkit/demo/v1 {detail}; run 'patchkit apply' (the branch is as patchkit left it) before {doing}"
+            in result.err
+        )
+        assert "--force" not in result.err  # the advice never throws an edit on the branch away
 
 
 def test_lint_and_format_of_a_series_never_applied_say_to_apply_it(project: Project) -> None:
