@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, TypeAlias
@@ -136,9 +137,22 @@ def stop_group(child: Child, grace: float = 3.0) -> None:
             continue
     with contextlib.suppress(subprocess.TimeoutExpired):
         child.wait(timeout=1.0)
+    _wait_until_gone(child.pid)
     if child.stdout is not None:
         with contextlib.suppress(OSError):
             child.stdout.close()
+
+
+def _wait_until_gone(group: int, timeout: float = 5.0) -> None:
+    """Wait (bounded) until no process of ``group`` is left: a SIGKILLed grandchild takes a moment to die,
+    and "no stray processes" must hold when stop_group returns, not a little later."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
 
 
 def _with(env: Mapping[str, str] | None) -> dict[str, str] | None:
