@@ -20,7 +20,7 @@ from patchkit.series.load import load_series
 from patchkit.series.model import KconfigSpec
 from patchkit.tree.repo import KernelTree
 from patchkit.verify.plan import Scope, VerifyResult, explanation, plan, table, verdict
-from patchkit.verify.stages import LintOutcome, StagesResult
+from patchkit.verify.stages import LintOutcome, LintPlan, StagesResult
 from tests.helpers import (
     DIFF_NEW_FILE,
     DIFF_README,
@@ -193,14 +193,14 @@ def test_verify_of_a_state_that_does_not_build_raises_exit_5_after_the_table(
 def test_the_plan_of_a_range_builds_the_state_before_it_and_boots_only_at_the_end() -> None:
     states = [*STATES, State(3, "overlay", "o" * 40, "test: Probe")]
     configs = [KconfigSpec("guest", "guest.config")]
-    whole = plan(VerifyRequest(), states, configs)
+    whole = plan(states, configs, lint=LintPlan())
     assert whole.build is not None and [s.label for s in whole.build.states] == [s.label for s in states]
     assert whole.boot is not None and whole.boot.states == {3} and whole.lint is not None
-    tail = plan(VerifyRequest(states_range="2..overlay", lint=False), states, configs)
+    tail = plan(states, configs, states_range="2..overlay")
     assert tail.build is not None and [s.label for s in tail.build.states] == ["patch 1", "patch 2", "overlay"]
     assert tail.scope.states == (2, 3) and tail.lint is None
-    head = plan(VerifyRequest(states_range="base..1"), states, configs)
+    head = plan(states, configs, lint=LintPlan(), states_range="base..1")
     assert head.build is not None and [s.index for s in head.build.states] == [0, 1]
     assert head.boot is not None and head.boot.states == frozenset()  # the end is not in this part
-    lint_only = plan(VerifyRequest(build=False), states, configs)
+    lint_only = plan(states, configs, lint=LintPlan(), build=False)
     assert (lint_only.build, lint_only.boot, lint_only.scope.boot) == (None, None, False)

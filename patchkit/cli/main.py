@@ -18,6 +18,7 @@ import click
 from patchkit import __version__
 from patchkit.cli import requests as req
 from patchkit.cli.boundary import run_guarded
+from patchkit.lint.severity import FAIL_ON_DEFAULT
 from patchkit.lint.severity import SEVERITIES as SEVERITY_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,7 +63,7 @@ def fresh_option(what: str = "build every state again (new ones are stored)") ->
 
 
 def fail_on_option(what: str) -> Callable[[F], F]:
-    return click.option("--fail-on", type=SEVERITIES, default=req.FAIL_ON_DEFAULT, show_default=True, help=what)
+    return click.option("--fail-on", type=SEVERITIES, default=FAIL_ON_DEFAULT, show_default=True, help=what)
 
 
 boot_options = _stack(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-FAIL_ON_DEFAULT = "error"  # lint findings at or above this fail a command (warnings and info are only shown)
+from patchkit.lint.severity import FAIL_ON_DEFAULT
 
 
 @dataclass(frozen=True, kw_only=True)

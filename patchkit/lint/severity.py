@@ -10,6 +10,8 @@ from typing import Literal, get_args
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 SEVERITY_RANK: dict[Severity, int] = {"error": 3, "warning": 2, "info": 1}
+# Findings at or above this fail lint, verify and format unless --fail-on says otherwise.
+FAIL_ON_DEFAULT: Severity = "error"
 
 
 def as_severity(name: str) -> Severity:

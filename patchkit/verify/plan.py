@@ -14,11 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.apply.states import OVERLAY, BranchState, State
-from patchkit.cli.requests import VerifyRequest
 from patchkit.errors import UsageError
 from patchkit.series.model import KconfigSpec
 from patchkit.verify import report as verify_report
-from patchkit.verify.stages import BootPlan, BuildPlan, LintOutcome, LintPlan, StagesResult
+from patchkit.verify.stages import (
+    DEFAULT_ACCEL,
+    DEFAULT_BOOT_TIMEOUT,
+    BootPlan,
+    BuildPlan,
+    LintOutcome,
+    LintPlan,
+    StagesResult,
+)
 
 LINT_SKIPPED = LintOutcome(False, "skipped (--no-lint)")
 
@@ -49,28 +56,44 @@ class VerifyPlan:
     boot: BootPlan | None
 
 
-def plan(request: VerifyRequest, states: list[State], configs: list[KconfigSpec]) -> VerifyPlan:
-    """The stages a request asks for over ``states`` (``--states A..B`` narrows the builds, not lint)."""
+def plan(
+    states: list[State],
+    configs: list[KconfigSpec],
+    *,
+    lint: LintPlan | None = None,
+    build: bool = True,
+    boot: bool = True,
+    states_range: str | None = None,
+    keep_going: bool = False,
+    jobs: int | None = None,
+    fresh: bool = False,
+    accel: str = DEFAULT_ACCEL,
+    timeout: float = DEFAULT_BOOT_TIMEOUT,
+    reboot: bool = False,
+) -> VerifyPlan:
+    """The stages to run over ``states`` (``states_range`` "A..B" narrows the builds, not lint).
+
+    ``lint`` None: no lint; ``build`` False: no build and so no boot; ``boot``: boot the series' end
+    when this run builds it.
+    """
     end = states[-1].index
-    first, last = parse_states(request.states_range, states) if request.states_range else (0, end)
-    booting = request.boot and request.build
-    scope = Scope(request.lint, request.build, booting, [c.name for c in configs], (first, last), request.keep_going)
-    lint = LintPlan(request.checkpatch, request.source_root, request.fail_on, request.fresh) if request.lint else None
-    if not request.build:
+    first, last = parse_states(states_range, states) if states_range else (0, end)
+    booting = boot and build
+    scope = Scope(lint is not None, build, booting, [c.name for c in configs], (first, last), keep_going)
+    if not build:
         return VerifyPlan(scope, lint, None, None)
     # A range starts from the state before it (warm from ccache), so each patch of the range is an
     # incremental build and its new warnings are blamed as in a full run. That warm-up build is in this
     # run's table and report (a failure there fails this run too); 'ci merge' takes only the range.
-    build = BuildPlan(
-        configs, [s for s in states if max(first - 1, 0) <= s.index <= last], keep_going=request.keep_going,
-        jobs=request.jobs, fresh=request.fresh,
+    build_plan = BuildPlan(
+        configs, [s for s in states if max(first - 1, 0) <= s.index <= last], keep_going=keep_going, jobs=jobs,
+        fresh=fresh,
     )  # fmt: skip
     # The console expectations are about the series' end: only a run that reaches it boots.
-    boot = BootPlan(
-        frozenset({end} if booting and last == end else ()), end, accel=request.accel, timeout=request.timeout,
-        reboot=request.reboot,
-    )  # fmt: skip
-    return VerifyPlan(scope, lint, build, boot)
+    boot_plan = BootPlan(
+        frozenset({end} if booting and last == end else ()), end, accel=accel, timeout=timeout, reboot=reboot
+    )
+    return VerifyPlan(scope, lint, build_plan, boot_plan)
 
 
 @dataclass

@@ -16,7 +16,6 @@ from typing import Any
 from patchkit.apply.record import AppliedSeries
 from patchkit.apply.states import State
 from patchkit.boot.run import BootReport, BootRun
-from patchkit.cli.requests import FAIL_ON_DEFAULT
 from patchkit.errors import BootError, BuildError
 from patchkit.github import actions
 from patchkit.github.locate import Locator
@@ -24,11 +23,15 @@ from patchkit.kbuild.walk import BuildReport, build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.lint.engine import lint_series
 from patchkit.lint.output import render, sarif_category
+from patchkit.lint.severity import FAIL_ON_DEFAULT
 from patchkit.series.model import KconfigSpec, Series
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
 from patchkit.util.progress import Progress
 from patchkit.util.store import VerdictCache
+
+DEFAULT_ACCEL = "auto"  # KVM when it really works, else TCG (see patchkit.boot.qemu)
+DEFAULT_BOOT_TIMEOUT = 60.0  # seconds per boot
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class BuildPlan:
 class BootPlan:
     states: frozenset[int]  # indexes of the states to boot (after they are built)
     end_state: int  # the console expectations apply here only
-    accel: str = "auto"
-    timeout: float = 60.0
+    accel: str = DEFAULT_ACCEL
+    timeout: float = DEFAULT_BOOT_TIMEOUT
     cmdline: str = ""
     reboot: bool = False  # boot again even when the same inputs have a cached verdict
 

@@ -32,7 +32,7 @@ from patchkit.verify import report as verify_report
 from patchkit.verify.plan import VerifyResult
 from patchkit.verify.record import record_verify, verdicts_of
 from patchkit.verify.results import new_results_dir, write_report
-from patchkit.verify.stages import LintOutcome, run_stages
+from patchkit.verify.stages import LintOutcome, LintPlan, run_stages
 
 
 def run(request: VerifyRequest) -> int:
@@ -59,7 +59,14 @@ def run(request: VerifyRequest) -> int:
         return finish(result)  # exit 1: a branch that does not match the data is a finding
 
     result.states = applied.states
-    planned = verifying.plan(request, result.states, configs)
+    lint_plan = (
+        LintPlan(request.checkpatch, request.source_root, request.fail_on, request.fresh) if request.lint else None
+    )
+    planned = verifying.plan(
+        result.states, configs, lint=lint_plan, build=request.build, boot=request.boot,
+        states_range=request.states_range, keep_going=request.keep_going, jobs=request.jobs, fresh=request.fresh,
+        accel=request.accel, timeout=request.timeout, reboot=request.reboot,
+    )  # fmt: skip
     result.scope = planned.scope
     if planned.lint is None:
         show_lint(verifying.LINT_SKIPPED)
