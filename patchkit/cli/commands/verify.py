@@ -7,7 +7,7 @@ stops at once with 3 (raised while loading).
 ``--config NAME`` and ``--states A..B`` make a partial run (one job of a CI matrix); its report.json
 says what it covered, and ``patchkit ci merge`` joins such reports into the table and exit code a
 single run gives. The run itself is :func:`patchkit.verify.stages.run_stages`; what is shown and the exit
-code follow from its :class:`patchkit.verify.plan.VerifyResult` alone.
+code follow from its :class:`patchkit.verify.report.VerifyReport` alone, built once per run.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ from patchkit.kbuild.walk import BuildReport, select_configs
 from patchkit.series.model import Series
 from patchkit.util import atomic, tools
 from patchkit.verify import build_findings as build_sarif
-from patchkit.verify import plan as verifying
-from patchkit.verify import report as verify_report
-from patchkit.verify.plan import VerifyResult
+from patchkit.verify.plan import LintPlan, plan
 from patchkit.verify.record import record_verify, verdicts_of
+from patchkit.verify.report import BranchCheck, SeriesConfig, VerifyReport, explanation, markdown, text_table
 from patchkit.verify.results import new_results_dir, write_report
-from patchkit.verify.stages import LintOutcome, LintPlan, run_stages
+from patchkit.verify.stages import LINT_SKIPPED, LintOutcome, report_of, run_stages
 
 
 def run(request: VerifyRequest) -> int:
@@ -50,27 +49,26 @@ def run(request: VerifyRequest) -> int:
     )
     applied = check_applied(tree, series)
     click.echo(f"branch:  {applied.branch.branch}: {applied.branch.detail}")
-    result = VerifyResult(
-        series.name, series.revision, results, applied.branch, [(c.name, c.boot.enabled) for c in series.configs]
-    )
+    report = VerifyReport(
+        series.name, series.revision, BranchCheck.of(applied.branch),
+        tuple(SeriesConfig(c.name, c.boot.enabled) for c in series.configs), results=str(results),
+    )  # fmt: skip
     record = applied.record
     if record is None:
         click.echo("lint, build and boot skipped: the branch does not match the data (run 'patchkit apply --force')")
-        return finish(result)  # exit 1: a branch that does not match the data is a finding
+        return finish(report, results)  # exit 1: a branch that does not match the data is a finding
 
-    result.states = applied.states
     lint_plan = (
         LintPlan(request.checkpatch, request.source_root, request.fail_on, request.fresh) if request.lint else None
     )
-    planned = verifying.plan(
-        result.states, configs, lint=lint_plan, build=request.build, boot=request.boot,
+    planned = plan(
+        applied.states, configs, lint=lint_plan, build=request.build, boot=request.boot,
         states_range=request.states_range, keep_going=request.keep_going, jobs=request.jobs, fresh=request.fresh,
         accel=request.accel, timeout=request.timeout, reboot=request.reboot,
     )  # fmt: skip
-    result.scope = planned.scope
     if planned.lint is None:
-        show_lint(verifying.LINT_SKIPPED)
-    result.stages = run_stages(
+        show_lint(LINT_SKIPPED)
+    stages = run_stages(
         tree,
         series,
         record,
@@ -82,23 +80,24 @@ def run(request: VerifyRequest) -> int:
         warn=lambda text: click.echo(text, err=True),
     )
     if planned.lint is None:
-        result.stages.lint = verifying.LINT_SKIPPED
-    if result.stages.build is not None:
+        stages.lint = LINT_SKIPPED
+    if stages.build is not None:
         span = planned.scope.states if request.states_range else None
-        build_findings(series, result.stages.build, results, span, request.source_root)
+        build_findings(series, stages.build, results, span, request.source_root)
+    report = report_of(report, applied.states, planned.scope, stages)
 
     click.echo("")
-    for line in verifying.table(result):
+    for line in text_table(report):
         click.echo(line)
     click.echo("")
-    for line in verifying.explanation(result.stages):
+    for line in explanation(report):
         click.echo(line)
-    code = finish(result)
+    code = finish(report, results)
     if not request.config_names and not request.states_range:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
-        lint, verdicts = verdicts_of(series, result.report())
+        lint, verdicts = verdicts_of(series, report)
         record_verify(tree, series, record, lint=lint, configs=verdicts, passed=code == 0)
-    return verdict_exit(code, f"{verifying.verdict(result)[1].removeprefix('FAILED: ')} (results in {results})")
+    return verdict_exit(code, f"{report.verdict.text.removeprefix('FAILED: ')} (results in {results})")
 
 
 def show_lint(outcome: LintOutcome) -> None:
@@ -107,16 +106,12 @@ def show_lint(outcome: LintOutcome) -> None:
     click.echo(f"lint:    {outcome.note}" + (f"; {outcome.where}" if outcome.where else ""))
 
 
-def finish(result: VerifyResult) -> int:
-    """Verdict and exit code from the result; report.json; the job summary on GitHub Actions."""
-    report = result.report()
-    code, verdict = verify_report.verdict(report)
-    report["verdict"] = verdict
-    report["exit_code"] = code
-    write_report(result.results, report)
-    actions.add_step_summary(verify_report.markdown(report))
-    click.echo(f"verify: {verdict}; results in {result.results}")
-    return code
+def finish(report: VerifyReport, results: Path) -> int:
+    """report.json, the job summary on GitHub Actions and the verdict line; the exit code."""
+    write_report(results, report.to_json())
+    actions.add_step_summary(markdown(report))
+    click.echo(f"verify: {report.verdict.text}; results in {results}")
+    return report.verdict.code
 
 
 def build_findings(
