@@ -9,7 +9,7 @@ functions as a single run's. Joining is linear in the number of results: the sta
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from patchkit.errors import DataError
@@ -29,7 +29,7 @@ def find_reports(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(path.rglob("report.json"))
+            inside = sorted(p for p in path.rglob("report.json") if not p.is_dir())
             if not inside:
                 raise DataError(f"{path}: no report.json under this directory")
             found.extend(inside)
@@ -38,17 +38,61 @@ def find_reports(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-class _Covered:
-    """Whether a partial's scope covers a cell (config at state): its configs and its range of states."""
+@dataclass
+class _Cells:
+    """The build and boot cells the partials covered, first report first, keyed by (config, state label)."""
 
-    def __init__(self, index: dict[str, int], scope: Scope) -> None:
-        self.index = index
-        self.first, self.last = scope.states
-        self.configs = set(scope.configs)
+    index: dict[str, int]  # state label -> index, the same in every report
+    builds: dict[tuple[str, str], BuildCell] = field(default_factory=dict)
+    boots: dict[tuple[str, str], BootCell] = field(default_factory=dict)
+    configs: set[str] = field(default_factory=set)  # the configs some partial built
+    ccache: bool = False
+    accels: list[str] = field(default_factory=list)
 
-    def __call__(self, label: str, config: str) -> bool:
-        at = self.index.get(label)
-        return at is not None and self.first <= at <= self.last and config in self.configs
+    def add(self, partial: VerifyReport, scope: Scope) -> None:
+        """What ``partial`` ran inside its scope (not a range's warm-up build of the state before it)."""
+        if not scope.build or partial.build is None:
+            return
+        self.ccache = self.ccache or partial.build.ccache
+        self.configs.update(scope.configs)
+        first, last = scope.states
+        configs = set(scope.configs)
+
+        def covered(label: str, config: str) -> bool:
+            at = self.index.get(label)
+            return at is not None and first <= at <= last and config in configs
+
+        for built in partial.build.results:
+            if covered(built.state, built.config):
+                self.builds.setdefault((built.config, built.state), built)
+        boot = partial.boot
+        if boot is None:
+            return
+        for booted in boot.boots:
+            if covered(booted.state, booted.config):
+                self.boots.setdefault((booted.config, booted.state), booted)
+        if boot.accel and boot.accel not in self.accels:
+            self.accels.append(boot.accel)
+
+    def stop_after_first_failure(self) -> None:
+        """Drop what a single run without --keep-going would not have reached."""
+        failed_at = [self.index[b.state] for b in self.builds.values() if not b.ok]
+        if failed_at:
+            stop = min(failed_at)
+            self.builds = {k: v for k, v in self.builds.items() if self.index[k[1]] <= stop}
+            self.boots = {k: v for k, v in self.boots.items() if self.index[k[1]] <= stop}
+
+    def sections(self, order: list[str]) -> tuple[BuildSection, BootSection]:
+        """The build and boot sections, cells in a single run's order: by state, then config column."""
+        column = {config: position for position, config in enumerate(order)}
+
+        def cell_order(key: tuple[str, str]) -> tuple[int, int]:
+            config, label = key
+            return (self.index[label], column.get(config, len(order)))
+
+        builds = tuple(self.builds[k] for k in sorted(self.builds, key=cell_order))
+        boots = tuple(self.boots[k] for k in sorted(self.boots, key=cell_order))
+        return BuildSection(tuple(order), builds, self.ccache), BootSection(boots, ", ".join(self.accels) or None)
 
 
 def merge(reports: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
@@ -74,72 +118,33 @@ def merge(reports: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
         branch = replace(bad.branch, detail=f"{bad.branch.detail} (in {name})")
         return VerifyReport(first.series, first.revision, branch, first.configs, merged_from=names)
     states = [(s.index, s.label, s.commit) for s in first.states]
-    for name, other in reports[1:]:
+    scopes: list[Scope] = []
+    for name, other in reports:
         if [(s.index, s.label, s.commit) for s in other.states] != states:
             raise DataError(f"{name}: its states (commits) differ from {first_name}'s; was the same data applied?")
-
-    index = first.state_index  # the same states in every report: one index for all
-    scopes: list[Scope] = []
-    for name, partial in reports:
-        if partial.scope is None:
+        if other.scope is None:
             raise DataError(f"{name}: the branch matches the data but the report says nothing ran (no scope)")
-        scopes.append(partial.scope)
-    lint_report = next((partial for (_, partial), scope in zip(reports, scopes, strict=True) if scope.lint), None)
-    builds: dict[tuple[str, str], BuildCell] = {}
-    boots: dict[tuple[str, str], BootCell] = {}
-    configs_built: set[str] = set()
-    ccache = False
-    accels: list[str] = []
+        scopes.append(other.scope)
+
+    cells = _Cells(first.state_index)  # the same states in every report: one index for every result
     for (_, partial), scope in zip(reports, scopes, strict=True):
-        if not scope.build or partial.build is None:
-            continue
-        ccache = ccache or partial.build.ccache
-        configs_built.update(scope.configs)
-        covered = _Covered(index, scope)
-        for result in partial.build.results:
-            if covered(result.state, result.config):
-                builds.setdefault((result.config, result.state), result)
-        boot = partial.boot
-        for booted in boot.boots if boot is not None else ():
-            if covered(booted.state, booted.config):
-                boots.setdefault((booted.config, booted.state), booted)
-        if boot is not None and boot.accel and boot.accel not in accels:
-            accels.append(boot.accel)
+        cells.add(partial, scope)
     keep_going = any(s.keep_going for s in scopes)
-    failed_at = [index[r.state] for r in builds.values() if not r.ok]
-    if failed_at and not keep_going:
-        stop = min(failed_at)
-        builds = {k: v for k, v in builds.items() if index[k[1]] <= stop}
-        boots = {k: v for k, v in boots.items() if index[k[1]] <= stop}
-    order = [c.name for c in first.configs if c.name in configs_built]
-    column = {config: position for position, config in enumerate(order)}
-
-    def cell_order(key: tuple[str, str]) -> tuple[int, int]:
-        config, label = key
-        return (index[label], column.get(config, len(order)))
-
+    if not keep_going:
+        cells.stop_after_first_failure()
+    order = [c.name for c in first.configs if c.name in cells.configs]
+    build, boot = cells.sections(order) if cells.configs else (None, None)
+    linted = next((partial for (_, partial), scope in zip(reports, scopes, strict=True) if scope.lint), None)
     scope = Scope(
-        lint=lint_report is not None,
-        build=bool(configs_built),
+        lint=linted is not None,
+        build=bool(cells.configs),
         boot=any(s.boot for s in scopes),
         configs=tuple(order),
         states=(min(s.states[0] for s in scopes), max(s.states[1] for s in scopes)),
         keep_going=keep_going,
     )
-    build = boot_section = None
-    if configs_built:
-        build = BuildSection(tuple(order), tuple(builds[k] for k in sorted(builds, key=cell_order)), ccache)
-        boot_section = BootSection(tuple(boots[k] for k in sorted(boots, key=cell_order)), ", ".join(accels) or None)
     return VerifyReport(
-        first.series,
-        first.revision,
-        first.branch,
-        first.configs,
-        merged_from=names,
-        states=first.states,
-        scope=scope,
-        lint_summary=(lint_report.lint_summary if lint_report is not None else None) or NOT_LINTED,
-        lint=lint_report.lint if lint_report is not None else None,
-        build=build,
-        boot=boot_section,
-    )
+        first.series, first.revision, first.branch, first.configs, merged_from=names, states=first.states,
+        scope=scope, lint_summary=(linted.lint_summary if linted else None) or NOT_LINTED,
+        lint=linted.lint if linted else None, build=build, boot=boot,
+    )  # fmt: skip

@@ -29,7 +29,7 @@ from patchkit.errors import DataError, ExitCode
 from patchkit.util.yamldata import KeyPath, describe_schema_error, format_key_path, one_line, package_schema
 
 FORMAT = 1
-MAX_REPORT_BYTES = 64 * 1024 * 1024  # a real report is far below (the bundled series': ~100 KB with lint's findings)
+MAX_REPORT_BYTES = 64 * 1024 * 1024  # far above any real report; a bound on what a bad artifact costs to read
 Json = dict[str, Any]
 
 
@@ -51,21 +51,23 @@ def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
     return error
 
 
-def check_schema(data: Any, where: str, definition: str | None = None, prefix: KeyPath = ()) -> None:
+def _check_schema(data: Any, where: str, definition: str | None = None) -> None:
     """``data`` against the report schema (or one of its ``$defs``); the first error as ``where: key.path: why``."""
     errors = list(_validator(definition).iter_errors(data))
     if not errors:
         return
     error = _deepest(errors[0])
-    required = error.validator_value if error.validator == "required" else None
-    if isinstance(required, list) and isinstance(error.instance, dict):
-        missing = [key for key in required if key not in error.instance]
-        key_path: KeyPath = (*error.absolute_path, missing[0])
-        why = "missing (a verify report always has it)"
-    else:
-        key_path, why = describe_schema_error(error)
+    key_path, why = describe_schema_error(error)
+    instance, wanted = error.instance, error.validator_value
+    if isinstance(instance, dict) and error.validator == "required" and isinstance(wanted, list):
+        missing = [key for key in wanted if key not in instance]
+        key_path, why = (*key_path, missing[0]), "missing (a verify report always has it)"
+    elif isinstance(instance, dict) and error.validator == "dependentRequired" and isinstance(wanted, dict):
+        key, missing = next((k, [d for d in deps if d not in instance]) for k, deps in wanted.items()
+                            if k in instance and any(d not in instance for d in deps))  # fmt: skip
+        key_path, why = (*key_path, missing[0]), f"missing (a verify report with {key!r} has it)"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    raise DataError(f"{where}: {format_key_path((*prefix, *key_path))}: {why}{more}")
+    raise DataError(f"{where}: {format_key_path(key_path)}: {why}{more}")
 
 
 class _Part:
@@ -75,7 +77,7 @@ class _Part:
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> Self:
-        check_schema(data, where, cls.DEFINITION)
+        _check_schema(data, where, cls.DEFINITION)
         return cls.read(data)
 
     @classmethod
@@ -360,7 +362,7 @@ class VerifyReport:
                 f"{where}: format: {one_line(repr(data['format']))} is not a report format this patchkit reads "
                 f"({FORMAT}); was it written by another version?"
             )
-        check_schema(data, where)
+        _check_schema(data, where)
         build, boot = data.get("build"), data.get("boot")
         report = cls(
             series=data["series"],
@@ -386,22 +388,22 @@ def _check_references(report: VerifyReport, where: str) -> None:
     def refuse(key_path: KeyPath, why: str) -> DataError:
         return DataError(f"{where}: {format_key_path(key_path)}: {why}")
 
-    labels: set[str] = set()
+    labels: dict[str, int] = {}
     indexes: set[int] = set()
     for position, state in enumerate(report.states):
         if state.label in labels:
             raise refuse(("states", position, "label"), f"{one_line(repr(state.label))} names two states")
         if state.index in indexes:
             raise refuse(("states", position, "index"), f"{state.index} is the index of two states")
-        labels.add(state.label)
+        labels[state.label] = state.index
         indexes.add(state.index)
-    configs = {c.name for c in report.configs}
+    configs = {c.name: c for c in report.configs}
     if len(configs) != len(report.configs):
         raise refuse(("configs",), "a config is named twice")
 
-    def known(key_path: KeyPath, value: str, names: set[str], what: str) -> None:
+    def known(key_path: KeyPath, value: str, names: Mapping[str, object], what: str) -> None:
         if value not in names:
-            shown = ", ".join(sorted(names)) or "none"
+            shown = one_line(", ".join(names), 80) or "none"  # in the report's order
             raise refuse(key_path, f"{one_line(repr(value))} is not {what} of this report ({shown})")
 
     if report.scope is not None:
