@@ -117,6 +117,25 @@ def test_merge_of_per_config_and_per_range_partials_equals_one_run(case: str) ->
     assert merged.to_json()["merged_from"] == ["lint", "a-0-2", "a-3-4", "b"]
 
 
+def test_a_missing_prerequisite_fails_the_merged_run_as_it_fails_one_run() -> None:
+    one = single_run()
+    detail = "not in the base: patch 2 (x: Y): x.c: patch does not apply (v1, history/v1)"
+    one["depends"] = [{"dependency": "20260101-x-0123456789ab v1", "change_id": "20260101-x-0123456789ab",
+                       "revision": 1, "status": "missing", "failed": True, "detail": detail}]  # fmt: skip
+    parts = [
+        ("lint", partial(one, [], (0, 4), lint=True, build=False)),
+        ("a", partial(one, ["a"], (0, 4), lint=False)),
+        ("b", partial(one, ["b"], (0, 4), lint=False)),
+    ]
+    merged = merged_of(parts)
+    _same(one, merged)
+    data = merged.to_json()
+    assert data["exit_code"] == 1
+    assert data["verdict"] == f"FAILED: depends ({one['depends'][0]['dependency']}: {one['depends'][0]['detail']})"
+    assert data["depends"] == one["depends"]
+    assert "depends: FAILED (20260101-x-0123456789ab v1: not in the base: patch 2" in markdown(merged)
+
+
 def test_the_table_of_a_passing_run() -> None:
     lines = text_table(typed(single_run()))
     assert lines[0].split() == ["state", "lint", "build:a", "build:b", "boot:a", "subject"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from tests.helpers import GitTree, posted_v1, read_mail, run_cli
+from tests.helpers import CliResult, GitTree, Project, posted_v1, read_mail, run_cli
 
 _SUPPRESSION = {"rule": "hygiene/body-wrap", "reason": "kept on purpose"}
 
@@ -207,3 +207,70 @@ def test_reordered_patches_keep_their_own_data_and_overlays_stay(tmp_path: Path,
     ]  # fmt: skip
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     assert "matches the data (2 patches)" in run_cli("status", "--tree", str(small_tree.path), cwd=project).out
+
+
+def _with_config_since(project: Project, since: int) -> None:
+    project.mutate(lambda d: d.update(configs=[{"name": "tiny", "fragment": "tiny.config", "since": since}]))
+    (project.series / "tiny.config").write_text("CONFIG_X86_64=y\n")
+
+
+def _import_branch(project: Project) -> CliResult:
+    return project.cli("import", "--range", "patchkit-base..HEAD", "--tree", str(project.tree.path),
+                       "--series", str(project.series))  # fmt: skip
+
+
+def test_a_configs_since_follows_its_patch_when_import_reorders(applied_project: Project) -> None:
+    project, tree = applied_project, applied_project.tree
+    _with_config_since(project, 2)  # the config needs what patch 2 (x86/virt: Add a Makefile) brings
+    _git(tree, "rebase", "-q", "-i", "patchkit-base", GIT_SEQUENCE_EDITOR="sed -i -e '1{h;d}' -e '2G'")
+    result = _import_branch(project)
+    assert result.code == 0, result.err
+    assert "config tiny: since 2 -> 1 (follows x86/virt: Add a Makefile)" in result.out
+    data = project.data()
+    assert data["patches"][0]["subject"] == "x86/virt: Add a Makefile" and data["configs"][0]["since"] == 1
+
+
+def test_import_refuses_to_drop_the_patch_a_configs_since_names(applied_project: Project) -> None:
+    project, tree = applied_project, applied_project.tree
+    _with_config_since(project, 2)
+    before = project.text()
+    _git(tree, "rebase", "-q", "-i", "patchkit-base", GIT_SEQUENCE_EDITOR="sed -i -e '2d'")  # drop patch 2
+    result = _import_branch(project)
+    assert result.code == 3
+    line = before[: before.index("since: 2")].count("\n") + 1
+    assert (
+        f"series.yaml:{line}: configs[0].since: 2 names patch 2 (x86/virt: Add a Makefile), which the imported "
+        "patches no longer have (dropped, or not the same change, subject or place); nothing was written"
+    ) in result.err
+    assert project.text() == before and project.diff_path("0002-makefile.diff").is_file()
+    # since on a patch that stays is carried as it is
+    project.mutate(lambda d: d["configs"][0].update(since=1))
+    assert _import_branch(project).code == 0
+    assert project.data()["configs"][0]["since"] == 1 and len(project.data()["patches"]) == 1
+
+
+def test_after_an_edit_on_the_branch_the_advice_is_import_then_apply_never_force(
+    applied_project: Project, tmp_path: Path
+) -> None:
+    """verify and format name 'import --range' for an edit on the branch, and plain apply when it is as
+    patchkit left it; none says --force, which would leave the edit only in the reflog."""
+    project, tree = applied_project, applied_project.tree
+    tree.commit("README: More\n\nSigned-off-by: Test Author <author@example.org>\n", {"README": "edited\n"})
+    base = tree.git("rev-parse", "--short=12", "patchkit-base").strip()
+    keep = (
+        "to keep what was changed on patchkit/demo/v1 since apply, run 'patchkit import --range "
+        f"{base}..patchkit/demo/v1 --series {project.series}' first, then 'patchkit apply'"
+    )
+    verify = ["verify", "--tree", str(tree.path), "--no-lint", "--no-build", "--no-boot", "--results"]
+    verified = project.cli(*verify, str(tmp_path / "r1"))
+    assert verified.code == 1 and f"the branch does not match the data; {keep}" in verified.out
+    formatted = project.cli("format", "--tree", str(tree.path), "-o", "out")
+    assert formatted.code == 4 and f"{keep} before formatting" in formatted.err
+    assert "--force" not in verified.out + formatted.err
+    # the data changed instead, the branch as apply left it: plain apply is the answer
+    tree.git("reset", "-q", "--hard", "HEAD~1")
+    project.set_diff(project.diff_path().read_text().replace("+second line", "+second line, reworded"))
+    verified = project.cli(*verify, str(tmp_path / "r2"))
+    assert verified.code == 1
+    assert "the branch does not match the data; run 'patchkit apply' (the branch is as patchkit left it)" \
+        in verified.out  # fmt: skip

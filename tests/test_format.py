@@ -89,7 +89,8 @@ def test_format_refuses_a_branch_that_no_longer_matches_the_data(tmp_path: Path,
     result = run_cli("format", "--tree", str(small_tree.path), cwd=project)
     assert result.code == 4
     assert "differs from the data at patch 2 (x86/virt: Add a Makefile): content changed" in result.err
-    assert "run 'patchkit apply --force'" in result.err
+    # the branch is as apply left it: plain apply moves it (no --force, which could throw away an edit)
+    assert "run 'patchkit apply' (the branch is as patchkit left it) before formatting" in result.err
     assert not (project / "outgoing").exists()
 
 

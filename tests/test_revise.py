@@ -95,3 +95,40 @@ def test_the_archive_url_is_configurable(tmp_path: Path, small_tree: GitTree) ->
     body = read_mail(project / "v2/0000-cover-letter.patch").get_content()
     v1_id = read_mail(v1[0])["Message-ID"].strip("<>")
     assert f"- Link to v1: https://lists.example.org/msg/{v1_id}/\n" in body
+
+
+def test_format_remakes_v1_as_diff_does_leaving_no_objects_and_says_when_its_base_is_gone(
+    tmp_path: Path, small_tree: GitTree
+) -> None:
+    """The range-diff's v1 is re-made from history/v1 by patchkit.apply.revisions (scratch objects, as 'patchkit diff'
+    does): the tree gains no object; a v1 whose base no tree holds gives a note and no range-diff."""
+    project, _ = posted_v1(tmp_path, small_tree)
+    assert run_cli("revise", cwd=project).code == 0
+    data = _data(project)
+    changelog = data["changelog"]
+    assert isinstance(changelog, list)
+    changelog[1]["changes"] = "- Reworded patch 1."
+    patches = data["patches"]
+    assert isinstance(patches, list)
+    patches[0]["body"] = "Explain why, reworded."
+    _write(project, data)
+    assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
+    small_tree.git("branch", "-D", "patchkit/demo/v1")  # and v1's commits gone from the repository:
+    small_tree.git("reflog", "expire", "--expire=now", "--all")
+    small_tree.git("gc", "-q", "--prune=now")
+    # status re-makes the overlay's commits (the gc dropped them; format checks the branch the same way)
+    assert run_cli("status", "--tree", str(small_tree.path), cwd=project).code == 0
+    objects = small_tree.git("count-objects", "-v")
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
+    assert result.code == 0, result.err
+    assert "range-diff against v1 (recorded in history/v1)" in result.out
+    assert "+    Explain why, reworded." in read_mail(project / "v2/0000-cover-letter.patch").get_content()
+    assert small_tree.git("count-objects", "-v") == objects
+    snapshot = project / "series/demo/history/v1/series.yaml"
+    old = yaml.safe_load(snapshot.read_text())
+    old["base"]["tree"] = "a" * 40
+    snapshot.write_text(yaml.safe_dump(old, sort_keys=False, allow_unicode=True))
+    result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
+    assert result.code == 0, result.err
+    assert f"v1's base tree aaaaaaaaaaaa is not in {small_tree.path}: no range-diff" in result.out
+    assert "Range-diff" not in read_mail(project / "v2/0000-cover-letter.patch").get_content()

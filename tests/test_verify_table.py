@@ -13,7 +13,7 @@ from patchkit.apply.states import BranchState, State
 from patchkit.boot.qemu import AccelChoice, BootResult
 from patchkit.boot.run import BootReport
 from patchkit.cli.commands import verdict_exit, verify
-from patchkit.cli.requests import VerifyRequest
+from patchkit.cli.options import VerifyOptions
 from patchkit.errors import BootError, BuildError, ExitCode
 from patchkit.kbuild.walk import BuildReport, StateBuild
 from patchkit.series.load import load_series
@@ -172,7 +172,7 @@ def _fake_kernel_series(root: Path, recipe: str) -> tuple[KernelTree, Path]:
 
 def test_verify_runs_the_stages_then_shows_cached_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tree, directory = _fake_kernel_series(tmp_path, BUILT)
-    request = VerifyRequest(series=str(directory), tree=tree.path, lint=False, boot=False)
+    request = VerifyOptions(series=str(directory), tree=tree.path, lint=False, boot=False)
     assert verify.run(replace(request, results_dir=tmp_path / "first")) == 0
     first = capsys.readouterr().out
     assert "patch 2  -     ok           x86/virt: Add a Makefile" in first and "verify: passed" in first
@@ -184,7 +184,7 @@ def test_verify_of_a_state_that_does_not_build_raises_exit_5_after_the_table(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     tree, directory = _fake_kernel_series(tmp_path, BROKEN)
-    request = VerifyRequest(series=str(directory), tree=tree.path, lint=False, boot=False, results_dir=tmp_path / "r")
+    request = VerifyOptions(series=str(directory), tree=tree.path, lint=False, boot=False, results_dir=tmp_path / "r")
     with pytest.raises(BuildError) as caught:
         verify.run(request)
     assert caught.value.exit_code == 5

@@ -70,7 +70,8 @@ def read_record(tree: KernelTree, series_name: str) -> AppliedSeries | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise TreeError(f"{path}: unreadable apply record ({exc}); run 'patchkit apply --force'") from exc
+        # Without a record apply still refuses to move a branch that does not hold the data: nothing is lost.
+        raise TreeError(f"{path}: unreadable apply record ({exc}); delete it and run 'patchkit apply'") from exc
     return AppliedSeries.from_json_data(data)
 
 
@@ -79,6 +80,21 @@ def require_record(tree: KernelTree, series_name: str) -> AppliedSeries:
     if record is None:
         raise TreeError(f"{tree.path}: series '{series_name}' is not applied there; run 'patchkit apply' first")
     return record
+
+
+def to_match_the_data(tree: KernelTree, record: AppliedSeries | None, series_directory: Path) -> str:
+    """What to run when the branch no longer holds the data, by apply's own rule.
+
+    ``patchkit apply`` moves the branch it made, without ``--force``, while the branch is as it left it;
+    an edit made on the branch since must be imported into the data first (apply refuses otherwise, and
+    ``--force`` would leave that edit only in the reflog).
+    """
+    if record is None:
+        return "run 'patchkit apply'"
+    if tree.rev_parse(f"refs/heads/{record.branch}") == record.tip:
+        return "run 'patchkit apply' (the branch is as patchkit left it)"
+    keep = f"'patchkit import --range {record.base[:12]}..{record.branch} --series {series_directory}'"
+    return f"to keep what was changed on {record.branch} since apply, run {keep} first, then 'patchkit apply'"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from patchkit.boot import BOOT_TIMEOUT
 from patchkit.boot.console import ConsoleVerdict, judge
 from patchkit.boot.initramfs import MARKER
 from patchkit.errors import BootError
@@ -127,7 +128,7 @@ def boot(
     accel: str,
     extra_cmdline: str = "",
     expects: tuple[str, ...] = (),
-    timeout: float = 60.0,
+    timeout: float = BOOT_TIMEOUT,
 ) -> BootResult:
     """Boot once and judge the console; never raises for a bad boot (the result says why)."""
     proc.require(QEMU)

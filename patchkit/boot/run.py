@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.apply.states import State
-from patchkit.boot import initramfs, qemu
+from patchkit.boot import BOOT_TIMEOUT, initramfs, qemu
 from patchkit.kbuild.walk import Builder, StateBuild
 from patchkit.series.model import KconfigSpec
 from patchkit.util import store
@@ -43,7 +43,7 @@ class BootRun:
     boot_states: set[int]  # state indexes to boot
     end_state: int  # expectations apply here only
     accel_request: str = "auto"
-    timeout: float = 60.0
+    timeout: float = BOOT_TIMEOUT
     progress: Progress = field(default_factory=lambda: Progress(live=False))
     extra_cmdline: str = ""  # appended to every boot (tests, --cmdline)
     report: BootReport = field(default_factory=BootReport)

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from patchkit.apply.record import AppliedSeries
+from patchkit.apply.record import AppliedSeries, to_match_the_data
 from patchkit.apply.states import mailed_states
 from patchkit.errors import DataError
 from patchkit.lint import asmfacts, cfacts, hygiene, registry
@@ -136,7 +136,7 @@ def lint_series(
     if len(mailed) != len(record.patches):
         raise DataError(
             f"series '{series.name}' has {len(mailed)} patches but the applied branch has {len(record.patches)}; "
-            "run 'patchkit apply --force'"
+            f"{to_match_the_data(tree, record, series.directory)}"
         )
     if cache is None or config is not None:
         return _lint(tree, series, record, checkpatch, config or load_config(series.directory), progress)

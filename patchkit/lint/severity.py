@@ -1,6 +1,6 @@
 """Finding severities: one definition for lint, the CLI's choices and the CI reports.
 
-Kept out of :mod:`patchkit.lint` so the CLI can offer the choices without importing the lint engine.
+Kept apart from the lint engine so the CLI can offer the choices without importing it.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from typing import Literal, get_args
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 SEVERITY_RANK: dict[Severity, int] = {"error": 3, "warning": 2, "info": 1}
-# Findings at or above this fail lint, verify and format unless --fail-on says otherwise.
-FAIL_ON_DEFAULT: Severity = "error"
+FAIL_ON_DEFAULT: Severity = "error"  # findings at or above this fail a command (warnings and info are only shown)
 
 
 def as_severity(name: str) -> Severity:

@@ -37,14 +37,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from patchkit.apply.engine import make_commits
-from patchkit.apply.record import AppliedSeries, require_record
+from patchkit.apply import revisions
+from patchkit.apply.record import AppliedSeries, read_record, require_record, to_match_the_data
 from patchkit.apply.states import compare_branch
 from patchkit.errors import DataError, ExitCode, GitError, PatchkitError, TreeError, UsageError
 from patchkit.mail import headers
 from patchkit.mail import identity as ids
 from patchkit.series import depends, patchids
-from patchkit.series.load import SERIES_FILE, load_series
+from patchkit.series.load import SERIES_FILE
 from patchkit.series.model import Person, PostedPatch, Revision, Series
 from patchkit.tree.repo import KernelTree
 from patchkit.util import outdir, proc
@@ -269,31 +269,46 @@ def _lint_gate(tree: KernelTree, series: Series, record: AppliedSeries, fail_on:
     return summary
 
 
-def _previous_range(tree: KernelTree, series: Series, record: AppliedSeries) -> tuple[str | None, str]:
-    """The range-diff's other side: the recorded previous revision re-made from its snapshot, else its branch."""
+@contextlib.contextmanager
+def _previous_range(tree: KernelTree, series: Series, record: AppliedSeries) -> Iterator[_PreviousRange]:
+    """The range-diff's other side: the recorded previous revision re-made from its snapshot as
+    ``patchkit diff`` re-makes it (its commits in a scratch object directory, read through ``env``), else
+    the previous revision's branch."""
     if series.revision == 1:
-        return None, ""
+        yield _PreviousRange(None, "")
+        return
     before = series.revision - 1
     recorded = series.revision_record(before)
     if recorded is not None and recorded.snapshot:
-        snap_dir = series.directory / recorded.snapshot
-        try:
-            snapshot = load_series(snap_dir)
-        except PatchkitError as exc:
-            raise DataError(f"{series.directory / SERIES_FILE}: history v{before}: snapshot unusable: {exc}") from exc
-        if snapshot.base.tree == series.base.tree:
-            base = record.base
-        else:
-            found = tree.git("log", "--format=%H %T", "-n", "5000", "--all", check=False)
-            base = next((c for c, t in (line.split() for line in found.splitlines()) if t == snapshot.base.tree), "")
-            if not base:
-                return None, f"v{before}'s base tree {snapshot.base.tree[:12]} is not in {tree.path}: no range-diff"
-        commits = make_commits(tree, snapshot, base, snapshot.mailed_patches)
-        return f"{base}..{commits[-1].commit}", f"v{before} (recorded in {recorded.snapshot})"
+        previous = revisions.revision_of(series, before)  # an unusable snapshot is a DataError naming it
+        with revisions.scratch_objects(tree, [previous]) as env:
+            try:
+                remade = revisions.remade_range(tree, previous, env)
+            except revisions.BaseNotFound:
+                remade = None
+            if remade is None:
+                base_tree = previous.series.base.tree[:12]
+                yield _PreviousRange(None, f"v{before}'s base tree {base_tree} is not in {tree.path}: no range-diff")
+            else:
+                yield _PreviousRange(remade, f"v{before} (recorded in {recorded.snapshot})", env)
+        return
     branch = f"patchkit/{series.name}/v{before}"
     if tree.rev_parse(f"refs/heads/{branch}"):
-        return f"{record.base}..{branch}", branch
-    return None, f"no record of v{before} (run 'patchkit revise' before changing a posted series): no range-diff"
+        yield _PreviousRange(f"{record.base}..{branch}", branch)
+        return
+    yield _PreviousRange(
+        None, f"no record of v{before} (run 'patchkit revise' before changing a posted series): no range-diff"
+    )
+
+
+@dataclass(frozen=True)
+class _PreviousRange:
+    """What format-patch's ``--range-diff`` compares with (None: no range-diff), in words, and the git
+    environment its commits are read through."""
+
+    range: str | None
+    note: str
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def format_series(
@@ -317,7 +332,8 @@ def format_series(
     parent = _parent(in_reply_to) if in_reply_to is not None else None
     state = compare_branch(tree, series)
     if not state.matches:
-        raise TreeError(f"{tree.path}: {state.branch} {state.detail}; run 'patchkit apply --force' before formatting")
+        advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
+        raise TreeError(f"{tree.path}: {state.branch} {state.detail}; {advice} before formatting")
     record = require_record(tree, series.name)
     changes = cover_changes(series)  # a missing cover or changelog entry fails here, before git runs
     assert series.cover is not None
@@ -328,78 +344,80 @@ def format_series(
         if not force:
             raise
         notes.append("lint fails, formatted anyway (--force)")
-    range_arg, range_note = _previous_range(tree, series, record)
-    if range_note and range_arg is None:
-        notes.append(range_note)
-    resolved = depends.resolve(series)
-    notes += [f"depends: {r.dependency.label()}: {r.problem}; only its change-id is in the cover"
-              for r in resolved if r.problem]  # fmt: skip
-    sender = sender_of(tree, series)
-    identity = {"GIT_COMMITTER_NAME": sender.name, "GIT_COMMITTER_EMAIL": sender.email}
-    output = output.absolute()  # git runs in the tree, not here
-    with outdir.claim(output) as previous_files, outdir.staging(output) as staging:
-        argv = [
-            "format-patch", "--cover-letter", "--thread=shallow", f"--subject-prefix={subject_prefix(series)}",
-            "--no-signature", f"--base={record.base}", "--encode-email-headers", "-o", str(staging),
-            f"--from={sender.name} <{sender.email}>",  # the sender in From:, the author in the body when not the same
-        ]  # fmt: skip
-        if range_arg is not None:
-            argv.append(f"--range-diff={range_arg}")
-        names = tree.git(*argv, f"{record.base}..{record.tip}", env=identity).split()
-        files = [Path(name) for name in names]
-        mails = [headers.RawMail.parse(path.read_bytes()) for path in files]
-        patch_ids = patchids.series_patch_ids(series)
-        change_id = change_id_of(series)
-        message_ids = ids.message_ids(change_id, series.revision, patch_ids, ids.domain_of(series))
-        to_all, cc_all = list(series.to), list(series.cc)
-        per_patch: list[tuple[list[str], list[str]]] = [(list(series.to), list(series.cc)) for _ in files[1:]]
-        if cc_maintainers:
-            with _maintainer_scripts(tree, record.base, record.tip) as root:
-                for index, path in enumerate(files[1:]):
-                    to, cc = maintainers_for(root, path)
-                    per_patch[index] = (per_patch[index][0] + to, per_patch[index][1] + cc)
-                    to_all += to
-                    cc_all += cc
-        if cc_trailers:
-            for index, people in enumerate(trailer_givers(series, sender)):
-                per_patch[index][1].extend(people)
-                cc_all += people
-        per_patch = [merge_recipients(to, cc) for to, cc in per_patch]
-        to_all, cc_all = merge_recipients(to_all, cc_all)
-        date = mail_date(series)
-        total = len(files) - 1
-        cover_headers = [
-            ("From", headers.format_person(sender)),
-            ("Date", headers.format_date(date)),
-            ("Subject", f"[{subject_prefix(series)} {0:0{len(str(total))}d}/{total}] {series.cover.subject}"),
-            ("Message-ID", message_ids[0]),
-            *((("In-Reply-To", parent), ("References", parent)) if parent else ()),
-            *_recipients(to_all, cc_all),
-            ("X-Change-ID", change_id),
-            ("MIME-Version", "1.0"),
-            ("Content-Type", 'text/plain; charset="utf-8"'),
-            ("Content-Transfer-Encoding", "8bit"),
-        ]
-        cover = mails[0]
-        basement = [f"change-id: {change_id}", *depends.prerequisite_lines(resolved)]
-        cover.body = cover_body(signed_cover(series.cover.body, sender), changes, cover.body, basement)
-        files[0].write_bytes(cover.render(cover_headers))
-        thread = f"{parent} {message_ids[0]}" if parent else message_ids[0]
-        for index, (path, mail) in enumerate(zip(files[1:], mails[1:], strict=True)):
-            patch_headers = [
-                ("From", headers.decode(mail.get("From") or "")),
-                ("Date", headers.format_date(date + timedelta(seconds=index + 1))),
-                ("Subject", headers.decode(mail.get("Subject") or "")),
-                ("Message-ID", message_ids[index + 1]),
-                ("In-Reply-To", message_ids[0]),
-                ("References", thread),
-                *_recipients(*per_patch[index]),
-                *((n, v) for n, v in mail.headers if n.lower().startswith(("mime-", "content-"))),
+    with _previous_range(tree, series, record) as previous:  # its commits live as long as git needs them
+        if previous.note and previous.range is None:
+            notes.append(previous.note)
+        resolved = depends.resolve(series)
+        notes += [f"depends: {r.dependency.label()}: {r.problem}; only its change-id is in the cover"
+                  for r in resolved if r.problem]  # fmt: skip
+        sender = sender_of(tree, series)
+        identity = {"GIT_COMMITTER_NAME": sender.name, "GIT_COMMITTER_EMAIL": sender.email, **previous.env}
+        output = output.absolute()  # git runs in the tree, not here
+        with outdir.claim(output) as previous_files, outdir.staging(output) as staging:
+            argv = [
+                "format-patch", "--cover-letter", "--thread=shallow", f"--subject-prefix={subject_prefix(series)}",
+                "--no-signature", f"--base={record.base}", "--encode-email-headers", "-o", str(staging),
+                # the sender in From:, the author in the body when not the same
+                f"--from={sender.name} <{sender.email}>",
+            ]  # fmt: skip
+            if previous.range is not None:
+                argv.append(f"--range-diff={previous.range}")
+            names = tree.git(*argv, f"{record.base}..{record.tip}", env=identity).split()
+            files = [Path(name) for name in names]
+            mails = [headers.RawMail.parse(path.read_bytes()) for path in files]
+            patch_ids = patchids.series_patch_ids(series)
+            change_id = change_id_of(series)
+            message_ids = ids.message_ids(change_id, series.revision, patch_ids, ids.domain_of(series))
+            to_all, cc_all = list(series.to), list(series.cc)
+            per_patch: list[tuple[list[str], list[str]]] = [(list(series.to), list(series.cc)) for _ in files[1:]]
+            if cc_maintainers:
+                with _maintainer_scripts(tree, record.base, record.tip) as root:
+                    for index, path in enumerate(files[1:]):
+                        to, cc = maintainers_for(root, path)
+                        per_patch[index] = (per_patch[index][0] + to, per_patch[index][1] + cc)
+                        to_all += to
+                        cc_all += cc
+            if cc_trailers:
+                for index, people in enumerate(trailer_givers(series, sender)):
+                    per_patch[index][1].extend(people)
+                    cc_all += people
+            per_patch = [merge_recipients(to, cc) for to, cc in per_patch]
+            to_all, cc_all = merge_recipients(to_all, cc_all)
+            date = mail_date(series)
+            total = len(files) - 1
+            cover_headers = [
+                ("From", headers.format_person(sender)),
+                ("Date", headers.format_date(date)),
+                ("Subject", f"[{subject_prefix(series)} {0:0{len(str(total))}d}/{total}] {series.cover.subject}"),
+                ("Message-ID", message_ids[0]),
+                *((("In-Reply-To", parent), ("References", parent)) if parent else ()),
+                *_recipients(to_all, cc_all),
+                ("X-Change-ID", change_id),
+                ("MIME-Version", "1.0"),
+                ("Content-Type", 'text/plain; charset="utf-8"'),
+                ("Content-Transfer-Encoding", "8bit"),
             ]
-            path.write_bytes(mail.render(patch_headers))
-        written = outdir.publish(output, files, previous_files)
-    revision = posted_revision(series, datetime.now(UTC).astimezone(), patch_ids, message_ids)
-    return Formatted(output, written, range_note if range_arg else None, revision, tuple(to_all), tuple(cc_all), notes)
+            cover = mails[0]
+            basement = [f"change-id: {change_id}", *depends.prerequisite_lines(resolved)]
+            cover.body = cover_body(signed_cover(series.cover.body, sender), changes, cover.body, basement)
+            files[0].write_bytes(cover.render(cover_headers))
+            thread = f"{parent} {message_ids[0]}" if parent else message_ids[0]
+            for index, (path, mail) in enumerate(zip(files[1:], mails[1:], strict=True)):
+                patch_headers = [
+                    ("From", headers.decode(mail.get("From") or "")),
+                    ("Date", headers.format_date(date + timedelta(seconds=index + 1))),
+                    ("Subject", headers.decode(mail.get("Subject") or "")),
+                    ("Message-ID", message_ids[index + 1]),
+                    ("In-Reply-To", message_ids[0]),
+                    ("References", thread),
+                    *_recipients(*per_patch[index]),
+                    *((n, v) for n, v in mail.headers if n.lower().startswith(("mime-", "content-"))),
+                ]
+                path.write_bytes(mail.render(patch_headers))
+            written = outdir.publish(output, files, previous_files)
+        revision = posted_revision(series, datetime.now(UTC).astimezone(), patch_ids, message_ids)
+        against = previous.note if previous.range else None
+        return Formatted(output, written, against, revision, tuple(to_all), tuple(cc_all), notes)
 
 
 def _parent(in_reply_to: str) -> str:

@@ -25,7 +25,7 @@ from patchkit.series.diffcheck import check_diff
 from patchkit.series.dump import diff_file_name, write_series
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.message import parse_message
-from patchkit.series.model import Base, ChangelogEntry, Cover, Patch, Person, Series
+from patchkit.series.model import Base, ChangelogEntry, Cover, KconfigSpec, Patch, Person, Series
 from patchkit.tree.basetree import kernel_version_of_makefile
 from patchkit.tree.repo import KernelTree
 
@@ -64,12 +64,14 @@ def import_range(
         patch, diff = _patch_from_commit(tree, commit, number, overlay=number > len(commits))
         patches.append(patch)
         diffs[patch.diff] = diff
-    patches, notes = carry_over(existing, patches, diffs)
+    carried = carry_over(existing, patches, diffs)
+    configs, moved_notes = follow_since(existing, carried)
+    patches, notes = carried.patches, carried.notes + moved_notes
     base_tree = tree.tree_of(base)
     assert base_tree is not None  # base is a commit
     makefile = tree.git("show", f"{base}:Makefile", check=False)
     version = kernel_version_of_makefile(makefile) if makefile else "0.0"
-    series = _assemble(existing, directory, name, Base(package, version, base_tree, package_version), patches)
+    series = _assemble(existing, directory, name, Base(package, version, base_tree, package_version), patches, configs)
     if not overlay_tip and existing is not None and existing.overlay_patches:
         # Overlays are never on the branch: keep the ones the series already has.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
@@ -154,10 +156,12 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
         )
         patches.append(patch)
         diffs[patch.diff] = mail_patch.diff
-    patches, notes = carry_over(existing, patches, diffs)
+    carried = carry_over(existing, patches, diffs)
+    configs, moved_notes = follow_since(existing, carried)
+    patches, notes = carried.patches, carried.notes + moved_notes
     chosen_base = base or (existing.base if existing else None)
     assert chosen_base is not None
-    series = _assemble(existing, directory, name, chosen_base, patches)
+    series = _assemble(existing, directory, name, chosen_base, patches, configs)
     if existing is not None and existing.overlay_patches:
         # Overlays are never mailed: keep the ones the series already has, after the mailed patches.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
@@ -237,19 +241,30 @@ def _existing(directory: Path) -> Series | None:
 _FROM_COMMIT = ("number", "subject", "author", "date", "body", "trailers", "diff", "overlay")
 
 
-def carry_over(existing: Series | None, patches: list[Patch], diffs: dict[str, bytes]) -> tuple[list[Patch], list[str]]:
+@dataclass(frozen=True)
+class Carried:
+    """The new patches with the old ones' own data, what was said about it, and where each old mailed patch went."""
+
+    patches: list[Patch]
+    notes: list[str]
+    moved: dict[int, int]  # old mailed patch number -> the new one's (absent: no new patch is that patch)
+
+
+def carry_over(existing: Series | None, patches: list[Patch], diffs: dict[str, bytes]) -> Carried:
     """``patches`` (fresh from commits or mails) with what the existing data kept beside each old patch.
 
     A new patch takes over an old one's own data (suppressions, trailer provenance, and any other key a
     commit cannot hold) when it is the same change (``git patch-id --stable``: reordered or reworded), else
     when it has the same subject (its diff was edited), else when it sits at the same place in a series of
     the same length (both edited). Provenance stays only for trailers the commit still has. Returns the
-    patches and a note for each patch whose own data was carried over or left behind.
+    patches, a note for each patch whose own data was carried over or left behind, and the old mailed
+    patches' new numbers (what a config's ``since`` follows, see :func:`follow_since`).
     """
     if existing is None:
-        return patches, []
+        return Carried(patches, [], {})
     out = list(patches)
     notes: list[str] = []
+    moved: dict[int, int] = {}
     # Overlays are never on a branch or in a mail: unless overlays were imported too, they are kept as they are.
     for overlay in (False, True) if any(p.overlay for p in patches) else (False,):
         old = [p for p in existing.patches if p.overlay == overlay]
@@ -260,10 +275,42 @@ def carry_over(existing: Series | None, patches: list[Patch], diffs: dict[str, b
         for position, (old_patch, how) in pairs.items():
             out[where[position]], note = _take_over(patches[where[position]], old_patch, how)
             notes += [note] if note else []
+            if not overlay:
+                moved[old_patch.number] = patches[where[position]].number
         taken = {id(old_patch) for old_patch, _ in pairs.values()}
         for gone in (p for p in old if id(p) not in taken and (p.suppress or p.provenance)):
             notes.append(f"{gone.label()} is no longer in the series: its suppressions and provenance went with it")
-    return out, notes
+    return Carried(out, notes, moved)
+
+
+def follow_since(existing: Series | None, carried: Carried) -> tuple[tuple[KconfigSpec, ...], list[str]]:
+    """The existing configs with each ``since`` (a patch number) following the patch it named to its new place.
+
+    A config whose ``since`` names a patch no new patch is (dropped, or changed beyond matching) is refused
+    (:class:`DataError`, nothing written): which patch introduces its options now is the user's call.
+    """
+    if existing is None:
+        return (), []
+    configs: list[KconfigSpec] = []
+    notes: list[str] = []
+    for index, config in enumerate(existing.configs):
+        if not config.since:
+            configs.append(config)
+            continue
+        named = existing.mailed_patches[config.since - 1]
+        new = carried.moved.get(config.since)
+        if new is None:
+            where = f"{existing.directory / SERIES_FILE}:{existing.line('configs', index, 'since')}"
+            raise DataError(
+                f"{where}: configs[{index}].since: {config.since} names {named.label()}, which the imported "
+                "patches no longer have (dropped, or not the same change, subject or place); nothing was "
+                f"written: set since to the patch that now introduces what config {config.name} needs "
+                "(0: the base) and import again"
+            )
+        if new != config.since:
+            notes.append(f"config {config.name}: since {config.since} -> {new} (follows {named.subject})")
+        configs.append(replace(config, since=new))
+    return tuple(configs), notes
 
 
 def _patch_id_of_file(series: Series, patch: Patch) -> str | None:
@@ -317,13 +364,20 @@ def _renumber(patches: tuple[Patch, ...], start: int) -> tuple[Patch, ...]:
     return tuple(replace(p, number=n) for n, p in enumerate(patches, start=start))
 
 
-def _assemble(existing: Series | None, directory: Path, name: str | None, base: Base, patches: list[Patch]) -> Series:
+def _assemble(
+    existing: Series | None,
+    directory: Path,
+    name: str | None,
+    base: Base,
+    patches: list[Patch],
+    configs: tuple[KconfigSpec, ...],
+) -> Series:
     if existing is not None:
         # The exact package version stays only while the base content does, unless the tree names its own.
         same = base.tree == existing.base.tree
         known = base.package_version or (existing.base.package_version if same else "")
         kept_base = Base(existing.base.package, base.version, base.tree, known)
-        return replace(existing, base=kept_base, patches=tuple(patches))
+        return replace(existing, base=kept_base, patches=tuple(patches), configs=configs)
     return Series(
         directory=directory,
         name=name or directory.resolve().name,

@@ -28,11 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from patchkit.errors import DataError, DeliveryError, MissingToolError, UsageError
-from patchkit.mail import headers
+from patchkit.mail import SMTP_ENCRYPTIONS, headers
 from patchkit.tree.repo import KernelTree
 from patchkit.util import proc
-
-ENCRYPTIONS = ("none", "starttls", "ssl")
 
 
 @dataclass(frozen=True)
@@ -77,8 +75,8 @@ def smtp_config(
                          "sendemail.smtpServer; or send --via git-send-email")  # fmt: skip
     encryption = encryption or env.get("PATCHKIT_SMTP_ENCRYPTION") or _git_config(tree, "sendemail.smtpEncryption")
     encryption = {"tls": "starttls", "": "none", None: "starttls"}.get(encryption, encryption)
-    if encryption not in ENCRYPTIONS:
-        raise UsageError(f"SMTP encryption {encryption!r}: use one of {', '.join(ENCRYPTIONS)}")
+    if encryption not in SMTP_ENCRYPTIONS:
+        raise UsageError(f"SMTP encryption {encryption!r}: use one of {', '.join(SMTP_ENCRYPTIONS)}")
     port_text = str(port or env.get("PATCHKIT_SMTP_PORT") or _git_config(tree, "sendemail.smtpServerPort") or "")
     if port_text and not port_text.isdigit():
         raise UsageError(f"SMTP port {port_text!r} is not a number")

@@ -5,7 +5,8 @@ A dependency is named by its b4 change-id (and the revision needed), or by its p
 that change-id gives the patch-ids recorded for the revision asked for (or of its data, when that is
 its current revision). :func:`prerequisite_lines` is what ``format`` writes into the cover's
 basement, as b4 writes it: ``prerequisite-change-id: ID:vN`` and one ``prerequisite-patch-id:`` per
-patch, which is what b4 looks up to fetch and apply the prerequisites first.
+patch, which is what b4 looks up to fetch and apply the prerequisites first. ``verify`` checks that
+each is below the series' base (:mod:`patchkit.prerequisites`).
 """
 
 from __future__ import annotations

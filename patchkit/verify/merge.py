@@ -147,4 +147,5 @@ def merge(reports: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
         first.series, first.revision, first.branch, first.configs, merged_from=names, states=first.states,
         scope=scope, lint_summary=(linted.lint_summary if linted else None) or NOT_LINTED,
         lint=linted.lint if linted else None, build=build, boot=boot,
+        depends=first.depends,  # every part checks the same data against the same base
     )  # fmt: skip

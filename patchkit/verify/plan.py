@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from patchkit.apply.states import OVERLAY, State
+from patchkit.boot import ACCELERATORS, BOOT_TIMEOUT
 from patchkit.errors import UsageError
 from patchkit.lint.severity import FAIL_ON_DEFAULT
 from patchkit.series.model import KconfigSpec
 from patchkit.verify.report import Scope
-
-DEFAULT_ACCEL = "auto"  # KVM when it really works, else TCG (see patchkit.boot.qemu)
-DEFAULT_BOOT_TIMEOUT = 60.0  # seconds per boot
 
 
 @dataclass(frozen=True)
@@ -42,8 +40,8 @@ class BuildPlan:
 class BootPlan:
     states: frozenset[int]  # indexes of the states to boot (after they are built)
     end_state: int  # the console expectations apply here only
-    accel: str = DEFAULT_ACCEL
-    timeout: float = DEFAULT_BOOT_TIMEOUT
+    accel: str = ACCELERATORS[0]
+    timeout: float = BOOT_TIMEOUT
     cmdline: str = ""
     reboot: bool = False  # boot again even when the same inputs have a cached verdict
 
@@ -69,8 +67,8 @@ def plan(
     keep_going: bool = False,
     jobs: int | None = None,
     fresh: bool = False,
-    accel: str = DEFAULT_ACCEL,
-    timeout: float = DEFAULT_BOOT_TIMEOUT,
+    accel: str = ACCELERATORS[0],
+    timeout: float = BOOT_TIMEOUT,
     reboot: bool = False,
 ) -> VerifyPlan:
     """The stages to run over ``states`` (``states_range`` "A..B" narrows the builds, not lint).

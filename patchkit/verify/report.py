@@ -27,6 +27,7 @@ import jsonschema
 from patchkit.apply.states import BranchState, State
 from patchkit.errors import DataError, ExitCode
 from patchkit.util.yamldata import KeyPath, describe_schema_error, format_key_path, one_line, package_schema
+from patchkit.verify.prerequisites import FAILING, PRESENT, DependencyCheck
 
 FORMAT = 1
 MAX_REPORT_BYTES = 64 * 1024 * 1024  # far above any real report; a bound on what a bad artifact costs to read
@@ -181,6 +182,39 @@ NOT_LINTED = LintSummary(False)
 
 
 @dataclass(frozen=True)
+class DependsCheck(_Part):
+    """One ``depends:`` entry checked against the base (:mod:`patchkit.verify.prerequisites`)."""
+
+    DEFINITION: ClassVar[str] = "depends_check"
+    dependency: str  # the dependency as the data names it (change-id and revision, or its patch-ids)
+    change_id: str | None
+    revision: int | None
+    status: str  # present, missing, unknown (its patch-ids cannot be known) or cannot check
+    detail: str  # one line for humans, starting with what was found
+
+    @classmethod
+    def of(cls, check: DependencyCheck) -> DependsCheck:
+        dependency = check.dependency
+        return cls(dependency.label(), dependency.change_id or None, dependency.revision or None, check.status,
+                   check.detail)  # fmt: skip
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILING
+
+    def to_json(self) -> Json:
+        return {"dependency": self.dependency, "change_id": self.change_id, "revision": self.revision,
+                "status": self.status, "failed": self.failed, "detail": self.detail}  # fmt: skip
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        # "failed" is not read: it follows from the status (the schema refuses a report where it does not)
+        revision = data["revision"]
+        return cls(data["dependency"], data["change_id"], None if revision is None else int(revision),
+                   data["status"], data["detail"])  # fmt: skip
+
+
+@dataclass(frozen=True)
 class BuildCell(_Part):
     """One config built at one state (a cell of the table)."""
 
@@ -279,7 +313,7 @@ class BootSection(_Part):
 
 
 class Verdict(NamedTuple):
-    """verify's exit code and its one line: 5 build, else 6 boot, else 1 branch or lint, else 0."""
+    """verify's exit code and its one line: 5 build, else 6 boot, else 1 branch, lint or depends, else 0."""
 
     code: int
     text: str
@@ -301,6 +335,7 @@ class VerifyReport:
     lint: Mapping[str, Any] | None = None  # lint's own JSON report, passed through
     build: BuildSection | None = None
     boot: BootSection | None = None  # None with a build: built but not booted
+    depends: tuple[DependsCheck, ...] | None = None  # None: not checked (the branch does not match the data)
 
     @cached_property
     def verdict(self) -> Verdict:
@@ -317,6 +352,9 @@ class VerifyReport:
             )
         if self.lint_summary is not None and self.lint_summary.failed:
             return Verdict(int(ExitCode.FINDINGS), f"FAILED: lint ({self.lint_summary.summary})")
+        missing = next((check for check in self.depends or () if check.failed), None)
+        if missing is not None:
+            return Verdict(int(ExitCode.FINDINGS), f"FAILED: depends ({missing.dependency}: {missing.detail})")
         return Verdict(int(ExitCode.OK), "passed")
 
     @cached_property
@@ -345,6 +383,8 @@ class VerifyReport:
             data["lint_summary"] = self.lint_summary.to_json()
         if self.lint is not None:
             data["lint"] = dict(self.lint)
+        if self.depends is not None:
+            data["depends"] = [check.to_json() for check in self.depends]
         if self.build is not None:
             data["build"] = self.build.to_json()
             data["boot"] = self.boot.to_json() if self.boot is not None else None
@@ -377,6 +417,7 @@ class VerifyReport:
             lint=data.get("lint"),
             build=BuildSection.read(build) if build is not None else None,
             boot=BootSection.read(boot) if boot is not None else None,
+            depends=tuple(DependsCheck.read(d) for d in data["depends"]) if "depends" in data else None,
         )
         _check_references(report, where)
         return report
@@ -507,6 +548,20 @@ def first_boot_failure(report: VerifyReport) -> BootCell | None:
     return first
 
 
+def depends_summary(report: VerifyReport) -> str | None:
+    """The ``depends:`` line: FAILED, cannot check or ok, then each dependency's finding (None: none declared)."""
+    if not report.depends:
+        return None
+    checks = report.depends
+    if any(c.failed for c in checks):
+        head = "FAILED"
+    elif all(c.status == PRESENT for c in checks):
+        head = "ok"
+    else:
+        head = "cannot check"
+    return f"{head} (" + "; ".join(f"{c.dependency}: {c.detail}" for c in checks) + ")"
+
+
 def verdict(report: VerifyReport) -> Verdict:
     """The exit code and the one-line verdict (:attr:`VerifyReport.verdict`)."""
     return report.verdict
@@ -607,4 +662,7 @@ def markdown(report: VerifyReport, title: str | None = None) -> str:
         out.append("")
     if report.lint_summary is not None and report.lint_summary.ran:
         out += [f"lint: {_md_cell(report.lint_summary.summary)}", ""]
+    dependencies = depends_summary(report)
+    if dependencies is not None:
+        out += [f"depends: {_md_cell(dependencies)}", ""]
     return "\n".join(out) + "\n"

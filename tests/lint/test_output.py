@@ -162,4 +162,7 @@ def test_cli_lint_refuses_a_branch_moved_since_apply(applied_small: tuple[Path, 
     git.git("checkout", "-q", "patchkit/demo/v1")
     git.commit("README: One more\n\nSigned-off-by: Test Author <author@example.org>\n", {"README": "changed\n"})
     result = run_cli("lint", str(series_dir), "--tree", str(tree), "--no-checkpatch", cwd=tmp_path)
-    assert result.code == 4 and "apply --force" in result.err
+    base = git.git("rev-parse", "--short=12", "patchkit-base").strip()
+    keep = f"run 'patchkit import --range {base}..patchkit/demo/v1 --series {series_dir}' first, then 'patchkit apply'"
+    assert result.code == 4 and f"to keep what was changed on patchkit/demo/v1 since apply, {keep}" in result.err
+    assert "--force" not in result.err

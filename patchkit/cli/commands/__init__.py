@@ -1,4 +1,4 @@
-"""One module per command; each ``run(request)`` takes its request from :mod:`patchkit.cli.requests`.
+"""One module per command; each ``run(options)`` takes its typed options from :mod:`patchkit.cli.options`.
 
 How a command ends, the same for all: it returns ``0`` (success) or ``1``
 (findings: lint findings at --fail-on, a branch that does not match the data);

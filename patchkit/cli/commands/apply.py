@@ -7,18 +7,18 @@ import time
 import click
 
 from patchkit.apply.engine import apply_series
-from patchkit.cli.requests import ApplyRequest
+from patchkit.cli.options import ApplyOptions
 from patchkit.cli.target import open_target
 
 
-def run(request: ApplyRequest) -> int:
+def run(options: ApplyOptions) -> int:
     started = time.monotonic()
-    target = open_target(request.series, request.tree)
+    target = open_target(options.series, options.tree)
     result = apply_series(
         target.tree,
         target.series,
-        force=request.force,
-        base=request.base,
+        force=options.force,
+        base=options.base,
         notify=lambda text: click.echo(f"patchkit: {text}", err=True),
     )
     record = result.record

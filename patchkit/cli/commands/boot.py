@@ -6,7 +6,7 @@ import click
 
 from patchkit.apply.record import require_record
 from patchkit.apply.states import series_states
-from patchkit.cli.requests import BootRequest
+from patchkit.cli.options import BootCommandOptions
 from patchkit.cli.target import open_target
 from patchkit.errors import DataError
 from patchkit.kbuild.walk import select_configs
@@ -16,23 +16,23 @@ from patchkit.verify.results import new_results_dir, write_report
 from patchkit.verify.stages import boot_error, boot_summary, build_error, build_summary, run_stages
 
 
-def run(request: BootRequest) -> int:
+def run(options: BootCommandOptions) -> int:
     tools.require(tools.BOOT)
-    target = open_target(request.series, request.tree)
+    target = open_target(options.series, options.tree)
     series, tree = target.series, target.tree
     record = require_record(tree, series.name)
-    configs = [c for c in select_configs(series, request.config_names) if c.boot.enabled]
+    configs = [c for c in select_configs(series, options.config_names) if c.boot.enabled]
     if not configs:
         raise DataError(f"{series.directory}/series.yaml: no config has boot enabled")
     states = series_states(record)
-    wanted = states if request.each else [states[-1]]
-    results = new_results_dir(series.name, request.results_dir)
+    wanted = states if options.each else [states[-1]]
+    results = new_results_dir(series.name, options.results_dir)
     click.echo(f"results: {results}")
-    build = BuildPlan(configs, wanted, keep_going=request.each, jobs=request.jobs, fresh=request.fresh)
+    build = BuildPlan(configs, wanted, keep_going=options.each, jobs=options.jobs, fresh=options.fresh)
     # Booting is what was asked for: cached builds are reused (their kept images), boots always run.
     boot = BootPlan(
-        frozenset(s.index for s in wanted), states[-1].index, accel=request.accel, timeout=request.timeout,
-        cmdline=request.cmdline, reboot=True,
+        frozenset(s.index for s in wanted), states[-1].index, accel=options.accel, timeout=options.timeout,
+        cmdline=options.cmdline, reboot=True,
     )  # fmt: skip
     outcome = run_stages(tree, series, record, results, build=build, boot=boot)
     assert outcome.build is not None and outcome.boot is not None

@@ -8,7 +8,7 @@ import click
 
 from patchkit.apply.record import require_record
 from patchkit.apply.states import series_states
-from patchkit.cli.requests import BuildRequest
+from patchkit.cli.options import BuildCommandOptions
 from patchkit.cli.target import open_target
 from patchkit.kbuild.walk import BuildReport, select_configs
 from patchkit.verify.plan import BuildPlan
@@ -16,15 +16,15 @@ from patchkit.verify.results import new_results_dir, write_report
 from patchkit.verify.stages import build_error, build_summary, run_stages
 
 
-def run(request: BuildRequest) -> int:
-    target = open_target(request.series, request.tree)
+def run(options: BuildCommandOptions) -> int:
+    target = open_target(options.series, options.tree)
     series, tree = target.series, target.tree
     record = require_record(tree, series.name)
     plan = BuildPlan(
-        select_configs(series, request.config_names), series_states(record), keep_going=request.keep_going,
-        jobs=request.jobs, fresh=request.fresh,
+        select_configs(series, options.config_names), series_states(record), keep_going=options.keep_going,
+        jobs=options.jobs, fresh=options.fresh,
     )  # fmt: skip
-    results = new_results_dir(series.name, request.results_dir)
+    results = new_results_dir(series.name, options.results_dir)
     click.echo(f"results: {results}")
     report = run_stages(tree, series, record, results, build=plan).build
     assert report is not None

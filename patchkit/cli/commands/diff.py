@@ -6,20 +6,20 @@ import sys
 
 import click
 
-from patchkit.cli.requests import DiffRequest
+from patchkit.apply.revisions import parse_revision, range_diff
+from patchkit.cli.options import DiffOptions
 from patchkit.cli.target import open_series, open_tree
 from patchkit.errors import UsageError
-from patchkit.mail.rangediff import parse_revision, range_diff
 
 
-def run(request: DiffRequest) -> int:
+def run(options: DiffOptions) -> int:
     # [SERIES] vN vM: the series is optional in front, so the words are split here.
-    if len(request.words) not in (2, 3):
+    if len(options.words) not in (2, 3):
         raise UsageError("diff takes [SERIES] vN vM: two revisions, e.g. 'patchkit diff v1 v2'")
-    *named, old_text, new_text = request.words
+    *named, old_text, new_text = options.words
     old, new = parse_revision(old_text), parse_revision(new_text)
     series = open_series(named[0] if named else None)
-    tree = open_tree(series, request.tree)
+    tree = open_tree(series, options.tree)
     result = range_diff(tree, series, old, new, color=sys.stdout.isatty())
     click.echo(f"patchkit: range-diff of {result.old.label} against {result.new.label}", err=True)
     click.echo(result.text, nl=False)

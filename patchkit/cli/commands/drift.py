@@ -17,16 +17,24 @@ from typing import Any
 
 import click
 
+from patchkit.apply.engine import apply_series
 from patchkit.apply.rebase import PatchConflict, carry, drift_between, rebased_series
+from patchkit.apply.states import series_states
 from patchkit.cli.commands import verdict_exit
-from patchkit.cli.requests import ApplyRequest, DriftRequest, VerifyRequest
+from patchkit.cli.options import DriftOptions
 from patchkit.cli.target import open_series
 from patchkit.errors import ExitCode, PatchkitError
 from patchkit.series.dump import write_series
+from patchkit.series.load import load_series
 from patchkit.series.model import Series
 from patchkit.tree import basetree, debian
 from patchkit.tree.basetree import PreparedTree
+from patchkit.tree.repo import KernelTree
+from patchkit.util import tools
 from patchkit.util.progress import Progress
+from patchkit.verify.plan import BootPlan, BuildPlan
+from patchkit.verify.results import new_results_dir
+from patchkit.verify.stages import boot_error, build_error, run_stages
 
 
 @dataclass
@@ -62,24 +70,24 @@ class DriftCheck:
         return text
 
 
-def run(request: DriftRequest) -> int:
-    series = open_series(request.series)
+def run(options: DriftOptions) -> int:
+    series = open_series(options.series)
     checks: list[DriftCheck] = []
     with Progress() as progress:
         old = basetree.prepare_base(series, progress)
-        for which, version in _targets(series.base.package, request.versions):
+        for which, version in _targets(series.base.package, options.versions):
             found = next((c for c in checks if c.package_version == version), None)
             if found is not None:
                 found.which.append(which)
                 continue
             new = basetree.prepare(series.base.package, version, progress=progress)
             checks.append(_check(series, old, new, which))
-    if request.build:
+    if options.build:
         for check in checks:
             if check.applies:
                 check.verify_exit = _verify_on(series, old, check)
     worst = max((c.exit_code for c in checks), default=0)
-    if request.fmt == "json":
+    if options.fmt == "json":
         click.echo(json.dumps(_json(series, checks, worst), indent=2))
     else:
         click.echo(f"series:  {series.name} v{series.revision}, based on {series.base.describe()}")
@@ -126,9 +134,10 @@ def _check(series: Series, old: PreparedTree, new: PreparedTree, which: str) -> 
 
 
 def _verify_on(series: Series, old: PreparedTree, check: DriftCheck) -> int:
-    """Carry the series into a scratch copy on that base, apply it to a private clone, build and boot its end."""
-    from patchkit.cli.commands import apply, verify  # the full pipeline, only when --build asks for it
+    """Carry the series into a scratch copy on that base, apply it to a private clone, build and boot its end.
 
+    Whether it still builds and boots there (every config), not a per-patch bisect of it: only the end.
+    """
     new = basetree.prepare(series.base.package, check.package_version)
     with tempfile.TemporaryDirectory(prefix="patchkit-drift-") as scratch:
         copy = Path(scratch) / series.name
@@ -136,15 +145,26 @@ def _verify_on(series: Series, old: PreparedTree, check: DriftCheck) -> int:
         carried = carry(series, old, new)
         moved = replace(rebased_series(series, new), directory=copy)
         write_series(moved, {c.patch.diff: c.diff for c in carried if c.changed})
-        clone = basetree.private_clone(new, Path(scratch) / "linux")
         try:
-            apply.run(ApplyRequest(series=str(copy), tree=clone))
-            # The series' end (and the state before it, verify's warm-up) under every config, then the boots:
-            # whether it still builds and boots there, not a per-patch bisect of it.
-            return verify.run(VerifyRequest(series=str(copy), tree=clone, lint=False, states_range="end"))
+            tools.require(tools.BUILD + tools.BOOT)
+            moved = load_series(copy)
+            tree = KernelTree(basetree.private_clone(new, Path(scratch) / "linux"))
+            record = apply_series(tree, moved).record
+            end = series_states(record)[-1]
+            results = new_results_dir(series.name)
+            click.echo(f"{check.package_version}: building and booting the carried series' end; results in {results}")
+            stages = run_stages(
+                tree, moved, record, results, build=BuildPlan(list(moved.configs), [end]),
+                boot=BootPlan(frozenset({end.index}), end.index),
+            )  # fmt: skip
         except PatchkitError as exc:
             click.echo(f"patchkit: error: {exc.message}", err=True)
             return int(exc.exit_code)
+    failed = (stages.build and build_error(stages.build)) or (stages.boot and boot_error(stages.boot))
+    if failed:
+        click.echo(f"{check.package_version}: {failed.message}", err=True)
+        return int(failed.exit_code)
+    return ExitCode.OK
 
 
 def _json(series: Series, checks: list[DriftCheck], worst: int) -> dict[str, Any]:

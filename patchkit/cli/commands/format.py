@@ -6,18 +6,18 @@ from pathlib import Path
 
 import click
 
-from patchkit.cli.requests import FormatRequest
+from patchkit.cli.options import FormatOptions
 from patchkit.cli.target import open_target
 from patchkit.mail.format import format_series
 
 
-def run(request: FormatRequest) -> int:
-    target = open_target(request.series, request.tree)
+def run(options: FormatOptions) -> int:
+    target = open_target(options.series, options.tree)
     series = target.series
-    directory = request.output or Path("outgoing") / f"{series.name}-v{series.revision}"
+    directory = options.output or Path("outgoing") / f"{series.name}-v{series.revision}"
     formatted = format_series(
-        target.tree, series, directory, cc_maintainers=request.cc_maintainers, cc_trailers=request.cc_trailers,
-        in_reply_to=request.in_reply_to, force=request.force, fail_on=request.fail_on, checkpatch=request.checkpatch,
+        target.tree, series, directory, cc_maintainers=options.cc_maintainers, cc_trailers=options.cc_trailers,
+        in_reply_to=options.in_reply_to, force=options.force, fail_on=options.fail_on, checkpatch=options.checkpatch,
     )  # fmt: skip
     for path in formatted.files:
         click.echo(str(path))

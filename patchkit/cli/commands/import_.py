@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from patchkit.cli.requests import ImportRequest
+from patchkit.cli.options import ImportOptions
 from patchkit.errors import UsageError
 from patchkit.mail.importer import import_mbox, import_range
 from patchkit.mail.trailers import collect
@@ -19,47 +19,47 @@ from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
 
 
-def run(request: ImportRequest) -> int:
-    series_dir = request.series_dir
-    if (request.rev_range is None) == (request.mbox is None):
+def run(options: ImportOptions) -> int:
+    series_dir = options.series_dir
+    if (options.rev_range is None) == (options.mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
-    if request.name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", request.name):
+    if options.name is not None and not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", options.name):
         raise UsageError(
-            f"--name {request.name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
+            f"--name {options.name!r}: a series name is lower-case letters, digits, '.', '_' and '-' (it names "
             "series/NAME and branch patchkit/NAME/vN)"
         )
     if series_dir is None:
-        if request.name is None:
+        if options.name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
-        series_dir = Path("series") / request.name
-    if request.rev_range is not None:
-        tree = KernelTree(request.tree or _default_tree_for(series_dir, request.package))
+        series_dir = Path("series") / options.name
+    if options.rev_range is not None:
+        tree = KernelTree(options.tree or _default_tree_for(series_dir, options.package))
         recorded = basetree.recorded_package(tree)
-        package_version = recorded[1] if recorded is not None and recorded[0] == request.package else ""
+        package_version = recorded[1] if recorded is not None and recorded[0] == options.package else ""
         imported_range = import_range(
-            tree, request.rev_range, series_dir, name=request.name, package=request.package,
-            overlay_tip=request.overlay_tip, package_version=package_version,
+            tree, options.rev_range, series_dir, name=options.name, package=options.package,
+            overlay_tip=options.overlay_tip, package_version=package_version,
         )  # fmt: skip
         series, notes = imported_range.series, imported_range.notes
     else:
-        assert request.mbox is not None
+        assert options.mbox is not None
         mbox_base = None
-        if request.tree is not None:
-            tree = KernelTree(request.tree)
-            rev = request.base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
+        if options.tree is not None:
+            tree = KernelTree(options.tree)
+            rev = options.base or ("refs/tags/patchkit-base" if tree.rev_parse("refs/tags/patchkit-base") else "HEAD")
             tree_hash = tree.tree_of(rev)
             if tree_hash is None:
                 raise UsageError(f"{tree.path}: no commit '{rev}'")
             version = basetree.kernel_version_of_makefile(tree.git("show", f"{rev}:Makefile", check=False))
-            mbox_base = Base(request.package, version, tree_hash)
-        imported = import_mbox(request.mbox, series_dir, name=request.name, base=mbox_base)
+            mbox_base = Base(options.package, version, tree_hash)
+        imported = import_mbox(options.mbox, series_dir, name=options.name, base=mbox_base)
         series, notes = imported.series, imported.notes
         if imported.other_revisions:
             others = ", ".join(f"v{r}" for r in imported.other_revisions)
-            click.echo(f"{request.mbox}: also holds {others}; imported the newest, v{series.revision}")
+            click.echo(f"{options.mbox}: also holds {others}; imported the newest, v{series.revision}")
         if imported.replies:
             # Replies in the same mailbox: their review trailers, matched as 'patchkit trailers' does.
-            outcome = collect(load_series(series.directory), request.mbox)
+            outcome = collect(load_series(series.directory), options.mbox)
             for line in outcome.added:
                 click.echo(f"trailer added: {line}")
             for line in outcome.skipped:

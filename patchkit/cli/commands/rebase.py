@@ -5,18 +5,18 @@ from __future__ import annotations
 import click
 
 from patchkit.apply.rebase import carry, describe_drift, drift_between, rebased_series
-from patchkit.cli.requests import RebaseRequest
+from patchkit.cli.options import RebaseOptions
 from patchkit.cli.target import open_series
 from patchkit.series.dump import write_series
 from patchkit.tree import basetree
 from patchkit.util.progress import Progress
 
 
-def run(request: RebaseRequest) -> int:
-    series = open_series(request.series)
+def run(options: RebaseOptions) -> int:
+    series = open_series(options.series)
     with Progress() as progress:
         old = basetree.prepare_base(series, progress)
-        new = basetree.prepare(series.base.package, request.onto, progress=progress)
+        new = basetree.prepare(series.base.package, options.onto, progress=progress)
     click.echo(f"from:    {old.package} {old.package_version} (kernel {old.version}, tree {old.base_tree[:12]})")
     click.echo(f"onto:    {new.package} {new.package_version} (kernel {new.version}, tree {new.base_tree[:12]})")
     if new.base_tree == old.base_tree:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import click
 
-from patchkit.cli.requests import ReviseRequest
+from patchkit.cli.options import ReviseOptions
 from patchkit.cli.target import open_series
 from patchkit.mail.revision import revise
 from patchkit.series.load import SERIES_FILE
 
 
-def run(request: ReviseRequest) -> int:
-    series = open_series(request.series)
+def run(options: ReviseOptions) -> int:
+    series = open_series(options.series)
     revised = revise(series)
     old = revised.revision_record(revised.revision - 1)
     assert old is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from patchkit.apply.record import require_record
-from patchkit.cli.requests import SendRequest
+from patchkit.cli.options import SendOptions
 from patchkit.cli.target import open_target
 from patchkit.errors import DeliveryError, PatchkitError, TreeError, UsageError
 from patchkit.mail import headers
@@ -27,58 +27,58 @@ from patchkit.tree.repo import KernelTree
 from patchkit.verify.record import gate, passed_stages
 
 
-def run(request: SendRequest) -> int:
-    if request.to_self and request.reflect:
+def run(options: SendOptions) -> int:
+    if options.to_self and options.reflect:
         raise UsageError("--to-self and --reflect both send only to you: choose one")
-    if request.reflect and request.via == "git-send-email":
+    if options.reflect and options.via == "git-send-email":
         raise UsageError("--reflect needs --via smtp: git send-email mails whoever the headers name")
-    target = open_target(request.series, request.tree)
+    target = open_target(options.series, options.tree)
     directory = target.series.directory
     with series_lock(directory, notify=lambda text: click.echo(text, err=True)):
         series = load_series(directory)  # again, under the lock: another send may have recorded mails meanwhile
-        return _send(request, series, target.tree)
+        return _send(options, series, target.tree)
 
 
-def _send(request: SendRequest, series: Series, tree: KernelTree) -> int:
+def _send(options: SendOptions, series: Series, tree: KernelTree) -> int:
     record = require_record(tree, series.name)
     checked = gate(tree, series, record)
-    if request.force:
+    if options.force:
         click.echo("verify: not checked (--force)")
     elif checked.open:
         assert checked.verified is not None
         click.echo(f"verify: v{series.revision} {passed_stages(series, checked.verified)} on {checked.verified.date}")
-    elif request.dry_run:
+    elif options.dry_run:
         click.echo(f"verify: the gate would stay closed: {'; '.join(checked.missing)}")
     else:
         raise TreeError(f"{tree.path}: not sending series '{series.name}' v{series.revision}: "
                         f"{'; '.join(checked.missing)} (or send --force)")  # fmt: skip
-    directory = request.output or Path("outgoing") / f"{series.name}-v{series.revision}"
+    directory = options.output or Path("outgoing") / f"{series.name}-v{series.revision}"
     formatted = format_series(
-        tree, series, directory, cc_maintainers=request.cc_maintainers, cc_trailers=request.cc_trailers,
-        in_reply_to=request.in_reply_to, force=request.force,
+        tree, series, directory, cc_maintainers=options.cc_maintainers, cc_trailers=options.cc_trailers,
+        in_reply_to=options.in_reply_to, force=options.force,
     )  # fmt: skip
     for note in formatted.notes:
         click.echo(note)
     sender = headers.format_person(sender_of(tree, series))
-    mails = prepare(formatted.files, sender, to_self=request.to_self, reflect=request.reflect)
-    testing = request.to_self or request.reflect  # a test send to yourself: all of it, nothing recorded
+    mails = prepare(formatted.files, sender, to_self=options.to_self, reflect=options.reflect)
+    testing = options.to_self or options.reflect  # a test send to yourself: all of it, nothing recorded
     plan = SendPlan(list(mails), [], formatted.revision) if testing else plan_send(
-        series, formatted.revision, mails, force=request.force
+        series, formatted.revision, mails, force=options.force
     )  # fmt: skip
     if plan.note:
         click.echo(plan.note)
     config = None
-    if request.via == "smtp" or request.smtp_server:
+    if options.via == "smtp" or options.smtp_server:
         config = smtp_config(
-            tree, host=request.smtp_server, port=request.smtp_port, encryption=request.smtp_encryption,
-            user=request.smtp_user, cafile=request.smtp_cafile,
+            tree, host=options.smtp_server, port=options.smtp_port, encryption=options.smtp_encryption,
+            user=options.smtp_user, cafile=options.smtp_cafile,
         )  # fmt: skip
-    if request.dry_run:
+    if options.dry_run:
         for mail in plan.to_send:
             click.echo(f"would send {mail.path.name}: {mail.subject}")
             click.echo(f"  {mail.message_id} from {mail.sender} to {', '.join(mail.recipients)}")
         where = f"{config.host}:{config.port} ({config.encryption})" if config else "git send-email"
-        gate_word = "skipped (--force)" if request.force else "open" if checked.open else "closed"
+        gate_word = "skipped (--force)" if options.force else "open" if checked.open else "closed"
         click.echo(f"dry run: {len(plan.to_send)} mails not sent (would go through {where}; the verify gate is "
                    f"{gate_word}); nothing recorded")  # fmt: skip
         return 0
@@ -94,7 +94,7 @@ def _send(request: SendRequest, series: Series, tree: KernelTree) -> int:
         refused.extend(_report(delivery))
 
     try:
-        if request.via == "smtp":
+        if options.via == "smtp":
             assert config is not None
             send_smtp(config, plan.to_send, password_for(config), delivered)
         else:

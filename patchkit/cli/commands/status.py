@@ -5,15 +5,15 @@ from __future__ import annotations
 import click
 
 from patchkit.apply.states import compare_branch
-from patchkit.cli.requests import StatusRequest
+from patchkit.cli.options import StatusOptions
 from patchkit.cli.target import open_series
 from patchkit.errors import ExitCode
 from patchkit.tree import basetree, debian
 from patchkit.tree.repo import KernelTree
 
 
-def run(request: StatusRequest) -> int:
-    series = open_series(request.series)
+def run(options: StatusOptions) -> int:
+    series = open_series(options.series)
     mailed, overlays = len(series.mailed_patches), len(series.overlay_patches)
     click.echo(
         f"series:  {series.name} v{series.revision} in {series.directory} ({mailed} patches, {overlays} overlay)"
@@ -22,7 +22,7 @@ def run(request: StatusRequest) -> int:
     installed = debian.installed_version(series.base.package)
     if installed is not None and series.base.package_version and installed != series.base.package_version:
         click.echo(f"         installed {series.base.package} is {installed}: 'patchkit drift' says if it applies")
-    if request.tree is None:
+    if options.tree is None:
         version = series.base.package_version or installed or "?"
         path = basetree.tree_path(series.base.package, version)
         if not (path / ".git").is_dir():
@@ -30,7 +30,7 @@ def run(request: StatusRequest) -> int:
             return ExitCode.FINDINGS  # no branch, so it cannot match the data
         click.echo(f"tree:    {path} (default)")
     else:
-        path = request.tree
+        path = options.tree
         click.echo(f"tree:    {path}")
     tree = KernelTree(path)
     state = compare_branch(tree, series)

@@ -7,23 +7,23 @@ from pathlib import Path
 
 import click
 
-from patchkit.cli.requests import TreePrepareRequest
+from patchkit.cli.options import TreePrepareOptions
 from patchkit.errors import UsageError
 from patchkit.series.load import find_series, load_series
 from patchkit.tree import basetree
 from patchkit.util.progress import Progress
 
 
-def run(request: TreePrepareRequest) -> int:
+def run(options: TreePrepareOptions) -> int:
     started = time.monotonic()
     with Progress() as progress:
-        if request.package is None:
-            if request.package_version is not None:
+        if options.package is None:
+            if options.package_version is not None:
                 raise UsageError("--version goes with --package (a series names its own base)")
-            series = load_series(find_series(Path.cwd(), request.series), check_files=False)
+            series = load_series(find_series(Path.cwd(), options.series), check_files=False)
             prepared = basetree.prepare_base(series, progress)
         else:
-            prepared = basetree.prepare(request.package, request.package_version, progress=progress)
+            prepared = basetree.prepare(options.package, options.package_version, progress=progress)
     verb = "prepared" if prepared.created else "already prepared"
     click.echo(
         f"{prepared.path}: {verb} ({prepared.package} {prepared.package_version}, kernel {prepared.version}, "

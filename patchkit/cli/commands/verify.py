@@ -1,7 +1,8 @@
 """verify: data, branch, lint, build and boot in one run, one summary table, one exit code.
 
 Exit code: 5 when a build failed, else 6 when a boot failed, else 1 when the
-branch does not match the data or lint found errors, else 0. Invalid data
+branch does not match the data, lint found errors or a ``depends:`` prerequisite
+is not below the base (:mod:`patchkit.verify.prerequisites`), else 0. Invalid data
 stops at once with 3 (raised while loading).
 
 ``--config NAME`` and ``--states A..B`` make a partial run (one job of a CI matrix); its report.json
@@ -13,13 +14,15 @@ code follow from its :class:`patchkit.verify.report.VerifyReport` alone, built o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
+from patchkit.apply.record import read_record, to_match_the_data
 from patchkit.apply.states import check_applied
 from patchkit.cli.commands import verdict_exit
-from patchkit.cli.requests import VerifyRequest
+from patchkit.cli.options import VerifyOptions
 from patchkit.cli.target import open_target
 from patchkit.github import actions
 from patchkit.github.locate import Locator
@@ -27,20 +30,30 @@ from patchkit.kbuild.walk import BuildReport, select_configs
 from patchkit.series.model import Series
 from patchkit.util import atomic, tools
 from patchkit.verify import build_findings as build_sarif
+from patchkit.verify import prerequisites
 from patchkit.verify.plan import LintPlan, plan
 from patchkit.verify.record import record_verify, verdicts_of
-from patchkit.verify.report import BranchCheck, SeriesConfig, VerifyReport, explanation, markdown, text_table
+from patchkit.verify.report import (
+    BranchCheck,
+    DependsCheck,
+    SeriesConfig,
+    VerifyReport,
+    depends_summary,
+    explanation,
+    markdown,
+    text_table,
+)
 from patchkit.verify.results import new_results_dir, write_report
 from patchkit.verify.stages import LINT_SKIPPED, LintOutcome, report_of, run_stages
 
 
-def run(request: VerifyRequest) -> int:
-    target = open_target(request.series, request.tree)
+def run(options: VerifyOptions) -> int:
+    target = open_target(options.series, options.tree)
     series, tree = target.series, target.tree
-    configs = select_configs(series, request.config_names) if request.build else []
-    if request.build:
-        tools.require(tools.BUILD + (tools.BOOT if request.boot else ()))
-    results = new_results_dir(series.name, request.results_dir)
+    configs = select_configs(series, options.config_names) if options.build else []
+    if options.build:
+        tools.require(tools.BUILD + (tools.BOOT if options.boot else ()))
+    results = new_results_dir(series.name, options.results_dir)
     click.echo(f"results: {results}")
     overlays = len(series.overlay_patches)
     click.echo(
@@ -55,16 +68,22 @@ def run(request: VerifyRequest) -> int:
     )  # fmt: skip
     record = applied.record
     if record is None:
-        click.echo("lint, build and boot skipped: the branch does not match the data (run 'patchkit apply --force')")
+        advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
+        click.echo(f"lint, build and boot skipped: the branch does not match the data; {advice}")
         return finish(report, results)  # exit 1: a branch that does not match the data is a finding
 
+    checks = prerequisites.check(tree, series, record.base)
+    report = replace(report, depends=tuple(DependsCheck.of(check) for check in checks))
+    summary = depends_summary(report)
+    if summary is not None:
+        click.echo(f"depends: {summary}")
     lint_plan = (
-        LintPlan(request.checkpatch, request.source_root, request.fail_on, request.fresh) if request.lint else None
+        LintPlan(options.checkpatch, options.source_root, options.fail_on, options.fresh) if options.lint else None
     )
     planned = plan(
-        applied.states, configs, lint=lint_plan, build=request.build, boot=request.boot,
-        states_range=request.states_range, keep_going=request.keep_going, jobs=request.jobs, fresh=request.fresh,
-        accel=request.accel, timeout=request.timeout, reboot=request.reboot,
+        applied.states, configs, lint=lint_plan, build=options.build, boot=options.boot,
+        states_range=options.states_range, keep_going=options.keep_going, jobs=options.jobs, fresh=options.fresh,
+        accel=options.accel, timeout=options.timeout, reboot=options.reboot,
     )  # fmt: skip
     if planned.lint is None:
         show_lint(LINT_SKIPPED)
@@ -82,8 +101,8 @@ def run(request: VerifyRequest) -> int:
     if planned.lint is None:
         stages.lint = LINT_SKIPPED
     if stages.build is not None:
-        span = planned.scope.states if request.states_range else None
-        build_findings(series, stages.build, results, span, request.source_root)
+        span = planned.scope.states if options.states_range else None
+        build_findings(series, stages.build, results, span, options.source_root)
     report = report_of(report, applied.states, planned.scope, stages)
 
     click.echo("")
@@ -93,7 +112,7 @@ def run(request: VerifyRequest) -> int:
     for line in explanation(report):
         click.echo(line)
     code = finish(report, results)
-    if not request.config_names and not request.states_range:
+    if not options.config_names and not options.states_range:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
         lint, verdicts = verdicts_of(series, report)
         record_verify(tree, series, record, lint=lint, configs=verdicts, passed=code == 0)

@@ -1,8 +1,9 @@
-"""``patchkit diff``: what changed between two revisions of a series, as ``git range-diff`` shows it.
+"""Revisions re-made as commits, and what changed between two, as ``git range-diff`` shows it (``patchkit diff``).
 
 A revision is the current data or one ``revise`` recorded (its snapshot in
-``history/vN/``). Each is re-made as commits the way ``format`` re-makes vN-1
-for its range-diff, on the base its data names, so no old branch is needed.
+``history/vN/``). Each is re-made as commits on the base its data names, so no
+old branch is needed; ``format`` re-makes vN-1 for its range-diff with the same
+functions (:func:`revision_of`, :func:`scratch_objects`, :func:`remade_range`).
 Every object this writes goes to a temporary object directory that reads the
 tree's objects through alternates: the tree and its repository are left
 exactly as they were.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -34,6 +35,10 @@ _BASE_IDENTITY = {
     "GIT_COMMITTER_EMAIL": "patchkit@localhost",
     "GIT_COMMITTER_DATE": "@0 +0000",
 }
+
+
+class BaseNotFound(TreeError):
+    """Neither the tree nor a prepared default tree holds a revision's base tree."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,7 @@ def revision_of(series: Series, number: int) -> Revision:
 
 
 @contextmanager
-def _scratch_objects(tree: KernelTree, revisions: list[Revision]) -> Iterator[dict[str, str]]:
+def scratch_objects(tree: KernelTree, revisions: Sequence[Revision] = ()) -> Iterator[dict[str, str]]:
     """git environment that writes new objects to a temporary directory and reads the tree's objects, plus
     those of the prepared default tree of each revision's base (a revision from before 'patchkit rebase')."""
     readers = [tree.common_dir / "objects"]
@@ -120,7 +125,7 @@ def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
     if tree.run_git(["cat-file", "-e", f"{wanted}^{{tree}}"], env=env).returncode != 0:
         base = revision.series.base
         version = f" --version {base.package_version}" if base.package_version else ""
-        raise TreeError(
+        raise BaseNotFound(
             f"{tree.path}: {revision.label} is based on {base.describe()} (tree {wanted[:12]}), which neither this "
             f"tree nor a prepared default tree holds; prepare it ('patchkit tree prepare --package {base.package}"
             f"{version}') or pass --tree with a checkout of that base"
@@ -128,8 +133,9 @@ def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
     return tree.git("commit-tree", wanted, "-m", "base", env={**env, **_BASE_IDENTITY}).strip()
 
 
-def _remade(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
-    """``BASE..TIP`` of the revision's mailed patches, re-made as commits (overlays are never compared)."""
+def remade_range(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
+    """``BASE..TIP`` of the revision's mailed patches, re-made as commits into ``env``'s objects (see
+    :func:`scratch_objects`; overlays are never compared). :class:`BaseNotFound` when no base is at hand."""
     series = revision.series
     base = _base_commit(tree, revision, env)
     commits = make_commits(tree, series, base, series.mailed_patches, object_env=env)
@@ -139,7 +145,7 @@ def _remade(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:
 def range_diff(tree: KernelTree, series: Series, old: int, new: int, *, color: bool = False) -> RangeDiff:
     """``git range-diff`` between revisions ``old`` and ``new`` of ``series``, changing nothing in ``tree``."""
     before, after = revision_of(series, old), revision_of(series, new)
-    with _scratch_objects(tree, [before, after]) as env:
-        ranges = [_remade(tree, before, env), _remade(tree, after, env)]
+    with scratch_objects(tree, [before, after]) as env:
+        ranges = [remade_range(tree, before, env), remade_range(tree, after, env)]
         text = tree.git("range-diff", "--color=always" if color else "--no-color", *ranges, env=env)
     return RangeDiff(before, after, text)
