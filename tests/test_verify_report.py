@@ -6,6 +6,7 @@ import copy
 import json
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from patchkit.apply.states import State
 from patchkit.errors import DataError, ExitCode
 from patchkit.verify.merge import merge
+from patchkit.verify.prerequisites import FAILING, MISSING, PRESENT, UNCHECKED, UNKNOWN
 from patchkit.verify.report import (
     MAX_REPORT_BYTES,
     BootCell,
@@ -22,10 +24,12 @@ from patchkit.verify.report import (
     BranchCheck,
     BuildCell,
     BuildSection,
+    DependsCheck,
     LintSummary,
     Scope,
     SeriesConfig,
     VerifyReport,
+    depends_summary,
     read_report,
     text_table,
 )
@@ -41,6 +45,12 @@ def full_run() -> Data:
     data["build"]["results"][3]["cached"] = "cached from 2026-11-30 on host"
     data["build"]["results"][3]["reconfigured"] = True
     data["boot"]["accel_why"] = "no /dev/kvm"
+    data["depends"] = [
+        {"dependency": "20260101-x-0123456789ab v1", "change_id": "20260101-x-0123456789ab", "revision": 1,
+         "status": "present", "failed": False, "detail": "its 2 patch(es) (v1, history/v1) are in the base"},
+        {"dependency": "1 patch(es) from 111111111111", "change_id": None, "revision": None,
+         "status": "cannot check", "failed": False, "detail": "cannot check: the base has no commit history"},
+    ]  # fmt: skip
     return VerifyReport.from_json(data, "one").to_json()
 
 
@@ -62,6 +72,10 @@ def test_to_json_and_from_json_round_trip() -> None:
     )
     assert report.build is not None and report.build.results[3].cached and report.build.results[3].reconfigured
     assert report.lint_summary == LintSummary(True, False, "0 error(s), 1 warning(s)", {2: "1 warning"})
+    assert report.depends is not None and [(d.status, d.failed, d.revision) for d in report.depends] == [
+        ("present", False, 1),
+        ("cannot check", False, None),
+    ]
     jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text())).validate(data)
 
 
@@ -82,6 +96,23 @@ def test_reports_of_every_kind_match_the_schema_and_round_trip() -> None:
         assert VerifyReport.from_json(data, "x") == report
     assert "boot" not in typed[0][1].to_json() and no_boot.to_json()["boot"] is None
     assert merged.to_json()["merged_from"] == ["lint", "a", "b"] and "results" not in merged.to_json()
+
+
+def test_depends_statuses_are_the_checks_and_only_missing_or_unknown_fail() -> None:
+    schema = json.loads(REPORT_SCHEMA.read_text())["$defs"]["depends_check"]
+    assert set(schema["properties"]["status"]["enum"]) == {PRESENT, MISSING, UNKNOWN, UNCHECKED}
+    assert set(schema["if"]["properties"]["status"]["enum"]) == FAILING == {MISSING, UNKNOWN}
+    base = VerifyReport.from_json(single_run(), "one")
+    heads = {PRESENT: "ok", UNCHECKED: "cannot check", MISSING: "FAILED", UNKNOWN: "FAILED"}
+    for status, head in heads.items():
+        check = DependsCheck("x v1", "x", 1, status, "what was found")
+        assert DependsCheck.from_json(check.to_json(), "check") == check
+        report = replace(base, depends=(check,))
+        expected = (1, "FAILED: depends (x v1: what was found)") if status in FAILING else (0, "passed")
+        assert report.verdict == expected and report.to_json()["depends"][0]["failed"] is (status in FAILING)
+        assert depends_summary(report) == f"{head} (x v1: what was found)"
+    assert depends_summary(replace(base, depends=())) is None and depends_summary(base) is None
+    assert "depends" not in base.to_json() and replace(base, depends=()).to_json()["depends"] == []
 
 
 def test_the_verdict_is_computed_once_per_report() -> None:
@@ -153,6 +184,12 @@ MALFORMED: list[tuple[str, Callable[[Data], None], str]] = [
     ("unknown config", _set(("boot", "boots", 0, "config"), "c"), "boot.boots[0].config: 'c' is not a config"),
     ("two states of one label", _set(("states", 2, "label"), "patch 1"), "states[2].label: 'patch 1' names two states"),
     ("range outside the states", _set(("scope", "states"), [0, 9]), "scope.states: [0, 9] is not a range"),
+    ("a depends status that is none", _set(("depends", 0, "status"), "gone"),
+     "depends[0].status: 'gone' is not one of ['present', 'missing', 'unknown', 'cannot check']"),
+    ("a missing prerequisite that does not fail", _set(("depends", 0, "status"), "missing"),
+     "depends[0].failed: True was expected"),
+    ("a present one that fails", _set(("depends", 0, "failed"), True), "depends[0].failed: False was expected"),
+    ("depends without its detail", _drop(("depends", 1, "detail")), "depends[1].detail: missing"),
 ]  # fmt: skip
 
 
