@@ -19,6 +19,8 @@ from tests.helpers import (
     clone_real_tree,
     patchkit_argv,
     process_env,
+    valid_report,
+    verify_reports_under,
     write_mail_series,
 )
 from tests.helpers import REPO_ROOT as REPO_ROOT  # the lint tests import it from here
@@ -38,6 +40,21 @@ def hermetic_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for key, value in PINNED_ENV.items():
         monkeypatch.setenv(key, value)
     return home
+
+
+@pytest.fixture(autouse=True)
+def reports_match_their_schema(request: pytest.FixtureRequest, hermetic_env: Path) -> Iterator[None]:
+    """Every report.json verify or ci merge writes in a test (under its tmp_path or the results cache) is
+    read back as a CI job reads it: schema, then typed (:func:`tests.helpers.valid_report`).
+
+    A test that writes malformed reports on purpose keeps them out of tmp_path (tmp_path_factory).
+    """
+    roots = [hermetic_env / ".cache"]
+    if "tmp_path" in request.fixturenames:
+        roots.append(request.getfixturevalue("tmp_path"))
+    yield
+    for path in verify_reports_under(*roots):
+        valid_report(path)
 
 
 @pytest.fixture(autouse=True)

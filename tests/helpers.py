@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import signal
 import subprocess
@@ -434,3 +435,36 @@ def fake_kernel_files(all_recipe: str) -> dict[str, str]:
         "arch/x86/Kconfig": "config X86_64\n\tdef_bool y\n",
         "scripts/kconfig/merge_config.sh": '#!/bin/sh\ncat "$5" >> "$4"\n',
     }
+
+
+REPORT_SCHEMA = REPO_ROOT / "patchkit" / "verify" / "report-schema.json"
+
+
+def valid_report(path: Path) -> dict[str, Any]:
+    """A report.json that verify or ci merge wrote, read as a CI job reads it; its data.
+
+    The file must match the schema (checked here with jsonschema itself, not through patchkit), read back
+    through ``VerifyReport.from_json``, and write out again as the same data.
+    """
+    import jsonschema
+
+    from patchkit.verify.report import VerifyReport
+
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))).validate(data)
+    assert VerifyReport.from_json(data, str(path)).to_json() == data, path
+    return data
+
+
+def verify_reports_under(*roots: Path) -> list[Path]:
+    """Every report.json of verify or ci merge under ``roots`` (build's and boot's own reports have no branch)."""
+    found: list[Path] = []
+    for root in roots:
+        for directory, subdirs, files in os.walk(root):
+            subdirs[:] = [d for d in subdirs if d != ".git"]
+            if "report.json" in files:
+                path = Path(directory) / "report.json"
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and "branch" in data:
+                    found.append(path)
+    return sorted(found)

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from patchkit.errors import DataError
-from patchkit.verify import report as verify_report
-from tests.helpers import Project, run_cli
+from patchkit.verify.merge import merge
+from patchkit.verify.report import VerifyReport, markdown, text_table, verdict
+from tests.helpers import Project, run_cli, valid_report
 
 GOLDEN = Path(__file__).resolve().parent / "data" / "ci"
 LABELS = ["base", "patch 1", "patch 2", "patch 3", "overlay"]
@@ -21,12 +22,13 @@ LABELS = ["base", "patch 1", "patch 2", "patch 3", "overlay"]
 def _build(config: str, label: str, status: str = "ok", warnings: int = 0) -> dict[str, Any]:
     return {"config": config, "state": label, "commit": f"c{LABELS.index(label)}", "status": status,
             "seconds": 1.0, "new_warnings": [f"init/main.c:{n}: warning: w [-Wx]" for n in range(warnings)],
-            "error": "" if status == "ok" else "init/main.c:3: error: boom", "excerpt": "", "log": "x.log"}  # fmt: skip
+            "error": "" if status == "ok" else "init/main.c:3: error: boom", "excerpt": "", "log": "x.log",
+            "reconfigured": False, "cached": None}  # fmt: skip
 
 
 def _boot(config: str, label: str, ok: bool = True) -> dict[str, Any]:
     return {"config": config, "state": label, "accel": "tcg", "ok": ok, "reason": "ok" if ok else "panic: oops",
-            "excerpt": "", "console": "c.log", "seconds": 2.0, "cmdline": ""}  # fmt: skip
+            "excerpt": "", "console": "c.log", "seconds": 2.0, "cmdline": "", "cached": None}  # fmt: skip
 
 
 def single_run(*, fail: tuple[str, str] | None = None, boot_fail: bool = False) -> dict[str, Any]:
@@ -76,11 +78,19 @@ def partial(full: dict[str, Any], configs: list[str], span: tuple[int, int], *, 
     return part
 
 
-def _same(one: dict[str, Any], merged: dict[str, Any]) -> None:
-    assert verify_report.text_table(merged) == verify_report.text_table(one)
-    assert verify_report.verdict(merged) == verify_report.verdict(one)
-    assert (merged["exit_code"], merged["verdict"]) == verify_report.verdict(one)
-    assert verify_report.markdown(merged) == verify_report.markdown(one)
+def typed(data: dict[str, Any], name: str = "report.json") -> VerifyReport:
+    return VerifyReport.from_json(data, name)
+
+
+def merged_of(parts: list[tuple[str, dict[str, Any]]]) -> VerifyReport:
+    return merge([(name, typed(part, name)) for name, part in parts])
+
+
+def _same(one: dict[str, Any], merged: VerifyReport) -> None:
+    assert text_table(merged) == text_table(typed(one))
+    assert verdict(merged) == verdict(typed(one))
+    assert (merged.to_json()["exit_code"], merged.to_json()["verdict"]) == verdict(typed(one))
+    assert markdown(merged) == markdown(typed(one))
 
 
 @pytest.mark.parametrize("case", ["pass", "boot-fails", "build-fails", "warm-up-fails"])
@@ -97,14 +107,14 @@ def test_merge_of_per_config_and_per_range_partials_equals_one_run(case: str) ->
     if case == "build-fails":  # the per-config job of 'a' built on past the state where b failed; one run stops
         for label in ("patch 3", "overlay"):
             parts[2][1]["build"]["results"].append(_build("a", label))
-    merged = verify_report.merge(parts)
+    merged = merged_of(parts)
     _same(one, merged)
     if case == "warm-up-fails":  # that job fails too, on its warm-up state, and builds nothing of its range
-        assert verify_report.verdict(parts[2][1])[0] == 5
+        assert verdict(typed(parts[2][1]))[0] == 5
         assert {r["state"] for r in parts[2][1]["build"]["results"]} == {"patch 2"}
     expected = {"pass": 0, "boot-fails": 6, "build-fails": 5, "warm-up-fails": 5}[case]
-    assert merged["exit_code"] == expected
-    assert merged["merged_from"] == ["lint", "a-0-2", "a-3-4", "b"]
+    assert merged.to_json()["exit_code"] == expected
+    assert merged.to_json()["merged_from"] == ["lint", "a-0-2", "a-3-4", "b"]
 
 
 def test_a_missing_prerequisite_fails_the_merged_run_as_it_fails_one_run() -> None:
@@ -117,15 +127,17 @@ def test_a_missing_prerequisite_fails_the_merged_run_as_it_fails_one_run() -> No
         ("a", partial(one, ["a"], (0, 4), lint=False)),
         ("b", partial(one, ["b"], (0, 4), lint=False)),
     ]
-    merged = verify_report.merge(parts)
+    merged = merged_of(parts)
     _same(one, merged)
-    assert merged["exit_code"] == 1
-    assert merged["verdict"] == f"FAILED: depends ({one['depends'][0]['dependency']}: {one['depends'][0]['detail']})"
-    assert "depends: FAILED (20260101-x-0123456789ab v1: not in the base: patch 2" in verify_report.markdown(merged)
+    data = merged.to_json()
+    assert data["exit_code"] == 1
+    assert data["verdict"] == f"FAILED: depends ({one['depends'][0]['dependency']}: {one['depends'][0]['detail']})"
+    assert data["depends"] == one["depends"]
+    assert "depends: FAILED (20260101-x-0123456789ab v1: not in the base: patch 2" in markdown(merged)
 
 
 def test_the_table_of_a_passing_run() -> None:
-    lines = verify_report.text_table(single_run())
+    lines = text_table(typed(single_run()))
     assert lines[0].split() == ["state", "lint", "build:a", "build:b", "boot:a", "subject"]
     assert lines[3].split()[:6] == ["patch", "2", "1", "warning", "ok", "+1w"]
     assert lines[5].split()[:4] == ["overlay", "ok", "ok", "ok"]
@@ -136,25 +148,26 @@ def test_merge_refuses_reports_of_different_data() -> None:
     other = copy.deepcopy(one)
     other["states"][2]["commit"] = "different"
     with pytest.raises(DataError, match="states"):
-        verify_report.merge([("x", one), ("y", other)])
+        merged_of([("x", one), ("y", other)])
     other = copy.deepcopy(one)
     other["revision"] = 3
     with pytest.raises(DataError, match="revision"):
-        verify_report.merge([("x", one), ("y", other)])
+        merged_of([("x", one), ("y", other)])
 
 
 def test_a_partial_on_a_stale_branch_fails_the_merge() -> None:
-    stale = {"series": "demo", "revision": 2, "branch": {"name": "patchkit/demo/v2", "matches": False,
-                                                         "detail": "not applied"}}  # fmt: skip
-    merged = verify_report.merge([("ok", single_run()), ("stale", stale)])
+    stale = {"series": "demo", "revision": 2, "results": "/r/stale",
+             "branch": {"name": "patchkit/demo/v2", "matches": False, "detail": "not applied"},
+             "configs": [{"name": "a", "boot": True}, {"name": "b", "boot": False}]}  # fmt: skip
+    merged = merged_of([("ok", single_run()), ("stale", stale)]).to_json()
     assert merged["exit_code"] == 1 and merged["verdict"] == "FAILED (branch)"
     assert "(in stale)" in merged["branch"]["detail"]
 
 
 def test_job_summary_markdown_is_golden() -> None:
     one = single_run(fail=("b", "patch 2"))
-    assert verify_report.markdown(one) == (GOLDEN / "summary-build-fails.md").read_text()
-    assert verify_report.markdown(single_run()) == (GOLDEN / "summary-pass.md").read_text()
+    assert markdown(typed(one)) == (GOLDEN / "summary-build-fails.md").read_text()
+    assert markdown(typed(single_run())) == (GOLDEN / "summary-pass.md").read_text()
 
 
 def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
@@ -162,7 +175,7 @@ def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
     paths = []
     for name, part in [("a", partial(one, ["a"], (0, 4), lint=True)), ("b", partial(one, ["b"], (0, 4), lint=False))]:
         (tmp_path / name).mkdir()
-        (tmp_path / name / "report.json").write_text(json.dumps(part))
+        (tmp_path / name / "report.json").write_text(json.dumps(typed(part).to_json()))  # as verify writes it
         paths.append(str(tmp_path / name))
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
@@ -172,10 +185,10 @@ def test_ci_merge_command_exit_code_output_and_summary(tmp_path: Path) -> None:
     )
     assert result.code == 5, result.out + result.err
     table = result.out[result.out.index("state ") :].split("\n\n")[0].splitlines()
-    assert table == verify_report.text_table(one)
+    assert table == text_table(typed(one))
     assert "verify (merged): FAILED: patch 2 does not build (config b)" in result.out
-    assert json.loads(out.read_text())["exit_code"] == 5
-    assert summary.read_text() == "earlier step\n" + verify_report.markdown(one)
+    assert valid_report(out)["exit_code"] == 5
+    assert summary.read_text() == "earlier step\n" + markdown(typed(one))
     missing = run_cli("ci", "merge", str(tmp_path / "nothing-here"), cwd=tmp_path)
     assert missing.code == 2  # click: the path does not exist
     empty = tmp_path / "empty"
@@ -204,5 +217,5 @@ def test_real_lint_only_partial_merges_to_the_single_run(applied_project: Projec
 def test_job_summary_shows_subjects_as_written() -> None:
     one = single_run()
     one["states"][1]["subject"] = "x86/tdx: Rename __tdx_module_call() to __tdcall() | <asm>"
-    text = verify_report.markdown(one)
+    text = markdown(typed(one))
     assert "| x86/tdx: Rename \\_\\_tdx\\_module\\_call() to \\_\\_tdcall() \\| &lt;asm&gt; |" in text

@@ -52,11 +52,15 @@ def test_every_command_takes_exactly_its_options_fields() -> None:
 
 
 def test_a_default_is_the_library_constant() -> None:
-    from patchkit.boot import BOOT_TIMEOUT
+    from patchkit.apply.states import State
+    from patchkit.boot import ACCELERATORS, BOOT_TIMEOUT
     from patchkit.lint.severity import FAIL_ON_DEFAULT
-    from patchkit.verify.stages import BootPlan, LintPlan
+    from patchkit.verify.plan import BootPlan, LintPlan, plan
 
     assert options.VerifyOptions().timeout == BOOT_TIMEOUT == BootPlan(frozenset(), 0).timeout
+    assert options.VerifyOptions().accel == ACCELERATORS[0] == BootPlan(frozenset(), 0).accel
+    planned = plan([State(0, "base", "c" * 40, "")], []).boot
+    assert planned is not None and (planned.timeout, planned.accel) == (BOOT_TIMEOUT, ACCELERATORS[0])
     assert options.VerifyOptions().fail_on == FAIL_ON_DEFAULT == LintPlan().fail_on
     verify = cli.commands["verify"]
     timeout = next(p for p in verify.params if p.name == "timeout")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,22 @@ import yaml
 
 pytest.importorskip("aiosmtpd")
 
+from patchkit.apply.states import State
 from patchkit.errors import PatchkitError
 from patchkit.series.load import load_series
 from patchkit.util import tools
 from patchkit.verify.record import ConfigVerdict, verdicts_of
+from patchkit.verify.report import (
+    BootCell,
+    BootSection,
+    BranchCheck,
+    BuildCell,
+    BuildSection,
+    LintSummary,
+    Scope,
+    SeriesConfig,
+    VerifyReport,
+)
 from tests.helpers import SMALL_FILES, GitTree, Project, fake_kernel_files, write_mail_series
 from tests.sending import Inbox, add_config, mailable, send, serving, write_verify_record
 
@@ -204,32 +217,38 @@ def test_verdicts_follow_the_report_of_the_run(applied_mail_project: Project) ->
     data["configs"].append({"name": "quiet", "fragment": "tiny.config", "boot": {"enabled": False}})
     applied_mail_project.write_data(data)
     series = load_series(applied_mail_project.series)
-    states = [{"label": label} for label in ("base", "patch 1", "patch 2", "overlay")]
-
-    def build(config: str, labels: list[str], status: str = "ok") -> list[dict[str, str]]:
-        return [{"config": config, "state": label, "status": status} for label in labels]
-
     everything = ["base", "patch 1", "patch 2", "overlay"]
-    report = {
-        "scope": {"boot": True},
-        "lint_summary": {"ran": True, "failed": False},
-        "states": states,
-        "build": {"results": build("tiny", everything) + build("quiet", everything)},
-        "boot": {"boots": [{"config": "tiny", "state": "overlay", "ok": True}]},
-    }
-    lint, configs = verdicts_of(series, report)
+    states = tuple(State(i, label, f"c{i}") for i, label in enumerate(everything))
+
+    def build(config: str, labels: list[str], status: str = "ok") -> list[BuildCell]:
+        return [BuildCell(config, label, "c", status, 1.0, "x.log") for label in labels]
+
+    def boot(label: str, ok: bool = True) -> BootSection:
+        return BootSection((BootCell("tiny", label, ok, "reason", "console.log"),))
+
+    configs = (SeriesConfig("tiny"), SeriesConfig("quiet", False))
+    report = VerifyReport(
+        "demo", 1, BranchCheck("b", True, "matches"), configs, states=states,
+        scope=Scope(True, True, True, ("tiny", "quiet"), (0, 3)), lint_summary=LintSummary(True, False),
+        build=BuildSection(("tiny", "quiet"), (*build("tiny", everything), *build("quiet", everything))),
+        boot=boot("overlay"),
+    )  # fmt: skip
+    lint, configs_found = verdicts_of(series, report)
     assert lint == "passed"
-    assert {n: (c.build, c.boot) for n, c in configs.items()} == {"tiny": ("passed", "passed"),
-                                                                   "quiet": ("passed", "disabled")}  # fmt: skip
+    assert {n: (c.build, c.boot) for n, c in configs_found.items()} == {"tiny": ("passed", "passed"),
+                                                                         "quiet": ("passed", "disabled")}  # fmt: skip
     stopped = build("tiny", everything[:2]) + build("quiet", ["base"]) + build("quiet", ["patch 1"], "failed")
-    report["build"] = {"results": stopped}
-    report["boot"] = {"boots": [{"config": "tiny", "state": "patch 2", "ok": True}]}  # not the series' end
-    report["lint_summary"] = {"ran": True, "failed": True}
-    lint, configs = verdicts_of(series, report)
+    report = replace(
+        report, build=BuildSection(("tiny", "quiet"), tuple(stopped)),
+        boot=boot("patch 2"),  # not the series' end
+        lint_summary=LintSummary(True, True),
+    )  # fmt: skip
+    lint, configs_found = verdicts_of(series, report)
     assert lint == "failed"
-    assert configs["tiny"] == ConfigVerdict("not run", "not run", configs["tiny"].digest)  # stopped early
-    assert (configs["quiet"].build, configs["quiet"].boot) == ("failed", "disabled")
-    report["boot"] = {"boots": [{"config": "tiny", "state": "overlay", "ok": False}]}
+    assert configs_found["tiny"] == ConfigVerdict("not run", "not run", configs_found["tiny"].digest)  # stopped early
+    assert (configs_found["quiet"].build, configs_found["quiet"].boot) == ("failed", "disabled")
+    report = replace(report, boot=boot("overlay", ok=False))
     assert verdicts_of(series, report)[1]["tiny"].boot == "failed"
-    assert verdicts_of(series, {**report, "scope": {"boot": False}})[1]["tiny"].boot == "not run"
-    assert verdicts_of(series, {"lint_summary": {"ran": False}})[0] == "not run"
+    no_boot = replace(report, scope=Scope(True, True, False, ("tiny", "quiet"), (0, 3)))
+    assert verdicts_of(series, no_boot)[1]["tiny"].boot == "not run"
+    assert verdicts_of(series, replace(report, lint_summary=LintSummary(False)))[0] == "not run"

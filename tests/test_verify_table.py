@@ -19,8 +19,10 @@ from patchkit.kbuild.walk import BuildReport, StateBuild
 from patchkit.series.load import load_series
 from patchkit.series.model import KconfigSpec
 from patchkit.tree.repo import KernelTree
-from patchkit.verify.plan import Scope, VerifyResult, explanation, plan, table, verdict
-from patchkit.verify.stages import LintOutcome, StagesResult
+from patchkit.verify.plan import LintPlan, plan
+from patchkit.verify.report import BranchCheck, Scope, SeriesConfig, VerifyReport, explanation, verdict
+from patchkit.verify.report import text_table as table
+from patchkit.verify.stages import LintOutcome, StagesResult, report_of
 from tests.helpers import (
     DIFF_NEW_FILE,
     DIFF_README,
@@ -53,19 +55,23 @@ def _boot(ok: bool = True, cached: str = "") -> BootResult:
                       Path("/r/boot/guest.console.log"), 2.0, "console=ttyS0", cached)  # fmt: skip
 
 
+def _before_run(branch: BranchState = MATCHES) -> VerifyReport:
+    return VerifyReport("demo", 1, BranchCheck.of(branch), (SeriesConfig("guest", True),), results="/r")
+
+
 def _result(
     builds: list[StateBuild] | None = None,
     boots: list[BootResult] | None = None,
     lint: LintOutcome | None = None,
     branch: BranchState = MATCHES,
-) -> VerifyResult:
+) -> VerifyReport:
     build_report = BuildReport(STATES, ["guest"], builds if builds is not None else [_build(s) for s in STATES])
     stages = StagesResult(
         lint or LintOutcome(True, "0 error(s)"), build_report,
         BootReport(boots if boots is not None else [_boot()], AccelChoice("tcg", "no KVM")),
     )  # fmt: skip
-    scope = Scope(lint=True, build=True, boot=True, configs=["guest"], states=(0, 2))
-    return VerifyResult("demo", 1, Path("/r"), branch, [("guest", True)], STATES, scope, stages)
+    scope = Scope(lint=True, build=True, boot=True, configs=("guest",), states=(0, 2))
+    return report_of(_before_run(branch), STATES, scope, stages)
 
 
 def test_a_passing_run_is_exit_0_with_one_row_per_state() -> None:
@@ -77,7 +83,7 @@ def test_a_passing_run_is_exit_0_with_one_row_per_state() -> None:
         "patch 1  ok    ok                       x86/tdx: First",
         "patch 2  ok    ok           ok          x86/tdx: Second",
     ]
-    assert explanation(result.stages or StagesResult()) == []
+    assert explanation(result) == []
 
 
 def test_a_build_failure_is_exit_5_and_named_again_at_the_end() -> None:
@@ -90,8 +96,7 @@ def test_a_build_failure_is_exit_5_and_named_again_at_the_end() -> None:
         "patch 1  ok    FAIL                     x86/tdx: First",
         "patch 2  ok    -                        x86/tdx: Second",  # not built: the walk stopped at patch 1
     ]
-    assert result.stages is not None
-    assert explanation(result.stages) == [
+    assert explanation(result) == [
         "first failing state: patch 1 (x86/tdx: First), config guest:",
         "  | tdx.c:3:1: error: expected ';'",
         "  |     3 | }",
@@ -103,8 +108,7 @@ def test_a_boot_failure_is_exit_6_and_a_build_failure_outranks_it() -> None:
     result = _result(boots=[_boot(ok=False)])
     assert verdict(result) == (ExitCode.BOOT, "FAILED: config guest at patch 2 did not boot (kernel panic)")
     assert table(result)[-1] == "patch 2  ok    ok           FAIL        x86/tdx: Second"
-    assert result.stages is not None
-    assert explanation(result.stages)[0] == "boot failure: config guest at patch 2: kernel panic"
+    assert explanation(result)[0] == "boot failure: config guest at patch 2: kernel panic"
     both = _result([_build(STATES[0]), _build(STATES[1]), _build(STATES[2], "failed")], boots=[_boot(ok=False)])
     assert verdict(both)[0] == ExitCode.BUILD
 
@@ -131,9 +135,9 @@ def test_cached_verdicts_are_marked_and_explained_under_the_table() -> None:
 def test_a_branch_that_does_not_match_is_exit_1_and_nothing_else_ran() -> None:
     why = "matches the data, but the overlay patches changed since apply (run 'patchkit apply' again)"
     stale = BranchState("patchkit/demo/v1", True, "2" * 40, False, False, why)
-    result = VerifyResult("demo", 1, Path("/r"), stale, [("guest", True)])
+    result = _before_run(stale)
     assert verdict(result) == (ExitCode.FINDINGS, "FAILED (branch)")
-    assert "states" not in result.report() and "build" not in result.report()
+    assert "states" not in result.to_json() and "build" not in result.to_json()
     assert table(result) == ["state  lint  subject"]
 
 
@@ -193,14 +197,14 @@ def test_verify_of_a_state_that_does_not_build_raises_exit_5_after_the_table(
 def test_the_plan_of_a_range_builds_the_state_before_it_and_boots_only_at_the_end() -> None:
     states = [*STATES, State(3, "overlay", "o" * 40, "test: Probe")]
     configs = [KconfigSpec("guest", "guest.config")]
-    whole = plan(VerifyOptions(), states, configs)
+    whole = plan(states, configs, lint=LintPlan())
     assert whole.build is not None and [s.label for s in whole.build.states] == [s.label for s in states]
     assert whole.boot is not None and whole.boot.states == {3} and whole.lint is not None
-    tail = plan(VerifyOptions(states_range="2..overlay", lint=False), states, configs)
+    tail = plan(states, configs, states_range="2..overlay")
     assert tail.build is not None and [s.label for s in tail.build.states] == ["patch 1", "patch 2", "overlay"]
     assert tail.scope.states == (2, 3) and tail.lint is None
-    head = plan(VerifyOptions(states_range="base..1"), states, configs)
+    head = plan(states, configs, lint=LintPlan(), states_range="base..1")
     assert head.build is not None and [s.index for s in head.build.states] == [0, 1]
     assert head.boot is not None and head.boot.states == frozenset()  # the end is not in this part
-    lint_only = plan(VerifyOptions(build=False), states, configs)
+    lint_only = plan(states, configs, lint=LintPlan(), build=False)
     assert (lint_only.build, lint_only.boot, lint_only.scope.boot) == (None, None, False)

@@ -6,7 +6,7 @@ that change-id gives the patch-ids recorded for the revision asked for (or of it
 its current revision). :func:`prerequisite_lines` is what ``format`` writes into the cover's
 basement, as b4 writes it: ``prerequisite-change-id: ID:vN`` and one ``prerequisite-patch-id:`` per
 patch, which is what b4 looks up to fetch and apply the prerequisites first. ``verify`` checks that
-each is below the series' base (:mod:`patchkit.prerequisites`).
+each is below the series' base (:mod:`patchkit.verify.prerequisites`).
 """
 
 from __future__ import annotations

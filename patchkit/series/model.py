@@ -82,7 +82,7 @@ class Dependency:
 
     ``format`` writes it into the cover letter's basement as b4 does: ``prerequisite-change-id: ID:vN``
     and one ``prerequisite-patch-id:`` per patch, so b4 (and a reader) can fetch it first; ``verify`` checks it
-    is below the base (:mod:`patchkit.prerequisites`).
+    is below the base (:mod:`patchkit.verify.prerequisites`).
     """
 
     change_id: str = ""  # the b4 change-id of the series depended on ("" when known only by its patches)

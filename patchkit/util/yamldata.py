@@ -307,12 +307,19 @@ def validate(path: Path, data: Any, lines: dict[KeyPath, int], schema: dict[str,
     errors = sorted(validator.iter_errors(data), key=lambda e: line_of(tuple(e.absolute_path), lines))
     if not errors:
         return
-    error = errors[0]
+    key_path, message = describe_schema_error(errors[0])
+    line = line_of(key_path, lines)
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    raise DataError(f"{path}:{line}: {format_key_path(key_path)}: {message}{more}")
+
+
+def describe_schema_error(error: jsonschema.ValidationError) -> tuple[KeyPath, str]:
+    """A schema error as the key path it is about and one line saying what is wrong there."""
     key_path: KeyPath = tuple(error.absolute_path)
     message = one_line(error.message, 200)
     instance = error.instance
     if error.validator == "additionalProperties" and isinstance(instance, dict):
-        allowed = set(error.schema.get("properties", {}))
+        allowed = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
         unknown = sorted(str(k) for k in instance if k not in allowed)
         if unknown:
             key_path = (*key_path, unknown[0])
@@ -325,6 +332,4 @@ def validate(path: Path, data: Any, lines: dict[KeyPath, int], schema: dict[str,
         message = f"{len(instance)} entries, more than the limit of {error.validator_value}"
     elif error.validator == "pattern" and isinstance(instance, str):
         message = f"{one_line(repr(instance))} does not match {error.validator_value!r}"
-    line = line_of(key_path, lines)
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    raise DataError(f"{path}:{line}: {format_key_path(key_path)}: {message}{more}")
+    return key_path, message

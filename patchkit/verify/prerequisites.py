@@ -31,6 +31,7 @@ from patchkit.series.model import Dependency, Series
 from patchkit.tree.repo import KernelTree
 
 PRESENT, MISSING, UNKNOWN, UNCHECKED = "present", "missing", "unknown", "cannot check"
+FAILING = frozenset({MISSING, UNKNOWN})  # the statuses that fail verify ("cannot check" does not)
 HISTORY_LIMIT = 1000  # commits below the base whose patch-ids are computed (a prerequisite sits close)
 
 
@@ -42,14 +43,7 @@ class DependencyCheck:
 
     @property
     def failed(self) -> bool:
-        return self.status in (MISSING, UNKNOWN)
-
-    def to_json_data(self) -> dict[str, object]:
-        return {
-            "dependency": self.dependency.label(), "change_id": self.dependency.change_id or None,
-            "revision": self.dependency.revision or None, "status": self.status, "failed": self.failed,
-            "detail": self.detail,
-        }  # fmt: skip
+        return self.status in FAILING
 
 
 @dataclass(frozen=True)

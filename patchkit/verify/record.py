@@ -35,6 +35,7 @@ from patchkit.errors import DataError, TreeError
 from patchkit.series.model import KconfigSpec, Series
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
+from patchkit.verify.report import VerifyReport
 
 FORMAT = 2
 PASSED, FAILED, NOT_RUN, DISABLED = "passed", "failed", "not run", "disabled"
@@ -90,29 +91,28 @@ def config_digest(series: Series, config: KconfigSpec) -> str:
     return hashlib.sha256(settings.encode() + b"\0" + fragment).hexdigest()
 
 
-def verdicts_of(series: Series, report: Mapping[str, Any]) -> tuple[str, dict[str, ConfigVerdict]]:
-    """Lint's verdict and each config's build and boot verdicts from verify's ``report.json`` data."""
-    scope = report.get("scope") or {}
-    lint_summary = report.get("lint_summary") or {}
-    lint = NOT_RUN if not lint_summary.get("ran") else FAILED if lint_summary.get("failed") else PASSED
-    labels = [state["label"] for state in report.get("states", [])]
-    build = report.get("build") or {}
-    boots = (report.get("boot") or {}).get("boots", [])
+def verdicts_of(series: Series, report: VerifyReport) -> tuple[str, dict[str, ConfigVerdict]]:
+    """Lint's verdict and each config's build and boot verdicts from verify's report."""
+    lint_summary = report.lint_summary
+    lint = NOT_RUN if lint_summary is None or not lint_summary.ran else FAILED if lint_summary.failed else PASSED
+    labels = [state.label for state in report.states]
+    results = report.build.results if report.build is not None else ()
+    boots = report.boot.boots if report.boot is not None else ()
+    booting = report.scope is not None and report.scope.boot
     configs: dict[str, ConfigVerdict] = {}
     for config in series.configs:
-        results = [r for r in build.get("results", []) if r["config"] == config.name]
-        if any(r["status"] != "ok" for r in results):
+        built_here = [r for r in results if r.config == config.name]
+        if any(not r.ok for r in built_here):
             built = FAILED
-        elif labels and {r["state"] for r in results} >= set(labels):
+        elif labels and {r.state for r in built_here} >= set(labels):
             built = PASSED
         else:
             built = NOT_RUN
         if not config.boot.enabled:
             booted = DISABLED
         else:
-            at_end = [b for b in boots if b["config"] == config.name and labels and b["state"] == labels[-1]]
-            ran = scope.get("boot") and at_end
-            booted = NOT_RUN if not ran else PASSED if all(b["ok"] for b in at_end) else FAILED
+            at_end = [b for b in boots if b.config == config.name and labels and b.state == labels[-1]]
+            booted = NOT_RUN if not (booting and at_end) else PASSED if all(b.ok for b in at_end) else FAILED
         configs[config.name] = ConfigVerdict(built, booted, config_digest(series, config))
     return lint, configs
 

@@ -1,119 +1,639 @@
-"""verify's report as data: the summary table, the verdict and the exit code, computed from ``report.json``.
+"""verify's report, typed: what a run (or ``ci merge`` of partial runs) found, and its table, verdict and Markdown.
 
-A single run and a set of partial runs (``verify --config NAME --states A..B`` on several machines) write
-the same shape; :func:`merge` joins partial reports into the report one run over everything gives, so the
-table and the exit code come from the same functions either way.
-
-The keys used here (besides ``series``, ``revision``, ``branch``, ``lint``, ``build``, ``boot``)::
-
-    "states":  [{"index": 0, "label": "base", "subject": "", "patch": null, "commit": "..."}, ...]
-    "configs": [{"name": "guest", "boot": true}, ...]            # every config of the series
-    "scope":   {"lint": true, "build": true, "boot": true,       # what this run covered
-                "configs": ["guest"], "states": [0, 11], "keep_going": false}
-    "lint_summary": {"ran": true, "failed": false, "summary": "...", "per_patch": {"3": "1 error"}}
-    "depends": [{"dependency": "20260101-x-0123456789ab v2", "change_id": "...", "revision": 2,
-                 "status": "present", "failed": false, "detail": "..."}]  # patchkit.prerequisites
-    "verdict": "passed", "exit_code": 0
+:class:`VerifyReport` is ``report.json`` as a value: ``to_json()`` writes it and
+``VerifyReport.from_json(data, where)`` reads it back, checked against
+``report-schema.json`` beside this module (draft 2020-12) and then for the
+references inside it (a result names a state and a config of the report); a
+report that is wrong in any way is a :class:`~patchkit.errors.DataError`
+naming the file and the key path, never a crash. The verdict and exit code
+follow from the report alone (:attr:`VerifyReport.verdict`, computed once per
+report), so a single run and a merge of partial runs get them from the same
+function, as they do the table and the job summary.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple, Self
 
+import jsonschema
+
+from patchkit.apply.states import BranchState, State
 from patchkit.errors import DataError, ExitCode
+from patchkit.util.yamldata import KeyPath, describe_schema_error, format_key_path, one_line, package_schema
+from patchkit.verify.prerequisites import FAILING, PRESENT, DependencyCheck
 
-Report = dict[str, Any]
-
-
-def _states(report: Report) -> list[dict[str, Any]]:
-    states: list[dict[str, Any]] = report.get("states", [])
-    return states
-
-
-def _index_of(report: Report) -> dict[str, int]:
-    return {s["label"]: int(s["index"]) for s in _states(report)}
+FORMAT = 1
+MAX_REPORT_BYTES = 64 * 1024 * 1024  # far above any real report; a bound on what a bad artifact costs to read
+Json = dict[str, Any]
 
 
-def _scope(report: Report) -> dict[str, Any]:
-    scope: dict[str, Any] = report.get("scope", {})
-    return scope
+@cache
+def _validator(definition: str | None) -> jsonschema.Draft202012Validator:
+    schema = package_schema("patchkit.verify", "report-schema.json")
+    if definition is not None:  # one part of the report, checked on its own
+        schema = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    return jsonschema.Draft202012Validator(schema)
 
 
-def _build_results(report: Report) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = (report.get("build") or {}).get("results", [])
-    return results
+def _deepest(error: jsonschema.ValidationError) -> jsonschema.ValidationError:
+    """For ``boot: object or null``, the error inside the object rather than 'not null'."""
+    while error.context:
+        inside = [e for e in error.context if not (e.validator == "type" and e.path == error.path)]
+        if not inside:
+            break
+        error = inside[0]
+    return error
 
 
-def _boots(report: Report) -> list[dict[str, Any]]:
-    boots: list[dict[str, Any]] = (report.get("boot") or {}).get("boots", [])
-    return boots
+def _check_schema(data: Any, where: str, definition: str | None = None) -> None:
+    """``data`` against the report schema (or one of its ``$defs``); the first error as ``where: key.path: why``."""
+    errors = list(_validator(definition).iter_errors(data))
+    if not errors:
+        return
+    error = _deepest(errors[0])
+    key_path, why = describe_schema_error(error)
+    instance, wanted = error.instance, error.validator_value
+    if isinstance(instance, dict) and error.validator == "required" and isinstance(wanted, list):
+        missing = [key for key in wanted if key not in instance]
+        key_path, why = (*key_path, missing[0]), "missing (a verify report always has it)"
+    elif isinstance(instance, dict) and error.validator == "dependentRequired" and isinstance(wanted, dict):
+        key, missing = next((k, [d for d in deps if d not in instance]) for k, deps in wanted.items()
+                            if k in instance and any(d not in instance for d in deps))  # fmt: skip
+        key_path, why = (*key_path, missing[0]), f"missing (a verify report with {key!r} has it)"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    raise DataError(f"{where}: {format_key_path(key_path)}: {why}{more}")
 
 
-def built_configs(report: Report) -> list[str]:
-    configs: list[str] = (report.get("build") or {}).get("configs", [])
-    return configs
+class _Part:
+    """A part of the report: ``from_json`` checks it against its schema definition, then reads it."""
+
+    DEFINITION: ClassVar[str]
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> Self:
+        _check_schema(data, where, cls.DEFINITION)
+        return cls.read(data)
+
+    @classmethod
+    def read(cls, data: Json) -> Self:  # pragma: no cover - every part has its own
+        raise NotImplementedError
 
 
-def boot_configs(report: Report) -> list[str]:
+@dataclass(frozen=True)
+class BranchCheck(_Part):
+    """The series' branch checked against the data; nothing else runs when it does not match."""
+
+    DEFINITION: ClassVar[str] = "branch"
+    name: str
+    matches: bool
+    detail: str
+
+    @classmethod
+    def of(cls, branch: BranchState) -> BranchCheck:
+        return cls(branch.branch, branch.matches, branch.detail)
+
+    def to_json(self) -> Json:
+        return {"name": self.name, "matches": self.matches, "detail": self.detail}
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(data["name"], data["matches"], data["detail"])
+
+
+@dataclass(frozen=True)
+class SeriesConfig(_Part):
+    """A kconfig fragment of the series, and whether it boots."""
+
+    DEFINITION: ClassVar[str] = "config"
+    name: str
+    boots: bool = True
+
+    def to_json(self) -> Json:
+        return {"name": self.name, "boot": self.boots}
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(data["name"], data["boot"])
+
+
+def _state_to_json(state: State) -> Json:
+    return {"index": state.index, "label": state.label, "subject": state.subject, "patch": state.patch_number,
+            "commit": state.commit}  # fmt: skip
+
+
+def _state_read(data: Json) -> State:
+    patch = data["patch"]
+    return State(
+        int(data["index"]), data["label"], data["commit"], data["subject"], None if patch is None else int(patch)
+    )
+
+
+@dataclass(frozen=True)
+class Scope(_Part):
+    """What a run covered (a partial run is one job of a CI matrix)."""
+
+    DEFINITION: ClassVar[str] = "scope"
+    lint: bool
+    build: bool
+    boot: bool
+    configs: tuple[str, ...]
+    states: tuple[int, int]  # first and last state index
+    keep_going: bool = False
+
+    def to_json(self) -> Json:
+        return {"lint": self.lint, "build": self.build, "boot": self.boot, "configs": list(self.configs),
+                "states": list(self.states), "keep_going": self.keep_going}  # fmt: skip
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        first, last = data["states"]
+        return cls(data["lint"], data["build"], data["boot"], tuple(data["configs"]), (int(first), int(last)),
+                   data["keep_going"])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LintSummary(_Part):
+    """Lint's verdict in the report: the table's cells and the one-line summary (the findings are in ``lint``)."""
+
+    DEFINITION: ClassVar[str] = "lint_summary"
+    ran: bool
+    failed: bool = False
+    summary: str = ""  # the one-line summary, or why lint did not run
+    per_patch: Mapping[int, str] = field(default_factory=dict)  # patch number -> cell, for patches with findings
+
+    def to_json(self) -> Json:
+        return {"ran": self.ran, "failed": self.failed, "summary": self.summary,
+                "per_patch": {str(n): cell for n, cell in sorted(self.per_patch.items())}}  # fmt: skip
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        per_patch = {int(n): cell for n, cell in data["per_patch"].items()}
+        return cls(data["ran"], data["failed"], data["summary"], per_patch)
+
+
+NOT_LINTED = LintSummary(False)
+
+
+@dataclass(frozen=True)
+class DependsCheck(_Part):
+    """One ``depends:`` entry checked against the base (:mod:`patchkit.verify.prerequisites`)."""
+
+    DEFINITION: ClassVar[str] = "depends_check"
+    dependency: str  # the dependency as the data names it (change-id and revision, or its patch-ids)
+    change_id: str | None
+    revision: int | None
+    status: str  # present, missing, unknown (its patch-ids cannot be known) or cannot check
+    detail: str  # one line for humans, starting with what was found
+
+    @classmethod
+    def of(cls, check: DependencyCheck) -> DependsCheck:
+        dependency = check.dependency
+        return cls(dependency.label(), dependency.change_id or None, dependency.revision or None, check.status,
+                   check.detail)  # fmt: skip
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILING
+
+    def to_json(self) -> Json:
+        return {"dependency": self.dependency, "change_id": self.change_id, "revision": self.revision,
+                "status": self.status, "failed": self.failed, "detail": self.detail}  # fmt: skip
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        # "failed" is not read: it follows from the status (the schema refuses a report where it does not)
+        revision = data["revision"]
+        return cls(data["dependency"], data["change_id"], None if revision is None else int(revision),
+                   data["status"], data["detail"])  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BuildCell(_Part):
+    """One config built at one state (a cell of the table)."""
+
+    DEFINITION: ClassVar[str] = "build_result"
+    config: str
+    state: str  # the state's label
+    commit: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    log: str
+    new_warnings: tuple[str, ...] = ()
+    error: str = ""  # the first error line
+    excerpt: str = ""  # the compiler's explanation, a few lines
+    reconfigured: bool = False
+    cached: str | None = None  # when and where the verdict was computed, when it came from the cache
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> Json:
+        return {
+            "config": self.config, "state": self.state, "commit": self.commit, "status": self.status,
+            "seconds": round(self.seconds, 2), "reconfigured": self.reconfigured,
+            "new_warnings": list(self.new_warnings), "error": self.error, "excerpt": self.excerpt, "log": self.log,
+            "cached": self.cached,
+        }  # fmt: skip
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(
+            data["config"], data["state"], data["commit"], data["status"], float(data["seconds"]), data["log"],
+            tuple(data["new_warnings"]), data["error"], data["excerpt"], data["reconfigured"], data["cached"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BuildSection(_Part):
+    DEFINITION: ClassVar[str] = "build"
+    configs: tuple[str, ...]  # the configs built, in the table's column order
+    results: tuple[BuildCell, ...] = ()
+    ccache: bool = False
+
+    def to_json(self) -> Json:
+        return {"ccache": self.ccache, "configs": list(self.configs), "results": [r.to_json() for r in self.results]}
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(tuple(data["configs"]), tuple(BuildCell.read(r) for r in data["results"]), data["ccache"])
+
+
+@dataclass(frozen=True)
+class BootCell(_Part):
+    """One config booted at one state (a cell of the table)."""
+
+    DEFINITION: ClassVar[str] = "boot_result"
+    config: str
+    state: str  # the state's label
+    ok: bool
+    reason: str
+    console: str  # the console log's path
+    accel: str = "tcg"
+    excerpt: str = ""
+    seconds: float = 0.0
+    cmdline: str = ""
+    cached: str | None = None
+
+    def to_json(self) -> Json:
+        return {
+            "config": self.config, "state": self.state, "accel": self.accel, "ok": self.ok, "reason": self.reason,
+            "excerpt": self.excerpt, "console": self.console, "seconds": round(self.seconds, 2),
+            "cmdline": self.cmdline, "cached": self.cached,
+        }  # fmt: skip
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(
+            data["config"], data["state"], data["ok"], data["reason"], data["console"], data["accel"], data["excerpt"],
+            float(data["seconds"]), data["cmdline"], data["cached"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BootSection(_Part):
+    DEFINITION: ClassVar[str] = "boot"
+    boots: tuple[BootCell, ...] = ()
+    accel: str | None = None  # kvm or tcg (merged: each one used)
+    accel_why: str | None = None
+
+    def to_json(self) -> Json:
+        return {"accel": self.accel, "accel_why": self.accel_why, "boots": [b.to_json() for b in self.boots]}
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(tuple(BootCell.read(b) for b in data["boots"]), data["accel"], data.get("accel_why"))
+
+
+class Verdict(NamedTuple):
+    """verify's exit code and its one line: 5 build, else 6 boot, else 1 branch, lint or depends, else 0."""
+
+    code: int
+    text: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``report.json`` says: the series, the branch check and, when it matched, what ran and what it found."""
+
+    series: str
+    revision: int
+    branch: BranchCheck
+    configs: tuple[SeriesConfig, ...]  # every config of the series
+    results: str | None = None  # the run's results directory (None: a merged report)
+    merged_from: tuple[str, ...] | None = None  # the partial reports a merge joined
+    states: tuple[State, ...] = ()  # empty when nothing ran (the branch does not match the data)
+    scope: Scope | None = None
+    lint_summary: LintSummary | None = None
+    lint: Mapping[str, Any] | None = None  # lint's own JSON report, passed through
+    build: BuildSection | None = None
+    boot: BootSection | None = None  # None with a build: built but not booted
+    depends: tuple[DependsCheck, ...] | None = None  # None: not checked (the branch does not match the data)
+
+    @cached_property
+    def verdict(self) -> Verdict:
+        """The exit code and the one-line verdict, computed once per report."""
+        if not self.branch.matches:
+            return Verdict(int(ExitCode.FINDINGS), "FAILED (branch)")
+        failure = first_build_failure(self)
+        if failure is not None:
+            return Verdict(int(ExitCode.BUILD), f"FAILED: {failure.state} does not build (config {failure.config})")
+        bad = first_boot_failure(self)
+        if bad is not None:
+            return Verdict(
+                int(ExitCode.BOOT), f"FAILED: config {bad.config} at {bad.state} did not boot ({bad.reason})"
+            )
+        if self.lint_summary is not None and self.lint_summary.failed:
+            return Verdict(int(ExitCode.FINDINGS), f"FAILED: lint ({self.lint_summary.summary})")
+        missing = next((check for check in self.depends or () if check.failed), None)
+        if missing is not None:
+            return Verdict(int(ExitCode.FINDINGS), f"FAILED: depends ({missing.dependency}: {missing.detail})")
+        return Verdict(int(ExitCode.OK), "passed")
+
+    @cached_property
+    def state_by_label(self) -> dict[str, State]:
+        return {s.label: s for s in self.states}
+
+    @cached_property
+    def state_index(self) -> dict[str, int]:
+        """Each state's label to its index (built once: merge and the verdict look states up per result)."""
+        return {s.label: s.index for s in self.states}
+
+    def to_json(self) -> Json:
+        """The ``report.json`` data, verdict and exit code included."""
+        data: Json = {"format": FORMAT, "series": self.series, "revision": self.revision}
+        if self.results is not None:
+            data["results"] = self.results
+        if self.merged_from is not None:
+            data["merged_from"] = list(self.merged_from)
+        data["branch"] = self.branch.to_json()
+        data["configs"] = [c.to_json() for c in self.configs]
+        if self.states or self.scope is not None:
+            data["states"] = [_state_to_json(s) for s in self.states]
+        if self.scope is not None:
+            data["scope"] = self.scope.to_json()
+        if self.lint_summary is not None:
+            data["lint_summary"] = self.lint_summary.to_json()
+        if self.lint is not None:
+            data["lint"] = dict(self.lint)
+        if self.depends is not None:
+            data["depends"] = [check.to_json() for check in self.depends]
+        if self.build is not None:
+            data["build"] = self.build.to_json()
+            data["boot"] = self.boot.to_json() if self.boot is not None else None
+        data["verdict"], data["exit_code"] = self.verdict.text, self.verdict.code
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> VerifyReport:
+        """A report from ``report.json`` data; anything wrong is a DataError naming ``where`` and the key path.
+
+        The verdict and exit code in the data are not read: they follow from the rest.
+        """
+        if isinstance(data, dict) and "format" in data and data["format"] != FORMAT:
+            raise DataError(
+                f"{where}: format: {one_line(repr(data['format']))} is not a report format this patchkit reads "
+                f"({FORMAT}); was it written by another version?"
+            )
+        _check_schema(data, where)
+        build, boot = data.get("build"), data.get("boot")
+        report = cls(
+            series=data["series"],
+            revision=int(data["revision"]),
+            branch=BranchCheck.read(data["branch"]),
+            configs=tuple(SeriesConfig.read(c) for c in data["configs"]),
+            results=data.get("results"),
+            merged_from=tuple(data["merged_from"]) if "merged_from" in data else None,
+            states=tuple(_state_read(s) for s in data.get("states", [])),
+            scope=Scope.read(data["scope"]) if "scope" in data else None,
+            lint_summary=LintSummary.read(data["lint_summary"]) if "lint_summary" in data else None,
+            lint=data.get("lint"),
+            build=BuildSection.read(build) if build is not None else None,
+            boot=BootSection.read(boot) if boot is not None else None,
+            depends=tuple(DependsCheck.read(d) for d in data["depends"]) if "depends" in data else None,
+        )
+        _check_references(report, where)
+        return report
+
+
+def _check_references(report: VerifyReport, where: str) -> None:
+    """What the schema cannot say: states are unique, and every name in the report is one of its states or configs."""
+
+    def refuse(key_path: KeyPath, why: str) -> DataError:
+        return DataError(f"{where}: {format_key_path(key_path)}: {why}")
+
+    labels: dict[str, int] = {}
+    indexes: set[int] = set()
+    for position, state in enumerate(report.states):
+        if state.label in labels:
+            raise refuse(("states", position, "label"), f"{one_line(repr(state.label))} names two states")
+        if state.index in indexes:
+            raise refuse(("states", position, "index"), f"{state.index} is the index of two states")
+        labels[state.label] = state.index
+        indexes.add(state.index)
+    configs = {c.name: c for c in report.configs}
+    if len(configs) != len(report.configs):
+        raise refuse(("configs",), "a config is named twice")
+
+    def known(key_path: KeyPath, value: str, names: Mapping[str, object], what: str) -> None:
+        if value not in names:
+            shown = one_line(", ".join(names), 80) or "none"  # in the report's order
+            raise refuse(key_path, f"{one_line(repr(value))} is not {what} of this report ({shown})")
+
+    if report.scope is not None:
+        for position, name in enumerate(report.scope.configs):
+            known(("scope", "configs", position), name, configs, "a config")
+        first, last = report.scope.states
+        if not (first <= last and {first, last} <= indexes):
+            raise refuse(("scope", "states"), f"[{first}, {last}] is not a range of this report's state indexes")
+    if report.build is not None:
+        for position, name in enumerate(report.build.configs):
+            known(("build", "configs", position), name, configs, "a config")
+        for position, result in enumerate(report.build.results):
+            known(("build", "results", position, "state"), result.state, labels, "a state")
+            known(("build", "results", position, "config"), result.config, configs, "a config")
+    if report.boot is not None:
+        for position, boot in enumerate(report.boot.boots):
+            known(("boot", "boots", position, "state"), boot.state, labels, "a state")
+            known(("boot", "boots", position, "config"), boot.config, configs, "a config")
+
+
+def read_report(path: Path) -> VerifyReport:
+    """A report.json, or a directory holding one; anything but a readable, valid report is a DataError."""
+    target = path / "report.json" if path.is_dir() else path
+    where = str(target)
+    try:
+        info = target.stat()  # before opening: opening a FIFO would wait for a writer
+        if not stat.S_ISREG(info.st_mode):
+            raise DataError(f"{where}: not a regular file (a verify report is a report.json file)")
+        if info.st_size > MAX_REPORT_BYTES:
+            raise DataError(f"{where}: {info.st_size} bytes, more than a verify report's limit of {MAX_REPORT_BYTES}")
+        with open(target, "rb") as handle:
+            raw = handle.read(MAX_REPORT_BYTES + 1)
+    except FileNotFoundError:
+        raise DataError(f"{where}: no such report (verify writes report.json into its results directory)") from None
+    except OSError as exc:
+        raise DataError(f"{where}: not a readable verify report: {exc.strerror or exc}") from None
+    if len(raw) > MAX_REPORT_BYTES:
+        raise DataError(f"{where}: more than a verify report's limit of {MAX_REPORT_BYTES} bytes")
+    return VerifyReport.from_json(parse_json(raw, where), where)
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> Json:
+    data: Json = {}
+    for key, value in pairs:
+        if key in data:
+            raise ValueError(f"duplicate key {one_line(repr(key))}")
+        data[key] = value
+    return data
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(raw: bytes, where: str) -> Any:
+    """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, bounded nesting; errors name ``where``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{where}: not JSON: not valid UTF-8 at byte {exc.start}") from None
+    try:
+        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{where}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError as exc:  # a duplicate key, NaN, a number too long to convert
+        raise DataError(f"{where}: not JSON: {one_line(str(exc))}") from None
+    except RecursionError:
+        raise DataError(f"{where}: not JSON: nested too deeply") from None
+
+
+def built_configs(report: VerifyReport) -> tuple[str, ...]:
+    return report.build.configs if report.build is not None else ()
+
+
+def boot_configs(report: VerifyReport) -> list[str]:
     """Configs with a boot column: booting ran and the config boots."""
-    if not (_scope(report).get("boot") and report.get("build")):
+    if report.scope is None or not report.scope.boot or report.build is None:
         return []
-    boots = {c["name"] for c in report.get("configs", []) if c.get("boot", True)}
+    boots = {c.name for c in report.configs if c.boots}
     return [c for c in built_configs(report) if c in boots]
+
+
+def _first(report: VerifyReport, items: list[BuildCell] | list[BootCell]) -> Any:
+    """The item of the earliest state, then of the first config in the table's order."""
+    index = report.state_index
+    column = {c: i for i, c in enumerate(built_configs(report))}
+    return min(
+        items, key=lambda item: (index.get(item.state, 1 << 30), column.get(item.config, len(column))), default=None
+    )
+
+
+def first_build_failure(report: VerifyReport) -> BuildCell | None:
+    failed = [r for r in report.build.results if not r.ok] if report.build is not None else []
+    first: BuildCell | None = _first(report, failed)
+    return first
+
+
+def first_boot_failure(report: VerifyReport) -> BootCell | None:
+    failed = [b for b in report.boot.boots if not b.ok] if report.boot is not None else []
+    first: BootCell | None = _first(report, failed)
+    return first
+
+
+def depends_summary(report: VerifyReport) -> str | None:
+    """The ``depends:`` line: FAILED, cannot check or ok, then each dependency's finding (None: none declared)."""
+    if not report.depends:
+        return None
+    checks = report.depends
+    if any(c.failed for c in checks):
+        head = "FAILED"
+    elif all(c.status == PRESENT for c in checks):
+        head = "ok"
+    else:
+        head = "cannot check"
+    return f"{head} (" + "; ".join(f"{c.dependency}: {c.detail}" for c in checks) + ")"
+
+
+def verdict(report: VerifyReport) -> Verdict:
+    """The exit code and the one-line verdict (:attr:`VerifyReport.verdict`)."""
+    return report.verdict
 
 
 _CACHED_MARK = " (c)"
 
 
-def table(report: Report) -> tuple[list[str], list[list[str]]]:
+def table(report: VerifyReport) -> tuple[list[str], list[list[str]]]:
     """Headers and one row per state: state, lint, build per config, boot per config, subject."""
     configs = built_configs(report)
     booting = boot_configs(report)
-    lint = report.get("lint_summary") or {"ran": False}
-    builds = {(r["config"], r["state"]): r for r in _build_results(report)}
-    boots = {(b["config"], b["state"]): b for b in _boots(report)}
+    lint = report.lint_summary or NOT_LINTED
+    builds = {(r.config, r.state): r for r in report.build.results} if report.build is not None else {}
+    boots = {(b.config, b.state): b for b in report.boot.boots} if report.boot is not None else {}
     headers = ["state", "lint", *(f"build:{c}" for c in configs), *(f"boot:{c}" for c in booting), "subject"]
     rows: list[list[str]] = []
-    for state in _states(report):
-        label = state["label"]
+    for state in report.states:
+        label = state.label
         row = [label]
-        if not lint.get("ran"):
+        if not lint.ran:
             row.append("-")
-        elif state.get("patch") is None:
+        elif state.patch_number is None:
             row.append("")
         else:
-            row.append(lint.get("per_patch", {}).get(str(state["patch"]), "ok"))
+            row.append(lint.per_patch.get(state.patch_number, "ok"))
         for config in configs:
             result = builds.get((config, label))
             if result is None:
                 row.append("-")
-            elif result["status"] == "ok":
-                warnings = len(result.get("new_warnings", []))
-                row.append((f"ok +{warnings}w" if warnings else "ok") + _CACHED_MARK * bool(result.get("cached")))
+            elif result.ok:
+                warnings = len(result.new_warnings)
+                row.append((f"ok +{warnings}w" if warnings else "ok") + _CACHED_MARK * bool(result.cached))
             else:
-                row.append("FAIL" + _CACHED_MARK * bool(result.get("cached")))
+                row.append("FAIL" + _CACHED_MARK * bool(result.cached))
         for config in booting:
             boot = boots.get((config, label))
-            cell = "" if boot is None else ("ok" if boot["ok"] else "FAIL")
-            row.append(cell + _CACHED_MARK * bool(boot and boot.get("cached")))
-        row.append(str(state.get("subject", ""))[:60])
+            cell = "" if boot is None else ("ok" if boot.ok else "FAIL")
+            row.append(cell + _CACHED_MARK * bool(boot and boot.cached))
+        row.append(state.subject[:60])
         rows.append(row)
     return headers, rows
 
 
-def text_table(report: Report) -> list[str]:
+def text_table(report: VerifyReport) -> list[str]:
+    """The summary table's lines: a row per state, a column per stage and config."""
     headers, rows = table(report)
-    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))] if rows else []
     if not rows:
         return ["  ".join(headers)]
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     if any(_CACHED_MARK in cell for row in rows for cell in row):
         lines.append(f"({_CACHED_MARK.strip()}: verdict from the cache; when and where it was computed: report.json)")
+    return lines
+
+
+def explanation(report: VerifyReport) -> list[str]:
+    """The first build and boot failure again, for the end of the output, where the eye lands."""
+    lines: list[str] = []
+    failure = first_build_failure(report)
+    if failure is not None:
+        state = report.state_by_label.get(failure.state)
+        subject = f" ({state.subject})" if state is not None and state.subject else ""
+        lines.append(f"first failing state: {failure.state}{subject}, config {failure.config}:")
+        lines += [f"  | {line}" for line in failure.excerpt.splitlines()]
+        lines.append(f"  log: {failure.log}")
+    bad = first_boot_failure(report)
+    if bad is not None:
+        lines.append(f"boot failure: config {bad.config} at {bad.state}: {bad.reason}")
+        lines += [f"  | {line}" for line in bad.excerpt.splitlines()]
+        lines.append(f"  console: {bad.console}")
     return lines
 
 
@@ -125,15 +645,13 @@ def _md_cell(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
 
 
-def markdown(report: Report, title: str | None = None) -> str:
+def markdown(report: VerifyReport, title: str | None = None) -> str:
     """The table and verdict as GitHub-flavoured Markdown, for ``$GITHUB_STEP_SUMMARY``."""
-    code, verdict_text = verdict(report)
-    heading = title or f"patchkit verify: {report.get('series', '?')} v{report.get('revision', '?')}"
+    code, verdict_text = report.verdict
+    heading = title or f"patchkit verify: {report.series} v{report.revision}"
     mark = "✅" if code == 0 else "❌"
     out = [f"### {_md_cell(heading)}", "", f"{mark} **{_md_cell(verdict_text)}** (exit {code})", ""]
-    branch = report.get("branch") or {}
-    if branch:
-        out += [f"branch `{branch.get('name', '')}`: {_md_cell(str(branch.get('detail', '')))}", ""]
+    out += [f"branch `{report.branch.name}`: {_md_cell(report.branch.detail)}", ""]
     headers, rows = table(report)
     if rows:
         out.append("| " + " | ".join(_md_cell(h) for h in headers) + " |")
@@ -142,202 +660,9 @@ def markdown(report: Report, title: str | None = None) -> str:
             cells = [f"**{_md_cell(c)}**" if c == "FAIL" else _md_cell(c) for c in row]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-    lint = report.get("lint_summary") or {}
-    if lint.get("ran"):
-        out += [f"lint: {_md_cell(str(lint.get('summary', '')))}", ""]
+    if report.lint_summary is not None and report.lint_summary.ran:
+        out += [f"lint: {_md_cell(report.lint_summary.summary)}", ""]
     dependencies = depends_summary(report)
     if dependencies is not None:
         out += [f"depends: {_md_cell(dependencies)}", ""]
     return "\n".join(out) + "\n"
-
-
-def _order_key(report: Report, configs: list[str]) -> Any:
-    index = _index_of(report)
-
-    def key(item: dict[str, Any]) -> tuple[int, int]:
-        config = item["config"]
-        return (index.get(item["state"], 1 << 30), configs.index(config) if config in configs else len(configs))
-
-    return key
-
-
-def first_build_failure(report: Report) -> dict[str, Any] | None:
-    failed = [r for r in _build_results(report) if r["status"] != "ok"]
-    return min(failed, key=_order_key(report, built_configs(report))) if failed else None
-
-
-def first_boot_failure(report: Report) -> dict[str, Any] | None:
-    failed = [b for b in _boots(report) if not b["ok"]]
-    return min(failed, key=_order_key(report, built_configs(report))) if failed else None
-
-
-def depends_summary(report: Report) -> str | None:
-    """The ``depends:`` line: FAILED, cannot check or ok, then each dependency's finding (None: none declared)."""
-    checks: list[dict[str, Any]] = report.get("depends") or []
-    if not checks:
-        return None
-    failed = any(c.get("failed") for c in checks)
-    head = "FAILED" if failed else "ok" if all(c.get("status") == "present" for c in checks) else "cannot check"
-    return f"{head} (" + "; ".join(f"{c.get('dependency', '?')}: {c.get('detail', '')}" for c in checks) + ")"
-
-
-def verdict(report: Report) -> tuple[int, str]:
-    """The exit code and the one-line verdict: 5 build, else 6 boot, else 1 branch, lint or depends, else 0."""
-    branch = report.get("branch") or {}
-    if not branch.get("matches", False):
-        return int(ExitCode.FINDINGS), "FAILED (branch)"
-    failure = first_build_failure(report)
-    if failure is not None:
-        return int(ExitCode.BUILD), f"FAILED: {failure['state']} does not build (config {failure['config']})"
-    bad = first_boot_failure(report)
-    if bad is not None:
-        return int(ExitCode.BOOT), f"FAILED: config {bad['config']} at {bad['state']} did not boot ({bad['reason']})"
-    lint = report.get("lint_summary") or {}
-    if lint.get("failed"):
-        return int(ExitCode.FINDINGS), f"FAILED: lint ({lint.get('summary', '')})"
-    missing = next((c for c in report.get("depends") or [] if c.get("failed")), None)
-    if missing is not None:
-        return int(ExitCode.FINDINGS), f"FAILED: depends ({missing.get('dependency')}: {missing.get('detail')})"
-    return int(ExitCode.OK), "passed"
-
-
-def load(path: Path) -> Report:
-    """A report.json, or a directory holding one."""
-    target = path / "report.json" if path.is_dir() else path
-    try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{target}: no such report (verify writes report.json into its results directory)") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{target}: not a readable verify report: {exc}") from None
-    if not isinstance(data, dict) or "series" not in data or "branch" not in data:
-        raise DataError(f"{target}: not a verify report (no 'series' or 'branch')")
-    return data
-
-
-def find_reports(paths: Iterable[Path]) -> list[Path]:
-    """Each path as given when it is a file; each report.json under a directory (sorted)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            inside = sorted(path.rglob("report.json"))
-            if not inside:
-                raise DataError(f"{path}: no report.json under this directory")
-            found.extend(inside)
-        else:
-            found.append(path)
-    return found
-
-
-def _in_scope(report: Report, label: str, config: str | None) -> bool:
-    scope = _scope(report)
-    index = _index_of(report).get(label)
-    span = scope.get("states")
-    if index is None:
-        return False
-    if span is not None and not (span[0] <= index <= span[1]):
-        return False
-    return config is None or config in scope.get("configs", [])
-
-
-def _span(scopes: list[dict[str, Any]]) -> list[int] | None:
-    spans = [s["states"] for s in scopes if s.get("states")]
-    return [min(a for a, _b in spans), max(b for _a, b in spans)] if spans else None
-
-
-def merge(reports: list[tuple[str, Report]]) -> Report:
-    """Join partial reports (name, data) into the report one run over everything would have written.
-
-    Each partial contributes only what its scope says it ran (a range's warm-up build of the state before
-    it is left out). Without --keep-going, a single run stops after the first state that fails to build,
-    so results and boots after that state are dropped here too.
-    """
-    if not reports:
-        raise DataError("no reports to merge")
-    first_name, first = reports[0]
-    for name, other in reports[1:]:
-        for key in ("series", "revision"):
-            if other.get(key) != first.get(key):
-                raise DataError(
-                    f"{name}: {key} {other.get(key)!r} differs from {first_name}'s {first.get(key)!r}; "
-                    "only partial runs of the same series data merge"
-                )
-    applied = [(n, r) for n, r in reports if (r.get("branch") or {}).get("matches")]
-    if len(applied) != len(reports):
-        name, bad = next((n, r) for n, r in reports if not (r.get("branch") or {}).get("matches"))
-        merged_branch = dict(bad["branch"])
-        merged_branch["detail"] = f"{merged_branch.get('detail', '')} (in {name})"
-        result: Report = {"series": first["series"], "revision": first.get("revision"), "branch": merged_branch,
-                          "merged_from": [n for n, _ in reports]}  # fmt: skip
-        result["exit_code"], result["verdict"] = verdict(result)
-        return result
-    states = [(s["index"], s["label"], s.get("commit")) for s in _states(first)]
-    for name, other in reports[1:]:
-        if [(s["index"], s["label"], s.get("commit")) for s in _states(other)] != states:
-            raise DataError(f"{name}: its states (commits) differ from {first_name}'s; was the same data applied?")
-
-    series_configs = [c["name"] for c in first.get("configs", [])]
-    scopes = [_scope(r) for _, r in reports]
-    lint_report = next((r for _, r in reports if _scope(r).get("lint")), None)
-    builds: dict[tuple[str, str], dict[str, Any]] = {}
-    boots: dict[tuple[str, str], dict[str, Any]] = {}
-    configs_built: set[str] = set()
-    ccache = False
-    accels: list[str] = []
-    for _, partial in reports:
-        if not _scope(partial).get("build") or partial.get("build") is None:
-            continue
-        ccache = ccache or bool(partial["build"].get("ccache"))
-        configs_built.update(_scope(partial).get("configs", []))
-        for r in _build_results(partial):
-            if _in_scope(partial, r["state"], r["config"]):
-                builds.setdefault((r["config"], r["state"]), r)
-        for b in _boots(partial):
-            if _in_scope(partial, b["state"], b["config"]):
-                boots.setdefault((b["config"], b["state"]), b)
-        accel = (partial.get("boot") or {}).get("accel")
-        if accel and accel not in accels:
-            accels.append(accel)
-    index = {label: i for i, label, _c in states}
-    keep_going = any(s.get("keep_going") for s in scopes)
-    failed_at = [index[r["state"]] for r in builds.values() if r["status"] != "ok"]
-    if failed_at and not keep_going:
-        stop = min(failed_at)
-        builds = {k: v for k, v in builds.items() if index[k[1]] <= stop}
-        boots = {k: v for k, v in boots.items() if index[k[1]] <= stop}
-    order = [c for c in series_configs if c in configs_built]
-
-    def state_key(item: tuple[tuple[str, str], dict[str, Any]]) -> tuple[int, int]:
-        (config, label), _ = item
-        return (index[label], order.index(config) if config in order else len(order))
-
-    merged: Report = {
-        "series": first["series"],
-        "revision": first.get("revision"),
-        "merged_from": [n for n, _ in reports],
-        "branch": first["branch"],
-        "states": _states(first),
-        "configs": first.get("configs", []),
-        "scope": {
-            "lint": lint_report is not None,
-            "build": bool(configs_built),
-            "boot": any(s.get("boot") for s in scopes),
-            "configs": order,
-            "states": _span(scopes),
-            "keep_going": keep_going,
-        },
-        "lint_summary": (lint_report or {}).get("lint_summary") or {"ran": False},
-    }
-    if lint_report is not None and "lint" in lint_report:
-        merged["lint"] = lint_report["lint"]
-    if "depends" in first:
-        merged["depends"] = first["depends"]  # every part checks the same data against the same base
-    if configs_built:
-        merged["build"] = {"ccache": ccache, "configs": order,
-                           "results": [v for _, v in sorted(builds.items(), key=state_key)]}  # fmt: skip
-        merged["boot"] = {
-            "accel": ", ".join(accels) or None,
-            "boots": [v for _, v in sorted(boots.items(), key=state_key)],
-        }
-    merged["exit_code"], merged["verdict"] = verdict(merged)
-    return merged

@@ -9,54 +9,36 @@ cache (builds and boots whose inputs were judged before are not run again).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from patchkit.apply.record import AppliedSeries
 from patchkit.apply.states import State
-from patchkit.boot import BOOT_TIMEOUT
+from patchkit.boot.qemu import BootResult
 from patchkit.boot.run import BootReport, BootRun
 from patchkit.errors import BootError, BuildError
 from patchkit.github import actions
 from patchkit.github.locate import Locator
-from patchkit.kbuild.walk import BuildReport, build_states
+from patchkit.kbuild.walk import BuildReport, StateBuild, build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.lint.engine import lint_series
 from patchkit.lint.output import render, sarif_category
-from patchkit.lint.severity import FAIL_ON_DEFAULT
-from patchkit.series.model import KconfigSpec, Series
+from patchkit.series.model import Series
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
 from patchkit.util.progress import Progress
 from patchkit.util.store import VerdictCache
-
-
-@dataclass(frozen=True)
-class LintPlan:
-    checkpatch: bool = True
-    source_root: Path | None = None  # SARIF and annotation paths are relative to it
-    fail_on: str = FAIL_ON_DEFAULT
-    fresh: bool = False  # lint again even when a result for the same content is cached
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    configs: list[KconfigSpec]
-    states: list[State]  # in walk order
-    keep_going: bool = False
-    jobs: int | None = None
-    fresh: bool = False  # ignore cached verdicts (new ones are still stored)
-
-
-@dataclass(frozen=True)
-class BootPlan:
-    states: frozenset[int]  # indexes of the states to boot (after they are built)
-    end_state: int  # the console expectations apply here only
-    accel: str = "auto"
-    timeout: float = BOOT_TIMEOUT
-    cmdline: str = ""
-    reboot: bool = False  # boot again even when the same inputs have a cached verdict
+from patchkit.verify.plan import BootPlan, BuildPlan, LintPlan
+from patchkit.verify.report import (
+    BootCell,
+    BootSection,
+    BuildCell,
+    BuildSection,
+    LintSummary,
+    Scope,
+    VerifyReport,
+)
 
 
 @dataclass(frozen=True)
@@ -69,9 +51,12 @@ class LintOutcome:
     where: str = ""  # the text report's path
     annotations: str = ""  # GitHub workflow commands, when running there
 
-    def to_json_data(self) -> dict[str, Any]:
-        return {"ran": self.ran, "failed": self.failed, "summary": self.note,
-                "per_patch": {str(n): cell for n, cell in sorted(self.per_patch.items())}}  # fmt: skip
+    def summary(self) -> LintSummary:
+        """What the report keeps of it (the findings themselves are ``data``)."""
+        return LintSummary(self.ran, self.failed, self.note, dict(self.per_patch))
+
+
+LINT_SKIPPED = LintOutcome(False, "skipped (--no-lint)")
 
 
 @dataclass
@@ -79,6 +64,37 @@ class StagesResult:
     lint: LintOutcome = field(default_factory=lambda: LintOutcome(False, "not run"))
     build: BuildReport | None = None
     boot: BootReport | None = None
+
+
+def report_of(base: VerifyReport, states: list[State], scope: Scope, stages: StagesResult) -> VerifyReport:
+    """The report of a run: ``base`` (series, branch, configs) with the states, what ran, and what it found."""
+    build = boot = None
+    if stages.build is not None:
+        results = tuple(_build_cell(r) for r in stages.build.results)
+        build = BuildSection(tuple(stages.build.configs), results, stages.build.ccache)
+    if stages.boot is not None:
+        accel = stages.boot.accel
+        boots = tuple(_boot_cell(b) for b in stages.boot.boots)
+        boot = BootSection(boots, accel.accel if accel else None, accel.why if accel else None)
+    return replace(
+        base, states=tuple(states), scope=scope, lint_summary=stages.lint.summary(), lint=stages.lint.data,
+        build=build, boot=boot,
+    )  # fmt: skip
+
+
+def _build_cell(build: StateBuild) -> BuildCell:
+    return BuildCell(
+        build.config, build.state.label, build.state.commit, build.status, build.seconds, str(build.log),
+        tuple(w.describe() for w in build.new_warnings), build.error, build.excerpt, build.reconfigured,
+        build.cached or None,
+    )  # fmt: skip
+
+
+def _boot_cell(boot: BootResult) -> BootCell:
+    return BootCell(
+        boot.config, boot.state, boot.ok, boot.reason, str(boot.console), boot.accel, boot.excerpt, boot.seconds,
+        boot.cmdline, boot.cached or None,
+    )  # fmt: skip
 
 
 def run_stages(

@@ -340,7 +340,7 @@ def test_a_defect_reachable_only_from_a_later_patch_names_both_patches(tmp_path:
 
 def test_grouping_comment_findings_fail_lint_and_verify_by_default(tmp_path: Path) -> None:
     """Class 7 of issue 12: a lying grouping comment is an error; verify's lint stage takes --fail-on."""
-    from patchkit.verify.stages import LintPlan
+    from patchkit.verify.plan import LintPlan
     from patchkit.verify.stages import lint_stage as verify_lint
 
     broken = _mutate(

@@ -11,8 +11,9 @@ from patchkit.cli.target import open_target
 from patchkit.errors import DataError
 from patchkit.kbuild.walk import select_configs
 from patchkit.util import tools
+from patchkit.verify.plan import BootPlan, BuildPlan
 from patchkit.verify.results import new_results_dir, write_report
-from patchkit.verify.stages import BootPlan, BuildPlan, boot_error, boot_summary, build_error, build_summary, run_stages
+from patchkit.verify.stages import boot_error, boot_summary, build_error, build_summary, run_stages
 
 
 def run(options: BootCommandOptions) -> int:

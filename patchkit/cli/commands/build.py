@@ -11,8 +11,9 @@ from patchkit.apply.states import series_states
 from patchkit.cli.options import BuildCommandOptions
 from patchkit.cli.target import open_target
 from patchkit.kbuild.walk import BuildReport, select_configs
+from patchkit.verify.plan import BuildPlan
 from patchkit.verify.results import new_results_dir, write_report
-from patchkit.verify.stages import BuildPlan, build_error, build_summary, run_stages
+from patchkit.verify.stages import build_error, build_summary, run_stages
 
 
 def run(options: BuildCommandOptions) -> int:

@@ -11,8 +11,10 @@ from patchkit.cli.options import CiMatrixOptions, CiMergeOptions
 from patchkit.cli.target import open_series
 from patchkit.github import actions
 from patchkit.util import atomic
-from patchkit.verify import report as verify_report
 from patchkit.verify.matrix import job_matrix
+from patchkit.verify.merge import find_reports
+from patchkit.verify.merge import merge as merge_reports
+from patchkit.verify.report import markdown, read_report, text_table
 
 
 def matrix(options: CiMatrixOptions) -> int:
@@ -24,22 +26,22 @@ def matrix(options: CiMatrixOptions) -> int:
 
 def merge(options: CiMergeOptions) -> int:
     """Join partial verify reports: print the table and verdict, write the merged report, exit like verify."""
-    found = verify_report.find_reports(options.reports)
-    reports = [(str(path), verify_report.load(path)) for path in found]
-    merged = verify_report.merge(reports)
+    names = find_reports(options.reports)
+    reports = [(str(path), read_report(path)) for path in names]
+    merged = merge_reports(reports)
     click.echo(f"merged: {len(reports)} report(s): {', '.join(name for name, _ in reports)}")
-    branch = merged.get("branch") or {}
-    click.echo(f"branch:  {branch.get('name', '?')}: {branch.get('detail', '')}")
-    lint = merged.get("lint_summary") or {}
-    click.echo(f"lint:    {lint.get('summary', '') if lint.get('ran') else 'not run by any of the reports'}")
-    if "states" in merged:
+    click.echo(f"branch:  {merged.branch.name}: {merged.branch.detail}")
+    lint = merged.lint_summary
+    click.echo(f"lint:    {lint.summary if lint is not None and lint.ran else 'not run by any of the reports'}")
+    if merged.states:
         click.echo("")
-        for line in verify_report.text_table(merged):
+        for line in text_table(merged):
             click.echo(line)
         click.echo("")
     if options.output is not None:
-        atomic.write_text(options.output, json.dumps(merged, indent=2) + "\n")
-    actions.add_step_summary(verify_report.markdown(merged))
+        atomic.write_text(options.output, json.dumps(merged.to_json(), indent=2) + "\n")
+    actions.add_step_summary(markdown(merged))
     where = f"; report in {options.output}" if options.output is not None else ""
-    click.echo(f"verify (merged): {merged['verdict']}{where}")
-    return verdict_exit(merged["exit_code"], f"{merged['verdict'].removeprefix('FAILED: ')} (merged)")
+    verdict = merged.verdict
+    click.echo(f"verify (merged): {verdict.text}{where}")
+    return verdict_exit(verdict.code, f"{verdict.text.removeprefix('FAILED: ')} (merged)")

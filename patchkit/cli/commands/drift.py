@@ -32,8 +32,9 @@ from patchkit.tree.basetree import PreparedTree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import tools
 from patchkit.util.progress import Progress
+from patchkit.verify.plan import BootPlan, BuildPlan
 from patchkit.verify.results import new_results_dir
-from patchkit.verify.stages import BootPlan, BuildPlan, boot_error, build_error, run_stages
+from patchkit.verify.stages import boot_error, build_error, run_stages
 
 
 @dataclass

@@ -8,12 +8,13 @@ stops at once with 3 (raised while loading).
 ``--config NAME`` and ``--states A..B`` make a partial run (one job of a CI matrix); its report.json
 says what it covered, and ``patchkit ci merge`` joins such reports into the table and exit code a
 single run gives. The run itself is :func:`patchkit.verify.stages.run_stages`; what is shown and the exit
-code follow from its :class:`patchkit.verify.plan.VerifyResult` alone.
+code follow from its :class:`patchkit.verify.report.VerifyReport` alone, built once per run.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -29,13 +30,21 @@ from patchkit.kbuild.walk import BuildReport, select_configs
 from patchkit.series.model import Series
 from patchkit.util import atomic, tools
 from patchkit.verify import build_findings as build_sarif
-from patchkit.verify import plan as verifying
 from patchkit.verify import prerequisites
-from patchkit.verify import report as verify_report
-from patchkit.verify.plan import VerifyResult
+from patchkit.verify.plan import LintPlan, plan
 from patchkit.verify.record import record_verify, verdicts_of
+from patchkit.verify.report import (
+    BranchCheck,
+    DependsCheck,
+    SeriesConfig,
+    VerifyReport,
+    depends_summary,
+    explanation,
+    markdown,
+    text_table,
+)
 from patchkit.verify.results import new_results_dir, write_report
-from patchkit.verify.stages import LintOutcome, run_stages
+from patchkit.verify.stages import LINT_SKIPPED, LintOutcome, report_of, run_stages
 
 
 def run(options: VerifyOptions) -> int:
@@ -53,25 +62,32 @@ def run(options: VerifyOptions) -> int:
     )
     applied = check_applied(tree, series)
     click.echo(f"branch:  {applied.branch.branch}: {applied.branch.detail}")
-    result = VerifyResult(
-        series.name, series.revision, results, applied.branch, [(c.name, c.boot.enabled) for c in series.configs]
-    )
+    report = VerifyReport(
+        series.name, series.revision, BranchCheck.of(applied.branch),
+        tuple(SeriesConfig(c.name, c.boot.enabled) for c in series.configs), results=str(results),
+    )  # fmt: skip
     record = applied.record
     if record is None:
         advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
         click.echo(f"lint, build and boot skipped: the branch does not match the data; {advice}")
-        return finish(result)  # exit 1: a branch that does not match the data is a finding
+        return finish(report, results)  # exit 1: a branch that does not match the data is a finding
 
-    result.depends = prerequisites.check(tree, series, record.base)
-    summary = verify_report.depends_summary(result.report())
+    checks = prerequisites.check(tree, series, record.base)
+    report = replace(report, depends=tuple(DependsCheck.of(check) for check in checks))
+    summary = depends_summary(report)
     if summary is not None:
         click.echo(f"depends: {summary}")
-    result.states = applied.states
-    planned = verifying.plan(options, result.states, configs)
-    result.scope = planned.scope
+    lint_plan = (
+        LintPlan(options.checkpatch, options.source_root, options.fail_on, options.fresh) if options.lint else None
+    )
+    planned = plan(
+        applied.states, configs, lint=lint_plan, build=options.build, boot=options.boot,
+        states_range=options.states_range, keep_going=options.keep_going, jobs=options.jobs, fresh=options.fresh,
+        accel=options.accel, timeout=options.timeout, reboot=options.reboot,
+    )  # fmt: skip
     if planned.lint is None:
-        show_lint(verifying.LINT_SKIPPED)
-    result.stages = run_stages(
+        show_lint(LINT_SKIPPED)
+    stages = run_stages(
         tree,
         series,
         record,
@@ -83,23 +99,24 @@ def run(options: VerifyOptions) -> int:
         warn=lambda text: click.echo(text, err=True),
     )
     if planned.lint is None:
-        result.stages.lint = verifying.LINT_SKIPPED
-    if result.stages.build is not None:
+        stages.lint = LINT_SKIPPED
+    if stages.build is not None:
         span = planned.scope.states if options.states_range else None
-        build_findings(series, result.stages.build, results, span, options.source_root)
+        build_findings(series, stages.build, results, span, options.source_root)
+    report = report_of(report, applied.states, planned.scope, stages)
 
     click.echo("")
-    for line in verifying.table(result):
+    for line in text_table(report):
         click.echo(line)
     click.echo("")
-    for line in verifying.explanation(result.stages):
+    for line in explanation(report):
         click.echo(line)
-    code = finish(result)
+    code = finish(report, results)
     if not options.config_names and not options.states_range:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
-        lint, verdicts = verdicts_of(series, result.report())
+        lint, verdicts = verdicts_of(series, report)
         record_verify(tree, series, record, lint=lint, configs=verdicts, passed=code == 0)
-    return verdict_exit(code, f"{verifying.verdict(result)[1].removeprefix('FAILED: ')} (results in {results})")
+    return verdict_exit(code, f"{report.verdict.text.removeprefix('FAILED: ')} (results in {results})")
 
 
 def show_lint(outcome: LintOutcome) -> None:
@@ -108,16 +125,12 @@ def show_lint(outcome: LintOutcome) -> None:
     click.echo(f"lint:    {outcome.note}" + (f"; {outcome.where}" if outcome.where else ""))
 
 
-def finish(result: VerifyResult) -> int:
-    """Verdict and exit code from the result; report.json; the job summary on GitHub Actions."""
-    report = result.report()
-    code, verdict = verify_report.verdict(report)
-    report["verdict"] = verdict
-    report["exit_code"] = code
-    write_report(result.results, report)
-    actions.add_step_summary(verify_report.markdown(report))
-    click.echo(f"verify: {verdict}; results in {result.results}")
-    return code
+def finish(report: VerifyReport, results: Path) -> int:
+    """report.json, the job summary on GitHub Actions and the verdict line; the exit code."""
+    write_report(results, report.to_json())
+    actions.add_step_summary(markdown(report))
+    click.echo(f"verify: {report.verdict.text}; results in {results}")
+    return report.verdict.code
 
 
 def build_findings(
