@@ -15,6 +15,7 @@ import itertools
 import re
 from dataclasses import dataclass, replace
 
+from patchkit.lint import expr
 from patchkit.lint.asmfacts import OFFSET_SYMBOL, Function, Item, Macro, parse_mem
 from patchkit.lint.regs import CALLEE_SAVED, canonical
 
@@ -48,6 +49,8 @@ class Variant:
     args: tuple[tuple[str, str], ...]  # that invocation's arguments
     steps: tuple[Step, ...]
     synthetic: bool = False  # a macro variant no function invokes: the macro's body, then a return
+    # conditions that could not be evaluated within bounds: (path, line, the directive as written, why)
+    unreadable: tuple[tuple[str, int, str, str], ...] = ()
 
     @property
     def relevant(self) -> bool:
@@ -65,15 +68,17 @@ class Variant:
 
 
 @functools.lru_cache(maxsize=4096)
-def _eval_condition(expr: str) -> bool:
-    cleaned = expr.replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
-    cleaned = re.sub(r"!(?!=)", " not ", cleaned)
-    if not re.fullmatch(r"[\s\d()<>=!andortx]*", cleaned):
-        return True  # an unknown symbol: read the block (both sides are then read, as with cpp)
+def _condition(text: str) -> tuple[bool, str]:
+    """Whether an ``.if`` block is taken, and why its condition has no value when it is out of bounds ("" when
+    it has one). A name without a value or a form the grammar does not read (``.ifc``, ``.ifdef``) takes the
+    block, as cpp conditionals are read: both are common and harmless. A condition beyond the bounds of
+    :mod:`patchkit.lint.expr` also takes the block, and is reported."""
     try:
-        return bool(eval(cleaned, {"__builtins__": {}}, {}))
-    except (SyntaxError, NameError, TypeError, ValueError):
-        return True
+        return bool(expr.evaluate(text)), ""
+    except expr.OutOfBounds as exc:
+        return True, str(exc)
+    except expr.ExprError:
+        return True, ""
 
 
 def _substitute(text: str, values: dict[str, str], unique: str) -> str:
@@ -108,6 +113,7 @@ class Expander:
     def __init__(self, macros: dict[str, Macro]) -> None:
         self.macros = macros
         self.counter = 0
+        self.unreadable: list[tuple[str, int, str, str]] = []
         self._scope = tuple(sorted(macros.items()))
 
     def expand(self, function: Function) -> Variant:
@@ -131,20 +137,23 @@ class Expander:
 
     def _expand(self, function: Function) -> Variant:
         self.counter = 0  # ``\\@`` labels numbered per expansion, so the same code expands the same in every state
+        self.unreadable = []
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self._items(function.body, function.path, {}, "", steps, invoked, 0, "")
         macro, args = invoked[0] if invoked else (None, ())
-        return Variant(function, macro, args, tuple(steps))
+        return Variant(function, macro, args, tuple(steps), unreadable=tuple(self.unreadable))
 
     def _expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
         self.counter = 1
+        self.unreadable = []
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self._items(macro.body, macro.path, values, "_1", steps, invoked, 1, macro.name)
         steps.append(Step(macro.path, macro.line, "insn", "RET", (), ""))
         shell = Function(macro.name, macro.path, macro.line, ())
-        return Variant(shell, macro.name, tuple(sorted(values.items())), tuple(steps), synthetic=True)
+        return Variant(shell, macro.name, tuple(sorted(values.items())), tuple(steps), synthetic=True,
+                       unreadable=tuple(self.unreadable))  # fmt: skip
 
     def _items(
         self,
@@ -167,7 +176,7 @@ class Expander:
                 elif item.name == ".ifnb":
                     result = bool(cond.strip())
                 else:
-                    result = _eval_condition(cond)
+                    result = self._condition(cond, path, item)
                 parent = all(active)
                 active.append(result)
                 taken.append(result and parent)
@@ -176,7 +185,7 @@ class Expander:
                 if active:
                     if item.name == ".elseif":
                         cond = _substitute(item.operands[0] if item.operands else "1", values, unique)
-                        now = not taken[-1] and _eval_condition(cond)
+                        now = not taken[-1] and self._condition(cond, path, item)
                     else:
                         now = not taken[-1]
                     active[-1] = now
@@ -200,6 +209,12 @@ class Expander:
                 self._items(macro.body, macro.path, bound, f"_{self.counter}", out, invoked, depth + 1, name)
                 continue
             out.append(Step(path, item.line, item.kind, name, operands, origin))
+
+    def _condition(self, cond: str, path: str, item: Item) -> bool:
+        taken, why = _condition(cond)
+        if why:
+            self.unreadable.append((path, item.line, f"{item.name} {cond}", why))
+        return taken
 
 
 def _uses_offsets(macro: Macro) -> bool:
@@ -233,8 +248,9 @@ def macro_variants(macro: Macro) -> list[dict[str, str]]:
                 choices.setdefault(ref, set()).update(("0", "1"))
         for m in _COMPARED.finditer(text):
             ref, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-            if ref in names:
-                choices.setdefault(ref, set()).add(str(int(value)))
+            number = expr.literal(value)
+            if ref in names and number is not None:
+                choices.setdefault(ref, set()).add(str(number))
     fixed = {
         name: (default if default is not None else f"<{name}>")
         for name, default, _req in macro.params
@@ -530,7 +546,12 @@ def _clears(step: Step, dest: str) -> bool:
     return False
 
 
+MAX_STACK_ADJUST = 1 << 16  # bytes: far beyond any kernel frame; a larger adjustment is not followed
+
+
 def _stack_adjust(mnemonic: str, operand: str) -> int | None:
+    """The bytes an add/sub/lea of %rsp pops (positive) or pushes (negative); None when not known or beyond
+    :data:`MAX_STACK_ADJUST` (the walk then leaves the stack as it is, rather than track a huge frame)."""
     if mnemonic.startswith("lea"):
         mem = parse_mem(operand)
         if mem is None or mem[1] != "rsp":
@@ -540,8 +561,7 @@ def _stack_adjust(mnemonic: str, operand: str) -> int | None:
         if not operand.startswith("$"):
             return None
         text = operand[1:]
-    try:
-        value = int(text, 0)
-    except ValueError:
+    value = expr.literal(text)
+    if value is None or abs(value) > MAX_STACK_ADJUST:
         return None
     return -value if mnemonic.startswith("sub") else value

@@ -7,13 +7,12 @@ Messages never contain line numbers, so the same problem in two states has the s
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from patchkit.lint import asmflow
+from patchkit.lint import asmflow, expr
 from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Item, Macro, parse_mem
 from patchkit.lint.cfacts import Base, CFacts, OffsetCall, StructDef
 from patchkit.lint.config import LintConfig
@@ -328,25 +327,17 @@ def clear_mode(variant: asmflow.Variant, config: LintConfig) -> str | None:
 
 
 def _condition(cond: str | bool, args: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a variant with these macro arguments is one the condition (lint.yaml) names: a name the macro
+    does not have, or a condition with no value, names none."""
     if isinstance(cond, bool):
         return cond
     names: dict[str, int] = {}
     for key, value in args:
-        try:
-            names[key] = int(value, 0)
-        except ValueError:
-            names[key] = 1 if value else 0
-    return _evaluate(str(cond), tuple(sorted(names.items())))
-
-
-@functools.lru_cache(maxsize=1024)
-def _evaluate(cond: str, names: tuple[tuple[str, int], ...]) -> bool:
-    expr = cond.replace("&&", " and ").replace("||", " or ")
-    if not re.fullmatch(r"[\w\s()!=<>]*", expr):
-        return True
+        number = expr.literal(value)
+        names[key] = number if number is not None else (1 if value else 0)
     try:
-        return bool(eval(expr, {"__builtins__": {}}, dict(names)))
-    except (NameError, SyntaxError, TypeError):
+        return bool(expr.evaluate(str(cond), names, words=True))
+    except expr.ExprError:
         return False
 
 
@@ -609,6 +600,13 @@ def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
         for u in facts.unparsed:
             hits.append(Hit(rule, path, u.line, f"'{u.token}' is inside a construct tree-sitter could not parse; "
                             "the TDX rules cannot check it"))  # fmt: skip
+    conditions = {
+        (where, line, " ".join(text.split()), why) for v in variants(state) for where, line, text, why in v.unreadable
+    }
+    for where, line, text, why in sorted(conditions):
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        hits.append(Hit(rule, where, line, f"'{shown}' cannot be evaluated ({why}); the TDX rules read its block "
+                        "as taken"))  # fmt: skip
     kinds = set(config.args_structs.values())
     for path, afacts in sorted(state.asm.items()):
         for item in afacts.items:
