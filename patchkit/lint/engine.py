@@ -25,15 +25,17 @@ from dataclasses import dataclass
 from patchkit.apply.record import AppliedSeries
 from patchkit.apply.states import mailed_states
 from patchkit.errors import DataError
-from patchkit.lint import asmfacts, cfacts, hygiene, registry
 from patchkit.lint import cache as lint_cache
+from patchkit.lint import hygiene, registry, suppressions
 from patchkit.lint.checkpatch import Checkpatch
 from patchkit.lint.config import LintConfig, load_config
-from patchkit.lint.model import Finding, Hit, LintReport, Status, SuppressionNote
+from patchkit.lint.lang import asm
+from patchkit.lint.model import Finding, Hit, LintReport, Status
+from patchkit.lint.rules.tdx import kvm
 from patchkit.lint.source import GitSource
-from patchkit.lint.suppress import LineSuppression
+from patchkit.lint.suppressions import LineSuppression
 from patchkit.lint.tdxrules import StateFacts, check_state, removed_symbol_users, removed_symbols
-from patchkit.series.model import Patch, Series, Suppression
+from patchkit.series.model import Series, Suppression
 from patchkit.tree.repo import KernelTree
 from patchkit.util.store import VerdictCache
 
@@ -47,15 +49,18 @@ class _Walker:
         self.config = config
         self.relevant = config.file_pattern
         self.always = {*_ALWAYS, config.vcpu_regs_header}
-        self.cache: dict[tuple[str, str], cfacts.CFacts | asmfacts.AsmFacts] = {}
+        self.cache: dict[tuple[str, str], tuple[kvm.KvmFacts | asm.AsmFacts, list[LineSuppression]]] = {}
         self.parsed = 0
 
-    def facts(self, path: str, blob: str, content: bytes) -> cfacts.CFacts | asmfacts.AsmFacts:
+    def facts(self, path: str, blob: str, content: bytes) -> tuple[kvm.KvmFacts | asm.AsmFacts, list[LineSuppression]]:
         key = (path, blob)
         hit = self.cache.get(key)
         if hit is None:
             self.parsed += 1
-            hit = self.cache[key] = extract(path, content, self.config)
+            hit = self.cache[key] = (
+                extract(path, content, self.config),
+                suppressions.in_text(content.decode("utf-8", "replace")),
+            )
         return hit
 
     def wanted(self, path: str, content: bytes) -> bool:
@@ -66,20 +71,23 @@ class _Walker:
         return state_facts(label, ((p, self.facts(p, blob, contents[blob])) for p, blob in sorted(files.items())))
 
 
-def extract(path: str, content: bytes, config: LintConfig) -> cfacts.CFacts | asmfacts.AsmFacts:
+def extract(path: str, content: bytes, config: LintConfig) -> kvm.KvmFacts | asm.AsmFacts:
     """The facts of one source file (assembly or C)."""
     if path.endswith(".S"):
-        return asmfacts.extract(path, content)
-    return cfacts.extract(path, content, config.args_structs, config.unparsed_pattern)
+        return asm.extract(path, content)
+    return kvm.extract(path, content, config.args_structs, config.unparsed_pattern)
 
 
-def state_facts(label: str, files: Iterable[tuple[str, cfacts.CFacts | asmfacts.AsmFacts]]) -> StateFacts:
+def state_facts(
+    label: str, files: Iterable[tuple[str, tuple[kvm.KvmFacts | asm.AsmFacts, list[LineSuppression]]]]
+) -> StateFacts:
     state = StateFacts(label=label)
-    for path, facts in files:
-        if isinstance(facts, asmfacts.AsmFacts):
+    for path, (facts, sups) in files:
+        if isinstance(facts, asm.AsmFacts):
             state.asm[path] = facts
         else:
             state.c[path] = facts
+        state.suppressions[path] = sups
     return state
 
 
@@ -223,7 +231,7 @@ def _lint(
         report.timings["checkpatch"] = time.perf_counter() - t0
         for number, hits in enumerate(results, start=1):
             findings.extend(placer.finding(h, number) for h in hits)
-    findings = _suppress(findings, facts_by_state, mailed)
+    findings = suppressions.apply(findings, [s.suppressions for s in facts_by_state], mailed)
     for number, patch in enumerate(mailed, start=1):
         findings.extend(placer.finding(h, number) for h in check_series_suppressions(patch.suppress))
     findings.sort(key=lambda f: (-1 if f.patch is None else f.patch, f.path, f.line, f.rule))
@@ -299,39 +307,13 @@ def _blame(per_state: list[list[Hit]], placer: _Placer, source: GitSource | None
     return findings
 
 
-def _suppress(findings: list[Finding], states: list[StateFacts], mailed: tuple[Patch, ...]) -> list[Finding]:
-    """New findings a line or series suppression (with a reason) covers become "suppressed"."""
-    out: list[Finding] = []
-    for f in findings:
-        if f.status != "new" or f.patch is None:
-            out.append(f)
-            continue
-        note: SuppressionNote | None = None
-        shown_in = f.reachable_from or f.patch  # the state path and line refer to
-        facts = states[shown_in] if shown_in < len(states) else None
-        sups: list[LineSuppression] = []
-        if facts is not None:
-            src = facts.c.get(f.path) or facts.asm.get(f.path)
-            if src is not None:
-                sups = src.suppressions
-        line_sup = next((s for s in sups if s.reason and s.covers(f.rule, f.line)), None)
-        if line_sup is not None:
-            note = SuppressionNote("line", line_sup.reason)
-        else:
-            patch = mailed[f.patch - 1]
-            series_sup = next(
-                (s for s in patch.suppress if s.reason.strip() and fnmatch.fnmatchcase(f.rule, s.rule)), None
-            )
-            if series_sup is not None:
-                note = SuppressionNote("series", series_sup.reason)
-        out.append(f if note is None else f.with_(status="suppressed", suppression=note))
-    return out
-
-
 def lint_files(files: dict[str, str], config: LintConfig | None = None, label: str = "case") -> list[Hit]:
     """The state rules on in-memory files (rule cases and unit tests), as the engine runs them on a state."""
     config = config or load_config(None)
-    state = state_facts(label, ((p, extract(p, text.encode(), config)) for p, text in sorted(files.items())))
+    state = state_facts(
+        label,
+        ((p, (extract(p, text.encode(), config), suppressions.in_text(text))) for p, text in sorted(files.items())),
+    )
     return check_state(state, config)
 
 

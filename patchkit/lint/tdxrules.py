@@ -12,20 +12,28 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from patchkit.lint import asmflow, expr
-from patchkit.lint.asmfacts import OFFSET_SYMBOL, AsmFacts, Item, Macro, parse_mem
-from patchkit.lint.cfacts import Base, CFacts, OffsetCall, StructDef
+from patchkit.lint import expr
 from patchkit.lint.config import LintConfig
+from patchkit.lint.lang import asmflow
+from patchkit.lint.lang.asm import AsmFacts, Item, Macro, parse_mem
+from patchkit.lint.lang.c import Base, OffsetCall, StructDef
+from patchkit.lint.lang.x86 import canonical, sysv_class
 from patchkit.lint.model import Hit
 from patchkit.lint.registry import RuleError, declared_ids, emits
-from patchkit.lint.regs import canonical, sysv_class
+from patchkit.lint.rules.tdx.kvm import KvmFacts
+from patchkit.lint.suppressions import LineSuppression
+
+OFFSET_SYMBOL = re.compile(r"\bTDX_([A-Z][A-Z0-9]*)_([a-z][a-z0-9]*)\b")
+# TDCALL (guest to TDX module), SEAMCALL (host to TDX module), VMCALL: their registers travel in the args structs
+CROSSING = asmflow.Crossing(frozenset({"tdcall", "seamcall", "vmcall"}), OFFSET_SYMBOL)
 
 
 @dataclass
 class StateFacts:
     label: str
-    c: dict[str, CFacts] = field(default_factory=dict)
+    c: dict[str, KvmFacts] = field(default_factory=dict)
     asm: dict[str, AsmFacts] = field(default_factory=dict)
+    suppressions: dict[str, list[LineSuppression]] = field(default_factory=dict)
     variants: list[asmflow.Variant] | None = None  # expanded once per state, for every rule that walks them
     mismatches: list[tuple[Hit, str]] | None = None  # offsets on a pointer to another struct (two rules use them)
 
@@ -348,14 +356,14 @@ def variants(state: StateFacts) -> list[asmflow.Variant]:
         return state.variants
     out: list[asmflow.Variant] = []
     macros = state.macros()
-    expander = asmflow.Expander(macros)
+    expander = asmflow.Expander(macros, CROSSING)
     for _path, facts in sorted(state.asm.items()):
         for fn in facts.functions:
             variant = expander.expand(fn)
             if variant.relevant:
                 out.append(variant)
     for name, macro in sorted(macros.items()):
-        if not asmflow.uses_offsets(macro):
+        if not asmflow.uses_slots(macro, CROSSING):
             continue
         called = [dict(v.args) for v in out if v.macro == name]
         for values in asmflow.macro_variants(macro):
@@ -375,7 +383,7 @@ def asm_paths(state: StateFacts, config: LintConfig) -> list[Hit]:
     broken macro is not blamed for it."""
     groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
     for variant in variants(state):
-        for problem in asmflow.simulate(variant, clear_mode=clear_mode(variant, config)):
+        for problem in asmflow.simulate(variant, clear_mode=clear_mode(variant, config), crossing=CROSSING):
             rule, identity = _identity(variant, problem)
             groups.setdefault((rule, _where(problem).path, identity), []).append((variant, problem))
     hits: list[Hit] = []
@@ -627,9 +635,7 @@ def unparsed(state: StateFacts, config: LintConfig) -> list[Hit]:
 @state_check(SUPPRESSION_MISSING_REASON)
 def bad_suppressions(state: StateFacts, config: LintConfig) -> list[Hit]:
     hits: list[Hit] = []
-    for path, sups in sorted(
-        [(p, f.suppressions) for p, f in state.c.items()] + [(p, f.suppressions) for p, f in state.asm.items()]
-    ):
+    for path, sups in sorted(state.suppressions.items()):
         for s in sups:
             if not s.reason:
                 hits.append(Hit(SUPPRESSION_MISSING_REASON, path, s.line, f"suppression of {s.rule} has no reason "
