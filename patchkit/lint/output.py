@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from patchkit import __version__
-from patchkit.lint import registry
+from patchkit.lint import definitions
 from patchkit.lint.model import Finding, LintReport
 from patchkit.lint.severity import SEVERITIES
 
@@ -94,7 +94,7 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
 
     def rule_index(rule_id: str) -> int:
         if rule_id not in index:
-            definition = registry.definition(rule_id)
+            definition = definitions.definition(rule_id)
             entry: dict[str, Any] = {
                 "id": rule_id,
                 "shortDescription": {"text": definition.message},
