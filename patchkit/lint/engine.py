@@ -27,7 +27,7 @@ from patchkit.lint.config import defaults, load_config
 from patchkit.lint.model import Hit, LintReport
 from patchkit.lint.options import Settings
 from patchkit.lint.pack import TreePack
-from patchkit.lint.rule import PatchChange
+from patchkit.lint.rule import PatchChange, StateRule
 from patchkit.lint.rules.core import missing_reason, unknown_rule, unparsed_construct
 from patchkit.lint.source import GitSource
 from patchkit.lint.suppressions import LineSuppression
@@ -122,7 +122,7 @@ class _PackWalk:
         return lines
 
 
-def _state_hits(pack: TreePack[Any, Any], rules: Sequence[Any], state: Any, settings: Settings) -> list[Hit]:
+def _state_hits(pack: TreePack[Any, Any], rules: Sequence[StateRule[Any]], state: Any, settings: Settings) -> list[Hit]:
     """Every state rule of the pack, and what the pack could not read, on one state (rules lint.yaml disables
     left out)."""
     hits: list[Hit] = []

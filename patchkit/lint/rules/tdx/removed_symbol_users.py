@@ -6,8 +6,9 @@ and not defined again) have no users left (whole-word search, comments excluded)
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from patchkit.lint.model import Hit
 from patchkit.lint.options import Settings
@@ -40,7 +41,8 @@ def defined_names(line: str) -> list[str]:
     return names
 
 
-def removed_symbols(diff_text: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=64)  # read for the words to search and again by the check, per patch
+def removed_symbols(diff_text: str) -> tuple[tuple[str, str], ...]:
     """(symbol, file) for definitions on removed lines of a unified diff that no added line defines again."""
     removed: dict[str, str] = {}
     added: set[str] = set()
@@ -58,7 +60,7 @@ def removed_symbols(diff_text: str) -> list[tuple[str, str]]:
                     removed.setdefault(name, path)
         elif line.startswith("+"):
             added.update(defined_names(line[1:]))
-    return [(name, p) for name, p in removed.items() if name not in added]
+    return tuple((name, p) for name, p in removed.items() if name not in added)
 
 
 def _words(diff_text: str) -> list[str]:
@@ -80,7 +82,7 @@ def _in_comment(text: str, name: str) -> bool:
 
 
 def removed_symbol_users(
-    removed: list[tuple[str, str]], lines: Iterable[tuple[str, int, str]], patch: int
+    removed: Sequence[tuple[str, str]], lines: Iterable[tuple[str, int, str]], patch: int
 ) -> list[Hit]:
     """Uses of a symbol patch ``patch`` removed, among ``lines`` ((path, line, text) of the state after it)."""
     hits_by_symbol: dict[str, list[tuple[str, int, str]]] = {}
