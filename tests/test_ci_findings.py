@@ -120,28 +120,41 @@ def test_diff_index_counts_hunks_and_ignores_removed_lines() -> None:
 
 
 def test_message_findings_land_on_the_series_yaml_line_they_are_about() -> None:
+    """The locator takes plain values: the part of the patch's entry a finding concerns, and its words."""
     series = load_series(TDX)
     locator = Locator(series, REPO_ROOT)
     yaml_path = "series/tdx/series.yaml"
     lines = (TDX / "series.yaml").read_text().split("\n")
     patch = series.patches[2]
 
-    def finding(rule: str, message: str) -> Finding:
-        return Finding(rule, "warning", yaml_path, 0, message, patch=3, state="patch 3")
-
-    subject = locator.finding(finding("hygiene/subject-length", "subject is 80 characters"))
+    subject = locator.place(yaml_path, 0, 3, "subject", "subject is 80 characters")
     assert subject.path == yaml_path and lines[subject.line - 1].startswith("- subject: ")
     assert patch.subject.split(":")[0] in lines[subject.line - 1]
-    body = locator.finding(finding("hygiene/body-wrap", "body line 2 is 80 characters (wrap at 75): 'x...'"))
+    body = locator.place(yaml_path, 0, 3, "body", "body line 2 is 80 characters (wrap at 75): 'x...'")
     assert lines[body.line - 1].strip() == patch.body.split("\n")[1].strip()
     trailer = patch.trailers[0]
-    sob = locator.finding(finding("hygiene/trailer-format", f"trailer '{trailer}' should name 'Full Name <email>'"))
+    sob = locator.place(yaml_path, 0, 3, "trailers", f"trailer '{trailer}' should name 'Full Name <email>'")
     assert lines[sob.line - 1].strip() == f"- '{trailer}'" or lines[sob.line - 1].strip() == f"- {trailer}"
-    base = locator.finding(Finding("tdx/offset-per-field", "error", "arch/x86/kernel/asm-offsets.c", 5, "m"))
+    entry = locator.place(yaml_path, 0, 3)
+    assert lines[entry.line - 1].startswith("- subject: ")  # no part: the patch's entry
+    base = locator.place("arch/x86/kernel/asm-offsets.c", 5, None)
     assert lines[base.line - 1] == "base:"
-    outside = locator.finding(Finding("tdx/removed-symbol-users", "error", "arch/x86/kvm/vmx/tdx.c", 40, "m",
-                                      patch=3, state="patch 3"))  # fmt: skip
+    outside = locator.place("arch/x86/kvm/vmx/tdx.c", 40, 3)
     assert outside == Location(f"series/tdx/{patch.diff}", 1)  # a file the patch does not touch
+
+
+def test_each_rule_says_which_part_of_the_patch_entry_its_findings_concern() -> None:
+    from patchkit.lint import registry
+
+    parts = {
+        "hygiene/subject-length": "subject", "hygiene/subject-form": "subject", "hygiene/body-wrap": "body",
+        "hygiene/body-missing": "body", "hygiene/trailer-format": "trailers", "hygiene/signed-off-by": "trailers",
+        "hygiene/trailer-order": "trailers", "suppression/missing-reason": "suppress",
+        "suppression/unknown-rule": "suppress", "checkpatch/MISSING_SIGN_OFF": "trailers",
+        "checkpatch/TITLE_TOO_LONG": "subject", "checkpatch/COMMIT_LOG_LONG_LINE": "body",
+        "checkpatch/SPACING": None, "tdx/field-exists": None,
+    }  # fmt: skip
+    assert {rule: registry.code(rule).entry_part(rule) for rule in parts} == parts
 
 
 def test_new_compiler_warnings_land_on_the_diff_line_with_a_category_per_fragment() -> None:

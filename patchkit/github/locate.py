@@ -7,6 +7,9 @@ patch adds (or keeps as context) points at that line of the patch's diff file
 diff, and one about the patch's message (hygiene, checkpatch without a file, suppressions) at the line of
 ``series.yaml`` that holds the subject, body line, trailer or suppression. Paths are relative to the
 source root (the repository's top, by default the git top-level of the series directory).
+
+It takes plain values (path, line, patch number, and for a finding on series.yaml the part of the
+patch's entry it concerns), so it knows nothing of lint's types or rule ids.
 """
 
 from __future__ import annotations
@@ -17,19 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchkit.errors import DataError, MissingToolError
-from patchkit.lint.model import Finding
 from patchkit.series.load import SERIES_FILE, KeyPath, parse_yaml
 from patchkit.series.model import Patch, Series
 from patchkit.util import proc
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
-# checkpatch reports without a file are about the mail: which part of the patch's entry they concern.
-_CHECKPATCH_PARTS = (
-    (re.compile(r"SIGN_OFF|SIGNOFF|AUTHOR|EMAIL|FROM_SIGN|CO_DEVELOPED|TRAILER|FIXES|REPORTED|CLOSES|LINK"),
-     "trailers"),
-    (re.compile(r"SUBJECT|TITLE"), "subject"),
-    (re.compile(r"COMMIT|LOG|GIT_COMMIT_ID|TYPO_SPELLING|REPEATED_WORD|BODY"), "body"),
-)  # fmt: skip
+# the parts of a patch's entry in series.yaml a finding about the patch's data can concern
+PARTS = ("subject", "trailers", "body", "suppress")
 
 
 @dataclass(frozen=True)
@@ -161,38 +158,30 @@ class Locator:
             os.path.abspath(path) == os.path.abspath(self.series.directory / SERIES_FILE) or path == self.yaml_path
         )
 
-    def finding(self, f: Finding) -> Location:
-        patch = self._patch(f.patch)
-        if patch is None:  # present at the base: the series' base is where it comes from
+    def place(self, path: str, line: int, patch: int | None, part: str | None = None, text: str = "") -> Location:
+        """Where a finding at ``path:line`` of the state after patch ``patch`` (None: present at the base) shows
+        in the series files. For a finding on series.yaml, ``part`` (one of :data:`PARTS`, None: the whole
+        entry) and ``text`` (its message: which trailer, suppression or body line it names) find the line."""
+        found = self._patch(patch)
+        if found is None:  # present at the base: the series' base is where it comes from
             return self.yaml(("base",))
-        if not self.is_series_file(f.path):
-            located = self.in_patch(patch.number, f.path, f.line)
+        if not self.is_series_file(path):
+            located = self.in_patch(found.number, path, line)
             if located is not None:
                 return located
-            return Location(self.relative(self.series.diff_path(patch)), 1)
-        return self._message_location(f, patch)
+            return Location(self.relative(self.series.diff_path(found)), 1)
+        return self._entry_location(found, part, text)
 
-    def _message_location(self, f: Finding, patch: Patch) -> Location:
+    def _entry_location(self, patch: Patch, part: str | None, text: str) -> Location:
         entry: KeyPath = ("patches", patch.number - 1)
-        rule = f.rule
-        part: str | None = None
-        if rule.startswith("hygiene/subject"):
-            part = "subject"
-        elif rule.startswith(("hygiene/trailer", "hygiene/signed-off-by")):
-            part = "trailers"
-        elif rule.startswith("hygiene/body"):
-            part = "body"
-        elif rule.startswith("suppression/"):
-            index = next((i for i, s in enumerate(patch.suppress) if s.rule and s.rule in f.message), None)
+        if part == "suppress":
+            index = next((i for i, s in enumerate(patch.suppress) if s.rule and s.rule in text), None)
             return self.yaml((*entry, "suppress", index) if index is not None else (*entry, "suppress"))
-        elif rule.startswith("checkpatch/"):
-            kind = rule.removeprefix("checkpatch/")
-            part = next((name for pattern, name in _CHECKPATCH_PARTS if pattern.search(kind)), None)
         if part == "trailers":
-            index = next((i for i, t in enumerate(patch.trailers) if t and t in f.message), None)
+            index = next((i for i, t in enumerate(patch.trailers) if t and t in text), None)
             return self.yaml((*entry, "trailers", index) if index is not None else (*entry, "trailers"))
         if part == "body":
-            return self._body_line(entry, f.message)
+            return self._body_line(entry, text)
         if part is not None:
             return self.yaml((*entry, part))
         return self.yaml(entry)

@@ -18,7 +18,6 @@ from typing import Any
 from patchkit import __version__
 from patchkit.apply.record import AppliedSeries
 from patchkit.apply.states import mailed_states
-from patchkit.lint import registry
 from patchkit.lint.model import Finding, LintReport
 from patchkit.series.model import Series
 from patchkit.util.store import VerdictCache, make_key
@@ -31,8 +30,9 @@ def rules_version() -> str:
     """A hash of the rule definitions and the lint code: a change to either makes earlier results stale."""
     digest = hashlib.sha256(__version__.encode())
     package = Path(__file__).resolve().parent
-    for path in sorted([*package.glob("*.py"), *package.glob("*.json"), *registry.rules_dir().glob("*.yaml")]):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    files = [p for p in package.rglob("*") if p.suffix in (".py", ".json", ".yaml") and "__pycache__" not in p.parts]
+    for path in sorted(files):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 

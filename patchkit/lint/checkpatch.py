@@ -1,4 +1,4 @@
-"""The tree's own ``scripts/checkpatch.pl --strict`` on each patch's mail, mapped to findings.
+"""The tree's own ``scripts/checkpatch.pl --strict`` on each patch's mail (its reports become ``checkpatch/*``).
 
 checkpatch.pl and its data files are read from the base commit (git objects, not the work tree)
 into a private directory and run with ``--no-tree``; the ten runs go two at a time.
@@ -6,41 +6,17 @@ into a private directory and run with ``--no-tree``; the ten runs go two at a ti
 
 from __future__ import annotations
 
-import re
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from patchkit.errors import TreeError
 from patchkit.lint.model import Hit
-from patchkit.lint.registry import emits
-from patchkit.lint.severity import Severity
+from patchkit.lint.rules.checkpatch.checkpatch import parse_output
 from patchkit.tree.repo import KernelTree
 from patchkit.util import proc
 
-LEVELS: dict[str, Severity] = {"ERROR": "error", "WARNING": "warning", "CHECK": "info"}
-_HEAD = re.compile(r"^(?P<level>ERROR|WARNING|CHECK):(?P<type>[A-Z0-9_]+): (?P<msg>.*)$")
-_WHERE = re.compile(r"^#(?P<n>\d+): FILE: (?P<path>[^:]+):(?P<line>\d+):")
 _DATA_FILES = ("scripts/checkpatch.pl", "scripts/spelling.txt", "scripts/const_structs.checkpatch")
-
-
-@emits("checkpatch/*")
-def parse_output(text: str) -> list[Hit]:
-    """Parse checkpatch's default output (``--show-types``): one hit per report, at its level; a report
-    without a file is on the patch's entry in series.yaml (path None)."""
-    reports: list[Hit] = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        m = _HEAD.match(line)
-        if m is None:
-            continue
-        path, number = None, 0
-        where = _WHERE.match(lines[i + 1]) if i + 1 < len(lines) else None
-        if where is not None:
-            path, number = where.group("path"), int(where.group("line"))
-        rule = f"checkpatch/{m.group('type')}"
-        reports.append(Hit(rule, path, number, m.group("msg"), severity=LEVELS[m.group("level")]))
-    return reports
 
 
 class Checkpatch:

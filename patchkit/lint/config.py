@@ -1,190 +1,138 @@
-"""Lint configuration: shipped defaults, plus an optional ``lint.yaml`` beside ``series.yaml``.
+"""lint.yaml beside series.yaml: a project's values for the options its rules declare (every key optional).
 
-``lint.yaml`` (all keys optional)::
+One shape, generated from the declarations (:mod:`patchkit.lint.options`; each rule declares the
+options it reads, a pack those all its rules read)::
 
-    abi_translations:            # added to the shipped TDVMCALL -> KVM translations
-    - name: my ABI
-      pairs: {r10: rax}          # args-struct field register : vcpu register (either direction)
-      splits: {r13: {low: rax, high: rdx}}   # 32-bit halves (mask/cast, shift by 32)
-      scope: {functions: [my_*], args: [my_args]}   # or "tdvmcall"; none: everywhere
-    tdvmcall_scope:              # where the shipped TDVMCALL translations hold (replaces the default)
-      functions: ["*vmcall*", "tdx_emulate_*"]
-      args: ["*vmcall*"]
-    clear_before_return:
-      macros: {MY_CALL: "ret"}   # condition over the macro's arguments
-      functions: {__my_call: true}
-      mode: stored-or-cleared | cleared | off   # for every variant not listed above
-    args_structs: {my_args: MINE}   # struct name : KIND in OFFSET(TDX_<KIND>_<field>, ...)
-    search_paths: [arch/x86/, drivers/virt/, virt/, include/linux/]   # replaces the default list
-    disable: [tdx/grouping-comment-class]
+    disable: [tdx/grouping-comment-class]        # rules not run
+    packs:
+      tdx: {search_paths: [arch/x86/, drivers/virt/, virt/, include/linux/]}
+    rules:
+      tdx/vcpu-regs-copy:
+        abi_translations: [{name: my ABI, pairs: {r10: rax}, scope: {functions: [my_*]}}]
+      tdx/clear-before-return: {mode: cleared}
+
+The JSON schema lint.yaml is checked against (:func:`schema`) is made from the options, so a mistake
+is one line naming the file, line and key; the documented list of options in ``rules/README.md`` is made
+from them too (``python -m tests.lint.test_rule_meta``).
 """
 
 from __future__ import annotations
 
-import copy
-import fnmatch
 import functools
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from patchkit.util.yamldata import load_file, package_schema
+from patchkit.errors import DataError
+from patchkit.lint import definitions
+from patchkit.lint.options import Settings
+from patchkit.lint.registry import declared_options
+from patchkit.util.yamldata import check_text, format_key_path, line_of, parse_yaml, validate
 
-DEFAULTS: dict[str, Any] = {
-    "args_structs": {"tdx_module_args": "MODULE", "tdx_module_output": "MODULE", "tdx_hypercall_args": "HYPERCALL"},
-    "vcpu_regs_header": "arch/x86/include/asm/kvm_vcpu_regs.h",
-    "abi_translations": [
-        {
-            "name": "TDVMCALL arguments (R10-R14) to KVM's hypercall ABI (RAX, RBX, RCX, RDX, RSI)",
-            "pairs": {"r10": "rax", "r11": "rbx", "r12": "rcx", "r13": "rdx", "r14": "rsi"},
-            "scope": "tdvmcall",
+FILE = "lint.yaml"
+_DISABLE = "rule ids not run (their findings are not reported)"
+
+
+def schema() -> dict[str, Any]:
+    """lint.yaml's JSON schema, from every declared option."""
+    sections: dict[str, dict[str, dict[str, Any]]] = {"packs": {}, "rules": {}}
+    for d in declared_options():
+        sections[d.section].setdefault(d.owner, {})[d.option.name] = {
+            **d.option.schema,
+            "description": d.option.description,
+        }
+
+    def section(owners: dict[str, dict[str, Any]], what: str) -> dict[str, Any]:
+        properties = {
+            owner: {"type": "object", "additionalProperties": False, "properties": options}
+            for owner, options in sorted(owners.items())
+        }
+        return {"type": "object", "description": what, "additionalProperties": False, "properties": properties}
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "patchkit lint configuration (lint.yaml beside series.yaml; every key optional)",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "disable": {"type": "array", "items": {"type": "string"}, "description": _DISABLE},
+            "packs": section(sections["packs"], "options a rule pack's rules share, by pack"),
+            "rules": section(sections["rules"], "options of one rule, by rule id"),
         },
-        {
-            "name": "TDVMCALL MSR access to KVM's RDMSR/WRMSR ABI (R12 -> ECX, R13 -> EDX:EAX, EDX:EAX -> R11)",
-            "pairs": {"r12": "rcx"},
-            "splits": {"r13": {"low": "rax", "high": "rdx"}, "r11": {"low": "rax", "high": "rdx"}},
-            "scope": "tdvmcall",
-        },
-    ],
-    # where the shipped TDVMCALL translations hold: code that carries the TDVMCALL ABI, by the enclosing
-    # function's name or the name of the args variable or member (globs); a match anywhere else is a finding
-    "tdvmcall_scope": {
-        "functions": ["*vmcall*", "*hypercall*", "tdx_emulate_*", "tdx_complete_*"],
-        "args": ["*vmcall*", "*hypercall*"],
-    },
-    "clear_before_return": {
-        # variants that must clear every register that came back, even one stored for the caller
-        "macros": {"TDX_MODULE_CALL": "saved and ret"},
-        "functions": {"__tdx_hypercall": True},
-        # every other variant: each register that came back is stored for the caller or cleared
-        "mode": "stored-or-cleared",
-    },
-    "pointer_exception": True,
-    # where the base is searched for TDX files and rule 10 looks for users (plus every file a patch touches)
-    "search_paths": ["arch/x86/", "drivers/virt/", "virt/"],
-    "disable": [],
-}
-
-
-@dataclass(frozen=True)
-class Translation:
-    """An ABI translation: which args-struct field registers may be copied to which vcpu registers, and where."""
-
-    name: str
-    pairs: frozenset[tuple[str, str]]  # (field register, vcpu register), either direction
-    splits: frozenset[tuple[str, str, str]] = frozenset()  # (field register, "low"/"high", vcpu register)
-    functions: tuple[str, ...] = ()  # globs over the enclosing function; with args empty too: everywhere
-    args: tuple[str, ...] = ()  # globs over the args variable or member name
-
-    @property
-    def scoped(self) -> bool:
-        return bool(self.functions or self.args)
-
-    def pairs_them(self, field_reg: str, vcpu_reg: str, part: str) -> bool:
-        if part:
-            return (field_reg, part, vcpu_reg) in self.splits
-        return (field_reg, vcpu_reg) in self.pairs or (vcpu_reg, field_reg) in self.pairs
-
-    def applies(self, function: str, args_name: str) -> bool:
-        if not self.scoped:
-            return True
-        return any(fnmatch.fnmatchcase(function, g) for g in self.functions) or any(
-            fnmatch.fnmatchcase(args_name, g) for g in self.args
-        )
-
-
-@dataclass
-class LintConfig:
-    args_structs: dict[str, str]
-    vcpu_regs_header: str
-    translations: list[Translation]
-    clear_macros: dict[str, str | bool]
-    clear_functions: dict[str, bool]
-    clear_mode: str
-    pointer_exception: bool
-    search_paths: list[str] = field(default_factory=list)
-    disabled: set[str] = field(default_factory=set)
-
-    def fixed_words(self) -> list[str]:
-        """Fixed strings that find the files the TDX rules read: the args structs and their offsets."""
-        return [*sorted(self.args_structs), *(f"TDX_{k}_" for k in self.kinds())]
-
-    def kinds(self) -> list[str]:
-        return sorted(set(self.args_structs.values()))
-
-    @functools.cached_property
-    def file_pattern(self) -> re.Pattern[str]:
-        """Text that makes a file one the TDX rules read."""
-        names = "|".join(re.escape(n) for n in sorted(self.args_structs))
-        return re.compile(f"{names}|TDX_({'|'.join(self.kinds())})_")
-
-    @functools.cached_property
-    def unparsed_pattern(self) -> re.Pattern[str]:
-        """Tokens that make a construct tree-sitter could not parse worth reporting (parse/unparsed-construct)."""
-        names = "|".join(re.escape(n) for n in sorted(self.args_structs))
-        return re.compile(rf"{names}|\bTDX_({'|'.join(self.kinds())})_\w+|NR_VCPU_REGS|VCPU_REGS_")
-
-    def translation_for(self, field_reg: str, vcpu_reg: str, part: str = "") -> list[Translation]:
-        """Every translation that pairs the two (wherever it applies)."""
-        return [t for t in self.translations if t.pairs_them(field_reg, vcpu_reg, part)]
-
-
-def _from_data(data: dict[str, Any]) -> LintConfig:
-    clear = data["clear_before_return"]
-    return LintConfig(
-        args_structs=dict(data["args_structs"]),
-        vcpu_regs_header=str(data["vcpu_regs_header"]),
-        translations=[_translation(t, data["tdvmcall_scope"]) for t in data["abi_translations"]],
-        clear_macros=dict(clear.get("macros", {})),
-        clear_functions={str(k): bool(v) for k, v in clear.get("functions", {}).items()},
-        clear_mode=str(clear.get("mode", "cleared")),
-        pointer_exception=bool(data["pointer_exception"]),
-        search_paths=[str(p) for p in data["search_paths"]],
-        disabled=set(data.get("disable", [])),
-    )
-
-
-def _translation(t: dict[str, Any], tdvmcall: dict[str, Any]) -> Translation:
-    scope = t.get("scope") or {}
-    if scope == "tdvmcall":
-        scope = tdvmcall
-    if not isinstance(scope, dict):
-        raise TypeError(f"scope of {t.get('name')!r} must be a mapping or 'tdvmcall'")
-    splits = {
-        (str(reg).lower(), str(half).lower(), str(vcpu).lower())
-        for reg, halves in (t.get("splits") or {}).items()
-        for half, vcpu in halves.items()
     }
-    if any(half not in ("low", "high") for _r, half, _v in splits):
-        raise TypeError(f"splits of {t.get('name')!r} take 'low' and 'high'")
-    return Translation(
-        name=str(t["name"]),
-        pairs=frozenset((str(k).lower(), str(v).lower()) for k, v in (t.get("pairs") or {}).items()),
-        splits=frozenset(splits),
-        functions=tuple(str(g) for g in scope.get("functions", ())),
-        args=tuple(str(g) for g in scope.get("args", ())),
-    )
 
 
-def load_config(series_dir: Path | None) -> LintConfig:
-    """Defaults merged with ``<series_dir>/lint.yaml`` when it exists (checked against ``lint-schema.json``)."""
-    data = copy.deepcopy(DEFAULTS)
-    path = series_dir / "lint.yaml" if series_dir is not None else None
+@functools.lru_cache(maxsize=1)
+def defaults() -> Settings:
+    """Every option at its default (no lint.yaml)."""
+    return Settings({d.option: d.option.read(d.option.written({})) for d in declared_options()})
+
+
+def load_config(series_dir: Path | None) -> Settings:
+    """The defaults with ``<series_dir>/lint.yaml`` over them, when it exists."""
+    path = series_dir / FILE if series_dir is not None else None
     if path is None or not path.is_file():
-        return _from_data(data)
-    extra = load_file(path, package_schema("patchkit.lint", "lint-schema.json"), what="lint configuration").data or {}
-    for key, value in extra.items():
-        if key == "abi_translations":
-            data[key].extend({"name": "project translation", **t} for t in value)
-        elif key == "tdvmcall_scope":
-            data[key] = {"functions": list(value.get("functions", [])), "args": list(value.get("args", []))}
-        elif key == "clear_before_return":
-            for sub in ("macros", "functions"):
-                data[key][sub].update(value.get(sub, {}))
-            data[key]["mode"] = value.get("mode", data[key]["mode"])
-        elif key == "args_structs":
-            data[key].update(value)
-        else:
-            data[key] = value
-    return _from_data(data)
+        return defaults()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read: {exc.strerror}") from exc
+    data, lines = parse_yaml(path, raw, what="lint configuration")
+    data = {} if data is None else data
+    check_text(path, data, lines, multiline_keys=())
+    if isinstance(data, dict):
+        _refuse_moved_keys(path, data, lines)
+    validate(path, data, lines, schema())
+    values: dict[Any, Any] = {}
+    for d in declared_options():
+        given = data.get(d.section, {}).get(d.owner, {})
+        option = d.option
+        try:
+            values[option] = option.read(option.written(given))
+        except (ValueError, TypeError) as exc:
+            where = (d.section, d.owner, option.name)
+            raise DataError(f"{path}:{line_of(where, lines)}: {format_key_path(where)}: {exc}") from None
+    disabled = [str(r) for r in data.get("disable", [])]
+    for index, rule_id in enumerate(disabled):
+        if definitions.find(rule_id) is None:
+            raise DataError(f"{path}:{line_of(('disable', index), lines)}: disable[{index}]: {rule_id} names no rule")
+    return Settings(values, frozenset(disabled))
+
+
+def _refuse_moved_keys(path: Path, data: dict[str, Any], lines: dict[Any, int]) -> None:
+    """A top-level key that is the name of a declared option (lint.yaml before options were declared per rule)
+    says where it goes now."""
+    for key in data:
+        if key in ("disable", "packs", "rules"):
+            continue
+        owners = [d for d in declared_options() if d.option.name == key]
+        if owners:
+            d = owners[0]
+            raise DataError(
+                f"{path}:{line_of((key,), lines)}: {key}: an option of {d.section[:-1]} {d.owner}; "
+                f"write it under '{d.section}: {{{d.owner}: {{{key}: ...}}}}'"
+            )
+
+
+def reference() -> str:
+    """lint.yaml with every option at its default, each under what it means (the documented reference)."""
+    import textwrap
+
+    import yaml
+
+    out = [f"disable: []  # {_DISABLE}"]
+    current = ("", "")
+    for d in declared_options():
+        if d.section != current[0]:
+            out.append(f"{d.section}:")
+        if (d.section, d.owner) != current:
+            out.append(f"  {d.owner}:")
+            current = (d.section, d.owner)
+        container = isinstance(d.option.default, list | dict)
+        merge = (
+            "; a project's is added to these" if d.option.merge == "add" else "; replaces these" if container else ""
+        )
+        comment = f"{d.option.description} ({d.option.kind}{merge})"
+        out += textwrap.wrap(comment, 100, initial_indent="    # ", subsequent_indent="    # ", break_on_hyphens=False)
+        dumped = yaml.safe_dump({d.option.name: d.option.default}, sort_keys=False, width=100, allow_unicode=True)
+        out += ["    " + line for line in dumped.rstrip("\n").split("\n")]
+    return "\n".join(out) + "\n"

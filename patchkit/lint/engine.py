@@ -1,86 +1,137 @@
 """lint_series: evaluate the base and the state after each mailed patch, blame, suppress, report.
 
-Reading is from git objects only. The base is found with one ``git grep`` (the files that mention
-an args struct or an offset symbol, plus every symbol any patch removes); each later state
-re-reads only the paths its patch changed (``git diff --name-status``), and parsed facts are
-cached by blob id, so a file is parsed once per distinct content.
-
-Blame: a finding's identity is (rule, path, message without line numbers), or the identity the
-rule gives it. One present after patch k and not after k-1 (counting repeats) is new there; one
-present at the base is pre-existing and does not fail. A new finding is blamed on k unless the rule
-names the lines at fault (``Hit.evidence``) and patch k wrote none of them: then the patch that
-wrote the newest of them is blamed, and the finding says from which patch on it is reachable.
+The engine knows states, blame, suppressions, caching and reporting; what to read and check comes from
+the rule packs (:mod:`patchkit.lint.pack`, :mod:`patchkit.lint.registry`). Reading is from git objects
+only. For each tree pack, the base is searched once with ``git grep`` for the pack's words and the words
+its history rules follow (the symbols patches remove), under the pack's search paths, plus every file a
+patch touches; each later state re-reads only the paths its patch changed (``git diff --raw``), and a
+file's facts and line suppressions are read once per blob. Blame: :mod:`patchkit.lint.blame`.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import re
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from patchkit.apply.record import AppliedSeries
 from patchkit.apply.states import mailed_states, to_match_the_data
 from patchkit.errors import DataError
-from patchkit.lint import asmfacts, cfacts, hygiene, registry
 from patchkit.lint import cache as lint_cache
+from patchkit.lint import registry, suppressions
+from patchkit.lint.blame import Placer, blame
 from patchkit.lint.checkpatch import Checkpatch
-from patchkit.lint.config import LintConfig, load_config
-from patchkit.lint.model import Finding, Hit, LintReport, Status, SuppressionNote
+from patchkit.lint.config import defaults, load_config
+from patchkit.lint.model import Hit, LintReport
+from patchkit.lint.options import Settings
+from patchkit.lint.pack import TreePack
+from patchkit.lint.rule import PatchChange, StateRule
+from patchkit.lint.rules.core import missing_reason, unknown_rule, unparsed_construct
 from patchkit.lint.source import GitSource
-from patchkit.lint.suppress import LineSuppression
-from patchkit.lint.tdxrules import StateFacts, check_state, removed_symbol_users, removed_symbols
-from patchkit.series.model import Patch, Series, Suppression
+from patchkit.lint.suppressions import LineSuppression
+from patchkit.series.model import Series
 from patchkit.tree.repo import KernelTree
 from patchkit.util.store import VerdictCache
 
-_ALWAYS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
-_SOURCE_EXT = (".c", ".h", ".S")
 
+class _PackWalk:
+    """One tree pack over the states of one applied series: which files each state holds, their facts."""
 
-class _Walker:
-    def __init__(self, source: GitSource, config: LintConfig) -> None:
-        self.source = source
-        self.config = config
-        self.relevant = config.file_pattern
-        self.always = {*_ALWAYS, config.vcpu_regs_header}
-        self.cache: dict[tuple[str, str], cfacts.CFacts | asmfacts.AsmFacts] = {}
+    def __init__(
+        self, pack: TreePack[Any, Any], settings: Settings, source: GitSource, commits: list[str], diffs: list[str]
+    ) -> None:
+        self.pack, self.settings, self.source, self.commits, self.diffs = pack, settings, source, commits, diffs
+        self.selection = selection = pack.selection(settings)
+        self.rules = registry.state_rules(pack.name)
+        self.history = registry.history_rules(pack.name)
+        self.extensions = tuple("." + e for e in selection.extensions)
+        self.cache: dict[tuple[str, str], tuple[Any, list[LineSuppression]]] = {}
         self.parsed = 0
+        symbols = sorted({w for d in diffs for rule in self.history for w in rule.words(d)})
+        touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
+        base_hits = source.grep(commits[0], [*selection.words, *symbols], selection.search_paths, selection.extensions)
+        candidates = {p for p, lines in base_hits.items() if any(selection.pattern.search(t) for _n, t in lines)}
+        extra = source.blobs(commits[0], {p for p in touched if p.endswith(self.extensions)} - set(base_hits))
+        extra_text = source.read(extra.values())
+        for path, blob in extra.items():
+            lines = extra_text[blob].decode("utf-8", "replace").splitlines()
+            base_hits[path] = [(n, t) for n, t in enumerate(lines, start=1) if any(w in t for w in symbols)]
+            if self.wanted(path, extra_text[blob]):
+                candidates.add(path)
+        self.base_lines = base_hits  # what the base search found: the lines history rules look for uses in
+        self.files = source.blobs(commits[0], candidates | selection.always)
+        self.cumulative: set[str] = set()  # source files the patches so far touched
 
-    def facts(self, path: str, blob: str, content: bytes) -> cfacts.CFacts | asmfacts.AsmFacts:
+    def wanted(self, path: str, content: bytes) -> bool:
+        return path in self.selection.always or bool(self.selection.pattern.search(content.decode("utf-8", "replace")))
+
+    def _facts(self, path: str, blob: str, content: bytes) -> tuple[Any, list[LineSuppression]]:
         key = (path, blob)
         hit = self.cache.get(key)
         if hit is None:
             self.parsed += 1
-            hit = self.cache[key] = extract(path, content, self.config)
+            facts = self.pack.extract(path, content, self.settings)
+            hit = self.cache[key] = (facts, suppressions.in_text(content.decode("utf-8", "replace")))
         return hit
 
-    def wanted(self, path: str, content: bytes) -> bool:
-        return path in self.always or bool(self.relevant.search(content.decode("utf-8", "replace")))
+    def state(self, index: int, label: str) -> tuple[list[Hit], dict[str, list[LineSuppression]]]:
+        """The hits of the pack's rules in state ``index`` (the patch of that state's history rules included),
+        and the line suppressions of the files it read."""
+        source, commit = self.source, self.commits[index]
+        if index > 0:
+            changed = [c for c in source.changed(self.commits[index - 1], commit) if c[1].endswith(self.extensions)]
+            self.cumulative.update(p for _s, p, _b in changed)
+            contents = source.read(b for s, _p, b in changed if s != "D")
+            files = dict(self.files)
+            for status, path, now in changed:
+                files.pop(path, None)
+                if status != "D" and self.wanted(path, contents[now]):
+                    files[path] = now
+            self.files = files
+        contents = source.read(self.files.values())
+        read = [(p, self._facts(p, blob, contents[blob])) for p, blob in sorted(self.files.items())]
+        state = self.pack.state(label, [(p, facts) for p, (facts, _s) in read], self.settings)
+        hits = _state_hits(self.pack, self.rules, state, self.settings)
+        if index > 0:
+            change = PatchChange(index, self.diffs[index - 1], state, lambda words: self._uses(commit, words))
+            for rule in self.history:
+                hits.extend(rule.run(change, self.settings))
+        return hits, {p: sups for p, (_f, sups) in read}
 
-    def build(self, label: str, files: dict[str, str]) -> StateFacts:
-        contents = self.source.read(files.values())
-        return state_facts(label, ((p, self.facts(p, blob, contents[blob])) for p, blob in sorted(files.items())))
+    def _uses(self, commit: str, words: Sequence[str]) -> list[tuple[str, int, str]]:
+        """Lines of the state at ``commit`` that name one of ``words``: the base search's lines in files no patch
+        touched yet, and every line of the files the patches so far touched."""
+        if not words:
+            return []
+        pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+        lines = [
+            (p, number, text)
+            for p, found in self.base_lines.items()
+            if p not in self.cumulative
+            for number, text in found
+            if pattern.search(text)
+        ]
+        present = self.source.blobs(commit, self.cumulative)
+        contents = self.source.read(present.values())
+        for path, blob in sorted(present.items()):
+            for number, text in enumerate(contents[blob].decode("utf-8", "replace").splitlines(), start=1):
+                if pattern.search(text):
+                    lines.append((path, number, text))
+        return lines
 
 
-def extract(path: str, content: bytes, config: LintConfig) -> cfacts.CFacts | asmfacts.AsmFacts:
-    """The facts of one source file (assembly or C)."""
-    if path.endswith(".S"):
-        return asmfacts.extract(path, content)
-    return cfacts.extract(path, content, config.args_structs, config.unparsed_pattern)
-
-
-def state_facts(label: str, files: Iterable[tuple[str, cfacts.CFacts | asmfacts.AsmFacts]]) -> StateFacts:
-    state = StateFacts(label=label)
-    for path, facts in files:
-        if isinstance(facts, asmfacts.AsmFacts):
-            state.asm[path] = facts
-        else:
-            state.c[path] = facts
-    return state
+def _state_hits(pack: TreePack[Any, Any], rules: Sequence[StateRule[Any]], state: Any, settings: Settings) -> list[Hit]:
+    """Every state rule of the pack, and what the pack could not read, on one state (rules lint.yaml disables
+    left out)."""
+    hits: list[Hit] = []
+    for rule in rules:
+        if rule.id not in settings.disabled:
+            hits.extend(rule.run(state, settings))
+    if unparsed_construct.RULE.id not in settings.disabled:
+        hits.extend(unparsed_construct.report(pack.unparsed(state, settings)))
+    return hits
 
 
 def _yaml_path(series: Series) -> str:
@@ -93,43 +144,21 @@ def _yaml_path(series: Series) -> str:
     return str(path) if shown.startswith("..") else shown
 
 
-@dataclass(frozen=True)
-class _Placer:
-    """The one place a :class:`Finding` is made: a hit placed in a state, with its severity and location."""
-
-    labels: list[str]
-    commits: list[str]
-    series: Series
-    yaml_path: str
-
-    def finding(self, hit: Hit, index: int, status: Status = "new", patch: int | None = None) -> Finding:
-        """``hit`` as seen in state ``index``, blamed on ``patch`` (default: the patch of that state)."""
-        if hit.path is not None:
-            path, line = hit.path, hit.line
-        else:  # on the patch's entry in series.yaml
-            path, line = self.yaml_path, self.series.line("patches", index - 1)
-        return Finding(
-            rule=hit.rule, severity=hit.severity or registry.severity(hit.rule), path=path, line=line,
-            message=hit.message, patch=patch if patch is not None else index or None, state=self.labels[index],
-            status=status, commit=self.commits[index], identity=hit.identity,
-        )  # fmt: skip
-
-
 def lint_series(
     tree: KernelTree,
     series: Series,
     record: AppliedSeries,
     *,
     checkpatch: bool = True,
-    config: LintConfig | None = None,
+    config: Settings | None = None,
     progress: Callable[[str], None] | None = None,
     cache: VerdictCache | None = None,
 ) -> LintReport:
-    """Lint every state of the applied series; see the module docstring for blame.
+    """Lint every state of the applied series; see the module docstring and :mod:`patchkit.lint.blame`.
 
     With ``cache``, a report for the same content (see :mod:`patchkit.lint.cache`) is returned as it was
-    computed, marked :attr:`LintReport.cached`; a fresh report is stored. A ``config`` given here (not
-    read from lint.yaml) bypasses the cache.
+    computed, marked :attr:`LintReport.cached`; a fresh report is stored. ``config`` given here (not read
+    from lint.yaml) bypasses the cache.
     """
     registry.registered_rules()  # every rule's code and YAML present, or a RuleError now
     mailed = series.mailed_patches
@@ -154,64 +183,42 @@ def _lint(
     series: Series,
     record: AppliedSeries,
     checkpatch: bool,
-    config: LintConfig,
+    settings: Settings,
     progress: Callable[[str], None] | None,
 ) -> LintReport:
     started = time.perf_counter()
     mailed = series.mailed_patches
     source = GitSource(tree)
-    walker = _Walker(source, config)
     walked = mailed_states(record)
     commits = [s.commit for s in walked]
     labels = [s.label for s in walked]
     report = LintReport(series=series.name, states=labels)
-    placer = _Placer(labels, commits, series, _yaml_path(series))
+    placer = Placer(labels, commits, series, _yaml_path(series))
+    kept = _kept(settings)
 
     diffs = [source.diff(commits[i - 1], commits[i]) for i in range(1, len(commits))]
-    removed = [removed_symbols(d) for d in diffs]
-    symbols = sorted({name for r in removed for name, _p in r})
-    touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
-    base_hits = source.grep(commits[0], [*config.fixed_words(), *symbols], config.search_paths)
-    base_candidates = {p for p, lines in base_hits.items() if any(walker.relevant.search(t) for _n, t in lines)}
-    extra = source.blobs(commits[0], {p for p in touched if p.endswith(_SOURCE_EXT)} - set(base_hits))
-    extra_text = source.read(extra.values())
-    for path, blob in extra.items():
-        lines = extra_text[blob].decode("utf-8", "replace").splitlines()
-        base_hits[path] = [(n, t) for n, t in enumerate(lines, start=1) if any(w in t for w in symbols)]
-        if walker.wanted(path, extra_text[blob]):
-            base_candidates.add(path)
-    files = source.blobs(commits[0], base_candidates | walker.always)
-    symbol_re = re.compile(r"\b(" + "|".join(symbols) + r")\b") if symbols else None
-
+    walks = [_PackWalk(pack, settings, source, commits, diffs) for pack in registry.tree_packs()]
     per_state: list[list[Hit]] = []
-    facts_by_state: list[StateFacts] = []
-    cumulative: set[str] = set()
-    for index, commit in enumerate(commits):
+    line_suppressions: list[dict[str, list[LineSuppression]]] = []
+    for index, label in enumerate(labels):
         if progress:
-            progress(f"lint: {labels[index]}")
-        if index > 0:
-            changed = [c for c in source.changed(commits[index - 1], commit) if c[1].endswith(_SOURCE_EXT)]
-            cumulative.update(p for _s, p, _b in changed)
-            contents = source.read(b for s, _p, b in changed if s != "D")
-            files = dict(files)
-            for status, path, now in changed:
-                files.pop(path, None)
-                if status != "D" and walker.wanted(path, contents[now]):
-                    files[path] = now
-        facts = walker.build(labels[index], files)
-        facts_by_state.append(facts)
-        hits = check_state(facts, config)
-        if index > 0 and removed[index - 1] and symbol_re is not None:
-            users = _removed_users(source, commit, removed[index - 1], base_hits, cumulative, symbol_re, index)
-            # an offset used on a pointer to another struct is already reported as that, where it was written
-            wrong = {(h.path, h.line) for h in hits if h.rule == "tdx/offset-struct-matches-pointer"}
-            hits.extend(h for h in users if (h.path, h.line) not in wrong)
-        per_state.append([h for h in hits if h.rule not in config.disabled])
+            progress(f"lint: {label}")
+        hits: list[Hit] = []
+        sups: dict[str, list[LineSuppression]] = {}
+        for walk in walks:
+            pack_hits, pack_sups = walk.state(index, label)
+            hits.extend(pack_hits)
+            sups.update(pack_sups)
+        hits.extend(missing_reason.in_state(sups))
+        per_state.append(kept(hits))
+        line_suppressions.append(sups)
     report.timings["states"] = time.perf_counter() - started
 
-    findings = _blame(per_state, placer, source)
+    findings = blame(per_state, placer, source)
+    patch_rules = [r for r in registry.patch_rules() if r.id not in settings.disabled]
     for number, patch in enumerate(mailed, start=1):
-        findings.extend(placer.finding(h, number) for h in hygiene.check_patch(patch, diffs[number - 1]))
+        for rule in patch_rules:
+            findings.extend(placer.finding(h, number) for h in rule.run(patch, diffs[number - 1], settings))
     if checkpatch and record.patches:
         t0 = time.perf_counter()
         runner = Checkpatch(tree, commits[0])
@@ -222,130 +229,30 @@ def _lint(
         report.checkpatch_ran = True
         report.timings["checkpatch"] = time.perf_counter() - t0
         for number, hits in enumerate(results, start=1):
-            findings.extend(placer.finding(h, number) for h in hits)
-    findings = _suppress(findings, facts_by_state, mailed)
+            findings.extend(placer.finding(h, number) for h in kept(hits))
+    findings = suppressions.apply(findings, line_suppressions, mailed)
     for number, patch in enumerate(mailed, start=1):
-        findings.extend(placer.finding(h, number) for h in check_series_suppressions(patch.suppress))
+        bad = [*missing_reason.in_series(patch.suppress), *unknown_rule.in_series(patch.suppress)]
+        findings.extend(placer.finding(h, number) for h in kept(bad))
     findings.sort(key=lambda f: (-1 if f.patch is None else f.patch, f.path, f.line, f.rule))
     report.findings = findings
     report.timings["total"] = time.perf_counter() - started
-    report.timings["parsed_files"] = float(walker.parsed)
+    report.timings["parsed_files"] = float(sum(w.parsed for w in walks))
     return report
 
 
-def _removed_users(
-    source: GitSource,
-    commit: str,
-    removed: list[tuple[str, str]],
-    base_hits: dict[str, list[tuple[int, str]]],
-    cumulative: set[str],
-    symbol_re: re.Pattern[str],
-    patch: int,
-) -> list[Hit]:
-    lines = [(p, number, text) for p, found in base_hits.items() if p not in cumulative for number, text in found]
-    present = source.blobs(commit, cumulative)
-    contents = source.read(present.values())
-    for path, blob in sorted(present.items()):
-        for number, text in enumerate(contents[blob].decode("utf-8", "replace").splitlines(), start=1):
-            if symbol_re.search(text):
-                lines.append((path, number, text))
-    return removed_symbol_users(removed, lines, patch)
+def _kept(settings: Settings) -> Callable[[list[Hit]], list[Hit]]:
+    """The hits of rules lint.yaml does not disable."""
+    disabled = settings.disabled
+    return lambda hits: [h for h in hits if h.rule not in disabled] if disabled else hits
 
 
-def _blame(per_state: list[list[Hit]], placer: _Placer, source: GitSource | None = None) -> list[Finding]:
-    """A finding present after patch k and not after k-1 is blamed on k; when the rule names the lines that
-    make the defect (``Hit.evidence``) and patch k wrote none of them, it is blamed on the patch that wrote
-    the newest of them, and the message says from which patch on it is reachable."""
-    findings: list[Finding] = []
-    commits = placer.commits
-    index_of = {commit: i for i, commit in enumerate(commits)}
-
-    def origin(h: Hit, index: int) -> int:
-        """The newest patch among the evidence lines, or ``index`` when patch ``index`` wrote one of them."""
-        if source is None or not h.evidence:
-            return index
-        found: set[int] = set()
-        by_path: dict[str, list[int]] = {}
-        for path, line in h.evidence:
-            by_path.setdefault(path, []).append(line)
-        for path, lines in sorted(by_path.items()):
-            for sha in source.blame(commits[0], commits[index], path, lines).values():
-                found.add(0 if sha is None else index_of.get(sha, index))
-        return index if index in found or not found else max(found)
-
-    previous: Counter[tuple[str, str, str]] = Counter()
-    for index, hits in enumerate(per_state):
-        current: Counter[tuple[str, str, str]] = Counter()
-        seen_now: Counter[tuple[str, str, str]] = Counter()
-        for h in sorted(hits, key=lambda x: (x.path, x.line, x.rule, x.message)):
-            f = placer.finding(h, index, "pre-existing" if index == 0 else "new")
-            key = f.key()
-            current[key] += 1
-            seen_now[key] += 1
-            if index == 0 or seen_now[key] <= previous[key]:
-                if index == 0:
-                    findings.append(f)
-                continue
-            written = origin(h, index)
-            if written != index:
-                # the defect's lines are older than the patch that first makes it reachable
-                where = f"introduced by patch {written}" if written else "in lines from the base"
-                f = f.with_(
-                    patch=written or index, message=f"{f.message} ({where}, first reachable from patch {index})",
-                    reachable_from=index,
-                )  # fmt: skip
-            findings.append(f)
-        previous = current
-    return findings
-
-
-def _suppress(findings: list[Finding], states: list[StateFacts], mailed: tuple[Patch, ...]) -> list[Finding]:
-    """New findings a line or series suppression (with a reason) covers become "suppressed"."""
-    out: list[Finding] = []
-    for f in findings:
-        if f.status != "new" or f.patch is None:
-            out.append(f)
-            continue
-        note: SuppressionNote | None = None
-        shown_in = f.reachable_from or f.patch  # the state path and line refer to
-        facts = states[shown_in] if shown_in < len(states) else None
-        sups: list[LineSuppression] = []
-        if facts is not None:
-            src = facts.c.get(f.path) or facts.asm.get(f.path)
-            if src is not None:
-                sups = src.suppressions
-        line_sup = next((s for s in sups if s.reason and s.covers(f.rule, f.line)), None)
-        if line_sup is not None:
-            note = SuppressionNote("line", line_sup.reason)
-        else:
-            patch = mailed[f.patch - 1]
-            series_sup = next(
-                (s for s in patch.suppress if s.reason.strip() and fnmatch.fnmatchcase(f.rule, s.rule)), None
-            )
-            if series_sup is not None:
-                note = SuppressionNote("series", series_sup.reason)
-        out.append(f if note is None else f.with_(status="suppressed", suppression=note))
-    return out
-
-
-def lint_files(files: dict[str, str], config: LintConfig | None = None, label: str = "case") -> list[Hit]:
+def lint_files(files: dict[str, str], config: Settings | None = None, label: str = "case") -> list[Hit]:
     """The state rules on in-memory files (rule cases and unit tests), as the engine runs them on a state."""
-    config = config or load_config(None)
-    state = state_facts(label, ((p, extract(p, text.encode(), config)) for p, text in sorted(files.items())))
-    return check_state(state, config)
-
-
-@registry.emits("suppression/missing-reason", "suppression/unknown-rule")
-def check_series_suppressions(suppressions: tuple[Suppression, ...]) -> list[Hit]:
-    """Series suppressions without a reason or naming no known rule (on the patch's series.yaml entry)."""
-    out: list[Hit] = []
-    known = registry.all_rules()
-    for s in suppressions:
-        if not s.reason.strip():
-            message = f"series suppression of {s.rule} has no reason; it is ignored"
-            out.append(Hit("suppression/missing-reason", None, 0, message))
-        elif not s.rule.startswith("checkpatch/") and not any(
-            r.matches(s.rule) or fnmatch.fnmatchcase(r.id, s.rule) for r in known
-        ):
-            out.append(Hit("suppression/unknown-rule", None, 0, f"series suppression names no known rule: {s.rule}"))
-    return out
+    settings = config or defaults()
+    hits: list[Hit] = []
+    for pack in registry.tree_packs():
+        read = [(p, pack.extract(p, text.encode(), settings)) for p, text in sorted(files.items())]
+        hits.extend(_state_hits(pack, registry.state_rules(pack.name), pack.state(label, read, settings), settings))
+    hits.extend(missing_reason.in_state({p: suppressions.in_text(text) for p, text in sorted(files.items())}))
+    return _kept(settings)(hits)

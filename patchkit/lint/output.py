@@ -6,12 +6,13 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from patchkit import __version__
-from patchkit.lint import registry
+from patchkit.lint import definitions, registry
+from patchkit.lint.definitions import RuleError
 from patchkit.lint.model import Finding, LintReport
 from patchkit.lint.severity import SEVERITIES
 
 if TYPE_CHECKING:
-    from patchkit.github.locate import Locator
+    from patchkit.github.locate import Location, Locator
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -38,6 +39,18 @@ def render(
 def sarif_category(series: str, tool: str = "lint") -> str:
     """The SARIF ``runAutomationDetails.id`` for one series and tool (``build/guest`` for a fragment's build)."""
     return f"patchkit/{series}/{tool}/"
+
+
+def _located(locator: Locator, f: Finding) -> Location:
+    """Where the finding shows in the series files: the locator gets plain values, and for a finding on
+    series.yaml the part of the patch's entry its rule says it concerns."""
+    part: str | None = None
+    if locator.is_series_file(f.path):
+        try:
+            part = registry.code(f.rule).entry_part(f.rule)
+        except RuleError:  # a rule a cached report names that this version no longer has
+            part = None
+    return locator.place(f.path, f.line, f.patch, part, f.message)
 
 
 def _in_tree(f: Finding) -> str:
@@ -94,7 +107,7 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
 
     def rule_index(rule_id: str) -> int:
         if rule_id not in index:
-            definition = registry.definition(rule_id)
+            definition = definitions.definition(rule_id)
             entry: dict[str, Any] = {
                 "id": rule_id,
                 "shortDescription": {"text": definition.message},
@@ -111,7 +124,7 @@ def to_sarif(report: LintReport, locator: Locator | None = None, category: str |
         path, line, text = f.path, f.line, f.message
         logical: list[dict[str, Any]] = []
         if locator is not None:
-            mapped = locator.finding(f)
+            mapped = _located(locator, f)
             path, line = mapped.path, mapped.line
             if not locator.is_series_file(f.path):
                 text = f"{f.message} ({_in_tree(f)})"
@@ -172,7 +185,7 @@ def to_github(report: LintReport, locator: Locator | None = None) -> str:
     for f in report.failing:
         path, line, text = f.path, f.line, f.message
         if locator is not None:
-            mapped = locator.finding(f)
+            mapped = _located(locator, f)
             path, line = mapped.path, mapped.line
             if not locator.is_series_file(f.path):
                 text = f"{f.message} ({_in_tree(f)})"

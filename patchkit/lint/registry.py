@@ -1,14 +1,10 @@
-"""Rules: one YAML definition per rule under ``patchkit/lint/rules/`` (the repository's ``rules/``
-directory points there), each with a ``<name>.cases.yaml`` of valid and invalid cases, bound to the
-code that emits it.
+"""Every rule, definition and code together: found by their files, bound both ways.
 
-A definition holds ``id``, ``severity``, ``message`` (what a finding says, in general),
-``rationale``, ``bad`` and ``good`` examples (schema: ``rule-schema.json``). ``checkpatch/*``
-stands for every checkpatch type.
-
-Code declares what it emits with :func:`emits` (``@emits("tdx/field-exists")`` on the function that
-returns those hits); the declaration looks the definition up at once, so a rule without YAML fails
-at import. :func:`registered_rules` imports every emitter and fails when a YAML has no code.
+A pack is a folder under ``patchkit/lint/rules/`` (a Python package); a tree pack also has ``pack.py``
+with ``PACK`` (:class:`patchkit.lint.pack.TreePack`). Each ``<name>.yaml`` of a pack is a rule whose code
+is the module ``<name>.py`` beside it, declaring ``RULE`` with the same id. :func:`registered_rules`
+(called by every lint run) imports them all and fails with a :class:`RuleError` when a definition has no
+module or ``RULE``, when ``RULE`` names another id, or when a module declares a ``RULE`` that has no YAML.
 """
 
 from __future__ import annotations
@@ -16,143 +12,112 @@ from __future__ import annotations
 import fnmatch
 import functools
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any
 
-from patchkit.errors import DataError
-from patchkit.lint.severity import Severity
-from patchkit.util.yamldata import Loaded, load_file, package_schema
+from patchkit.lint.definitions import RuleDef, RuleError, all_rules, rules_dir
+from patchkit.lint.options import Option
+from patchkit.lint.pack import TreePack
+from patchkit.lint.rule import HistoryRule, PatchRule, Rule, StateRule
 
-# Every module that declares rules with @emits; registered_rules() imports them all.
-EMITTERS = ("patchkit.lint.tdxrules", "patchkit.lint.hygiene", "patchkit.lint.checkpatch", "patchkit.lint.engine")
-
-
-class RuleError(DataError):
-    """A rule id in code without its YAML definition, or a definition no code emits."""
+PACKAGE = "patchkit.lint.rules"
 
 
 @dataclass(frozen=True)
-class RuleDef:
-    id: str
-    severity: Severity
-    message: str
-    rationale: str
-    bad: str
-    good: str
-    file: str
-
-    def matches(self, rule_id: str) -> bool:
-        return fnmatch.fnmatchcase(rule_id, self.id)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A definition bound to the code that emits it (``emitter``: module.function)."""
-
+class Registered:
     definition: RuleDef
-    emitter: str
+    rule: Rule
+    module: str  # the module that declares it
 
     @property
     def id(self) -> str:
         return self.definition.id
 
 
-def rules_dir() -> Path:
-    return Path(str(resources.files("patchkit.lint") / "rules"))
+def pack_names() -> list[str]:
+    return sorted(p.name for p in rules_dir().iterdir() if (p / "__init__.py").is_file())
 
 
-def definition_files() -> list[Path]:
-    return sorted(p for p in rules_dir().glob("*.yaml") if not p.name.endswith(".cases.yaml"))
-
-
-def cases_file(definition: Path) -> Path:
-    return definition.with_name(definition.name[: -len(".yaml")] + ".cases.yaml")
-
-
-def load_cases(definition: Path) -> Loaded:
-    """A rule's ``<name>.cases.yaml``, checked against ``cases-schema.json``."""
-    schema = package_schema("patchkit.lint", "cases-schema.json")
-    return load_file(cases_file(definition), schema, what="rule cases", multiline=True)
-
-
-def _load(path: Path) -> RuleDef:
-    schema = package_schema("patchkit.lint", "rule-schema.json")
-    data = load_file(path, schema, what="rule definitions", multiline=("message", "rationale", "bad", "good")).data
-    return RuleDef(
-        id=data["id"],
-        severity=cast(Severity, data["severity"]),
-        message=data["message"].strip(),
-        rationale=data["rationale"].strip(),
-        bad=data["bad"],
-        good=data["good"],
-        file=path.name,
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def all_rules() -> tuple[RuleDef, ...]:
-    return tuple(_load(p) for p in definition_files())
-
-
-def find(rule_id: str) -> RuleDef | None:
-    exact = {r.id: r for r in all_rules()}
-    if rule_id in exact:
-        return exact[rule_id]
-    return next((r for r in all_rules() if r.matches(rule_id)), None)
-
-
-def definition(rule_id: str) -> RuleDef:
-    """The YAML definition of ``rule_id``; a :class:`RuleError` when there is none."""
-    found = find(rule_id)
-    if found is None:
-        raise RuleError(f"rule {rule_id} has no definition under {rules_dir()} (add {_file_name(rule_id)})")
+def _module_rule(module: str) -> Rule | None:
+    found = getattr(importlib.import_module(module), "RULE", None)
+    if found is not None and not isinstance(found, Rule):
+        raise RuleError(f"{module}: RULE is a {type(found).__name__}, not a rule")
     return found
 
 
-def severity(rule_id: str) -> Severity:
-    return definition(rule_id).severity
+@functools.lru_cache(maxsize=1)
+def registered_rules() -> tuple[Registered, ...]:
+    """Every rule, definition and code together; a :class:`RuleError` when either side is missing."""
+    out: list[Registered] = []
+    defined: set[str] = set()
+    for definition in all_rules():
+        module = f"{PACKAGE}.{definition.pack}.{definition.stem}"
+        defined.add(module)
+        if not (rules_dir() / definition.pack / f"{definition.stem}.py").is_file():
+            raise RuleError(f"{rules_dir() / definition.file}: rule {definition.id} has no code ({definition.stem}.py)")
+        rule = _module_rule(module)
+        if rule is None:
+            raise RuleError(f"{rules_dir() / definition.file}: {module} declares no RULE")
+        if rule.id != definition.id:
+            raise RuleError(f"{rules_dir() / definition.file}: {module} declares RULE {rule.id}, not {definition.id}")
+        out.append(Registered(definition, rule, module))
+    for pack in pack_names():
+        for path in sorted((rules_dir() / pack).glob("*.py")):
+            module = f"{PACKAGE}.{pack}.{path.stem}"
+            if module not in defined and path.stem != "__init__" and _module_rule(module) is not None:
+                raise RuleError(f"{path}: declares a RULE but has no {path.stem}.yaml beside it")
+    return tuple(out)
 
 
-def _file_name(rule_id: str) -> str:
-    return rule_id.replace("/", "-").replace("*", "").rstrip("-") + ".yaml"
+def code(rule_id: str) -> Rule:
+    """The code of ``rule_id`` (a checkpatch type: of ``checkpatch/*``)."""
+    rules = registered_rules()
+    found = next((r for r in rules if r.id == rule_id), None) or next(
+        (r for r in rules if fnmatch.fnmatchcase(rule_id, r.id)), None
+    )
+    if found is None:
+        raise RuleError(f"rule {rule_id} is not registered")
+    return found.rule
 
 
-_DECLARED: dict[str, str] = {}  # rule id -> the function that emits it (module.name)
-F = TypeVar("F", bound=Callable[..., object])
+@functools.cache
+def state_rules(pack: str) -> tuple[StateRule[Any], ...]:
+    return tuple(r.rule for r in registered_rules() if r.definition.pack == pack and isinstance(r.rule, StateRule))
 
 
-def emits(*rule_ids: str) -> Callable[[F], F]:
-    """Declare the rule ids a function emits; each must have its YAML definition (checked now)."""
-
-    def bind(fn: F) -> F:
-        for rule_id in rule_ids:
-            definition(rule_id)
-            _DECLARED.setdefault(rule_id, f"{fn.__module__}.{fn.__qualname__}")
-        fn.__dict__["rule_ids"] = rule_ids
-        return fn
-
-    return bind
+@functools.cache
+def history_rules(pack: str) -> tuple[HistoryRule[Any], ...]:
+    return tuple(r.rule for r in registered_rules() if r.definition.pack == pack and isinstance(r.rule, HistoryRule))
 
 
-def declared_ids(fn: Callable[..., object]) -> tuple[str, ...]:
-    ids: tuple[str, ...] = fn.__dict__.get("rule_ids", ())
-    return ids
+@functools.cache
+def patch_rules() -> tuple[PatchRule, ...]:
+    return tuple(r.rule for r in registered_rules() if isinstance(r.rule, PatchRule))
 
 
 @functools.lru_cache(maxsize=1)
-def registered_rules() -> tuple[Rule, ...]:
-    """Every rule, definition and code together; a :class:`RuleError` when either side is missing."""
-    for module in EMITTERS:
-        importlib.import_module(module)
-    rules: list[Rule] = []
-    for rule_def in all_rules():
-        emitter = _DECLARED.get(rule_def.id)
-        if emitter is None:
-            raise RuleError(
-                f"{rules_dir() / rule_def.file}: rule {rule_def.id} is emitted by no code (declare it with @emits)"
-            )
-        rules.append(Rule(rule_def, emitter))
-    return tuple(rules)
+def tree_packs() -> tuple[TreePack[Any, Any], ...]:
+    packs: list[TreePack[Any, Any]] = []
+    for name in pack_names():
+        if (rules_dir() / name / "pack.py").is_file():
+            pack = getattr(importlib.import_module(f"{PACKAGE}.{name}.pack"), "PACK", None)
+            if not isinstance(pack, TreePack) or pack.name != name:
+                raise RuleError(f"{rules_dir() / name / 'pack.py'}: PACK is not the tree pack named {name}")
+            packs.append(pack)
+    return tuple(packs)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """An option and who declares it: a pack (lint.yaml ``packs: <owner>:``) or a rule (``rules: <owner>:``)."""
+
+    section: str  # "packs" | "rules"
+    owner: str
+    option: Option[Any]
+
+
+def declared_options() -> list[Declared]:
+    """Every option of every pack and rule, in lint.yaml's order."""
+    out = [Declared("packs", pack.name, option) for pack in tree_packs() for option in pack.options]
+    out += [Declared("rules", r.id, option) for r in registered_rules() for option in r.rule.options]
+    return out

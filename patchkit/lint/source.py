@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from patchkit.errors import GitError
 from patchkit.tree.repo import KernelTree
@@ -16,11 +16,13 @@ class GitSource:
         self._contents: dict[str, bytes] = {}
         self._changes: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
 
-    def grep(self, commit: str, words: list[str], paths: list[str]) -> dict[str, list[tuple[int, str]]]:
-        """``git grep -n -F`` for any of ``words`` at a commit, over the C and assembly sources under
+    def grep(
+        self, commit: str, words: Sequence[str], paths: Sequence[str], extensions: Sequence[str] = SOURCE_EXTENSIONS
+    ) -> dict[str, list[tuple[int, str]]]:
+        """``git grep -n -F`` for any of ``words`` at a commit, over the source files (``extensions``) under
         ``paths`` (every object is inflated: on a 6.1 tree of loose objects the whole tree takes ~10 s,
         arch/x86 ~0.1 s): path -> [(line, text)]."""
-        pathspec = [f"{p.rstrip('/')}/*.{ext}" if p else f"*.{ext}" for p in paths for ext in SOURCE_EXTENSIONS]
+        pathspec = [f"{p.rstrip('/')}/*.{ext}" if p else f"*.{ext}" for p in paths for ext in extensions]
         patterns = [arg for word in words for arg in ("-e", word)]
         result = self.tree.run_git(["grep", "-n", "-I", "-F", *patterns, commit, "--", *pathspec])
         if result.returncode not in (0, 1):

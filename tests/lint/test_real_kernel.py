@@ -151,7 +151,7 @@ Edit = tuple[int, str]  # (line index in the diff file, new text)
 
 def _mutants(kind: str) -> list[tuple[int, str, list[Edit], str]]:
     """(patch number, diff file, edits, expected message part) candidates, last patch first."""
-    from patchkit.lint.tdxrules import removed_symbols
+    from patchkit.lint.rules.tdx.removed_symbol_users import removed_symbols
 
     series = load_series(SERIES_DIR)
     found = []

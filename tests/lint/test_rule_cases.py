@@ -1,4 +1,4 @@
-"""Every rule's valid and invalid cases (rules/<name>.cases.yaml), and the meta-test over the rules."""
+"""Every rule's valid and invalid cases (rules/<pack>/<name>.cases.yaml)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from patchkit.lint import registry
+from patchkit.lint import definitions
 from tests.lint.cases import run_case
 
-DEFINITIONS = registry.definition_files()
+DEFINITIONS = definitions.definition_files()
 
 
 def _cases() -> list[Any]:
     params = []
     for definition in DEFINITIONS:
-        if not registry.cases_file(definition).is_file():
+        if not definitions.cases_file(definition).is_file():
             continue
-        data = registry.load_cases(definition).data
+        data = definitions.load_cases(definition).data
         for case in data["cases"]:
             kind = "valid" if case["valid"] else "invalid"
             params.append(pytest.param(data["rule"], case, id=f"{data['rule']}::{kind}::{case['name']}"))
@@ -38,12 +38,12 @@ def test_rule_case(rule: str, case: dict[str, Any]) -> None:
 
 def test_every_rule_has_valid_and_invalid_cases_and_a_unique_id() -> None:
     assert len(DEFINITIONS) >= 20
-    ids = [r.id for r in registry.all_rules()]
+    ids = [r.id for r in definitions.all_rules()]
     assert len(ids) == len(set(ids)), "duplicate rule ids"
-    for definition, rule in zip(DEFINITIONS, registry.all_rules(), strict=True):
-        cases_path = registry.cases_file(definition)
+    for definition, rule in zip(DEFINITIONS, definitions.all_rules(), strict=True):
+        cases_path = definitions.cases_file(definition)
         assert cases_path.is_file(), f"{definition.name} has no {cases_path.name}"
-        data = registry.load_cases(definition).data
+        data = definitions.load_cases(definition).data
         assert data["rule"] == rule.id, f"{cases_path.name} is for {data['rule']}, not {rule.id}"
         kinds = {bool(c["valid"]) for c in data["cases"]}
         assert kinds == {True, False}, f"{rule.id} needs both valid and invalid cases"
@@ -52,15 +52,16 @@ def test_every_rule_has_valid_and_invalid_cases_and_a_unique_id() -> None:
                 assert c.get("expect"), f"{rule.id}: invalid case {c['name']!r} names no expected message"
 
 
-def test_the_ten_tdx_rules_exist() -> None:
-    ids = {r.id for r in registry.all_rules()}
+def test_the_eleven_tdx_rules_exist() -> None:
+    ids = {r.id for r in definitions.all_rules()}
     assert {
         "tdx/offset-per-field", "tdx/asm-offset-defined", "tdx/mov-register-matches-offset",
         "tdx/callee-saved-preserved", "tdx/clear-before-return", "tdx/grouping-comment-class",
         "tdx/vcpu-regs-layout", "tdx/vcpu-regs-copy", "tdx/field-exists", "tdx/removed-symbol-users",
+        "tdx/offset-struct-matches-pointer",
     } <= ids  # fmt: skip
 
 
 def test_rules_directory_is_the_packaged_one() -> None:
     repo_rules = Path(__file__).resolve().parents[2] / "rules"
-    assert repo_rules.resolve() == registry.rules_dir().resolve()
+    assert repo_rules.resolve() == definitions.rules_dir().resolve()

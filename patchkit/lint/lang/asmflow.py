@@ -1,11 +1,12 @@
-"""Macro expansion and path-by-path simulation of an assembly function (rules 4 and 5).
+"""Macro expansion and path-by-path simulation of an x86-64 assembly function.
 
 A function body (``SYM_FUNC_START`` .. ``SYM_FUNC_END``) is expanded with the macros of the state
-(``.if`` evaluated with the invocation's arguments, ``\\@`` made unique), then every path from the
-entry to each return is walked, tracking what each callee-saved register holds (its own value, the
-value saved from another register, or something else), the stack of pushed values, which
-registers were loaded from an args struct and which of them still hold module/VMM values after the
-TDCALL/SEAMCALL.
+(``.if`` evaluated with the invocation's arguments by :mod:`patchkit.lint.expr`, ``\\@`` made unique),
+then every path from the entry to each return is walked, tracking what each callee-saved register
+holds (its own value, the value saved from another register, or something else), the stack of pushed
+values, and, around a call that crosses to another side (firmware, a hypervisor: a
+:class:`Crossing` names the instructions and the memory slots of the struct that carries the
+registers), which registers were loaded from that struct and which of them still hold what came back.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import itertools
 import re
 from dataclasses import dataclass, replace
 
-from patchkit.lint.asmfacts import OFFSET_SYMBOL, Function, Item, Macro, parse_mem
-from patchkit.lint.regs import CALLEE_SAVED, canonical
+from patchkit.lint import expr
+from patchkit.lint.lang.asm import Function, Item, Macro, parse_mem
+from patchkit.lint.lang.x86 import CALLEE_SAVED, canonical
 
 _JUMP = re.compile(r"^j[a-z]+$")
-_CALL_INSNS = {"tdcall", "seamcall", "vmcall"}
 _NOOPS = {"FRAME_BEGIN", "FRAME_END", "REACHABLE", "ANNOTATE_NOENDBR", "ENDBR", "UNWIND_HINT_EMPTY"}
 _RETURNS = {"ret", "retq", "RET"}
 _TERMINAL = {"ud2", "int3", "hlt"}
@@ -27,6 +28,20 @@ _CLEARING = {"xor", "xorl", "xorq", "sub", "subl", "subq"}
 _NO_DEST = {"cmp", "cmpq", "cmpl", "test", "testq", "testl", "testb", "bt", "btq", "call", "push", "pushq"}
 MAX_STATES = 20000
 _CACHE_LIMIT = 2048
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """The calls that cross to another side, for the walk: the instructions, and the memory displacements
+    (``TDX_MODULE_rcx`` in ``TDX_MODULE_rcx(%rsi)``) that are slots of the struct carrying the registers.
+    Right after such a call, CF=1 means the call failed without running the other side (no outputs)."""
+
+    calls: frozenset[str]
+    slot: re.Pattern[str]
+
+    def is_slot(self, operand: str) -> bool:
+        mem = parse_mem(operand)
+        return mem is not None and self.slot.search(mem[0]) is not None
 
 
 @dataclass(frozen=True)
@@ -47,12 +62,10 @@ class Variant:
     macro: str | None  # the args-struct macro it invokes, if any
     args: tuple[tuple[str, str], ...]  # that invocation's arguments
     steps: tuple[Step, ...]
+    relevant: bool = False  # touches a register slot or the stack: worth walking
     synthetic: bool = False  # a macro variant no function invokes: the macro's body, then a return
-
-    @property
-    def relevant(self) -> bool:
-        """Touches an args struct or the stack: worth walking."""
-        return any(OFFSET_SYMBOL.search(" ".join(s.operands)) or s.name.startswith("push") for s in self.steps)
+    # conditions that could not be evaluated within bounds: (path, line, the directive as written, why)
+    unreadable: tuple[tuple[str, int, str, str], ...] = ()
 
     @property
     def label(self) -> str:
@@ -65,15 +78,17 @@ class Variant:
 
 
 @functools.lru_cache(maxsize=4096)
-def _eval_condition(expr: str) -> bool:
-    cleaned = expr.replace("&&", " and ").replace("||", " or ").replace("!=", " != ")
-    cleaned = re.sub(r"!(?!=)", " not ", cleaned)
-    if not re.fullmatch(r"[\s\d()<>=!andortx]*", cleaned):
-        return True  # an unknown symbol: read the block (both sides are then read, as with cpp)
+def _condition(text: str) -> tuple[bool, str]:
+    """Whether an ``.if`` block is taken, and why its condition has no value when it is out of bounds ("" when
+    it has one). A name without a value or a form the grammar does not read (``.ifc``, ``.ifdef``) takes the
+    block, as cpp conditionals are read: both are common and harmless. A condition beyond the bounds of
+    :mod:`patchkit.lint.expr` also takes the block, and is reported."""
     try:
-        return bool(eval(cleaned, {"__builtins__": {}}, {}))
-    except (SyntaxError, NameError, TypeError, ValueError):
-        return True
+        return bool(expr.evaluate(text)), ""
+    except expr.OutOfBounds as exc:
+        return True, str(exc)
+    except expr.ExprError:
+        return True, ""
 
 
 def _substitute(text: str, values: dict[str, str], unique: str) -> str:
@@ -105,10 +120,12 @@ class Expander:
     """Expands functions and macro variants; results are kept across states (keyed by the code itself and
     the macros in scope, compared by value), since most patches leave most assembly unchanged."""
 
-    def __init__(self, macros: dict[str, Macro]) -> None:
+    def __init__(self, macros: dict[str, Macro], crossing: Crossing) -> None:
         self.macros = macros
+        self.crossing = crossing
         self.counter = 0
-        self._scope = tuple(sorted(macros.items()))
+        self.unreadable: list[tuple[str, int, str, str]] = []
+        self._scope = (crossing, tuple(sorted(macros.items())))
 
     def expand(self, function: Function) -> Variant:
         key = ("fn", function, self._scope)
@@ -131,20 +148,23 @@ class Expander:
 
     def _expand(self, function: Function) -> Variant:
         self.counter = 0  # ``\\@`` labels numbered per expansion, so the same code expands the same in every state
+        self.unreadable = []
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self._items(function.body, function.path, {}, "", steps, invoked, 0, "")
         macro, args = invoked[0] if invoked else (None, ())
-        return Variant(function, macro, args, tuple(steps))
+        return Variant(function, macro, args, tuple(steps), self._relevant(steps), unreadable=tuple(self.unreadable))
 
     def _expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
         self.counter = 1
+        self.unreadable = []
         steps: list[Step] = []
         invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
         self._items(macro.body, macro.path, values, "_1", steps, invoked, 1, macro.name)
         steps.append(Step(macro.path, macro.line, "insn", "RET", (), ""))
         shell = Function(macro.name, macro.path, macro.line, ())
-        return Variant(shell, macro.name, tuple(sorted(values.items())), tuple(steps), synthetic=True)
+        return Variant(shell, macro.name, tuple(sorted(values.items())), tuple(steps), self._relevant(steps), True,
+                       unreadable=tuple(self.unreadable))  # fmt: skip
 
     def _items(
         self,
@@ -167,7 +187,7 @@ class Expander:
                 elif item.name == ".ifnb":
                     result = bool(cond.strip())
                 else:
-                    result = _eval_condition(cond)
+                    result = self._condition(cond, path, item)
                 parent = all(active)
                 active.append(result)
                 taken.append(result and parent)
@@ -176,7 +196,7 @@ class Expander:
                 if active:
                     if item.name == ".elseif":
                         cond = _substitute(item.operands[0] if item.operands else "1", values, unique)
-                        now = not taken[-1] and _eval_condition(cond)
+                        now = not taken[-1] and self._condition(cond, path, item)
                     else:
                         now = not taken[-1]
                     active[-1] = now
@@ -195,18 +215,27 @@ class Expander:
                 macro = self.macros[name]
                 bound = _bind(macro, operands)
                 self.counter += 1
-                if _uses_offsets(macro):
+                if uses_slots(macro, self.crossing):
                     invoked.append((name, tuple(sorted(bound.items()))))
                 self._items(macro.body, macro.path, bound, f"_{self.counter}", out, invoked, depth + 1, name)
                 continue
             out.append(Step(path, item.line, item.kind, name, operands, origin))
 
+    def _condition(self, cond: str, path: str, item: Item) -> bool:
+        taken, why = _condition(cond)
+        if why:
+            self.unreadable.append((path, item.line, f"{item.name} {cond}", why))
+        return taken
 
-def _uses_offsets(macro: Macro) -> bool:
-    return any(OFFSET_SYMBOL.search(" ".join(i.operands)) for i in macro.body)
+    def _relevant(self, steps: list[Step]) -> bool:
+        slot = self.crossing.slot
+        return any(slot.search(" ".join(s.operands)) or s.name.startswith("push") for s in steps)
 
 
-uses_offsets = _uses_offsets
+def uses_slots(macro: Macro, crossing: Crossing) -> bool:
+    """Whether the macro's body names a register slot (it is a macro that carries the registers)."""
+    return any(crossing.slot.search(" ".join(i.operands)) for i in macro.body)
+
 
 MAX_VARIANTS = 64
 _PARAM_REF = re.compile(r"\\(\w+)")
@@ -233,8 +262,9 @@ def macro_variants(macro: Macro) -> list[dict[str, str]]:
                 choices.setdefault(ref, set()).update(("0", "1"))
         for m in _COMPARED.finditer(text):
             ref, value = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
-            if ref in names:
-                choices.setdefault(ref, set()).add(str(int(value)))
+            number = expr.literal(value)
+            if ref in names and number is not None:
+                choices.setdefault(ref, set()).add(str(number))
     fixed = {
         name: (default if default is not None else f"<{name}>")
         for name, default, _req in macro.params
@@ -263,7 +293,7 @@ class PathProblem:
 
 _ORIG = "orig:"
 _NOT_RETURNED = frozenset(("rax", "rsp"))  # RAX carries the status back to C; RSP is the stack
-_CACHE: dict[tuple[tuple[Step, ...], str | None], list[PathProblem]] = {}
+_CACHE: dict[tuple[tuple[Step, ...], str | None, Crossing], list[PathProblem]] = {}
 
 
 def _dest(step: Step) -> str | None:
@@ -275,40 +305,46 @@ def _dest(step: Step) -> str | None:
     return canonical(step.operands[-1])
 
 
-def _is_load(step: Step) -> str | None:
-    """The register a ``mov TDX_K_x(base), %reg`` loads, else None."""
-    if step.kind == "insn" and step.name.startswith("mov") and len(step.operands) == 2:
-        mem = parse_mem(step.operands[0])
-        if mem is not None and OFFSET_SYMBOL.search(mem[0]):
-            return canonical(step.operands[1])
+def _is_load(step: Step, crossing: Crossing) -> str | None:
+    """The register a ``mov SLOT(base), %reg`` loads, else None."""
+    if (
+        step.kind == "insn"
+        and step.name.startswith("mov")
+        and len(step.operands) == 2
+        and crossing.is_slot(step.operands[0])
+    ):
+        return canonical(step.operands[1])
     return None
 
 
-def _is_store(step: Step) -> str | None:
-    """The register a ``mov %reg, TDX_K_x(base)`` stores, else None."""
-    if step.kind == "insn" and step.name.startswith("mov") and len(step.operands) == 2:
-        mem = parse_mem(step.operands[1])
-        if mem is not None and OFFSET_SYMBOL.search(mem[0]):
-            return canonical(step.operands[0])
+def _is_store(step: Step, crossing: Crossing) -> str | None:
+    """The register a ``mov %reg, SLOT(base)`` stores, else None."""
+    if (
+        step.kind == "insn"
+        and step.name.startswith("mov")
+        and len(step.operands) == 2
+        and crossing.is_slot(step.operands[1])
+    ):
+        return canonical(step.operands[0])
     return None
 
 
 @dataclass(frozen=True)
 class Returned:
-    """What a variant gets back from the other side of its TDCALL/SEAMCALL, read from its own text."""
+    """What a variant gets back from the other side of its crossing call, read from its own text."""
 
-    regs: frozenset[str]  # loaded from an args struct, or stored to one / cleared after the call
+    regs: frozenset[str]  # loaded from a register slot, or stored to one / cleared after the call
     claims: bool  # it stores or clears some of them after the call: it hands outputs back deliberately
 
 
-def returned(steps: tuple[Step, ...]) -> Returned:
-    first_call = next((i for i, s in enumerate(steps) if s.kind == "insn" and s.name in _CALL_INSNS), None)
+def returned(steps: tuple[Step, ...], crossing: Crossing) -> Returned:
+    first_call = next((i for i, s in enumerate(steps) if s.kind == "insn" and s.name in crossing.calls), None)
     if first_call is None:
         return Returned(frozenset(), False)
-    loaded = {r for s in steps if (r := _is_load(s)) is not None}
+    loaded = {r for s in steps if (r := _is_load(s, crossing)) is not None}
     handled: set[str] = set()
     for s in steps[first_call + 1 :]:
-        stored = _is_store(s)
+        stored = _is_store(s, crossing)
         if stored is not None:
             handled.add(stored)
         elif s.kind == "insn" and (dest := _dest(s)) is not None and _clears(s, dest):
@@ -317,19 +353,19 @@ def returned(steps: tuple[Step, ...]) -> Returned:
     return Returned(regs, bool(handled - _NOT_RETURNED))
 
 
-def simulate(variant: Variant, *, clear_mode: str | None) -> list[PathProblem]:
+def simulate(variant: Variant, *, clear_mode: str | None, crossing: Crossing) -> list[PathProblem]:
     """Walk every path of the variant. ``clear_mode``: None (no clearing required), "cleared" (every
     register that came back is cleared or restored before the return) or "stored-or-cleared" (stored to
-    the args struct for the caller also counts; only for a variant that stores or clears any).
+    the register struct for the caller also counts; only for a variant that stores or clears any).
 
     A walk that reaches :data:`MAX_STATES` stops and says so (a "gave-up" problem at the entry): the
     paths it did not walk are unchecked, which must not pass silently."""
-    key = (variant.steps, clear_mode)
+    key = (variant.steps, clear_mode, crossing)
     hit = _CACHE.get(key)
     if hit is None:
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
-        hit = _CACHE[key] = _Walk(variant.steps, clear_mode).run()
+        hit = _CACHE[key] = _Walk(variant.steps, clear_mode, crossing).run()
     return hit
 
 
@@ -341,7 +377,7 @@ class _Path:
     vals: tuple[str, ...]  # per callee-saved register: its own value (orig:<reg>), another's, or "x"
     stack: tuple[tuple[str, int], ...] = ()  # pushed (value, push pc)
     pending: frozenset[str] = frozenset()  # registers still holding what came back from the call
-    after_call: bool = False  # the previous instruction was the TDCALL/SEAMCALL (its CF means something)
+    after_call: bool = False  # the previous instruction was the crossing call (its CF means something)
     writers: tuple[int, ...] = ()  # per callee-saved register: the pc that last wrote it (-1: none)
     call_pc: int = -1
     last_clear: int = -1  # the last clearing or copy-out of a pending register on this path
@@ -355,18 +391,19 @@ class _Walk:
     """The path walk over one variant's steps: each ``_<kind>`` method is one kind of instruction and
     returns the paths that continue from it."""
 
-    def __init__(self, steps: tuple[Step, ...], clear_mode: str | None) -> None:
+    def __init__(self, steps: tuple[Step, ...], clear_mode: str | None, crossing: Crossing) -> None:
         self.steps = steps
+        self.crossing = crossing
         self.labels = {step.name: index for index, step in enumerate(steps) if step.kind == "label"}
         self.fault_edges = self._fault_edges()
-        self.back = returned(steps)
+        self.back = returned(steps, crossing)
         if clear_mode == "stored-or-cleared" and not self.back.claims:
             clear_mode = None  # neither stores nor clears what came back: it makes no claim to hold it to
         self.require_clear = clear_mode is not None
         self.stored_counts = clear_mode == "stored-or-cleared"
         self.load_at: dict[str, Step] = {}
         for step in steps:
-            reg = _is_load(step)
+            reg = _is_load(step, crossing)
             if reg is not None:
                 self.load_at.setdefault(reg, step)
         self.problems: dict[tuple[str, str, str], PathProblem] = {}
@@ -417,7 +454,7 @@ class _Walk:
             return []
         # the exception-table path: the instruction did not run, nothing came back
         faults = [path.to(target, pending=frozenset(), last_clear=-1) for target in self.fault_edges.get(path.pc, ())]
-        if m in _CALL_INSNS:
+        if m in self.crossing.calls:
             return [*faults, replace(path, pc=path.pc + 1, pending=self.back.regs, after_call=True, call_pc=path.pc,
                                      last_clear=-1)]  # fmt: skip
         if m == "jmp":
@@ -487,12 +524,12 @@ class _Walk:
             if dest in CALLEE_SAVED:
                 vals[CALLEE_SAVED.index(dest)] = "x"
                 writers[CALLEE_SAVED.index(dest)] = path.pc
-            if _is_load(step) is not None:
+            if _is_load(step, self.crossing) is not None:
                 pending.discard(dest)  # loaded again from the struct: an input, not what came back
             elif (_clears(step, dest) or step.name.startswith(("mov", "lea"))) and dest in pending:
                 pending.discard(dest)
                 last_clear = path.pc
-        stored = _is_store(step) if self.stored_counts else None
+        stored = _is_store(step, self.crossing) if self.stored_counts else None
         if stored is not None and stored in pending:
             pending.discard(stored)
             last_clear = path.pc
@@ -530,7 +567,12 @@ def _clears(step: Step, dest: str) -> bool:
     return False
 
 
+MAX_STACK_ADJUST = 1 << 16  # bytes: far beyond any kernel frame; a larger adjustment is not followed
+
+
 def _stack_adjust(mnemonic: str, operand: str) -> int | None:
+    """The bytes an add/sub/lea of %rsp pops (positive) or pushes (negative); None when not known or beyond
+    :data:`MAX_STACK_ADJUST` (the walk then leaves the stack as it is, rather than track a huge frame)."""
     if mnemonic.startswith("lea"):
         mem = parse_mem(operand)
         if mem is None or mem[1] != "rsp":
@@ -540,8 +582,7 @@ def _stack_adjust(mnemonic: str, operand: str) -> int | None:
         if not operand.startswith("$"):
             return None
         text = operand[1:]
-    try:
-        value = int(text, 0)
-    except ValueError:
+    value = expr.literal(text)
+    if value is None or abs(value) > MAX_STACK_ADJUST:
         return None
     return -value if mnemonic.startswith("sub") else value

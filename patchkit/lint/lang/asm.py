@@ -1,10 +1,10 @@
-"""A small tokenizer for the kernel's GNU assembly (.S) files.
+"""A small tokenizer for the kernel's GNU assembly (.S) files: statements, macros and functions.
 
 There is no GNU-as grammar for tree-sitter on PyPI that works offline except the 184 MB
-tree-sitter-language-pack 0.13 bundle, whose ``asm`` grammar puts every ``TDX_MODULE_rcx`` offset
-and every ``\\host`` macro argument into ERROR nodes: the two things these rules need. A line
-tokenizer that knows AT&T operands, labels, ``.macro``/``.if`` and the kernel's ``SYM_FUNC_*``
-and ``_ASM_EXTABLE*`` macros says more, exactly, in a few hundred lines.
+tree-sitter-language-pack 0.13 bundle, whose ``asm`` grammar puts symbolic memory displacements
+(``TDX_MODULE_rcx(%rsi)``) and every ``\\host`` macro argument into ERROR nodes: what rules over
+assembly need most. A line tokenizer that knows AT&T operands, labels, ``.macro``/``.if`` and the
+kernel's ``SYM_FUNC_*`` and ``_ASM_EXTABLE*`` macros says more, exactly, in a few hundred lines.
 
 Preprocessor lines (``#include``, ``#define``, ``#ifdef``) are skipped; both sides of a cpp
 conditional are read.
@@ -15,11 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from patchkit.lint.suppress import LineSuppression, find_suppressions
-
 _LABEL = re.compile(r"^\s*([A-Za-z_.$\\@0-9][\w.$\\@]*):(?!:)")
 _CMACRO = re.compile(r"^([A-Za-z_]\w*)\s*\((.*)\)\s*$")
-OFFSET_SYMBOL = re.compile(r"\bTDX_([A-Z][A-Z0-9]*)_([a-z][a-z0-9]*)\b")
 _MEM = re.compile(r"^(?P<disp>[^()]*)\((?P<base>%\w+)?(?:,\s*(?P<index>%\w+))?(?:,\s*\d+)?\)$")
 
 
@@ -57,7 +54,6 @@ class AsmFacts:
     items: list[Item] = field(default_factory=list)  # every statement, macro bodies included
     macros: dict[str, Macro] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
-    suppressions: list[LineSuppression] = field(default_factory=list)
 
 
 def _strip_comments(text: str) -> list[str]:
@@ -166,7 +162,7 @@ def _params(spec: str) -> tuple[tuple[str, str | None, bool], ...]:
 
 def extract(path: str, src: bytes) -> AsmFacts:
     text = src.decode("utf-8", "replace")
-    facts = AsmFacts(path=path, items=tokenize(text), suppressions=find_suppressions(text))
+    facts = AsmFacts(path=path, items=tokenize(text))
     items = facts.items
     i = 0
     while i < len(items):
@@ -201,7 +197,7 @@ def extract(path: str, src: bytes) -> AsmFacts:
 
 
 def parse_mem(operand: str) -> tuple[str, str | None] | None:
-    """``TDX_MODULE_rcx(%rsi)`` -> (``TDX_MODULE_rcx``, ``rsi``); None if not a memory operand."""
+    """``FOO_rcx(%rsi)`` -> (``FOO_rcx``, ``rsi``); None if not a memory operand."""
     m = _MEM.match(operand.strip())
     if m is None:
         return None

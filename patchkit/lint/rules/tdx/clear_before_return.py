@@ -1,0 +1,93 @@
+"""tdx/clear-before-return: what came back from the other side does not reach C by accident.
+
+Every register that came back from the other side of TDCALL/SEAMCALL is, on every
+path to the return, stored for the caller or cleared (or restored); in the variants that must clear, storing
+is not enough. Every variant is walked (:mod:`patchkit.lint.rules.tdx.paths`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from patchkit.lint import expr, options
+from patchkit.lint.lang import asmflow
+from patchkit.lint.model import Hit
+from patchkit.lint.options import Option, Settings
+from patchkit.lint.rule import StateRule
+from patchkit.lint.rules.tdx.facts import TdxState
+from patchkit.lint.rules.tdx.paths import walked
+
+
+def _conditions(value: Any) -> dict[str, str | bool]:
+    out: dict[str, str | bool] = {}
+    for name, cond in value.items():
+        if isinstance(cond, str):
+            try:
+                expr.parse(cond, words=True)
+            except expr.ExprError as exc:
+                raise ValueError(f"{name}: {cond!r} is not a condition ({exc})") from None
+        out[str(name)] = cond
+    return out
+
+
+MACROS: Option[dict[str, str | bool]] = Option(
+    "macros",
+    "args-struct macros whose variants must clear every register that came back, even one stored for the "
+    "caller: macro -> a condition over its arguments (&&, ||, !, and, or, not, comparisons), or true",
+    "mapping: macro -> condition",
+    {"TDX_MODULE_CALL": "saved and ret"},
+    {"type": "object", "additionalProperties": {"type": ["string", "boolean"]}},
+    _conditions,
+    merge="add",
+)
+FUNCTIONS: Option[dict[str, bool]] = Option(
+    "functions",
+    "assembly functions that must clear every register that came back (true) or are not checked (false)",
+    "mapping: function -> boolean",
+    {"__tdx_hypercall": True},
+    {"type": "object", "additionalProperties": {"type": "boolean"}},
+    lambda value: {str(k): bool(v) for k, v in value.items()},
+    merge="add",
+)
+MODE = options.choice(
+    "mode",
+    "stored-or-cleared",
+    ("stored-or-cleared", "cleared", "off"),
+    "every other variant: each register that came back is stored for the caller or cleared (stored-or-cleared), "
+    "must be cleared (cleared), or is not checked (off)",
+)
+RULE: StateRule[TdxState] = StateRule("tdx/clear-before-return", options=(MACROS, FUNCTIONS, MODE))
+
+
+def clear_mode(variant: asmflow.Variant, settings: Settings) -> str | None:
+    """How strictly the variant must clear what came back: None, "cleared" or "stored-or-cleared"."""
+    functions, macros, mode = settings[FUNCTIONS], settings[MACROS], settings[MODE]
+    if not variant.synthetic and variant.function.name in functions:
+        return "cleared" if functions[variant.function.name] else None
+    if variant.macro in macros and _condition(macros[variant.macro], variant.args):
+        return "cleared"
+    return None if mode == "off" else mode
+
+
+def _condition(cond: str | bool, args: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a variant with these macro arguments is one the condition names: a name the macro does not
+    have, or a condition with no value, names none."""
+    if isinstance(cond, bool):
+        return cond
+    names: dict[str, int] = {}
+    for key, value in args:
+        number = expr.literal(value)
+        names[key] = number if number is not None else (1 if value else 0)
+    try:
+        return bool(expr.evaluate(cond, names, words=True))
+    except expr.ExprError:
+        return False
+
+
+@RULE.checker
+def check(state: TdxState, settings: Settings) -> list[Hit]:
+    return [
+        RULE.hit(w.path, w.line, w.message, w.identity, w.evidence)
+        for w in walked(state, lambda v: clear_mode(v, settings))
+        if w.family == "not-cleared"
+    ]

@@ -1,0 +1,105 @@
+"""The TDX pack as the engine sees it: which files a state needs, how one is read, what could not be read."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from patchkit.lint.lang import asm
+from patchkit.lint.options import Settings
+from patchkit.lint.pack import FileSelection, TreePack, Unparsed
+from patchkit.lint.rules.tdx import kvm
+from patchkit.lint.rules.tdx.clear_before_return import clear_mode
+from patchkit.lint.rules.tdx.facts import (
+    ARGS_STRUCTS,
+    ASM_OFFSETS,
+    OFFSET_SYMBOL,
+    PACK_OPTIONS,
+    SEARCH_PATHS,
+    VCPU_REGS_HEADER,
+    TdxState,
+    variants,
+)
+from patchkit.lint.rules.tdx.paths import walked
+
+Facts = kvm.KvmFacts | asm.AsmFacts
+
+
+class TdxPack(TreePack[Facts, TdxState]):
+    name = "tdx"
+    options = PACK_OPTIONS
+
+    def selection(self, settings: Settings) -> FileSelection:
+        def make() -> FileSelection:
+            structs = settings[ARGS_STRUCTS]
+            kinds = sorted(set(structs.values()))
+            names = "|".join(re.escape(n) for n in sorted(structs))
+            return FileSelection(
+                words=(*sorted(structs), *(f"TDX_{k}_" for k in kinds)),
+                pattern=re.compile(f"{names}|TDX_({'|'.join(kinds)})_"),
+                always=frozenset((*ASM_OFFSETS, settings[VCPU_REGS_HEADER])),
+                search_paths=settings[SEARCH_PATHS],
+                extensions=("c", "h", "S"),
+            )
+
+        return settings.derived("tdx selection", make)
+
+    def _unparsed_pattern(self, settings: Settings) -> re.Pattern[str]:
+        """Tokens that make a construct tree-sitter could not parse worth reporting."""
+
+        def make() -> re.Pattern[str]:
+            structs = settings[ARGS_STRUCTS]
+            names = "|".join(re.escape(n) for n in sorted(structs))
+            kinds = "|".join(sorted(set(structs.values())))
+            return re.compile(rf"{names}|\bTDX_({kinds})_\w+|NR_VCPU_REGS|VCPU_REGS_")
+
+        return settings.derived("tdx unparsed pattern", make)
+
+    def extract(self, path: str, content: bytes, settings: Settings) -> Facts:
+        if path.endswith(".S"):
+            return asm.extract(path, content)
+        return kvm.extract(path, content, settings[ARGS_STRUCTS], self._unparsed_pattern(settings))
+
+    def state(self, label: str, files: Sequence[tuple[str, Facts]], settings: Settings) -> TdxState:
+        state = TdxState(label=label, args_structs=settings[ARGS_STRUCTS])
+        for path, facts in files:
+            if isinstance(facts, asm.AsmFacts):
+                state.asm[path] = facts
+            else:
+                state.c[path] = facts
+        return state
+
+    def unparsed(self, state: TdxState, settings: Settings) -> list[Unparsed]:
+        out: list[Unparsed] = []
+        for path, facts in sorted(state.c.items()):
+            for u in facts.unparsed:
+                out.append(Unparsed(path, u.line, f"'{u.token}' is inside a construct tree-sitter could not parse; "
+                                    "the TDX rules cannot check it"))  # fmt: skip
+        conditions = {
+            (p, line, " ".join(text.split()), why) for v in variants(state) for p, line, text, why in v.unreadable
+        }
+        for path, line, text, why in sorted(conditions):
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            out.append(Unparsed(path, line, f"'{shown}' cannot be evaluated ({why}); the TDX rules read its block "
+                                "as taken"))  # fmt: skip
+        kinds = state.kinds()
+        for path, afacts in sorted(state.asm.items()):
+            for item in afacts.items:
+                if item.kind != "insn" or not item.name.startswith("mov"):
+                    continue
+                syms = [m for m in OFFSET_SYMBOL.finditer(" ".join(item.operands)) if m.group(1) in kinds]
+                if not syms:
+                    continue
+                good = len(item.operands) == 2 and any(
+                    (mem := asm.parse_mem(op)) is not None and OFFSET_SYMBOL.fullmatch(mem[0]) for op in item.operands
+                )
+                if not good:
+                    out.append(Unparsed(path, item.line, f"cannot read the operands of '{item.text}'; the TDX rules "
+                                        "cannot check it"))  # fmt: skip
+        for w in walked(state, lambda v: clear_mode(v, settings)):
+            if w.family == "gave-up":
+                out.append(Unparsed(w.path, w.line, w.message, w.identity, w.evidence))
+        return out
+
+
+PACK = TdxPack()
