@@ -52,7 +52,8 @@ def run_guarded(command: Callable[[], object]) -> int:
         return ExitCode.ENVIRONMENT
     except Exception as exc:
         log = _write_crash_log()
-        _say(f"patchkit: internal error: {type(exc).__name__}: {exc} (a bug in patchkit; details in {log})")
+        what = str(exc) if len(str(exc)) <= 200 else str(exc)[:200] + "..."  # never echo a 10 kB input
+        _say(f"patchkit: internal error: {type(exc).__name__}: {what} (a bug in patchkit; details in {log})")
         return ExitCode.INTERNAL
     finally:
         # The work is done or unwound: a signal arriving now must not turn the result into a traceback.

@@ -10,10 +10,11 @@ library's constant, named once there; these classes only refer to it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -21,6 +22,7 @@ from patchkit.boot import ACCELERATORS, BOOT_TIMEOUT
 from patchkit.lint import OUTPUT_FORMATS
 from patchkit.lint.severity import FAIL_ON_DEFAULT, SEVERITIES
 from patchkit.mail import SMTP_ENCRYPTIONS, TRANSPORTS
+from patchkit.series.load import series_name_problem
 from patchkit.tree import DEFAULT_PACKAGE
 from patchkit.tree.basetree import BASE_TAG
 
@@ -95,6 +97,82 @@ def command(
 _SERIES_PATH = click.Path(path_type=Path, file_okay=False)
 
 
+if TYPE_CHECKING:  # generic from click 8.3 on
+    _ParamType = click.ParamType[str, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class BoundedText(_ParamType):
+    """A word from the command line with its bounds: not empty, at most ``longest`` printable ASCII characters,
+    the shape ``pattern`` gives. Anything else is a usage error (exit 2) that shows at most the start of it."""
+
+    name = "text"
+
+    def __init__(
+        self,
+        what: str,
+        longest: int,
+        pattern: str,
+        *,
+        metavar: str | None = None,
+        problem: Callable[[str], str | None] | None = None,
+    ) -> None:
+        self.what = what
+        self.longest = longest
+        self.pattern = re.compile(pattern)
+        self.metavar = metavar
+        self.problem = problem  # the owner's own rule, when there is one (the series name's is the schema's)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str | None:
+        return self.metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            self.fail(f"empty; give {self.what}", param, ctx)
+        if len(value) > self.longest:
+            self.fail(f"{len(value)} characters ({shown(value)}), more than {self.what} can have ({self.longest})",
+                      param, ctx)  # fmt: skip
+        odd = next((i for i, char in enumerate(value) if not (char.isascii() and char.isprintable())), None)
+        if odd is not None:
+            self.fail(f"{shown(value)} holds {value[odd]!r} at position {odd + 1}: {self.what} is printable ASCII",
+                      param, ctx)  # fmt: skip
+        if not self.pattern.fullmatch(value):
+            self.fail(f"{shown(value)} is not {self.what}", param, ctx)
+        why = self.problem(value) if self.problem is not None else None
+        if why is not None:
+            self.fail(f"{shown(value)}: {why}", param, ctx)
+        return value
+
+
+def shown(value: str, longest: int = 40) -> str:
+    """``value`` quoted for a message, cut to its first ``longest`` characters (an error never echoes 10 kB)."""
+    return repr(value) if len(value) <= longest else repr(value[:longest]) + "..."
+
+
+# The shapes of words patchkit passes on (to apt, git, the mails): checked before anything runs.
+VERSION = BoundedText(
+    "a Debian version (e.g. 6.1.192-2), installed or newest",
+    128,
+    r"installed|newest|(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*",
+    metavar="VERSION|installed|newest",
+)
+PACKAGE = BoundedText("a Debian package name", 100, r"[a-z0-9][-a-z0-9+.]+")
+STATES = BoundedText("a range of states A..B (base, a patch number, overlay or end)", 64, r"[A-Za-z0-9 .]+",
+                     metavar="A..B")  # fmt: skip
+CONFIG_NAME = BoundedText("a config name of the series", 64, r"[A-Za-z0-9._-]+", metavar="NAME")
+SERIES_NAME = BoundedText("a series name", 64, r".+", metavar="NAME", problem=series_name_problem)
+# A git revision or range as patchkit hands it to git: never an option (a leading '-'), no spaces.
+REVISION = BoundedText("a git revision", 256, r"[^-\s][^\s]*", metavar="REV")
+REVISION_RANGE = BoundedText("a git range BASE..TIP", 512, r"[^-\s.][^\s]*\.\.[^\s.][^\s]*", metavar="BASE..TIP")
+MESSAGE_ID = BoundedText("a Message-Id (<id@host>)", 998, r"<?[^<>\s]+@[^<>\s]+>?", metavar="MSGID")
+CMDLINE = BoundedText("a kernel command line", 1024, r".+")
+HOST = BoundedText("a host name or address", 253, r"[A-Za-z0-9.:\[\]_-]+", metavar="HOST")
+LOGIN = BoundedText("an SMTP login", 256, r"[^\s]+")
+
+
 # ---- shared options (mixins) -----------------------------------------------------------------------
 
 
@@ -150,7 +228,7 @@ class BuildOptions(FreshOptions):
     config_names: tuple[str, ...] = field(
         default=(),
         metadata=option(
-            "--config", multiple=True, metavar="NAME", help="Only this config (repeatable; default: every one)."
+            "--config", multiple=True, type=CONFIG_NAME, help="Only this config (repeatable; default: every one)."
         ),
     )
     jobs: int | None = field(
@@ -201,7 +279,7 @@ class MailOptions:
         default=None,
         metadata=option(
             "--in-reply-to",
-            metavar="MSGID",
+            type=MESSAGE_ID,
             help="Post the cover letter as a reply to this Message-Id (a reroll into an existing thread).",
         ),
     )
@@ -214,13 +292,15 @@ class MailOptions:
 class TreePrepareOptions(SeriesOptions):
     package: str | None = field(
         default=None,
-        metadata=option("--package", help="Prepare this Debian source package instead of the series' base."),
+        metadata=option(
+            "--package", type=PACKAGE, help="Prepare this Debian source package instead of the series' base."
+        ),
     )
     package_version: str | None = field(
         default=None,
         metadata=option(
             "--version",
-            metavar="VERSION|installed|newest",
+            type=VERSION,
             help="With --package: which version (default: the installed one, else the newest apt offers).",
         ),
     )
@@ -229,7 +309,8 @@ class TreePrepareOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class ApplyOptions(TargetOptions):
     base: str | None = field(
-        default=None, metadata=option("--base", help="The base commit in --tree (default: found by its tree hash).")
+        default=None,
+        metadata=option("--base", type=REVISION, help="The base commit in --tree (default: found by its tree hash)."),
     )
     force: bool = field(
         default=False,
@@ -246,7 +327,7 @@ class RebaseOptions(SeriesOptions):
         metadata=option(
             "--onto",
             required=True,
-            metavar="VERSION|installed|newest",
+            type=VERSION,
             help="The Debian version of the base package to move to (e.g. 6.1.192-3).",
         ),
     )
@@ -259,7 +340,7 @@ class DriftOptions(SeriesOptions):
         metadata=option(
             "--onto",
             multiple=True,
-            metavar="VERSION|installed|newest",
+            type=VERSION,
             help="Check these versions of the base package (repeatable; default: installed and newest).",
         ),
     )
@@ -275,7 +356,7 @@ class DriftOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class ImportOptions(TreeOptions):
     rev_range: str | None = field(
-        default=None, metadata=option("--range", metavar="BASE..TIP", help="Import a branch of --tree (default tree).")
+        default=None, metadata=option("--range", type=REVISION_RANGE, help="Import a branch of --tree (default tree).")
     )
     mbox: Path | None = field(
         default=None,
@@ -285,12 +366,16 @@ class ImportOptions(TreeOptions):
     )
     base: str | None = field(
         default=None,
-        metadata=option("--base", help=f"With --mbox: the base commit in --tree (default: tag {BASE_TAG}, else HEAD)."),
+        metadata=option(
+            "--base",
+            type=REVISION,
+            help=f"With --mbox: the base commit in --tree (default: tag {BASE_TAG}, else HEAD).",
+        ),
     )
     overlay_tip: str | None = field(
         default=None,
         metadata=option(
-            "--overlay-tip", metavar="REV", help="With --range: commits TIP..REV become test-only overlay patches."
+            "--overlay-tip", type=REVISION, help="With --range: commits TIP..REV become test-only overlay patches."
         ),
     )
     series_dir: Path | None = field(
@@ -298,10 +383,12 @@ class ImportOptions(TreeOptions):
         metadata=option("--series", type=_SERIES_PATH, help="Series directory to write (default: series/NAME)."),
     )
     name: str | None = field(
-        default=None, metadata=option("--name", help="Series name for a new series (default: the directory name).")
+        default=None,
+        metadata=option("--name", type=SERIES_NAME, help="Series name for a new series (default: the directory name)."),
     )
     package: str = field(
-        default=DEFAULT_PACKAGE, metadata=option("--package", help="Base package recorded for a new series.")
+        default=DEFAULT_PACKAGE,
+        metadata=option("--package", type=PACKAGE, help="Base package recorded for a new series."),
     )
 
 
@@ -333,7 +420,9 @@ class BootCommandOptions(TargetOptions, BuildOptions, BootOptions):
     each: bool = field(
         default=False, metadata=flag("--each", help="Build and boot every state, not only the series' end.")
     )
-    cmdline: str = field(default="", metadata=option("--cmdline", help="Extra kernel command line for every boot."))
+    cmdline: str = field(
+        default="", metadata=option("--cmdline", type=CMDLINE, help="Extra kernel command line for every boot.")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,7 +435,7 @@ class VerifyOptions(TargetOptions, BuildOptions, BootOptions, KeepGoingOptions, 
     states_range: str | None = field(
         default=None,
         metadata=option(
-            "--states", metavar="A..B", help="Build only these states (base, N, overlay, end): one part of a CI matrix."
+            "--states", type=STATES, help="Build only these states (base, N, overlay, end): one part of a CI matrix."
         ),
     )
     source_root: Path | None = field(
@@ -408,7 +497,7 @@ class SendOptions(TargetOptions, MailOptions):
     smtp_server: str | None = field(
         default=None,
         metadata=option(
-            "--smtp-server", metavar="HOST", help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer)."
+            "--smtp-server", type=HOST, help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer)."
         ),
     )
     smtp_port: int | None = field(
@@ -424,7 +513,9 @@ class SendOptions(TargetOptions, MailOptions):
     smtp_user: str | None = field(
         default=None,
         metadata=option(
-            "--smtp-user", help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential."
+            "--smtp-user",
+            type=LOGIN,
+            help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential.",
         ),
     )
     smtp_cafile: str | None = field(

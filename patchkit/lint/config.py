@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import fnmatch
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,7 @@ def load_config(series_dir: Path | None) -> LintConfig:
     """Defaults merged with ``<series_dir>/lint.yaml`` when it exists (checked against ``lint-schema.json``)."""
     data = copy.deepcopy(DEFAULTS)
     path = series_dir / "lint.yaml" if series_dir is not None else None
-    if path is None or not path.is_file():
+    if path is None or not os.path.lexists(path):  # anything there (a FIFO, a dangling link) is read, and refused
         return _from_data(data)
     extra = load_file(path, package_schema("patchkit.lint", "lint-schema.json"), what="lint configuration").data or {}
     for key, value in extra.items():

@@ -76,7 +76,7 @@ def import_range(
         # Overlays are never on the branch: keep the ones the series already has.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
         for patch in existing.overlay_patches:
-            diffs[patch.diff] = existing.diff_path(patch).read_bytes()
+            diffs[patch.diff] = existing.diff_bytes(patch)
         series = replace(series, patches=series.patches + kept)
     _write(existing, series, diffs)
     return RangeImport(series, tuple(notes))
@@ -166,7 +166,7 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
         # Overlays are never mailed: keep the ones the series already has, after the mailed patches.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
         for old in existing.overlay_patches:
-            diffs.setdefault(old.diff, existing.diff_path(old).read_bytes())
+            diffs.setdefault(old.diff, existing.diff_bytes(old))
         series = replace(series, patches=series.patches + kept)
     if mail.revision:
         series = replace(series, revision=mail.revision)
@@ -315,7 +315,7 @@ def follow_since(existing: Series | None, carried: Carried) -> tuple[tuple[Kconf
 
 def _patch_id_of_file(series: Series, patch: Patch) -> str | None:
     try:
-        return patchids.patch_id(series.diff_path(patch).read_bytes())
+        return patchids.patch_id(series.diff_bytes(patch))
     except OSError:
         return None  # a diff file gone from the old data: match that patch by subject or place
 

@@ -56,7 +56,7 @@ def revise(series: Series, now: datetime | None = None) -> Series:
     # The snapshot: vN's mailed patches and their diffs, loadable as a series of its own.
     copy = replace(series, directory=snapshot_dir, patches=series.mailed_patches, history=(), configs=())
     for patch in series.mailed_patches:
-        atomic.write_bytes(snapshot_dir / patch.diff, series.diff_path(patch).read_bytes())
+        atomic.write_bytes(snapshot_dir / patch.diff, series.diff_bytes(patch))
     atomic.write_text(snapshot_dir / SERIES_FILE, series_yaml(copy))
     revised = record_revision(series, record)
     changelog = (*revised.changelog, ChangelogEntry(current + 1, ""))

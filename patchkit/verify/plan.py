@@ -53,7 +53,7 @@ class VerifyPlan:
 def plan(request: VerifyOptions, states: list[State], configs: list[KconfigSpec]) -> VerifyPlan:
     """The stages a request asks for over ``states`` (``--states A..B`` narrows the builds, not lint)."""
     end = states[-1].index
-    first, last = parse_states(request.states_range, states) if request.states_range else (0, end)
+    first, last = parse_states(request.states_range, states) if request.states_range is not None else (0, end)
     booting = request.boot and request.build
     scope = Scope(request.lint, request.build, booting, [c.name for c in configs], (first, last), request.keep_going)
     lint = LintPlan(request.checkpatch, request.source_root, request.fail_on, request.fresh) if request.lint else None
@@ -137,6 +137,11 @@ def explanation(stages: StagesResult) -> list[str]:
     return lines
 
 
+def shown(value: str, longest: int = 40) -> str:
+    """``value`` quoted, cut to its first ``longest`` characters."""
+    return repr(value) if len(value) <= longest else repr(value[:longest]) + "..."
+
+
 def parse_states(text: str, states: list[State]) -> tuple[int, int]:
     """``A..B`` (or one state) as first and last state index; a state is base, a patch number, overlay or end."""
     last = states[-1].index
@@ -146,15 +151,15 @@ def parse_states(text: str, states: list[State]) -> tuple[int, int]:
         token = token.strip().lower()
         if token in names:
             return names[token]
-        if token.isdigit() and int(token) <= last:
+        if re.fullmatch(r"[0-9]{1,6}", token) and int(token) <= last:  # ASCII digits only: '²' is no number
             return int(token)
-        raise UsageError(f"--states: '{token}' is not a state of this series (base, 1..{last}, overlay or end)")
+        raise UsageError(f"--states: {shown(token)} is not a state of this series (base, 1..{last}, overlay or end)")
 
-    m = re.fullmatch(r"\s*([^.]+?)\s*(?:\.\.\s*([^.]+?)\s*)?", text)
+    m = re.fullmatch(r"\s*([^.\s][^.]*?)\s*(?:\.\.\s*([^.\s][^.]*?)\s*)?", text)
     if m is None:
-        raise UsageError(f"--states: '{text}' is not A..B")
+        raise UsageError(f"--states: {shown(text)} is not A..B (e.g. base..3, 5, 2..end)")
     first = one(m.group(1))
     end = one(m.group(2)) if m.group(2) is not None else first
     if end < first:
-        raise UsageError(f"--states: '{text}' ends before it starts")
+        raise UsageError(f"--states: {shown(text)} ends before it starts: an empty range")
     return first, end

@@ -18,15 +18,17 @@ The keys used here (besides ``series``, ``revision``, ``branch``, ``lint``, ``bu
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from patchkit.errors import DataError, ExitCode
+from patchkit.util import inputfile
 
 Report = dict[str, Any]
+MAX_REPORT_BYTES = 64 * 1024 * 1024  # a report of every state of a 1000-patch series is a few MB
 
 
 def _states(report: Report) -> list[dict[str, Any]]:
@@ -204,12 +206,9 @@ def verdict(report: Report) -> tuple[int, str]:
 def load(path: Path) -> Report:
     """A report.json, or a directory holding one."""
     target = path / "report.json" if path.is_dir() else path
-    try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{target}: no such report (verify writes report.json into its results directory)") from None
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{target}: not a readable verify report: {exc}") from None
+    data = inputfile.read_json(
+        target, MAX_REPORT_BYTES, missing="no such report (verify writes report.json into its results directory)"
+    )
     if not isinstance(data, dict) or "series" not in data or "branch" not in data:
         raise DataError(f"{target}: not a verify report (no 'series' or 'branch')")
     return data
@@ -220,7 +219,9 @@ def find_reports(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(path.rglob("report.json"))
+            inside = sorted(  # symlinks are not followed: a link loop, or one out of the directory, is not searched
+                Path(top) / "report.json" for top, _, names in os.walk(path) if "report.json" in names
+            )
             if not inside:
                 raise DataError(f"{path}: no report.json under this directory")
             found.extend(inside)
