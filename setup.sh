@@ -31,4 +31,7 @@ fi
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+# The patchkit command starts Python with SIGINT/SIGTERM held, so one that comes while Python loads ends
+# the run as every interrupt does (exit 130): see patchkit/cli/launcher.py.
+.venv/bin/python -m patchkit.cli.launcher
 echo "setup: ready: $(.venv/bin/patchkit --version)"

@@ -69,7 +69,8 @@ def read_record(tree: KernelTree, series_name: str) -> AppliedSeries | None:
     try:
         data = inputfile.read_json(path)
     except DataError as exc:
-        raise TreeError(f"{exc.message}: not an apply record; run 'patchkit apply --force'") from None
+        reason = exc.message.removeprefix(f"{path}: ")
+        raise TreeError(f"{path}: unreadable apply record ({reason}); run 'patchkit apply --force'") from None
     return AppliedSeries.from_json_data(data)
 
 

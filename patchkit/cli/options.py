@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from patchkit.boot import ACCELERATORS, BOOT_TIMEOUT
+from patchkit.errors import PatchkitError, UsageError
 from patchkit.lint import OUTPUT_FORMATS
 from patchkit.lint.severity import FAIL_ON_DEFAULT, SEVERITIES
 from patchkit.mail import SMTP_ENCRYPTIONS, TRANSPORTS
+from patchkit.mail.headers import check_message_id
 from patchkit.series.load import series_name_problem
 from patchkit.tree import DEFAULT_PACKAGE
-from patchkit.tree.basetree import BASE_TAG
+from patchkit.tree.basetree import BASE_TAG, INSTALLED, NEWEST
+from patchkit.tree.debian import MAX_VERSION_LENGTH, check_version_text
 
 _CLICK = "click"  # the field metadata key holding the parameter's declaration
 
@@ -105,7 +108,8 @@ else:
 
 class BoundedText(_ParamType):
     """A word from the command line with its bounds: not empty, at most ``longest`` printable ASCII characters,
-    the shape ``pattern`` gives. Anything else is a usage error (exit 2) that shows at most the start of it."""
+    the shape ``pattern`` gives, and the owner's own rule (``check``, which raises). Anything else is a usage
+    error (exit 2): one line naming the option, that shows at most the start of the value."""
 
     name = "text"
 
@@ -116,34 +120,39 @@ class BoundedText(_ParamType):
         pattern: str,
         *,
         metavar: str | None = None,
-        problem: Callable[[str], str | None] | None = None,
+        check: Callable[[str, str], object] | None = None,
+        empty_ok: bool = False,
     ) -> None:
         self.what = what
         self.longest = longest
         self.pattern = re.compile(pattern)
         self.metavar = metavar
-        self.problem = problem  # the owner's own rule, when there is one (the series name's is the schema's)
+        self.check = check  # (option, value): the owner's own rule, when there is one (e.g. the schema's name rule)
+        self.empty_ok = empty_ok
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str | None:
         return self.metavar
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str):
+        if not isinstance(value, str) or (self.empty_ok and value == ""):
             return value
+        opt = max(param.opts, key=len) if param is not None and param.opts else "the value"
         if not value.strip():
-            self.fail(f"empty; give {self.what}", param, ctx)
+            raise UsageError(f"{opt}: empty; give {self.what}")
         if len(value) > self.longest:
-            self.fail(f"{len(value)} characters ({shown(value)}), more than {self.what} can have ({self.longest})",
-                      param, ctx)  # fmt: skip
+            raise UsageError(f"{opt}: {len(value)} characters ({shown(value)}), more than {self.what} can have "
+                             f"({self.longest})")  # fmt: skip
         odd = next((i for i, char in enumerate(value) if not (char.isascii() and char.isprintable())), None)
         if odd is not None:
-            self.fail(f"{shown(value)} holds {value[odd]!r} at position {odd + 1}: {self.what} is printable ASCII",
-                      param, ctx)  # fmt: skip
+            raise UsageError(f"{opt}: {shown(value)} is not {self.what}: it holds {value[odd]!r} at position {odd + 1} "
+                             "(printable ASCII only)")  # fmt: skip
         if not self.pattern.fullmatch(value):
-            self.fail(f"{shown(value)} is not {self.what}", param, ctx)
-        why = self.problem(value) if self.problem is not None else None
-        if why is not None:
-            self.fail(f"{shown(value)}: {why}", param, ctx)
+            raise UsageError(f"{opt}: {shown(value)} is not {self.what}")
+        if self.check is not None:
+            try:
+                self.check(opt, value)
+            except PatchkitError as exc:
+                raise UsageError(exc.message) from None
         return value
 
 
@@ -152,23 +161,39 @@ def shown(value: str, longest: int = 40) -> str:
     return repr(value) if len(value) <= longest else repr(value[:longest]) + "..."
 
 
-# The shapes of words patchkit passes on (to apt, git, the mails): checked before anything runs.
+def _debian_version(opt: str, value: str) -> None:
+    if value not in (INSTALLED, NEWEST):
+        check_version_text(value)
+
+
+def _series_name(opt: str, value: str) -> None:
+    why = series_name_problem(value)
+    if why is not None:
+        raise UsageError(f"{opt} {shown(value)}: {why}")
+
+
+def _message_id(opt: str, value: str) -> None:
+    check_message_id(opt, value)
+
+
+# The words patchkit passes on (to apt, git, the mails), bounded before anything runs.
 VERSION = BoundedText(
     "a Debian version (e.g. 6.1.192-2), installed or newest",
-    128,
-    r"installed|newest|(?:[0-9]+:)?[0-9][A-Za-z0-9.+~-]*",
+    MAX_VERSION_LENGTH,
+    r".+",
     metavar="VERSION|installed|newest",
+    check=_debian_version,
 )
 PACKAGE = BoundedText("a Debian package name", 100, r"[a-z0-9][-a-z0-9+.]+")
 STATES = BoundedText("a range of states A..B (base, a patch number, overlay or end)", 64, r"[A-Za-z0-9 .]+",
                      metavar="A..B")  # fmt: skip
 CONFIG_NAME = BoundedText("a config name of the series", 64, r"[A-Za-z0-9._-]+", metavar="NAME")
-SERIES_NAME = BoundedText("a series name", 64, r".+", metavar="NAME", problem=series_name_problem)
+SERIES_NAME = BoundedText("a series name", 64, r".+", metavar="NAME", check=_series_name)
 # A git revision or range as patchkit hands it to git: never an option (a leading '-'), no spaces.
 REVISION = BoundedText("a git revision", 256, r"[^-\s][^\s]*", metavar="REV")
 REVISION_RANGE = BoundedText("a git range BASE..TIP", 512, r"[^-\s.][^\s]*\.\.[^\s.][^\s]*", metavar="BASE..TIP")
-MESSAGE_ID = BoundedText("a Message-Id (<id@host>)", 998, r"<?[^<>\s]+@[^<>\s]+>?", metavar="MSGID")
-CMDLINE = BoundedText("a kernel command line", 1024, r".+")
+MESSAGE_ID = BoundedText("a Message-Id (<id@domain>)", 998, r".+", metavar="MSGID", check=_message_id)
+CMDLINE = BoundedText("a kernel command line", 1024, r".+", empty_ok=True)
 HOST = BoundedText("a host name or address", 253, r"[A-Za-z0-9.:\[\]_-]+", metavar="HOST")
 LOGIN = BoundedText("an SMTP login", 256, r"[^\s]+")
 

@@ -209,7 +209,8 @@ def read_verified(tree: KernelTree, series_name: str) -> Verified | None:
     try:
         data = inputfile.read_json(path, MAX_RECORD_BYTES)
     except DataError as exc:
-        raise DataError(f"{exc.message}; not a verify record: run 'patchkit verify' again") from None
+        reason = exc.message.removeprefix(f"{path}: ")
+        raise DataError(f"{path}: not a verify record ({reason}); run 'patchkit verify' again") from None
     read = _Reader(path)
     if type(data) is not dict:
         raise DataError(f"{path}: not a verify record (not a JSON object); run 'patchkit verify' again")
