@@ -29,7 +29,7 @@ from pathlib import Path
 from patchkit.errors import DataError, DeliveryError, MissingToolError, UsageError
 from patchkit.mail import SMTP_ENCRYPTIONS, headers
 from patchkit.tree.repo import KernelTree
-from patchkit.util import proc
+from patchkit.util import inputfile, proc
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def prepare(files: list[Path], sender: str, *, to_self: bool, reflect: bool) -> 
     out: list[Outgoing] = []
     envelope_from = email.utils.parseaddr(sender)[1]
     for path in files:
-        raw = path.read_bytes()
+        raw = inputfile.read_limited(path, MAX_MAIL_BYTES)
         if raw.startswith(b"From ") and b"\n" in raw:
             raw = raw.split(b"\n", 1)[1]  # the mbox separator line is not part of the mail
         mail = headers.RawMail.parse(raw)
@@ -140,6 +140,7 @@ def prepare(files: list[Path], sender: str, *, to_self: bool, reflect: bool) -> 
 # RFC 5322 2.1.1: a line is at most 998 octets without its CRLF; longer ones are refused by servers
 # (aiosmtpd: "500 Line too long") or broken by relays.
 MAX_LINE = 998
+MAX_MAIL_BYTES = 64 * 1024 * 1024  # a formatted mail; list servers take a few hundred KB
 
 
 def check_lines(mail: Outgoing) -> None:
