@@ -170,28 +170,35 @@ def claim(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> Iterator[dict[
     is recognised. A directory this run made is removed again when the block fails.
     """
     created = not os.path.lexists(directory)
-    prepare(directory, output)  # makes it, or refuses it before anything else
+    fd = -1
+    locked = False
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise os_problem(directory, exc, "open the output directory") from exc
-    try:
+        prepare(directory, output)  # makes it, or refuses it before anything else
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise os_problem(directory, exc, "open the output directory") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            created = False  # the other writer's directory
             raise EnvironmentProblem(
                 f"{directory}: another patchkit is writing {output.what} there right now; wait for it and run again"
             ) from None
+        locked = True
         previous = prepare(directory, output)  # again, now that no other writer can change it
         mark(directory, output)
-        try:
-            yield previous
-        except BaseException:
-            if created:
-                _remove_own(directory, output)
-            raise
+        yield previous
+    except BaseException:
+        if created:
+            _remove_own(directory, output)
+        elif locked:  # still holding the lock: a staging directory there is this run's (or a dead one's)
+            for stale in directory.glob(_STAGING_PREFIX + "*"):
+                shutil.rmtree(stale, ignore_errors=True)
+        raise
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def mark(directory: Path, output: OutputKind) -> None:
