@@ -161,7 +161,7 @@ def _snapshot_does_not_apply(revision: Revision, exc: ApplyError) -> str:
     data = revision.recorded_in or snapshot / SERIES_FILE
     what = exc.message.removesuffix("; the tree was not changed")
     return (
-        f"v{revision.number} as recorded in {snapshot} cannot be re-made: {what} on v{revision.number}'s base; restore "
+        f"v{revision.number} as recorded in {snapshot} cannot be re-made on its base: {what}; restore "
         f"{snapshot} as revise wrote it (e.g. 'git checkout -- {snapshot}'), or delete 'snapshot: {revision.where}' "
         f"from history v{revision.number} in {data} to go on without comparing with v{revision.number} (nothing was "
         "written)"
