@@ -176,6 +176,39 @@ def _message_id(opt: str, value: str) -> None:
     check_message_id(opt, value)
 
 
+class Seconds(_ParamType):
+    """A finite number of seconds within bounds (click's FloatRange lets ``nan`` and ``inf`` through)."""
+
+    name = "seconds"
+
+    def __init__(self, lowest: float, highest: float) -> None:
+        self.lowest, self.highest = lowest, highest
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float | int):
+            return float(value)
+        opt = max(param.opts, key=len) if param is not None and param.opts else "the value"
+        text = str(value)
+        if not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", text) or not self.lowest <= float(text) <= self.highest:
+            raise UsageError(f"{opt}: {shown(text)} is not a number of seconds from {self.lowest:g} to "
+                             f"{self.highest:g}")  # fmt: skip
+        return float(text)
+
+
+SECONDS = Seconds(1, 24 * 3600)
+
+
+def _few(most: int) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], tuple[str, ...]]:
+    """A callback that bounds how often a repeatable option may be given."""
+
+    def check(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+        if len(values) > most:
+            raise UsageError(f"{max(param.opts, key=len)}: given {len(values)} times, at most {most}")
+        return values
+
+    return check
+
+
 # The words patchkit passes on (to apt, git, the mails), bounded before anything runs.
 VERSION = BoundedText(
     "a Debian version (e.g. 6.1.192-2), installed or newest",
@@ -258,7 +291,9 @@ class BuildOptions(FreshOptions):
     )
     jobs: int | None = field(
         default=None,
-        metadata=option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count)."),
+        metadata=option(
+            "-j", "--jobs", type=click.IntRange(min=1, max=1024), help="Parallel make jobs (default: CPU count)."
+        ),
     )
     results_dir: Path | None = field(
         default=None, metadata=option("--results", type=_SERIES_PATH, help="Results directory to use.")
@@ -268,7 +303,7 @@ class BuildOptions(FreshOptions):
 @dataclass(frozen=True, kw_only=True)
 class BootOptions:
     timeout: float = field(
-        default=BOOT_TIMEOUT, metadata=option("--timeout", type=click.FloatRange(min=1), help="Seconds per boot.")
+        default=BOOT_TIMEOUT, metadata=option("--timeout", type=SECONDS, help="Seconds per boot (1 to 86400).")
     )
     accel: str = field(
         default=ACCELERATORS[0], metadata=option("--accel", type=click.Choice(ACCELERATORS), help="QEMU accelerator.")
@@ -366,6 +401,7 @@ class DriftOptions(SeriesOptions):
             "--onto",
             multiple=True,
             type=VERSION,
+            callback=_few(16),
             help="Check these versions of the base package (repeatable; default: installed and newest).",
         ),
     )
@@ -587,7 +623,7 @@ class CiMatrixOptions(SeriesOptions):
         default=1,
         metadata=option(
             "--split",
-            type=click.IntRange(min=1),
+            type=click.IntRange(min=1, max=1000),
             help="Split each fragment's states into this many ranges (one job each).",
         ),
     )

@@ -77,11 +77,14 @@ def smtp_config(
     if encryption not in SMTP_ENCRYPTIONS:
         raise UsageError(f"SMTP encryption {encryption!r}: use one of {', '.join(SMTP_ENCRYPTIONS)}")
     port_text = str(port or env.get("PATCHKIT_SMTP_PORT") or _git_config(tree, "sendemail.smtpServerPort") or "")
-    if port_text and not port_text.isdigit():
-        raise UsageError(f"SMTP port {port_text!r} is not a number")
+    if port_text and not (re.fullmatch(r"[0-9]{1,5}", port_text) and 0 < int(port_text) < 65536):
+        shown = port_text if len(port_text) <= 20 else port_text[:20] + "..."
+        raise UsageError(f"SMTP port {shown!r} is not a port number (1 to 65535)")
     default_port = {"none": 25, "starttls": 587, "ssl": 465}[encryption]
     user = user or env.get("PATCHKIT_SMTP_USER") or _git_config(tree, "sendemail.smtpUser")
     cafile = cafile or env.get("PATCHKIT_SMTP_CAFILE") or _git_config(tree, "sendemail.smtpSSLCertPath")
+    if cafile:  # read by ssl later: a regular file of a bounded size, as every input
+        inputfile.require_regular_file(Path(cafile), 16 * 1024 * 1024)
     return SmtpConfig(host, int(port_text) if port_text else default_port, encryption, user, cafile)
 
 

@@ -700,6 +700,15 @@ def _record_link(name: str, target: str) -> Callable[[Project], None]:
     return setup
 
 
+def _applied_with_fifo(name: str) -> Callable[[Project], None]:
+    def setup(p: Project) -> None:
+        _mailable(p)
+        p.apply()
+        os.mkfifo(p.root / name)
+
+    return setup
+
+
 def _lint_yaml_fifo(p: Project) -> None:
     p.apply()
     os.mkfifo(p.series / "lint.yaml")
@@ -779,6 +788,15 @@ LOOP_CASES = [
          args=("send", "--dry-run")),
     Case("status-apply-record-fifo-link", 4, r"demo\.json: unreadable apply record \(not a regular file \(a "
          r"character device\)", _record_link("demo.json", "/dev/zero"), args=("status",)),
+    Case("boot-timeout-nan", 2, r"^patchkit: error: --timeout: 'nan' is not a number of seconds from 1 to 86400$",
+         lambda p: None, args=("boot", "--timeout", "nan")),
+    Case("boot-timeout-inf", 2, r"--timeout: 'inf' is not a number of seconds", lambda p: None,
+         args=("boot", "--timeout", "inf")),
+    Case("drift-onto-17-times", 2, r"--onto: given 17 times, at most 16", lambda p: None,
+         args=("drift", *("--onto", "newest") * 17), tree=False),
+    Case("send-cafile-fifo", 3, r"ca\.pem: not a regular file \(a FIFO\); refused without reading it",
+         _applied_with_fifo("ca.pem"),
+         args=("send", "--dry-run", "--force", "--smtp-server", "127.0.0.1", "--smtp-cafile", "ca.pem")),
     Case("lint-yaml-fifo", 3, r"lint\.yaml: not a regular file \(a FIFO\); refused without reading it",
          _lint_yaml_fifo, args=("lint", "--no-checkpatch")),
 ]  # fmt: skip
