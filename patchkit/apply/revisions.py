@@ -95,8 +95,16 @@ def revision_of(series: Series, number: int) -> Revision:
             f"{where}:{series.line('history')}: history v{number} has no snapshot of its patches "
             "(only 'patchkit revise' keeps one): nothing to compare"
         )
+    snapshot_dir = series.directory / record.snapshot
     try:
-        snapshot = load_series(series.directory / record.snapshot)
+        inside = snapshot_dir.resolve().is_relative_to(series.directory.resolve())
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise DataError(f"{where}: history v{number}: {snapshot_dir}: cannot resolve the path: {exc}") from None
+    if not inside:
+        raise DataError(f"{where}: history v{number}: {snapshot_dir} leads outside the series directory (a symlink); "
+                        "a snapshot is read only inside it")  # fmt: skip
+    try:
+        snapshot = load_series(snapshot_dir)
     except PatchkitError as exc:
         raise DataError(f"{where}: history v{number}: snapshot unusable: {exc}") from exc
     if not snapshot.mailed_patches:

@@ -31,6 +31,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from patchkit.errors import PatchkitError, UsageError
 from patchkit.util import proc
 
 ENV = "/usr/bin/env"
@@ -63,7 +64,7 @@ def rewrite_console_script(script: Path, python: str) -> bool:
     if first + newline == wanted:
         return False
     if not first.startswith("#!") or "python" not in first:
-        raise SystemExit(f"{script}: not a Python console script (its first line is {first!r}); left alone")
+        raise UsageError(f"{script}: not a Python console script (its first line is {first!r}); left alone")
     script.write_text(wanted + rest, encoding="utf-8")
     return True
 
@@ -78,6 +79,15 @@ def install_hook(site_packages: Path) -> bool:
 
 
 def main() -> int:
+    """Set both up for this environment; a problem is said, not fatal (the command works without them)."""
+    try:
+        return _install()
+    except (PatchkitError, OSError) as exc:
+        print(f"launcher: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+
+
+def _install() -> int:
     script = Path(sysconfig.get_path("scripts")) / "patchkit"
     python = sys.executable
     if not script.is_file():
@@ -98,4 +108,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()  # only patchkit.cli.main exits; setup.sh goes on either way

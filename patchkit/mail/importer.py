@@ -28,6 +28,7 @@ from patchkit.series.message import parse_message
 from patchkit.series.model import Base, ChangelogEntry, Cover, KconfigSpec, Patch, Person, Series
 from patchkit.tree.basetree import kernel_version_of_makefile
 from patchkit.tree.repo import KernelTree
+from patchkit.util.signals import deferred_interrupts
 
 _FORMAT = "%an%x00%ae%x00%aI%x00%B"
 
@@ -393,9 +394,10 @@ def _write(existing: Series | None, series: Series, diffs: dict[str, bytes]) -> 
         series.directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GitError(f"{series.directory}: cannot create: {exc.strerror}") from exc
-    write_series(series, diffs)
-    if existing is not None:
-        # Diff files the old data named and the new data does not are ours to remove.
-        for patch in existing.patches:
-            if patch.diff not in diffs:
-                (existing.directory / patch.diff).unlink(missing_ok=True)
+    with deferred_interrupts():  # the new data whole, and only then the old diff files gone
+        write_series(series, diffs)
+        if existing is not None:
+            # Diff files the old data named and the new data does not are ours to remove.
+            for patch in existing.patches:
+                if patch.diff not in diffs:
+                    (existing.directory / patch.diff).unlink(missing_ok=True)

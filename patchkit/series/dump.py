@@ -10,6 +10,7 @@ import yaml
 from patchkit.series.load import SERIES_FILE
 from patchkit.series.model import Series
 from patchkit.util import atomic
+from patchkit.util.signals import deferred_interrupts
 
 
 class _SeriesDumper(yaml.SafeDumper):
@@ -37,10 +38,12 @@ def dump_yaml(data: Any) -> str:
 
 
 def write_series(series: Series, diffs: dict[str, bytes]) -> None:
-    """Write ``series.yaml`` and the diff files (each atomically), diff files first."""
-    for name, raw in diffs.items():
-        atomic.write_bytes(series.directory / name, raw)
-    atomic.write_text(series.directory / SERIES_FILE, series_yaml(series))
+    """Write ``series.yaml`` and the diff files (each atomically), diff files first, with Ctrl-C and SIGTERM
+    held until all are written (the caller holds the series lock)."""
+    with deferred_interrupts():
+        for name, raw in diffs.items():
+            atomic.write_bytes(series.directory / name, raw)
+        atomic.write_text(series.directory / SERIES_FILE, series_yaml(series))
 
 
 def diff_file_name(number: int, subject: str) -> str:

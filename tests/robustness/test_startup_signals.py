@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from patchkit.cli import launcher
+from patchkit.errors import UsageError
 from tests.helpers import Project, process_env
 
 INTERRUPTED = "patchkit: interrupted; nothing was left half done"
@@ -98,7 +99,7 @@ def test_the_launcher_rewrites_only_the_shebang_and_only_once(tmp_path: Path) ->
     assert not launcher.rewrite_console_script(script, sys.executable)  # idempotent
     other = tmp_path / "other"
     other.write_text("#!/bin/sh\necho hi\n")
-    with pytest.raises(SystemExit, match="not a Python console script"):
+    with pytest.raises(UsageError, match="not a Python console script"):
         launcher.rewrite_console_script(other, sys.executable)
     assert other.read_text() == "#!/bin/sh\necho hi\n"
 
