@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.errors
 import email.header
+import email.parser
 import email.utils
 import mailbox
 import re
@@ -95,10 +96,26 @@ def read_messages(path: Path) -> list[Message]:
             separator = from_line.decode("ascii")
         except UnicodeDecodeError as exc:  # as Python's mailbox reader: the separator lines are ASCII
             raise DataError(f"{path}: a 'From ' separator line is not ASCII (byte {exc.start}); not an mbox") from None
-        message = mailbox.mboxMessage(text)
+        message = _parse(text)
         message.set_from(separator[5:].rstrip("\r\n"))
         messages.append(message)
     return messages
+
+
+UNREADABLE = "X-Patchkit-Unreadable"  # set on a message whose body could not be parsed; says why
+
+
+def _parse(text: bytes) -> mailbox.mboxMessage:
+    """One message; one whose MIME parts nest too deep for Python's (recursive) parser keeps only its headers,
+    marked :data:`UNREADABLE`, so the readers skip it, naming it, instead of crashing."""
+    try:
+        return mailbox.mboxMessage(text)
+    except RecursionError:
+        headers = email.parser.BytesParser().parsebytes(text, headersonly=True)
+        message = mailbox.mboxMessage(headers)
+        message.set_payload("")
+        message[UNREADABLE] = "its MIME parts are nested too deeply to read"
+        return message
 
 
 def _split_mbox(raw: bytes) -> list[tuple[bytes, bytes]]:
@@ -264,6 +281,8 @@ def body_text(message: Message, where: str) -> str:
 
 
 def _body_text(message: Message, where: str) -> str:
+    if message.get(UNREADABLE):
+        raise DataError(f"{where}: {message[UNREADABLE]}")
     if message.is_multipart():
         parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
         if not parts:

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from patchkit.util import paths
-from tests.helpers import GitTree, Project, posted_v1, run_cli
+from tests.helpers import GitTree, Project, posted_v1, read_mail, run_cli
 from tests.robustness.corpus import directory_snapshot, full_snapshot
 
 ENTRY = "ab" + "0" * 62 + ".json"
@@ -114,3 +114,30 @@ def test_verify_results_new_then_again_then_refused_for_another_commands_output(
     (project.root / "mails" / "0001-x.patch").write_text("a mail\n")
     other = project.cli(*args, "mails")
     assert other.code == 2 and "mails: not empty (.patchkit-format.json and 1 more) and not a previous" in other.err
+
+
+def test_a_reply_nested_too_deep_for_the_mail_parser_is_skipped_and_named(tmp_path: Path, small_tree: GitTree) -> None:
+    project, v1 = posted_v1(tmp_path, small_tree)
+    first = read_mail(v1[1])
+    head = (
+        "From reviewer Mon Sep 17 00:00:00 2001\nFrom: Rev One <rev1@example.org>\nSubject: Re: {subject}\n"
+        "Message-ID: <{mid}>\nIn-Reply-To: {parent}\nReferences: {parent}\n"
+    )
+    deep = "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(3000))
+    deep += "Content-Type: text/plain\n\nReviewed-by: Rev One <rev1@example.org>\n"
+    deep += "".join(f"--b{i}--\n" for i in reversed(range(3000)))
+    plain = "\nLooks right.\n\nAcked-by: Rev One <rev1@example.org>\n\n"
+    mbox = tmp_path / "replies.mbox"
+    mbox.write_text(
+        head.format(subject=first["Subject"], mid="deep@example.org", parent=first["Message-ID"]) + deep + "\n"
+        + head.format(subject=first["Subject"], mid="plain@example.org", parent=first["Message-ID"]) + plain
+    )  # fmt: skip
+    result = run_cli("trailers", "--mbox", str(mbox), cwd=project)
+    assert result.code == 0, result.err
+    assert "added: patch 1 (README: Add a second line): Acked-by: Rev One <rev1@example.org>" in result.out
+    assert (
+        "skipped: message 1 (<deep@example.org>): its MIME parts are nested too deeply to read: not decoded"
+        in result.out
+    )
+    imported = run_cli("import", "--mbox", str(mbox), "--series", "elsewhere", cwd=project)
+    assert imported.code == 3 and imported.err.endswith("no patches found (no message has a 'diff --git' section)\n")
