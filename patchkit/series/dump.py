@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from patchkit.series.load import SERIES_FILE
+from patchkit.errors import DataError
+from patchkit.series.load import SERIES_FILE, check_text, parse_yaml, validate
 from patchkit.series.model import Series
 from patchkit.util import atomic
 from patchkit.util.signals import deferred_interrupts
@@ -27,7 +28,17 @@ _SeriesDumper.add_representer(str, _represent_str)
 
 
 def series_yaml(series: Series) -> str:
-    return dump_yaml(series.to_data())
+    """``series.yaml``'s text for ``series``, checked as loading it will check it: a command never writes data
+    that every later command would refuse (a trailer over the schema's length, a 101st trailer, ...)."""
+    text = dump_yaml(series.to_data())
+    path = series.directory / SERIES_FILE
+    try:
+        data, lines = parse_yaml(path, text.encode("utf-8"))
+        check_text(path, data, lines)
+        validate(path, data, lines)
+    except DataError as exc:
+        raise DataError(f"{path}: not written: the change would make it invalid ({exc.message})") from None
+    return text
 
 
 def dump_yaml(data: Any) -> str:

@@ -141,3 +141,22 @@ def test_a_reply_nested_too_deep_for_the_mail_parser_is_skipped_and_named(tmp_pa
     )
     imported = run_cli("import", "--mbox", str(mbox), "--series", "elsewhere", cwd=project)
     assert imported.code == 3 and imported.err.endswith("no patches found (no message has a 'diff --git' section)\n")
+
+
+def test_a_trailer_longer_than_the_data_allows_is_skipped_not_written(tmp_path: Path, small_tree: GitTree) -> None:
+    project, v1 = posted_v1(tmp_path, small_tree)
+    first = read_mail(v1[1])
+    name = "R" + "e" * 1500
+    mbox = tmp_path / "replies.mbox"
+    mbox.write_text(
+        f"From reviewer Mon Sep 17 00:00:00 2001\nFrom: {name} <rev1@example.org>\nSubject: Re: {first['Subject']}\n"
+        f"Message-ID: <long@example.org>\nIn-Reply-To: {first['Message-ID']}\n\n"
+        f"Reviewed-by: {name} <rev1@example.org>\n\n"
+    )
+    before = directory_snapshot(project / "series")
+    result = run_cli("trailers", "--mbox", str(mbox), cwd=project)
+    assert result.code == 0, result.err
+    assert "characters, more than a trailer may have (1000)" in result.out
+    assert result.out.endswith("0 trailer(s) added, 1 skipped\n")
+    assert directory_snapshot(project / "series") == before
+    assert run_cli("status", "--tree", str(small_tree.path), cwd=project).code == 0  # the data still loads

@@ -34,7 +34,7 @@ def run(options: SendOptions) -> int:
         raise UsageError("--reflect needs --via smtp: git send-email mails whoever the headers name")
     target = open_target(options.series, options.tree)
     directory = target.series.directory
-    with series_lock(directory, notify=lambda text: click.echo(text, err=True)):
+    with series_lock(directory, notify=lambda text: click.echo(f"patchkit: {text}", err=True)):
         series = load_series(directory)  # again, under the lock: another send may have recorded mails meanwhile
         return _send(options, series, target.tree)
 
