@@ -71,6 +71,12 @@ def revise(series: Series, now: datetime | None = None) -> Revised:
     files[SERIES_FILE] = series_yaml(copy).encode("utf-8")
     notes: list[str] = []
     if os.path.lexists(snapshot_dir / SERIES_FILE):
+        recorded = series.revision_record(current)
+        if recorded is not None and recorded.snapshot == snapshot:
+            raise DataError(
+                f"{snapshot_dir}: v{current} is already recorded there and in {where}'s history, yet the data says "
+                f"revision {current}; set revision to {current + 1} if v{current} was revised"
+            )
         if not _holds(snapshot_dir, files):
             raise DataError(
                 f"{snapshot_dir}: v{current} is already recorded there, and it is not what the data says v{current} "

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from patchkit.mail.revision import planned_revision, record_revision
+from patchkit.mail.revision import planned_revision, record_revision, revise
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import load_series
 from patchkit.util import paths
@@ -662,6 +662,14 @@ def _stale_snapshot(p: Project) -> None:
     (p.series / "history" / "v1" / "series.yaml").write_text("name: demo\n")
 
 
+def _revised_then_set_back(p: Project) -> None:
+    """Revised (v1 recorded, data at v2), then the revision set back to 1 by hand."""
+    _mailable(p)
+
+    revise(load_series(p.series), datetime(2026, 3, 1, tzinfo=UTC))
+    p.mutate(lambda d: d.update(revision=1))
+
+
 def _user_documents(p: Project) -> Path:
     documents = p.root / "documents"
     documents.mkdir(exist_ok=True)
@@ -741,6 +749,9 @@ LOOP_CASES = [
          args=("revise",), tree=False),
     Case("revise-stale-snapshot", 3, r"history/v1: v1 is already recorded there, and it is not what the data says",
          _stale_snapshot, args=("revise",), tree=False),
+    Case("revise-already-recorded", 3, r"history/v1: v1 is already recorded there and in .*series\.yaml's history, yet "
+         r"the data says revision 1; set revision to 2 if v1 was revised", _revised_then_set_back, args=("revise",),
+         tree=False),
     Case("states-superscript-two", 2, r"^patchkit: error: --states: '²' is not a range of states", lambda p: None,
          args=("verify", "--states", "²", "--no-build")),
     Case("states-arabic-digit", 2, r"--states: '٣' is not a range of states", lambda p: None,
