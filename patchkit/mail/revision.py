@@ -96,13 +96,14 @@ def revise(series: Series, now: datetime | None = None) -> Revised:
     revised = record_revision(series, record)
     changelog = (*revised.changelog, ChangelogEntry(current + 1, ""))
     revised = replace(revised, revision=current + 1, changelog=changelog)
+    text = series_yaml(revised)  # checked before anything is written
     atomic.remove_leftovers(snapshot_dir, LEFTOVERS)  # of a revise killed while writing the snapshot
     with deferred_interrupts():  # the snapshot, then the data: both, or (on an interrupt before) neither
         for name, data in files.items():  # the snapshot's series.yaml last: it marks the snapshot whole
             if name != SERIES_FILE:
                 atomic.write_bytes(snapshot_dir / name, data)
         atomic.write_bytes(snapshot_dir / SERIES_FILE, files[SERIES_FILE])
-        atomic.write_text(where, series_yaml(revised))
+        atomic.write_text(where, text)
     return Revised(revised, record, tuple(notes))
 
 
