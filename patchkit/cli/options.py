@@ -97,7 +97,24 @@ def command(
     return register
 
 
-_SERIES_PATH = click.Path(path_type=Path, file_okay=False)
+class BoundedPath(click.Path):
+    """click's Path, refusing (exit 2, one line, the start of it shown) a path no file system takes: longer
+    than PATH_MAX, a component longer than NAME_MAX, a NUL or a newline in it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            opt = max(param.opts, key=len) if param is not None and param.opts else "the path"
+            longest_part = max((len(part.encode()) for part in value.split("/")), default=0)
+            if len(value.encode()) > MAX_PATH or longest_part > MAX_NAME:
+                raise UsageError(f"{opt}: {shown(value)} is too long for a path ({len(value)} characters)")
+            if any(char in value for char in "\0\n\r"):
+                raise UsageError(f"{opt}: {shown(value)} holds a NUL or a line break; no path of patchkit's does")
+        return super().convert(value, param, ctx)
+
+
+MAX_PATH = 4096  # Linux's PATH_MAX
+MAX_NAME = 255  # and NAME_MAX
+_SERIES_PATH = BoundedPath(path_type=Path, file_okay=False)
 
 
 if TYPE_CHECKING:  # generic from click 8.3 on
@@ -226,6 +243,7 @@ SERIES_NAME = BoundedText("a series name", 64, r".+", metavar="NAME", check=_ser
 REVISION = BoundedText("a git revision", 256, r"[^-\s][^\s]*", metavar="REV")
 REVISION_RANGE = BoundedText("a git range BASE..TIP", 512, r"[^-\s.][^\s]*\.\.[^\s.][^\s]*", metavar="BASE..TIP")
 MESSAGE_ID = BoundedText("a Message-Id (<id@domain>)", 998, r".+", metavar="MSGID", check=_message_id)
+SERIES_ARGUMENT = BoundedText("a series directory or name", MAX_PATH, r".+", metavar="SERIES")
 CMDLINE = BoundedText("a kernel command line", 1024, r".+", empty_ok=True)
 HOST = BoundedText("a host name or address", 253, r"[A-Za-z0-9.:\[\]_-]+", metavar="HOST")
 LOGIN = BoundedText("an SMTP login", 256, r"[^\s]+")
@@ -242,7 +260,7 @@ class NoOptions:
 @dataclass(frozen=True, kw_only=True)
 class SeriesOptions:
     # A directory holding series.yaml or the name of one under ./series/ (None: the only one there).
-    series: str | None = field(default=None, metadata=argument(required=False))
+    series: str | None = field(default=None, metadata=argument(required=False, type=SERIES_ARGUMENT))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -422,7 +440,7 @@ class ImportOptions(TreeOptions):
     mbox: Path | None = field(
         default=None,
         metadata=option(
-            "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
+            "--mbox", type=BoundedPath(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
         ),
     )
     base: str | None = field(
@@ -466,7 +484,7 @@ class LintCommandOptions(TargetOptions, LintOptions, FreshOptions):
     output: Path | None = field(
         default=None,
         metadata=option(
-            "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file."
+            "--output", type=BoundedPath(path_type=Path, dir_okay=False), help="Write the report to this file."
         ),
     )
 
@@ -520,7 +538,7 @@ class FormatOptions(TargetOptions, MailOptions, LintOptions):
         metadata=option(
             "-o",
             "--output",
-            type=click.Path(path_type=Path),
+            type=BoundedPath(path_type=Path),
             help="Directory for the mails (default: outgoing/NAME-vN): new, empty, or an earlier format output.",
         ),
     )
@@ -532,7 +550,7 @@ class SendOptions(TargetOptions, MailOptions):
     output: Path | None = field(
         default=None,
         metadata=option(
-            "-o", "--output", type=click.Path(path_type=Path), help="Directory for the mails (as format -o)."
+            "-o", "--output", type=BoundedPath(path_type=Path), help="Directory for the mails (as format -o)."
         ),
     )
     dry_run: bool = field(
@@ -581,7 +599,9 @@ class SendOptions(TargetOptions, MailOptions):
     )
     smtp_cafile: str | None = field(
         default=None,
-        metadata=option("--smtp-cafile", type=click.Path(dir_okay=False, exists=True), help="Also trust this CA file."),
+        metadata=option(
+            "--smtp-cafile", type=BoundedPath(dir_okay=False, exists=True), help="Also trust this CA file."
+        ),
     )
 
 
@@ -593,7 +613,9 @@ class ReviseOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class DiffOptions(TreeOptions):
     # [SERIES] vN vM: the series is optional in front, so the command splits the words.
-    words: tuple[str, ...] = field(default=(), metadata=argument(nargs=-1, metavar="[SERIES] vN vM"))
+    words: tuple[str, ...] = field(
+        default=(), metadata=argument(nargs=-1, type=SERIES_ARGUMENT, metavar="[SERIES] vN vM")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -602,7 +624,7 @@ class TrailersOptions(SeriesOptions):
         metadata=option(
             "--mbox",
             required=True,
-            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            type=BoundedPath(path_type=Path, dir_okay=False, exists=True),
             help="Replies to a posted revision (a list archive's thread, or your own folder).",
         ),
     )
@@ -633,11 +655,11 @@ class CiMatrixOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class CiMergeOptions:
     reports: tuple[Path, ...] = field(
-        default=(), metadata=argument(nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+        default=(), metadata=argument(nargs=-1, required=True, type=BoundedPath(path_type=Path, exists=True))
     )
     output: Path | None = field(
         default=None,
         metadata=option(
-            "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the merged report here."
+            "-o", "--output", type=BoundedPath(path_type=Path, dir_okay=False), help="Write the merged report here."
         ),
     )

@@ -118,6 +118,8 @@ def find_series(root: Path, name: str | None) -> Path:
             return candidate
         if _present(series_root / name / SERIES_FILE):
             return series_root / name
+        if len(name) > 80:  # never echo a huge argument
+            raise UsageError(f"no series {name[:40]!r}... ({len(name)} characters)")
         raise UsageError(
             f"no series '{name}': neither {candidate}/{SERIES_FILE} nor {series_root / name}/{SERIES_FILE} exists"
         )

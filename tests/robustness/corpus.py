@@ -808,6 +808,12 @@ LOOP_CASES = [
     Case("send-cafile-fifo", 3, r"ca\.pem: not a regular file \(a FIFO\); refused without reading it",
          _applied_with_fifo("ca.pem"),
          args=("send", "--dry-run", "--force", "--smtp-server", "127.0.0.1", "--smtp-cafile", "ca.pem")),
+    Case("series-argument-10kb", 2, r"^patchkit: error: series: 10240 characters \('9{40}'\.\.\.\), more than a series "
+         r"directory or name can have \(4096\)$", lambda p: None, args=("apply", TEN_KB)),
+    Case("tree-path-10kb", 2, r"^patchkit: error: --tree: '9{40}'\.\.\. is too long for a path \(10240 characters\)$",
+         lambda p: None, args=("status", "--tree", TEN_KB), tree=False),
+    Case("results-path-newline", 2, r"--results: 'a\\nb' holds a NUL or a line break", lambda p: None,
+         args=("verify", "--results", "a\nb", "--no-build")),
     Case("lint-yaml-fifo", 3, r"lint\.yaml: not a regular file \(a FIFO\); refused without reading it",
          _lint_yaml_fifo, args=("lint", "--no-checkpatch")),
 ]  # fmt: skip
