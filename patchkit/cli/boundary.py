@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from patchkit.errors import ExitCode, PatchkitError
-from patchkit.util import paths
+from patchkit.util import outdir, paths
 from patchkit.util.signals import install_sigterm_as_interrupt
 
 
@@ -59,6 +59,7 @@ def run_guarded(command: Callable[[], object]) -> int:
         # The work is done or unwound: a signal arriving now must not turn the result into a traceback.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
+        outdir.release_held()
 
 
 def _say(line: str) -> None:

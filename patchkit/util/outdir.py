@@ -201,6 +201,32 @@ def claim(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> Iterator[dict[
             os.close(fd)
 
 
+_HELD: list[int] = []  # directories this process writes into for the rest of its run (their locks)
+
+
+def hold(directory: Path, output: OutputKind) -> None:
+    """Lock ``directory`` for the rest of this process (a verify run writes its results as it goes): a second
+    run into the same directory at the same time is refused, naming it."""
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise os_problem(directory, exc, "open the output directory") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise EnvironmentProblem(
+            f"{directory}: another patchkit is writing {output.what} there right now; wait for it and run again"
+        ) from None
+    _HELD.append(fd)  # closed, and so unlocked, when the command ends (release_held) or the process does
+
+
+def release_held() -> None:
+    """Let go of the directories :func:`hold` locked (the command is over)."""
+    while _HELD:
+        os.close(_HELD.pop())
+
+
 def mark(directory: Path, output: OutputKind) -> None:
     """Make a directory :func:`prepare` accepted this command's own: its manifest goes in before anything else."""
     atomic.remove_leftovers(directory, output.leftovers)

@@ -26,6 +26,8 @@ def new_results_dir(series_name: str, chosen: Path | None = None) -> Path:
     """
     if chosen is not None:
         outdir.prepare(chosen, outdir.RESULTS_OUTPUT)
+        outdir.hold(chosen, outdir.RESULTS_OUTPUT)
+        outdir.prepare(chosen, outdir.RESULTS_OUTPUT)  # again, now that no other run writes there
         outdir.mark(chosen, outdir.RESULTS_OUTPUT)
         return chosen
     parent = paths.results_dir(series_name)

@@ -3,6 +3,7 @@ and verify's results directory under the one output-directory rule."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -160,3 +161,20 @@ def test_a_trailer_longer_than_the_data_allows_is_skipped_not_written(tmp_path: 
     assert result.out.endswith("0 trailer(s) added, 1 skipped\n")
     assert directory_snapshot(project / "series") == before
     assert run_cli("status", "--tree", str(small_tree.path), cwd=project).code == 0  # the data still loads
+
+
+def test_a_second_run_into_a_results_directory_in_use_is_refused(applied_project: Project) -> None:
+    out = applied_project.root / "out"
+    out.mkdir()
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as a verify writing there holds it
+        result = applied_project.cli("verify", "--tree", str(applied_project.tree.path), "--no-build", "--results",
+                                     "out")  # fmt: skip
+    finally:
+        os.close(fd)
+    assert result.code == 8
+    assert result.err == (
+        "patchkit: error: out: another patchkit is writing results there right now; wait for it and run again\n"
+    )
+    assert list(out.iterdir()) == []
