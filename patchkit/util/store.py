@@ -95,8 +95,9 @@ class VerdictCache:
         path = self._path(key)
         if not os.path.lexists(path):
             return None
-        if self._foreign() is not None:
-            self.warn(f"verdict cache: {self._foreign()}; not used")
+        why = self._foreign()
+        if why is not None:
+            self.warn(f"verdict cache: {why}; not used")
             return None
         try:
             raw = inputfile.read_limited(path, MAX_ENTRY_BYTES)
@@ -116,8 +117,9 @@ class VerdictCache:
         payload = {"key": key, "kind": kind, "data": data, "computed_at": verdict.computed_at, "where": verdict.where}
         body = json.dumps(payload, sort_keys=True)
         text = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "verdict": payload}, sort_keys=True)
-        if self._foreign() is not None:
-            self.warn(f"verdict cache: {self._foreign()}; the verdict is not stored")
+        why = self._foreign()
+        if why is not None:
+            self.warn(f"verdict cache: {why}; the verdict is not stored")
             return verdict
         with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
             atomic.write_text(self._path(key), text + "\n")
@@ -128,8 +130,9 @@ class VerdictCache:
         """Store a copy of a built kernel image by its hash (for boots of cached builds); return the hash."""
         digest = sha256_file(image)
         target = self.root / _IMAGES / digest
-        if self._foreign() is not None:
-            self.warn(f"verdict cache: {self._foreign()}; the image is not kept")
+        why = self._foreign()
+        if why is not None:
+            self.warn(f"verdict cache: {why}; the image is not kept")
             return digest
         if not target.is_file():
             with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
