@@ -11,8 +11,9 @@ cd "$(dirname "$0")"
 packages="git perl xz-utils make gcc libc6-dev bc flex bison libelf-dev libssl-dev cpio
           qemu-system-x86 busybox-static ccache python3-venv linux-source-6.1
           git-email libmailtools-perl python3-ply python3-git"
-# The tests also check the lint rules against 6.12, which already holds the upstream TDX code.
-[ "${1:-}" = "--test" ] && packages="$packages linux-source-6.12"
+# The tests also check the lint rules against 6.12, which already holds the upstream TDX code, and stop
+# commands at each of their steps with strace's fault injection (tests/robustness/killing.py).
+[ "${1:-}" = "--test" ] && packages="$packages linux-source-6.12 strace"
 missing=""
 for package in $packages; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing="$missing $package"
@@ -31,4 +32,7 @@ fi
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+# The patchkit command starts Python with SIGINT/SIGTERM held, so one that comes while Python loads ends
+# the run as every interrupt does (exit 130): see patchkit/cli/launcher.py.
+.venv/bin/python -m patchkit.cli.launcher
 echo "setup: ready: $(.venv/bin/patchkit --version)"

@@ -26,9 +26,11 @@ from unidiff.patch import PatchSet
 from patchkit.apply.grafting import TreeGrafter, touched_paths
 from patchkit.apply.record import AppliedPatch
 from patchkit.apply.recovery import process_start
-from patchkit.errors import ApplyError, TreeError
+from patchkit.errors import ApplyError, PatchkitError, TreeError
+from patchkit.series.diffcheck import MAX_DIFF_BYTES
 from patchkit.series.model import Patch, Series
 from patchkit.tree.repo import KernelTree
+from patchkit.util import inputfile
 
 _FAILED_AT = re.compile(r"^error: patch failed: (?P<file>.+):(?P<line>\d+)$", re.MULTILINE)
 _FILE_ERROR = re.compile(r"^error: (?P<file>[^:]+): (?P<why>.+)$", re.MULTILINE)
@@ -113,8 +115,9 @@ def _describe_failure(series: Series, patch: Patch, stderr: str) -> str:
 
 def _hunk_label(diff_path: Path, file_name: str, line: int) -> str:
     try:
-        patch_set = PatchSet(diff_path.read_text(encoding="utf-8", errors="surrogateescape"))
-    except (OSError, UnidiffParseError):
+        raw = inputfile.read_limited(diff_path, MAX_DIFF_BYTES)
+        patch_set = PatchSet(raw.decode("utf-8", errors="surrogateescape"))
+    except (PatchkitError, UnidiffParseError):
         return f" at line {line}"
     for patched_file in patch_set:
         if patched_file.path != file_name:

@@ -72,7 +72,7 @@ def series_files(series: Series) -> set[str]:
     """Every path a patch of the series (overlays included) adds, changes or removes."""
     paths: set[str] = set()
     for patch in series.patches:
-        for line in series.diff_path(patch).read_bytes().decode("utf-8", "replace").splitlines():
+        for line in series.diff_bytes(patch).decode("utf-8", "replace").splitlines():
             if line.startswith(("--- a/", "+++ b/")):
                 paths.add(line[6:])
     return paths
@@ -120,7 +120,7 @@ def carry(series: Series, old: PreparedTree, new: PreparedTree) -> list[CarriedP
                 raise ApplyError(f"patch {patch.number} ({patch.subject}): git merge-tree failed: {detail[0]}")
             new_tree = lines[0].strip()
             diff = tree.git_bytes(*DIFF_FLAGS, new_state, new_tree, env=env)
-            original = series.diff_path(patch).read_bytes()
+            original = series.diff_bytes(patch)
             carried.append(CarriedPatch(patch, diff, diff != original))
             old_parent, new_state = made.commit, new_tree
     return carried

@@ -8,14 +8,15 @@ branch still holds them is :mod:`patchkit.apply.states`' question.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from patchkit.apply.statedir import StateDir
-from patchkit.errors import TreeError
+from patchkit.errors import DataError, TreeError
 from patchkit.tree.repo import KernelTree
-from patchkit.util import atomic
+from patchkit.util import atomic, inputfile
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,13 @@ def write_record(tree: KernelTree, record: AppliedSeries) -> None:
 
 def read_record(tree: KernelTree, series_name: str) -> AppliedSeries | None:
     path = record_path(tree, series_name)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, ValueError) as exc:
-        raise TreeError(f"{path}: unreadable apply record ({exc}); run 'patchkit apply --force'") from exc
+    try:
+        data = inputfile.read_json(path)
+    except DataError as exc:
+        reason = exc.message.removeprefix(f"{path}: ")
+        raise TreeError(f"{path}: unreadable apply record ({reason}); run 'patchkit apply --force'") from None
     return AppliedSeries.from_json_data(data)
 
 

@@ -31,9 +31,9 @@ from typing import Any
 
 from patchkit.apply.record import AppliedSeries, write_record
 from patchkit.apply.statedir import StateDir
-from patchkit.errors import TreeError, os_problem
+from patchkit.errors import DataError, TreeError, os_problem
 from patchkit.tree.repo import KernelTree
-from patchkit.util import proc
+from patchkit.util import inputfile, proc
 
 _WAIT_FOR_GIT = 60.0  # seconds to wait for a checkout an interrupted run left running
 _CLOCK_SLACK = 2.0  # file times and time.time() may differ a little (coarse timestamps)
@@ -78,12 +78,11 @@ def clear_intent(tree: KernelTree) -> None:
 
 def read_intent(tree: KernelTree) -> Intent | None:
     path = intent_path(tree)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return Intent(**data)
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, ValueError, TypeError) as exc:
+    try:
+        return Intent(**inputfile.read_json(path))
+    except (DataError, TypeError) as exc:
         raise TreeError(
             f"{path}: unreadable note of an interrupted apply ({exc}); check the tree with 'git status', "
             "then remove the file"

@@ -16,10 +16,11 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from patchkit.apply.commits import make_commits
 from patchkit.apply.record import read_record
-from patchkit.errors import DataError, PatchkitError, TreeError, UsageError
+from patchkit.errors import ApplyError, DataError, PatchkitError, TreeError, UsageError
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Series
 from patchkit.tree import basetree
@@ -37,6 +38,9 @@ _BASE_IDENTITY = {
 }
 
 
+CURRENT = "the current data"  # where the current revision comes from
+
+
 class BaseNotFound(TreeError):
     """Neither the tree nor a prepared default tree holds a revision's base tree."""
 
@@ -48,6 +52,7 @@ class Revision:
     number: int
     where: str  # "history/v1", "the current data"
     series: Series
+    recorded_in: Path | None = None  # the series.yaml whose history names the snapshot (None: the current data)
 
     @property
     def label(self) -> str:
@@ -78,7 +83,7 @@ def known_revisions(series: Series) -> list[str]:
 def revision_of(series: Series, number: int) -> Revision:
     """Revision ``number`` of ``series``: the current data, or the snapshot ``revise`` recorded for it."""
     if number == series.revision:
-        return Revision(number, "the current data", series)
+        return Revision(number, CURRENT, series)
     where = series.directory / SERIES_FILE
     record = series.revision_record(number)
     if record is None:
@@ -90,13 +95,21 @@ def revision_of(series: Series, number: int) -> Revision:
             f"{where}:{series.line('history')}: history v{number} has no snapshot of its patches "
             "(only 'patchkit revise' keeps one): nothing to compare"
         )
+    snapshot_dir = series.directory / record.snapshot
     try:
-        snapshot = load_series(series.directory / record.snapshot)
+        inside = snapshot_dir.resolve().is_relative_to(series.directory.resolve())
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise DataError(f"{where}: history v{number}: {snapshot_dir}: cannot resolve the path: {exc}") from None
+    if not inside:
+        raise DataError(f"{where}: history v{number}: {snapshot_dir} leads outside the series directory (a symlink); "
+                        "a snapshot is read only inside it")  # fmt: skip
+    try:
+        snapshot = load_series(snapshot_dir)
     except PatchkitError as exc:
         raise DataError(f"{where}: history v{number}: snapshot unusable: {exc}") from exc
     if not snapshot.mailed_patches:
         raise DataError(f"{series.directory / record.snapshot / SERIES_FILE}: v{number} has no patches")
-    return Revision(number, record.snapshot, snapshot)
+    return Revision(number, record.snapshot, snapshot, where)
 
 
 @contextmanager
@@ -141,8 +154,26 @@ def remade_range(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
     :func:`scratch_objects`; overlays are never compared). :class:`BaseNotFound` when no base is at hand."""
     series = revision.series
     base = _base_commit(tree, revision, env)
-    commits = make_commits(tree, series, base, series.mailed_patches, object_env=env)
+    try:
+        commits = make_commits(tree, series, base, series.mailed_patches, object_env=env)
+    except ApplyError as exc:
+        if revision.where == CURRENT:
+            raise
+        raise ApplyError(_snapshot_does_not_apply(revision, exc)) from None
     return f"{base}..{commits[-1].commit}"
+
+
+def _snapshot_does_not_apply(revision: Revision, exc: ApplyError) -> str:
+    """A recorded revision whose snapshot no longer re-makes: which snapshot, which patch, and what to do."""
+    snapshot = revision.series.directory
+    data = revision.recorded_in or snapshot / SERIES_FILE
+    what = exc.message.removesuffix("; the tree was not changed")
+    return (
+        f"v{revision.number} as recorded in {snapshot} cannot be re-made on its base: {what}; restore "
+        f"{snapshot} as revise wrote it (e.g. 'git checkout -- {snapshot}'), or delete 'snapshot: {revision.where}' "
+        f"from history v{revision.number} in {data} to go on without comparing with v{revision.number} (nothing was "
+        "written)"
+    )
 
 
 def range_diff(tree: KernelTree, series: Series, old: int, new: int, *, color: bool = False) -> RangeDiff:

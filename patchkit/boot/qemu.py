@@ -20,9 +20,9 @@ from typing import Any
 from patchkit.boot import BOOT_TIMEOUT
 from patchkit.boot.console import ConsoleVerdict, judge
 from patchkit.boot.initramfs import MARKER
-from patchkit.errors import BootError
+from patchkit.errors import BootError, PatchkitError
 from patchkit.kbuild.child import run_logged
-from patchkit.util import atomic, paths, proc
+from patchkit.util import atomic, inputfile, paths, proc
 
 QEMU = "qemu-system-x86_64"
 BASE_CMDLINE = "console=ttyS0 panic=-1"
@@ -92,8 +92,8 @@ def choose_accel(requested: str, image: Path, initrd: Path, log_dir: Path) -> Ac
         return AccelChoice("kvm", "KVM (asked for)")
     cache = paths.kvm_probe_file()
     boot_id = _boot_id()
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        cached = json.loads(cache.read_text())
+    with contextlib.suppress(PatchkitError, KeyError, TypeError):
+        cached = inputfile.read_json(cache, 64 * 1024)
         if cached["boot_id"] == boot_id and boot_id:
             return AccelChoice(cached["accel"], cached["why"] + " (probed earlier since the host booted)")
     choice = probe_kvm(image, initrd, log_dir / "kvm-probe.console.log")

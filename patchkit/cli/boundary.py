@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from patchkit.errors import ExitCode, PatchkitError
-from patchkit.util import paths
+from patchkit.util import outdir, paths
 from patchkit.util.signals import install_sigterm_as_interrupt
 
 
@@ -52,12 +52,14 @@ def run_guarded(command: Callable[[], object]) -> int:
         return ExitCode.ENVIRONMENT
     except Exception as exc:
         log = _write_crash_log()
-        _say(f"patchkit: internal error: {type(exc).__name__}: {exc} (a bug in patchkit; details in {log})")
+        what = str(exc) if len(str(exc)) <= 200 else str(exc)[:200] + "..."  # never echo a 10 kB input
+        _say(f"patchkit: internal error: {type(exc).__name__}: {what} (a bug in patchkit; details in {log})")
         return ExitCode.INTERNAL
     finally:
         # The work is done or unwound: a signal arriving now must not turn the result into a traceback.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, signal.SIG_IGN)
+        outdir.release_held()
 
 
 def _say(line: str) -> None:

@@ -10,19 +10,24 @@ library's constant, named once there; these classes only refer to it.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from patchkit.boot import ACCELERATORS, BOOT_TIMEOUT
+from patchkit.errors import PatchkitError, UsageError
 from patchkit.lint import OUTPUT_FORMATS
 from patchkit.lint.severity import FAIL_ON_DEFAULT, SEVERITIES
 from patchkit.mail import SMTP_ENCRYPTIONS, TRANSPORTS
+from patchkit.mail.headers import check_message_id
+from patchkit.series.load import series_name_problem
 from patchkit.tree import DEFAULT_PACKAGE
-from patchkit.tree.basetree import BASE_TAG
+from patchkit.tree.basetree import BASE_TAG, INSTALLED, NEWEST
+from patchkit.tree.debian import MAX_VERSION_LENGTH, check_version_text
 
 _CLICK = "click"  # the field metadata key holding the parameter's declaration
 
@@ -92,7 +97,156 @@ def command(
     return register
 
 
-_SERIES_PATH = click.Path(path_type=Path, file_okay=False)
+class BoundedPath(click.Path):
+    """click's Path, refusing (exit 2, one line, the start of it shown) a path no file system takes: longer
+    than PATH_MAX, a component longer than NAME_MAX, a NUL or a newline in it."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            opt = max(param.opts, key=len) if param is not None and param.opts else "the path"
+            longest_part = max((len(part.encode()) for part in value.split("/")), default=0)
+            if len(value.encode()) > MAX_PATH or longest_part > MAX_NAME:
+                raise UsageError(f"{opt}: {shown(value)} is too long for a path ({len(value)} characters)")
+            if any(char in value for char in "\0\n\r"):
+                raise UsageError(f"{opt}: {shown(value)} holds a NUL or a line break; no path of patchkit's does")
+        return super().convert(value, param, ctx)
+
+
+MAX_PATH = 4096  # Linux's PATH_MAX
+MAX_NAME = 255  # and NAME_MAX
+_SERIES_PATH = BoundedPath(path_type=Path, file_okay=False)
+
+
+if TYPE_CHECKING:  # generic from click 8.3 on
+    _ParamType = click.ParamType[str, Any]
+else:
+    _ParamType = click.ParamType
+
+
+class BoundedText(_ParamType):
+    """A word from the command line with its bounds: not empty, at most ``longest`` printable ASCII characters,
+    the shape ``pattern`` gives, and the owner's own rule (``check``, which raises). Anything else is a usage
+    error (exit 2): one line naming the option, that shows at most the start of the value."""
+
+    name = "text"
+
+    def __init__(
+        self,
+        what: str,
+        longest: int,
+        pattern: str,
+        *,
+        metavar: str | None = None,
+        check: Callable[[str, str], object] | None = None,
+        empty_ok: bool = False,
+    ) -> None:
+        self.what = what
+        self.longest = longest
+        self.pattern = re.compile(pattern)
+        self.metavar = metavar
+        self.check = check  # (option, value): the owner's own rule, when there is one (e.g. the schema's name rule)
+        self.empty_ok = empty_ok
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str | None:
+        return self.metavar
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str) or (self.empty_ok and value == ""):
+            return value
+        opt = max(param.opts, key=len) if param is not None and param.opts else "the value"
+        if not value.strip():
+            raise UsageError(f"{opt}: empty; give {self.what}")
+        if len(value) > self.longest:
+            raise UsageError(f"{opt}: {len(value)} characters ({shown(value)}), more than {self.what} can have "
+                             f"({self.longest})")  # fmt: skip
+        odd = next((i for i, char in enumerate(value) if not (char.isascii() and char.isprintable())), None)
+        if odd is not None:
+            raise UsageError(f"{opt}: {shown(value)} is not {self.what}: it holds {value[odd]!r} at position {odd + 1} "
+                             "(printable ASCII only)")  # fmt: skip
+        if not self.pattern.fullmatch(value):
+            raise UsageError(f"{opt}: {shown(value)} is not {self.what}")
+        if self.check is not None:
+            try:
+                self.check(opt, value)
+            except PatchkitError as exc:
+                raise UsageError(exc.message) from None
+        return value
+
+
+def shown(value: str, longest: int = 40) -> str:
+    """``value`` quoted for a message, cut to its first ``longest`` characters (an error never echoes 10 kB)."""
+    return repr(value) if len(value) <= longest else repr(value[:longest]) + "..."
+
+
+def _debian_version(opt: str, value: str) -> None:
+    if value not in (INSTALLED, NEWEST):
+        check_version_text(value)
+
+
+def _series_name(opt: str, value: str) -> None:
+    why = series_name_problem(value)
+    if why is not None:
+        raise UsageError(f"{opt} {shown(value)}: {why}")
+
+
+def _message_id(opt: str, value: str) -> None:
+    check_message_id(opt, value)
+
+
+class Seconds(_ParamType):
+    """A finite number of seconds within bounds (click's FloatRange lets ``nan`` and ``inf`` through)."""
+
+    name = "seconds"
+
+    def __init__(self, lowest: float, highest: float) -> None:
+        self.lowest, self.highest = lowest, highest
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float | int):
+            return float(value)
+        opt = max(param.opts, key=len) if param is not None and param.opts else "the value"
+        text = str(value)
+        if not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", text) or not self.lowest <= float(text) <= self.highest:
+            raise UsageError(f"{opt}: {shown(text)} is not a number of seconds from {self.lowest:g} to "
+                             f"{self.highest:g}")  # fmt: skip
+        return float(text)
+
+
+SECONDS = Seconds(1, 24 * 3600)
+
+
+def _few(most: int) -> Callable[[click.Context, click.Parameter, tuple[str, ...]], tuple[str, ...]]:
+    """A callback that bounds how often a repeatable option may be given."""
+
+    def check(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+        if len(values) > most:
+            raise UsageError(f"{max(param.opts, key=len)}: given {len(values)} times, at most {most}")
+        return values
+
+    return check
+
+
+# The words patchkit passes on (to apt, git, the mails), bounded before anything runs.
+VERSION = BoundedText(
+    "a Debian version (e.g. 6.1.192-2), installed or newest",
+    MAX_VERSION_LENGTH,
+    r".+",
+    metavar="VERSION|installed|newest",
+    check=_debian_version,
+)
+PACKAGE = BoundedText("a Debian package name", 100, r"[a-z0-9][-a-z0-9+.]+")
+STATES = BoundedText("a range of states A..B (base, a patch number, overlay or end)", 64, r"[A-Za-z0-9 .]+",
+                     metavar="A..B")  # fmt: skip
+CONFIG_NAME = BoundedText("a config name of the series", 64, r"[A-Za-z0-9._-]+", metavar="NAME")
+SERIES_NAME = BoundedText("a series name", 64, r".+", metavar="NAME", check=_series_name)
+# A git revision or range as patchkit hands it to git: never an option (a leading '-'), no spaces.
+REVISION = BoundedText("a git revision", 256, r"[^-\s][^\s]*", metavar="REV")
+REVISION_RANGE = BoundedText("a git range BASE..TIP", 512, r"[^-\s.][^\s]*\.\.[^\s.][^\s]*", metavar="BASE..TIP")
+MESSAGE_ID = BoundedText("a Message-Id (<id@domain>)", 998, r".+", metavar="MSGID", check=_message_id)
+SERIES_ARGUMENT = BoundedText("a series directory or name", MAX_PATH, r".+", metavar="SERIES")
+CMDLINE = BoundedText("a kernel command line", 1024, r".+", empty_ok=True)
+HOST = BoundedText("a host name or address", 253, r"[A-Za-z0-9.:\[\]_-]+", metavar="HOST")
+LOGIN = BoundedText("an SMTP login", 256, r"[^\s]+")
 
 
 # ---- shared options (mixins) -----------------------------------------------------------------------
@@ -106,7 +260,7 @@ class NoOptions:
 @dataclass(frozen=True, kw_only=True)
 class SeriesOptions:
     # A directory holding series.yaml or the name of one under ./series/ (None: the only one there).
-    series: str | None = field(default=None, metadata=argument(required=False))
+    series: str | None = field(default=None, metadata=argument(required=False, type=SERIES_ARGUMENT))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,12 +304,14 @@ class BuildOptions(FreshOptions):
     config_names: tuple[str, ...] = field(
         default=(),
         metadata=option(
-            "--config", multiple=True, metavar="NAME", help="Only this config (repeatable; default: every one)."
+            "--config", multiple=True, type=CONFIG_NAME, help="Only this config (repeatable; default: every one)."
         ),
     )
     jobs: int | None = field(
         default=None,
-        metadata=option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel make jobs (default: CPU count)."),
+        metadata=option(
+            "-j", "--jobs", type=click.IntRange(min=1, max=1024), help="Parallel make jobs (default: CPU count)."
+        ),
     )
     results_dir: Path | None = field(
         default=None, metadata=option("--results", type=_SERIES_PATH, help="Results directory to use.")
@@ -165,7 +321,7 @@ class BuildOptions(FreshOptions):
 @dataclass(frozen=True, kw_only=True)
 class BootOptions:
     timeout: float = field(
-        default=BOOT_TIMEOUT, metadata=option("--timeout", type=click.FloatRange(min=1), help="Seconds per boot.")
+        default=BOOT_TIMEOUT, metadata=option("--timeout", type=SECONDS, help="Seconds per boot (1 to 86400).")
     )
     accel: str = field(
         default=ACCELERATORS[0], metadata=option("--accel", type=click.Choice(ACCELERATORS), help="QEMU accelerator.")
@@ -201,7 +357,7 @@ class MailOptions:
         default=None,
         metadata=option(
             "--in-reply-to",
-            metavar="MSGID",
+            type=MESSAGE_ID,
             help="Post the cover letter as a reply to this Message-Id (a reroll into an existing thread).",
         ),
     )
@@ -214,13 +370,15 @@ class MailOptions:
 class TreePrepareOptions(SeriesOptions):
     package: str | None = field(
         default=None,
-        metadata=option("--package", help="Prepare this Debian source package instead of the series' base."),
+        metadata=option(
+            "--package", type=PACKAGE, help="Prepare this Debian source package instead of the series' base."
+        ),
     )
     package_version: str | None = field(
         default=None,
         metadata=option(
             "--version",
-            metavar="VERSION|installed|newest",
+            type=VERSION,
             help="With --package: which version (default: the installed one, else the newest apt offers).",
         ),
     )
@@ -229,7 +387,8 @@ class TreePrepareOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class ApplyOptions(TargetOptions):
     base: str | None = field(
-        default=None, metadata=option("--base", help="The base commit in --tree (default: found by its tree hash).")
+        default=None,
+        metadata=option("--base", type=REVISION, help="The base commit in --tree (default: found by its tree hash)."),
     )
     force: bool = field(
         default=False,
@@ -246,7 +405,7 @@ class RebaseOptions(SeriesOptions):
         metadata=option(
             "--onto",
             required=True,
-            metavar="VERSION|installed|newest",
+            type=VERSION,
             help="The Debian version of the base package to move to (e.g. 6.1.192-3).",
         ),
     )
@@ -259,7 +418,8 @@ class DriftOptions(SeriesOptions):
         metadata=option(
             "--onto",
             multiple=True,
-            metavar="VERSION|installed|newest",
+            type=VERSION,
+            callback=_few(16),
             help="Check these versions of the base package (repeatable; default: installed and newest).",
         ),
     )
@@ -275,22 +435,26 @@ class DriftOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class ImportOptions(TreeOptions):
     rev_range: str | None = field(
-        default=None, metadata=option("--range", metavar="BASE..TIP", help="Import a branch of --tree (default tree).")
+        default=None, metadata=option("--range", type=REVISION_RANGE, help="Import a branch of --tree (default tree).")
     )
     mbox: Path | None = field(
         default=None,
         metadata=option(
-            "--mbox", type=click.Path(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
+            "--mbox", type=BoundedPath(path_type=Path, dir_okay=False, exists=True), help="Import a mailbox of patches."
         ),
     )
     base: str | None = field(
         default=None,
-        metadata=option("--base", help=f"With --mbox: the base commit in --tree (default: tag {BASE_TAG}, else HEAD)."),
+        metadata=option(
+            "--base",
+            type=REVISION,
+            help=f"With --mbox: the base commit in --tree (default: tag {BASE_TAG}, else HEAD).",
+        ),
     )
     overlay_tip: str | None = field(
         default=None,
         metadata=option(
-            "--overlay-tip", metavar="REV", help="With --range: commits TIP..REV become test-only overlay patches."
+            "--overlay-tip", type=REVISION, help="With --range: commits TIP..REV become test-only overlay patches."
         ),
     )
     series_dir: Path | None = field(
@@ -298,10 +462,12 @@ class ImportOptions(TreeOptions):
         metadata=option("--series", type=_SERIES_PATH, help="Series directory to write (default: series/NAME)."),
     )
     name: str | None = field(
-        default=None, metadata=option("--name", help="Series name for a new series (default: the directory name).")
+        default=None,
+        metadata=option("--name", type=SERIES_NAME, help="Series name for a new series (default: the directory name)."),
     )
     package: str = field(
-        default=DEFAULT_PACKAGE, metadata=option("--package", help="Base package recorded for a new series.")
+        default=DEFAULT_PACKAGE,
+        metadata=option("--package", type=PACKAGE, help="Base package recorded for a new series."),
     )
 
 
@@ -318,7 +484,7 @@ class LintCommandOptions(TargetOptions, LintOptions, FreshOptions):
     output: Path | None = field(
         default=None,
         metadata=option(
-            "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report to this file."
+            "--output", type=BoundedPath(path_type=Path, dir_okay=False), help="Write the report to this file."
         ),
     )
 
@@ -333,7 +499,9 @@ class BootCommandOptions(TargetOptions, BuildOptions, BootOptions):
     each: bool = field(
         default=False, metadata=flag("--each", help="Build and boot every state, not only the series' end.")
     )
-    cmdline: str = field(default="", metadata=option("--cmdline", help="Extra kernel command line for every boot."))
+    cmdline: str = field(
+        default="", metadata=option("--cmdline", type=CMDLINE, help="Extra kernel command line for every boot.")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,7 +514,7 @@ class VerifyOptions(TargetOptions, BuildOptions, BootOptions, KeepGoingOptions, 
     states_range: str | None = field(
         default=None,
         metadata=option(
-            "--states", metavar="A..B", help="Build only these states (base, N, overlay, end): one part of a CI matrix."
+            "--states", type=STATES, help="Build only these states (base, N, overlay, end): one part of a CI matrix."
         ),
     )
     source_root: Path | None = field(
@@ -370,7 +538,7 @@ class FormatOptions(TargetOptions, MailOptions, LintOptions):
         metadata=option(
             "-o",
             "--output",
-            type=click.Path(path_type=Path),
+            type=BoundedPath(path_type=Path),
             help="Directory for the mails (default: outgoing/NAME-vN): new, empty, or an earlier format output.",
         ),
     )
@@ -382,7 +550,7 @@ class SendOptions(TargetOptions, MailOptions):
     output: Path | None = field(
         default=None,
         metadata=option(
-            "-o", "--output", type=click.Path(path_type=Path), help="Directory for the mails (as format -o)."
+            "-o", "--output", type=BoundedPath(path_type=Path), help="Directory for the mails (as format -o)."
         ),
     )
     dry_run: bool = field(
@@ -408,7 +576,7 @@ class SendOptions(TargetOptions, MailOptions):
     smtp_server: str | None = field(
         default=None,
         metadata=option(
-            "--smtp-server", metavar="HOST", help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer)."
+            "--smtp-server", type=HOST, help="SMTP server (else PATCHKIT_SMTP_SERVER, sendemail.smtpServer)."
         ),
     )
     smtp_port: int | None = field(
@@ -424,12 +592,16 @@ class SendOptions(TargetOptions, MailOptions):
     smtp_user: str | None = field(
         default=None,
         metadata=option(
-            "--smtp-user", help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential."
+            "--smtp-user",
+            type=LOGIN,
+            help="SMTP login; the password comes from PATCHKIT_SMTP_PASSWORD or git credential.",
         ),
     )
     smtp_cafile: str | None = field(
         default=None,
-        metadata=option("--smtp-cafile", type=click.Path(dir_okay=False, exists=True), help="Also trust this CA file."),
+        metadata=option(
+            "--smtp-cafile", type=BoundedPath(dir_okay=False, exists=True), help="Also trust this CA file."
+        ),
     )
 
 
@@ -441,7 +613,9 @@ class ReviseOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class DiffOptions(TreeOptions):
     # [SERIES] vN vM: the series is optional in front, so the command splits the words.
-    words: tuple[str, ...] = field(default=(), metadata=argument(nargs=-1, metavar="[SERIES] vN vM"))
+    words: tuple[str, ...] = field(
+        default=(), metadata=argument(nargs=-1, type=SERIES_ARGUMENT, metavar="[SERIES] vN vM")
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -450,7 +624,7 @@ class TrailersOptions(SeriesOptions):
         metadata=option(
             "--mbox",
             required=True,
-            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            type=BoundedPath(path_type=Path, dir_okay=False, exists=True),
             help="Replies to a posted revision (a list archive's thread, or your own folder).",
         ),
     )
@@ -471,7 +645,7 @@ class CiMatrixOptions(SeriesOptions):
         default=1,
         metadata=option(
             "--split",
-            type=click.IntRange(min=1),
+            type=click.IntRange(min=1, max=1000),
             help="Split each fragment's states into this many ranges (one job each).",
         ),
     )
@@ -481,11 +655,11 @@ class CiMatrixOptions(SeriesOptions):
 @dataclass(frozen=True, kw_only=True)
 class CiMergeOptions:
     reports: tuple[Path, ...] = field(
-        default=(), metadata=argument(nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+        default=(), metadata=argument(nargs=-1, required=True, type=BoundedPath(path_type=Path, exists=True))
     )
     output: Path | None = field(
         default=None,
         metadata=option(
-            "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the merged report here."
+            "-o", "--output", type=BoundedPath(path_type=Path, dir_okay=False), help="Write the merged report here."
         ),
     )

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from patchkit.errors import os_problem
-from patchkit.util import atomic
+from patchkit.util import atomic, inputfile
 
 
 def in_actions() -> bool:
@@ -19,12 +18,8 @@ def add_step_summary(markdown: str) -> Path | None:
     if not name:
         return None
     path = Path(name)
-    try:
-        before = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        before = ""
-    except OSError as exc:
-        raise os_problem(path, exc, "read the job summary") from exc
+    # The runner's file (GitHub caps a step's summary at 1 MiB), read as every input is.
+    before = inputfile.read_text(path, 16 * 1024 * 1024) if os.path.lexists(path) else ""
     separator = "\n" if before and not before.endswith("\n") else ""
     atomic.write_text(path, before + separator + markdown)
     return path

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from patchkit.errors import DataError, MissingToolError
-from patchkit.series.load import SERIES_FILE, KeyPath, parse_yaml
+from patchkit.series.load import MAX_SERIES_BYTES, SERIES_FILE, KeyPath, parse_yaml
 from patchkit.series.model import Patch, Series
-from patchkit.util import proc
+from patchkit.util import inputfile, proc
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 # the parts of a patch's entry in series.yaml a finding about the patch's data can concern
@@ -98,12 +98,8 @@ class Locator:
         self.series = series
         self.root = (source_root or default_source_root(series.directory)).resolve()
         yaml_file = series.directory / SERIES_FILE
-        try:
-            raw = yaml_file.read_bytes()
-        except FileNotFoundError:
-            raw = b""  # a series made in memory (tests, tools): findings on the data point at the file's top
-        except OSError as exc:
-            raise DataError(f"{yaml_file}: cannot read: {exc.strerror}") from exc
+        # a series made in memory (tests, tools): findings on the data point at the file's top
+        raw = inputfile.read_limited(yaml_file, MAX_SERIES_BYTES) if os.path.lexists(yaml_file) else b""
         self._yaml_text = raw.decode("utf-8", "replace").split("\n")
         # The loader's line map when the series was loaded from its file; parsed here only for one made in memory.
         self._yaml_lines = dict(series.lines) if series.lines or not raw else parse_yaml(yaml_file, raw)[1]

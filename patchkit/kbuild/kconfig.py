@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from patchkit.errors import DataError
+from patchkit.series.model import MAX_FRAGMENT_BYTES
 from patchkit.tree.repo import KernelTree
+from patchkit.util import inputfile
 
 _SET = re.compile(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$")
 _UNSET = re.compile(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$")
@@ -45,10 +47,7 @@ def parse_config_text(text: str) -> dict[str, str]:
 
 
 def read_fragment(path: Path, label: str) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{label}: cannot read the kconfig fragment: {exc.strerror}") from exc
+    text = inputfile.read_text(path, MAX_FRAGMENT_BYTES, where=label)
     options = parse_config_text(text)
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()

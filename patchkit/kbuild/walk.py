@@ -162,7 +162,7 @@ class Builder:
 
     def verdict_key(self, spec: KconfigSpec, state: State) -> str:
         """Everything a build's outcome depends on: the state's content, the fragment, the compiler, the flags."""
-        fragment = (self.series.directory / spec.fragment).read_bytes()
+        fragment = self.series.fragment_bytes(spec)
         return store.make_key(
             "build",
             tree=self.tree.tree_of(state.commit),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from patchkit.apply.record import AppliedSeries
 from patchkit.apply.states import mailed_states
 from patchkit.lint.model import Finding, LintReport
 from patchkit.series.model import Series
+from patchkit.util import inputfile
 from patchkit.util.store import VerdictCache, make_key
+from patchkit.util.yamldata import MAX_FILE_BYTES
 
 KIND = "lint"
 
@@ -37,10 +40,9 @@ def rules_version() -> str:
 
 
 def _file_hash(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return ""  # a series made in memory, or no lint.yaml: the defaults
+    return hashlib.sha256(inputfile.read_limited(path, MAX_FILE_BYTES)).hexdigest()
 
 
 def lint_key(series: Series, record: AppliedSeries, yaml_path: str, checkpatch: bool) -> str:

@@ -19,6 +19,7 @@ from them too (``python -m tests.lint.test_rule_meta``).
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ from patchkit.errors import DataError
 from patchkit.lint import definitions
 from patchkit.lint.options import Settings
 from patchkit.lint.registry import declared_options
-from patchkit.util.yamldata import check_text, format_key_path, line_of, parse_yaml, validate
+from patchkit.util import inputfile
+from patchkit.util.yamldata import MAX_FILE_BYTES, check_text, format_key_path, line_of, parse_yaml, validate
 
 FILE = "lint.yaml"
 _DISABLE = "rule ids not run (their findings are not reported)"
@@ -70,12 +72,9 @@ def defaults() -> Settings:
 def load_config(series_dir: Path | None) -> Settings:
     """The defaults with ``<series_dir>/lint.yaml`` over them, when it exists."""
     path = series_dir / FILE if series_dir is not None else None
-    if path is None or not path.is_file():
+    if path is None or not os.path.lexists(path):  # anything there (a FIFO, a dangling link) is read, and refused
         return defaults()
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from exc
+    raw = inputfile.read_limited(path, MAX_FILE_BYTES)
     data, lines = parse_yaml(path, raw, what="lint configuration")
     data = {} if data is None else data
     check_text(path, data, lines, multiline_keys=())

@@ -48,6 +48,7 @@ from patchkit.series.load import SERIES_FILE
 from patchkit.series.model import Person, PostedPatch, Revision, Series, branch_name
 from patchkit.tree.repo import KernelTree
 from patchkit.util import outdir, proc
+from patchkit.util.signals import deferred_interrupts
 
 _SUBJECT_PLACEHOLDER = "*** SUBJECT HERE ***"
 _BLURB_PLACEHOLDER = b"*** BLURB HERE ***"
@@ -358,7 +359,8 @@ def format_series(
             ]  # fmt: skip
             if previous.range is not None:
                 argv.append(f"--range-diff={previous.range}")
-            names = tree.git(*argv, f"{record.base}..{record.tip}", env=identity).split()
+            with deferred_interrupts():  # git writes into the staging directory: it ends before that is removed
+                names = tree.git(*argv, f"{record.base}..{record.tip}", env=identity, new_session=True).split()
             files = [Path(name) for name in names]
             mails = [headers.RawMail.parse(path.read_bytes()) for path in files]
             patch_ids = patchids.series_patch_ids(series)
@@ -410,7 +412,8 @@ def format_series(
                     *((n, v) for n, v in mail.headers if n.lower().startswith(("mime-", "content-"))),
                 ]
                 path.write_bytes(mail.render(patch_headers))
-            written = outdir.publish(output, files, previous_files)
+            with deferred_interrupts():  # the mails replace the old ones all together, or not at all
+                written = outdir.publish(output, files, previous_files)
         revision = posted_revision(series, datetime.now(UTC).astimezone(), patch_ids, message_ids)
         against = previous.note if previous.range else None
         return Formatted(output, written, against, revision, tuple(to_all), tuple(cc_all), notes)

@@ -28,6 +28,7 @@ from patchkit.series.message import parse_message
 from patchkit.series.model import Base, ChangelogEntry, Cover, KconfigSpec, Patch, Person, Series
 from patchkit.tree.basetree import kernel_version_of_makefile
 from patchkit.tree.repo import KernelTree
+from patchkit.util.signals import deferred_interrupts
 
 _FORMAT = "%an%x00%ae%x00%aI%x00%B"
 
@@ -76,7 +77,7 @@ def import_range(
         # Overlays are never on the branch: keep the ones the series already has.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
         for patch in existing.overlay_patches:
-            diffs[patch.diff] = existing.diff_path(patch).read_bytes()
+            diffs[patch.diff] = existing.diff_bytes(patch)
         series = replace(series, patches=series.patches + kept)
     _write(existing, series, diffs)
     return RangeImport(series, tuple(notes))
@@ -166,7 +167,7 @@ def import_mbox(mbox: Path, directory: Path, *, name: str | None, base: Base | N
         # Overlays are never mailed: keep the ones the series already has, after the mailed patches.
         kept = _renumber(existing.overlay_patches, len(patches) + 1)
         for old in existing.overlay_patches:
-            diffs.setdefault(old.diff, existing.diff_path(old).read_bytes())
+            diffs.setdefault(old.diff, existing.diff_bytes(old))
         series = replace(series, patches=series.patches + kept)
     if mail.revision:
         series = replace(series, revision=mail.revision)
@@ -315,7 +316,7 @@ def follow_since(existing: Series | None, carried: Carried) -> tuple[tuple[Kconf
 
 def _patch_id_of_file(series: Series, patch: Patch) -> str | None:
     try:
-        return patchids.patch_id(series.diff_path(patch).read_bytes())
+        return patchids.patch_id(series.diff_bytes(patch))
     except OSError:
         return None  # a diff file gone from the old data: match that patch by subject or place
 
@@ -393,9 +394,10 @@ def _write(existing: Series | None, series: Series, diffs: dict[str, bytes]) -> 
         series.directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GitError(f"{series.directory}: cannot create: {exc.strerror}") from exc
-    write_series(series, diffs)
-    if existing is not None:
-        # Diff files the old data named and the new data does not are ours to remove.
-        for patch in existing.patches:
-            if patch.diff not in diffs:
-                (existing.directory / patch.diff).unlink(missing_ok=True)
+    with deferred_interrupts():  # the new data whole, and only then the old diff files gone
+        write_series(series, diffs)
+        if existing is not None:
+            # Diff files the old data named and the new data does not are ours to remove.
+            for patch in existing.patches:
+                if patch.diff not in diffs:
+                    (existing.directory / patch.diff).unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email.errors
 import email.header
+import email.parser
 import email.utils
 import mailbox
 import re
@@ -19,6 +20,7 @@ from pathlib import Path
 from patchkit.errors import DataError
 from patchkit.series.message import parse_message
 from patchkit.series.model import Person
+from patchkit.util import inputfile
 
 _PREFIX = re.compile(r"^\s*\[(?P<tags>[^\]]*)\]\s*(?P<rest>.*)$", re.DOTALL)
 _COUNTER = re.compile(r"^(?P<k>\d+)/(?P<n>\d+)$")
@@ -67,48 +69,74 @@ class _Candidate:
 
 
 MAX_MESSAGES = 5000
+MAX_MBOX_BYTES = 256 * 1024 * 1024  # a whole list thread with its replies is a few MB
 
 
 def read_messages(path: Path) -> list[Message]:
     """Every message in the mbox at ``path`` (at least one, at most MAX_MESSAGES); a bad file is a DataError.
 
-    An mbox starts with a ``From `` separator line. Python's reader silently skips whatever comes
-    before the first one, so an empty file, or one that is something else (a single mail saved
-    without the separator, a web page), would read as "no messages" and pass for a mailbox
-    without replies: both are refused here, naming the file.
+    The file is read as every input is (:mod:`patchkit.util.inputfile`: a regular file within the bound,
+    a FIFO or ``/dev/zero`` refused unread). An mbox starts with a ``From `` separator line. Python's
+    reader silently skips whatever comes before the first one, so an empty file, or one that is something
+    else (a single mail saved without the separator, a web page), would read as "no messages" and pass for
+    a mailbox without replies: both are refused here, naming the file.
     """
-    _check_starts_as_mbox(path)
-    try:
-        box = mailbox.mbox(str(path), create=False)
-        messages: list[Message] = []
-        for message in box:
-            messages.append(message)
-            if len(messages) > MAX_MESSAGES:
-                raise DataError(f"{path}: more than {MAX_MESSAGES} messages; split the mailbox")
-    except (OSError, mailbox.Error) as exc:
-        raise DataError(f"{path}: cannot read mailbox: {exc}") from exc
-    except UnicodeDecodeError as exc:  # mailbox reads the 'From ' separator lines as ASCII
-        raise DataError(f"{path}: a 'From ' separator line is not ASCII (byte {exc.start}); not an mbox") from exc
-    if not messages:
-        raise DataError(f"{path}: no mail in it (an mbox has 'From ' separator lines)")
-    return messages
-
-
-_HEAD_BYTES = 64 * 1024  # enough to get past leading blank lines to the first separator
-
-
-def _check_starts_as_mbox(path: Path) -> None:
-    try:
-        with path.open("rb") as stream:
-            head = stream.read(_HEAD_BYTES)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read mailbox: {exc.strerror or exc}") from exc
-    start = head.lstrip(b" \t\r\n")
+    raw = inputfile.read_limited(path, MAX_MBOX_BYTES)
+    start = raw.lstrip(b" \t\r\n")
     if not start:
-        raise DataError(f"{path}: {'empty file' if not head else 'only blank lines'}: no mail in it")
+        raise DataError(f"{path}: {'empty file' if not raw else 'only blank lines'}: no mail in it")
     if not start.startswith(b"From "):
         first = start.split(b"\n", 1)[0][:60].decode("utf-8", "replace")
         raise DataError(f"{path}: not an mbox: it starts with {first!r}, not a 'From ' separator line")
+    messages: list[Message] = []
+    for from_line, text in _split_mbox(start):
+        if len(messages) >= MAX_MESSAGES:
+            raise DataError(f"{path}: more than {MAX_MESSAGES} messages; split the mailbox")
+        try:
+            separator = from_line.decode("ascii")
+        except UnicodeDecodeError as exc:  # as Python's mailbox reader: the separator lines are ASCII
+            raise DataError(f"{path}: a 'From ' separator line is not ASCII (byte {exc.start}); not an mbox") from None
+        message = _parse(text)
+        message.set_from(separator[5:].rstrip("\r\n"))
+        messages.append(message)
+    return messages
+
+
+UNREADABLE = "X-Patchkit-Unreadable"  # set on a message whose body could not be parsed; says why
+
+
+def _parse(text: bytes) -> mailbox.mboxMessage:
+    """One message; one whose MIME parts nest too deep for Python's (recursive) parser keeps only its headers,
+    marked :data:`UNREADABLE`, so the readers skip it, naming it, instead of crashing."""
+    try:
+        return mailbox.mboxMessage(text)
+    except RecursionError:
+        headers = email.parser.BytesParser().parsebytes(text, headersonly=True)
+        message = mailbox.mboxMessage(headers)
+        message.set_payload("")
+        message[UNREADABLE] = "its MIME parts are nested too deeply to read"
+        return message
+
+
+def _split_mbox(raw: bytes) -> list[tuple[bytes, bytes]]:
+    """(separator line, message) pairs of an mbox in memory, split as :class:`mailbox.mbox` splits a file:
+    every line starting with ``From `` begins a message, and the line ending before it belongs to none."""
+    parts: list[tuple[bytes, bytes]] = []
+    lines = raw.splitlines(keepends=True)
+    current: list[bytes] = []
+    separator = b""
+    for line in lines:
+        if line.startswith(b"From "):
+            if separator:
+                if current and current[-1] == b"\n":  # the blank line before a separator is mbox framing
+                    current[-1] = b""
+                parts.append((separator, b"".join(current)))
+            separator, current = line, []
+        else:
+            current.append(line)
+    if separator:
+        parts.append((separator, b"".join(current)))
+    return parts
 
 
 def read_mbox(path: Path) -> MailSeries:
@@ -253,6 +281,8 @@ def body_text(message: Message, where: str) -> str:
 
 
 def _body_text(message: Message, where: str) -> str:
+    if message.get(UNREADABLE):
+        raise DataError(f"{where}: {message[UNREADABLE]}")
     if message.is_multipart():
         parts = [p for p in message.walk() if p.get_content_type() == "text/plain"]
         if not parts:

@@ -29,7 +29,7 @@ from pathlib import Path
 from patchkit.errors import DataError, DeliveryError, MissingToolError, UsageError
 from patchkit.mail import SMTP_ENCRYPTIONS, headers
 from patchkit.tree.repo import KernelTree
-from patchkit.util import proc
+from patchkit.util import inputfile, proc
 
 
 @dataclass(frozen=True)
@@ -77,11 +77,14 @@ def smtp_config(
     if encryption not in SMTP_ENCRYPTIONS:
         raise UsageError(f"SMTP encryption {encryption!r}: use one of {', '.join(SMTP_ENCRYPTIONS)}")
     port_text = str(port or env.get("PATCHKIT_SMTP_PORT") or _git_config(tree, "sendemail.smtpServerPort") or "")
-    if port_text and not port_text.isdigit():
-        raise UsageError(f"SMTP port {port_text!r} is not a number")
+    if port_text and not (re.fullmatch(r"[0-9]{1,5}", port_text) and 0 < int(port_text) < 65536):
+        shown = port_text if len(port_text) <= 20 else port_text[:20] + "..."
+        raise UsageError(f"SMTP port {shown!r} is not a port number (1 to 65535)")
     default_port = {"none": 25, "starttls": 587, "ssl": 465}[encryption]
     user = user or env.get("PATCHKIT_SMTP_USER") or _git_config(tree, "sendemail.smtpUser")
     cafile = cafile or env.get("PATCHKIT_SMTP_CAFILE") or _git_config(tree, "sendemail.smtpSSLCertPath")
+    if cafile:  # read by ssl later: a regular file of a bounded size, as every input
+        inputfile.require_regular_file(Path(cafile), 16 * 1024 * 1024)
     return SmtpConfig(host, int(port_text) if port_text else default_port, encryption, user, cafile)
 
 
@@ -108,7 +111,7 @@ def prepare(files: list[Path], sender: str, *, to_self: bool, reflect: bool) -> 
     out: list[Outgoing] = []
     envelope_from = email.utils.parseaddr(sender)[1]
     for path in files:
-        raw = path.read_bytes()
+        raw = inputfile.read_limited(path, MAX_MAIL_BYTES)
         if raw.startswith(b"From ") and b"\n" in raw:
             raw = raw.split(b"\n", 1)[1]  # the mbox separator line is not part of the mail
         mail = headers.RawMail.parse(raw)
@@ -140,6 +143,7 @@ def prepare(files: list[Path], sender: str, *, to_self: bool, reflect: bool) -> 
 # RFC 5322 2.1.1: a line is at most 998 octets without its CRLF; longer ones are refused by servers
 # (aiosmtpd: "500 Line too long") or broken by relays.
 MAX_LINE = 998
+MAX_MAIL_BYTES = 64 * 1024 * 1024  # a formatted mail; list servers take a few hundred KB
 
 
 def check_lines(mail: Outgoing) -> None:

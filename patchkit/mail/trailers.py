@@ -29,6 +29,7 @@ from patchkit.errors import DataError, MissingToolError
 from patchkit.mail import headers
 from patchkit.mail.mbox import body_text, decode_header, read_messages
 from patchkit.series import patchids
+from patchkit.series.load import schema
 from patchkit.series.model import Patch, Revision, Series, TrailerSource
 from patchkit.util import proc
 
@@ -39,6 +40,10 @@ _LINE = re.compile(r"^(?P<key>" + "|".join(REVIEW_KEYS) + r"):\s*(?P<who>\S.*?)\
 _ANGLE_ADDRESS = re.compile(r"^(?P<name>.*?)\s*<(?P<address>[^<>]+)>\s*$")
 _MSGID = re.compile(r"<[^<>\s]+>")
 _MAX_DEPTH = 50
+# The schema's bounds on a patch's trailers (its one home): taking more would write data no command loads again.
+_TRAILERS_RULE = schema()["properties"]["patches"]["items"]["properties"]["trailers"]
+MAX_TRAILER = int(_TRAILERS_RULE["items"]["maxLength"])
+MAX_TRAILERS = int(_TRAILERS_RULE["maxItems"])
 
 
 @dataclass
@@ -282,6 +287,10 @@ def collect(series: Series, mbox: Path, *, sloppy: bool = False) -> Outcome:
             if "@" not in trailer or headers.control_problem(trailer):
                 outcome.skipped.append(f"{heard}: no mail address in it")
                 continue
+            if len(trailer) > MAX_TRAILER:
+                outcome.skipped.append(f"{heard[:200]}...: {len(trailer)} characters, more than a trailer may have "
+                                       f"({MAX_TRAILER})")  # fmt: skip
+                continue
             if not sloppy and not given_by_sender(trailer, mail.sender):
                 outcome.skipped.append(f"{heard}: names someone other than the reply's sender; --sloppy takes it")
                 continue
@@ -302,6 +311,9 @@ def collect(series: Series, mbox: Path, *, sloppy: bool = False) -> Outcome:
                 waiting = pending.setdefault(index, _Pending())
                 if trailer.lower() in (t.lower() for t in patch.trailers) or waiting.has(trailer):
                     outcome.skipped.append(f"{patch.label()}: already has {trailer}")
+                    continue
+                if len(patch.trailers) + len(waiting.all()) >= MAX_TRAILERS:
+                    outcome.skipped.append(f"{patch.label()}: {note}: the patch has {MAX_TRAILERS} trailers already")
                     continue
                 source = TrailerSource(trailer, mail.sender, mail.message_id, record.revision)
                 (waiting.on_cover if k == 0 else waiting.on_patch).append((trailer, source))

@@ -12,18 +12,15 @@ regular file (a symlink to ``/dev/zero`` or a FIFO is refused unread).
 
 from __future__ import annotations
 
-import errno
-import os
 import posixpath
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import PatchSet
 
-from patchkit.errors import DataError, EnvironmentProblem
+from patchkit.errors import DataError
 
 # A kernel series' largest real diffs are a few hundred KB; mail lists take 100 KB per message.
 MAX_DIFF_BYTES = 32 * 1024 * 1024
@@ -61,63 +58,6 @@ class DiffSummary:
     @property
     def paths(self) -> tuple[str, ...]:
         return self.added + self.removed + self.modified
-
-
-def require_regular_file(path: Path, limit: int, *, missing: str, where: str | None = None) -> None:
-    """Refuse, without opening it, anything but a regular file of at most ``limit`` bytes."""
-    label = where or str(path)
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise DataError(f"{label}: {missing}") from None
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.ENAMETOOLONG):  # the path itself is wrong
-            raise DataError(f"{label}: {exc.strerror}") from None
-        raise EnvironmentProblem(f"{label}: cannot read: {exc.strerror}") from exc
-    _require_regular(label, info, limit)
-
-
-def read_limited(path: Path, limit: int, *, missing: str, where: str | None = None) -> bytes:
-    """Read a data file that must be a regular file of at most ``limit`` bytes; never block or read more."""
-    label = where or str(path)
-    require_regular_file(path, limit, missing=missing, where=where)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise EnvironmentProblem(f"{label}: cannot read: {exc.strerror}") from exc
-    try:
-        _require_regular(label, os.fstat(fd), limit)  # the file may have been swapped since the stat
-        chunks: list[bytes] = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-    except OSError as exc:
-        raise EnvironmentProblem(f"{label}: cannot read: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
-    data = b"".join(chunks)
-    if len(data) > limit:
-        raise DataError(f"{label}: larger than the limit of {limit} bytes")
-    return data
-
-
-def _require_regular(label: str, info: os.stat_result, limit: int) -> None:
-    if not stat.S_ISREG(info.st_mode):
-        kinds = {
-            stat.S_IFDIR: "a directory",
-            stat.S_IFCHR: "a character device",
-            stat.S_IFBLK: "a block device",
-            stat.S_IFIFO: "a FIFO",
-            stat.S_IFSOCK: "a socket",
-        }
-        kind = kinds.get(stat.S_IFMT(info.st_mode), "not a file")
-        raise DataError(f"{label}: not a regular file ({kind}); refused without reading it")
-    if info.st_size > limit:
-        raise DataError(f"{label}: {info.st_size} bytes, more than the limit of {limit}")
 
 
 def check_diff(path: Path, raw: bytes) -> DiffSummary:

@@ -7,9 +7,11 @@ from typing import Any
 
 import yaml
 
-from patchkit.series.load import SERIES_FILE
+from patchkit.errors import DataError
+from patchkit.series.load import SERIES_FILE, check_text, parse_yaml, validate
 from patchkit.series.model import Series
 from patchkit.util import atomic
+from patchkit.util.signals import deferred_interrupts
 
 
 class _SeriesDumper(yaml.SafeDumper):
@@ -26,7 +28,17 @@ _SeriesDumper.add_representer(str, _represent_str)
 
 
 def series_yaml(series: Series) -> str:
-    return dump_yaml(series.to_data())
+    """``series.yaml``'s text for ``series``, checked as loading it will check it: a command never writes data
+    that every later command would refuse (a trailer over the schema's length, a 101st trailer, ...)."""
+    text = dump_yaml(series.to_data())
+    path = series.directory / SERIES_FILE
+    try:
+        data, lines = parse_yaml(path, text.encode("utf-8"))
+        check_text(path, data, lines)
+        validate(path, data, lines)
+    except DataError as exc:
+        raise DataError(f"{path}: not written: the change would make it invalid ({exc.message})") from None
+    return text
 
 
 def dump_yaml(data: Any) -> str:
@@ -37,10 +49,12 @@ def dump_yaml(data: Any) -> str:
 
 
 def write_series(series: Series, diffs: dict[str, bytes]) -> None:
-    """Write ``series.yaml`` and the diff files (each atomically), diff files first."""
-    for name, raw in diffs.items():
-        atomic.write_bytes(series.directory / name, raw)
-    atomic.write_text(series.directory / SERIES_FILE, series_yaml(series))
+    """Write ``series.yaml`` and the diff files (each atomically), diff files first, with Ctrl-C and SIGTERM
+    held until all are written (the caller holds the series lock)."""
+    with deferred_interrupts():
+        for name, raw in diffs.items():
+            atomic.write_bytes(series.directory / name, raw)
+        atomic.write_text(series.directory / SERIES_FILE, series_yaml(series))
 
 
 def diff_file_name(number: int, subject: str) -> str:

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from patchkit.errors import DataError, UsageError
-from patchkit.series.diffcheck import MAX_DIFF_BYTES, SeriesPaths, check_diff, read_limited, require_regular_file
-from patchkit.series.model import Series, series_from_data
+from patchkit.series.diffcheck import MAX_DIFF_BYTES, SeriesPaths, check_diff
+from patchkit.series.model import MAX_FRAGMENT_BYTES, Series, series_from_data
 from patchkit.util import yamldata
+from patchkit.util.inputfile import read_limited, require_regular_file
 from patchkit.util.yamldata import KeyPath, check_text, format_key_path, parse_yaml
 from patchkit.util.yamldata import line_of as _line_of
 
@@ -39,7 +40,6 @@ SERIES_FILE = "series.yaml"
 # Bounds far above any real series (the bundled one: ~30 KB) and far below what would hurt; the YAML
 # bounds (nesting, aliases) are :mod:`patchkit.util.yamldata`'s.
 MAX_SERIES_BYTES = 8 * 1024 * 1024
-MAX_FRAGMENT_BYTES = 1024 * 1024  # a kconfig fragment; the bundled ones are a few hundred bytes
 
 
 def schema() -> dict[str, Any]:
@@ -118,6 +118,8 @@ def find_series(root: Path, name: str | None) -> Path:
             return candidate
         if _present(series_root / name / SERIES_FILE):
             return series_root / name
+        if len(name) > 80:  # never echo a huge argument
+            raise UsageError(f"no series {name[:40]!r}... ({len(name)} characters)")
         raise UsageError(
             f"no series '{name}': neither {candidate}/{SERIES_FILE} nor {series_root / name}/{SERIES_FILE} exists"
         )

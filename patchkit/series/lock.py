@@ -13,7 +13,9 @@ data, and the lock survives the rename by which :mod:`patchkit.util.atomic` repl
 ``series.yaml`` (a lock on that file would not). It dies with its process, so a
 killed run never blocks the next one. A process that already holds the lock
 may take it again (nested ``with``), so a helper that locks can be called from
-a command that holds the lock already.
+a command that holds the lock already. Taking it removes the temporary files
+a writer killed before its rename left in the directory (see
+:func:`patchkit.util.atomic.remove_leftovers`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from patchkit.errors import PatchkitError, os_problem
+from patchkit.util import atomic
+
+# The files patchkit writes into a series directory (atomically, under this lock).
+LEFTOVERS = atomic.leftover_pattern(r"series\.yaml|[^/]+\.diff")
 
 # The series directories (device, inode) this process holds the lock of, with how deep it is nested.
 _held: dict[tuple[int, int], int] = {}
@@ -59,6 +65,8 @@ def series_lock(
                 notify(f"waiting for another patchkit process that is changing the series in {series_dir}")
             fcntl.flock(fd, fcntl.LOCK_EX)
         _held[key] = 1
+        if os.path.lexists(series_dir / "series.yaml"):  # a series (not the directory a new one is made in)
+            atomic.remove_leftovers(series_dir, LEFTOVERS)  # of a writer killed before its rename
         try:
             yield
         finally:

@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from patchkit.series.diffcheck import MAX_DIFF_BYTES
+from patchkit.util import inputfile
+
+MAX_FRAGMENT_BYTES = 1024 * 1024  # a kconfig fragment; the bundled ones are a few hundred bytes
+
 
 @dataclass(frozen=True)
 class Person:
@@ -202,6 +207,14 @@ class Series:
 
     def diff_path(self, patch: Patch) -> Path:
         return self.directory / patch.diff
+
+    def fragment_bytes(self, config: KconfigSpec) -> bytes:
+        """The text of ``config``'s kconfig fragment, read as every input is (a bounded regular file)."""
+        return inputfile.read_limited(self.directory / config.fragment, MAX_FRAGMENT_BYTES)
+
+    def diff_bytes(self, patch: Patch) -> bytes:
+        """The text of ``patch``'s diff file, read as every input is (a bounded regular file)."""
+        return inputfile.read_limited(self.diff_path(patch), MAX_DIFF_BYTES)
 
     def to_data(self) -> dict[str, Any]:
         data: dict[str, Any] = {

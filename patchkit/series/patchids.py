@@ -18,4 +18,4 @@ def patch_id(mail_or_diff: bytes) -> str:
 
 def series_patch_ids(series: Series) -> list[str]:
     """The patch-id of every mailed patch, from the data's diff files (no tree needed)."""
-    return [patch_id(series.diff_path(p).read_bytes()) for p in series.mailed_patches]
+    return [patch_id(series.diff_bytes(p)) for p in series.mailed_patches]

@@ -17,13 +17,16 @@ from typing import IO
 from patchkit.errors import EnvironmentProblem, MissingToolError, UsageError
 from patchkit.util import proc
 
-_VERSION_SHAPE = re.compile(r"^(?:\d+:)?[0-9][A-Za-z0-9.+~-]*$")
+_VERSION_SHAPE = re.compile(r"(?:[0-9]{1,9}:)?[0-9][A-Za-z0-9.+~-]*", re.ASCII)
+MAX_VERSION_LENGTH = 128  # Debian's longest real versions are around 60 characters
 
 
 def check_version_text(version: str) -> str:
-    """Refuse what cannot be a Debian version before it reaches apt's command line."""
-    if not _VERSION_SHAPE.match(version):
-        raise UsageError(f"'{version}' is not a Debian package version (e.g. 6.1.192-2)")
+    """Refuse what cannot be a Debian version before it reaches apt's command line (ASCII, bounded)."""
+    if len(version) > MAX_VERSION_LENGTH:
+        raise UsageError(f"a Debian package version of {len(version)} characters (at most {MAX_VERSION_LENGTH})")
+    if not _VERSION_SHAPE.fullmatch(version):
+        raise UsageError(f"{version!r} is not a Debian package version (e.g. 6.1.192-2)")
     return version
 
 

@@ -70,9 +70,16 @@ class KernelTree:
         env: Mapping[str, str] | None = None,
         input_bytes: bytes | None = None,
         check: bool = True,
+        new_session: bool = False,
     ) -> str:
-        """Run git in the tree and return its stdout; raise :class:`GitError` on failure."""
-        return self.git_bytes(*args, env=env, input_bytes=input_bytes, check=check).decode("utf-8", "replace")
+        """Run git in the tree and return its stdout; raise :class:`GitError` on failure.
+
+        ``new_session``: git gets a session of its own, so a terminal's Ctrl-C reaches only patchkit (which
+        holds it off until git is done, where git writes into patchkit's own files).
+        """
+        return self.git_bytes(*args, env=env, input_bytes=input_bytes, check=check, new_session=new_session).decode(
+            "utf-8", "replace"
+        )
 
     def git_bytes(
         self,
@@ -80,8 +87,9 @@ class KernelTree:
         env: Mapping[str, str] | None = None,
         input_bytes: bytes | None = None,
         check: bool = True,
+        new_session: bool = False,
     ) -> bytes:
-        result = self.run_git(args, env=env, input_bytes=input_bytes)
+        result = self.run_git(args, env=env, input_bytes=input_bytes, new_session=new_session)
         if check and result.returncode != 0:
             stderr = result.stderr.decode("utf-8", "replace").strip().splitlines()
             detail = stderr[-1] if stderr else f"exit {result.returncode}"
@@ -90,12 +98,18 @@ class KernelTree:
         return stdout
 
     def run_git(
-        self, args: Sequence[str], *, env: Mapping[str, str] | None = None, input_bytes: bytes | None = None
+        self,
+        args: Sequence[str],
+        *,
+        env: Mapping[str, str] | None = None,
+        input_bytes: bytes | None = None,
+        new_session: bool = False,
     ) -> proc.Completed:
         full_env = {"LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0"}
         if env:
             full_env.update(env)
-        return proc.run(["git", *_GIT_CONFIG, "-C", str(self.path), *args], env=full_env, input_bytes=input_bytes)
+        argv = ["git", *_GIT_CONFIG, "-C", str(self.path), *args]
+        return proc.run(argv, env=full_env, input_bytes=input_bytes, new_session=new_session)
 
     def rev_parse(self, rev: str) -> str | None:
         result = self.run_git(["rev-parse", "--verify", "--quiet", "--end-of-options", rev])

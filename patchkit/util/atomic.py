@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -30,6 +32,28 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def write_text(path: Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
+
+
+def leftover_pattern(names: str) -> re.Pattern[str]:
+    """What :func:`write_bytes` leaves when killed before its rename, for files whose names match ``names``
+    (a regex): ``.<name>.<8 random characters>.tmp``."""
+    return re.compile(rf"\.(?:{names})\.[a-z0-9_]{{8}}\.tmp")
+
+
+def remove_leftovers(directory: Path, pattern: re.Pattern[str]) -> list[str]:
+    """Remove the temporary files (named as ``pattern`` says) killed writers left in ``directory``.
+
+    Only for a directory whose writers take turns under a lock the caller holds now: a temporary
+    file there is then never a live writer's. Returns the names removed.
+    """
+    removed: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if pattern.fullmatch(entry.name) and stat.S_ISREG(entry.stat(follow_symlinks=False).st_mode):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+                    removed.append(entry.name)
+    return sorted(removed)
 
 
 def _unlink_quietly(name: str) -> None:

@@ -8,6 +8,12 @@ carrying the hash of its own payload: a truncated or edited entry is reported
 and ignored, never trusted. Writers take a lock; the cache is kept under a
 size bound by dropping the least recently used entries. Images kept for
 re-boots (``images/``) are stored by their own hash.
+
+The cache only ever deletes its own entries: files named like one
+(``<2 hex>/<64 hex>.json``, ``images/<64 hex>``) in real directories. A
+``verdicts/`` (or a directory in it) that is a symlink, to the user's
+documents say, is refused before anything is written or removed, and a
+file of any other name is left alone.
 """
 
 from __future__ import annotations
@@ -16,17 +22,26 @@ import contextlib
 import hashlib
 import json
 import os
+import re
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from patchkit.util import atomic, locking, paths
+from patchkit.errors import EnvironmentProblem, PatchkitError
+from patchkit.util import atomic, inputfile, locking, paths
 
 # Bump when what a verdict means changes (a new check in a build or a boot), so old verdicts stop matching.
 FORMAT = 1
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+MAX_ENTRY_BYTES = 64 * 1024 * 1024  # a verdict is a few KB; a lint run's findings a few MB
+
+_SHARD = re.compile(r"[0-9a-f]{2}")
+_ENTRY = re.compile(r"[0-9a-f]{64}\.json")
+_IMAGE = re.compile(r"[0-9a-f]{64}")
+_IMAGES = "images"
 
 
 def sha256_file(path: Path) -> str:
@@ -78,12 +93,16 @@ class VerdictCache:
         if not self.enabled:
             return None
         path = self._path(key)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             return None
-        except OSError as exc:
-            self.warn(f"verdict cache: {path}: unreadable ({exc.strerror}); ignored")
+        why = self._foreign()
+        if why is not None:
+            self.warn(f"verdict cache: {why}; not used")
+            return None
+        try:
+            raw = inputfile.read_limited(path, MAX_ENTRY_BYTES)
+        except PatchkitError as exc:
+            self.warn(f"verdict cache: {exc.message}; ignored")
             return None
         verdict = _decode(key, raw)
         if verdict is None:
@@ -98,6 +117,10 @@ class VerdictCache:
         payload = {"key": key, "kind": kind, "data": data, "computed_at": verdict.computed_at, "where": verdict.where}
         body = json.dumps(payload, sort_keys=True)
         text = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "verdict": payload}, sort_keys=True)
+        why = self._foreign()
+        if why is not None:
+            self.warn(f"verdict cache: {why}; the verdict is not stored")
+            return verdict
         with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
             atomic.write_text(self._path(key), text + "\n")
             self._prune()
@@ -106,43 +129,92 @@ class VerdictCache:
     def keep_image(self, image: Path) -> str:
         """Store a copy of a built kernel image by its hash (for boots of cached builds); return the hash."""
         digest = sha256_file(image)
-        target = self.root / "images" / digest
+        target = self.root / _IMAGES / digest
+        why = self._foreign()
+        if why is not None:
+            self.warn(f"verdict cache: {why}; the image is not kept")
+            return digest
         if not target.is_file():
             with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
                 atomic.write_bytes(target, image.read_bytes())
         return digest
 
     def image(self, digest: str) -> Path | None:
-        target = self.root / "images" / digest
-        if target.is_file() and sha256_file(target) == digest:
+        target = self.root / _IMAGES / digest
+        if self._foreign() is None and _regular(target) and sha256_file(target) == digest:
             with contextlib.suppress(OSError):
                 os.utime(target)
             return target
         return None
 
     def info(self) -> dict[str, Any]:
+        self._require_own()
         counts: dict[str, int] = {}
         size = 0
-        for path in self._files():
-            size += path.stat().st_size
-            kind = "image" if path.parent.name == "images" else _kind_of(path)
+        for path, info in self._entries():
+            size += info.st_size
+            kind = "image" if path.parent.name == _IMAGES else _kind_of(path)
             counts[kind] = counts.get(kind, 0) + 1
         return {"root": str(self.root), "bytes": size, "max_bytes": self.max_bytes, "entries": counts}
 
     def clear(self) -> int:
-        files = list(self._files())
+        """Remove every entry (nothing else: a file of another name stays); refuse a cache that is not its own."""
+        self._require_own()
+        if not self.root.is_dir():
+            return 0
         with locking.exclusive(self.root / ".lock", "clearing the verdict cache", self.warn):
-            for path in files:
+            self._require_own()  # again, under the lock
+            files = self._entries()
+            for path, _ in files:
                 path.unlink(missing_ok=True)
         return len(files)
 
-    def _files(self) -> list[Path]:
-        if not self.root.is_dir():
+    def _foreign(self) -> str | None:
+        """Why the cache directory is not patchkit's own (a symlink, a file, a linked subdirectory), or None."""
+        try:
+            info = self.root.lstat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return f"{self.root}: cannot read: {exc.strerror}"
+        if stat.S_ISLNK(info.st_mode):
+            return f"{self.root} is a symlink (to {os.readlink(self.root)}), not a directory of the cache"
+        if not stat.S_ISDIR(info.st_mode):
+            return f"{self.root} is not a directory"
+        try:
+            with os.scandir(self.root) as entries:
+                for entry in entries:
+                    if (_SHARD.fullmatch(entry.name) or entry.name == _IMAGES) and entry.is_symlink():
+                        return f"{entry.path} is a symlink (to {os.readlink(entry.path)}), not a directory of the cache"
+        except OSError as exc:
+            return f"{self.root}: cannot read: {exc.strerror}"
+        return None
+
+    def _require_own(self) -> None:
+        why = self._foreign()
+        if why is not None:
+            raise EnvironmentProblem(f"{why}; refused, nothing removed (remove the link yourself)")
+
+    def _entries(self) -> list[tuple[Path, os.stat_result]]:
+        """The cache's own entries: regular files named like one, in real directories named like one."""
+        found: list[tuple[Path, os.stat_result]] = []
+        try:
+            with os.scandir(self.root) as tops:
+                dirs = [e for e in tops if e.is_dir(follow_symlinks=False)]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return [p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        for directory in dirs:
+            name = _ENTRY if _SHARD.fullmatch(directory.name) else _IMAGE if directory.name == _IMAGES else None
+            if name is None:
+                continue
+            with contextlib.suppress(OSError), os.scandir(directory.path) as entries:
+                for entry in entries:
+                    if name.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        found.append((Path(entry.path), entry.stat(follow_symlinks=False)))
+        return found
 
     def _prune(self) -> None:
-        files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self._files()]
+        files = [(info.st_mtime, info.st_size, path) for path, info in self._entries()]
         total = sum(size for _, size, _ in files)
         for _, size, path in sorted(files):
             if total <= self.max_bytes:
@@ -151,21 +223,29 @@ class VerdictCache:
             total -= size
 
 
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
 def _decode(key: str, raw: bytes) -> Verdict | None:
     try:
-        outer = json.loads(raw)
+        outer = inputfile.parse_json(raw, "entry")
         payload = outer["verdict"]
         body = json.dumps(payload, sort_keys=True)
         if hashlib.sha256(body.encode()).hexdigest() != outer["sha256"] or payload["key"] != key:
             return None
         return Verdict(key, payload["kind"], payload["data"], payload["computed_at"], payload["where"])
-    except (ValueError, KeyError, TypeError):
+    except (PatchkitError, ValueError, KeyError, TypeError):
         return None
 
 
 def _kind_of(path: Path) -> str:
     try:
-        kind = json.loads(path.read_bytes())["verdict"]["kind"]
-        return str(kind)
-    except (OSError, ValueError, KeyError, TypeError):
+        outer = inputfile.parse_json(inputfile.read_limited(path, MAX_ENTRY_BYTES), str(path))
+        kind = outer["verdict"]["kind"]
+    except (PatchkitError, KeyError, TypeError):
         return "corrupt"
+    return kind if isinstance(kind, str) and re.fullmatch(r"[a-z]{1,20}", kind) else "corrupt"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from patchkit.errors import MissingToolError
-from patchkit.util import paths, proc
+from patchkit.errors import MissingToolError, PatchkitError
+from patchkit.util import inputfile, paths, proc
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,6 @@ def kvm_status() -> str:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "/dev/kvm is not accessible to this user: boots use TCG (add yourself to group kvm)"
     cache = paths.kvm_probe_file()
-    if cache.is_file():
-        return f"/dev/kvm present; last probe: {cache.read_text().strip()}"
+    with contextlib.suppress(PatchkitError):
+        return f"/dev/kvm present; last probe: {inputfile.read_text(cache, 64 * 1024).strip()[:200]}"
     return "/dev/kvm present; the first boot probes whether KVM works (falls back to TCG if not)"

@@ -28,6 +28,7 @@ except ImportError:  # pragma: no cover
     CParser = yaml.parser.Parser  # type: ignore[assignment,misc]
 
 from patchkit.errors import DataError
+from patchkit.util import inputfile
 
 KeyPath = tuple[str | int, ...]
 
@@ -36,6 +37,7 @@ KeyPath = tuple[str | int, ...]
 MAX_DEPTH = 32
 MAX_NODES = 200_000
 MAX_CHARS = 16 * 1024 * 1024
+MAX_FILE_BYTES = 8 * 1024 * 1024  # a data file (lint.yaml, a rule and its cases); series.yaml has its own bound
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,7 @@ def load_file(
     ``multiline``: the keys whose text may span lines (newlines and tabs), or True for every string
     (files of source code), False for none.
     """
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read: {exc.strerror}") from exc
+    raw = inputfile.read_limited(path, MAX_FILE_BYTES)
     data, lines = parse_yaml(path, raw, what=what)
     if multiline is not True:
         check_text(path, data, lines, multiline_keys=() if multiline is False else multiline)

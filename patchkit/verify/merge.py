@@ -8,6 +8,7 @@ functions as a single run's. Joining is linear in the number of results: the sta
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,7 +30,9 @@ def find_reports(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.rglob("report.json") if not p.is_dir())
+            inside = sorted(  # symlinks are not followed: a link loop, or one out of the directory, is not searched
+                Path(top) / "report.json" for top, _, names in os.walk(path) if "report.json" in names
+            )
             if not inside:
                 raise DataError(f"{path}: no report.json under this directory")
             found.extend(inside)

@@ -77,7 +77,7 @@ def plan(
     when this run builds it.
     """
     end = states[-1].index
-    first, last = parse_states(states_range, states) if states_range else (0, end)
+    first, last = parse_states(states_range, states) if states_range is not None else (0, end)
     booting = boot and build
     scope = Scope(lint is not None, build, booting, tuple(c.name for c in configs), (first, last), keep_going)
     if not build:
@@ -96,6 +96,11 @@ def plan(
     return VerifyPlan(scope, lint, build_plan, boot_plan)
 
 
+def shown(value: str, longest: int = 40) -> str:
+    """``value`` quoted, cut to its first ``longest`` characters."""
+    return repr(value) if len(value) <= longest else repr(value[:longest]) + "..."
+
+
 def parse_states(text: str, states: list[State]) -> tuple[int, int]:
     """``A..B`` (or one state) as first and last state index; a state is base, a patch number, overlay or end."""
     last = states[-1].index
@@ -105,15 +110,15 @@ def parse_states(text: str, states: list[State]) -> tuple[int, int]:
         token = token.strip().lower()
         if token in names:
             return names[token]
-        if token.isdigit() and int(token) <= last:
+        if re.fullmatch(r"[0-9]{1,6}", token) and int(token) <= last:  # ASCII digits only: '²' is no number
             return int(token)
-        raise UsageError(f"--states: '{token}' is not a state of this series (base, 1..{last}, overlay or end)")
+        raise UsageError(f"--states: {shown(token)} is not a state of this series (base, 1..{last}, overlay or end)")
 
-    m = re.fullmatch(r"\s*([^.]+?)\s*(?:\.\.\s*([^.]+?)\s*)?", text)
+    m = re.fullmatch(r"\s*([^.\s][^.]*?)\s*(?:\.\.\s*([^.\s][^.]*?)\s*)?", text)
     if m is None:
-        raise UsageError(f"--states: '{text}' is not A..B")
+        raise UsageError(f"--states: {shown(text)} is not A..B (e.g. base..3, 5, 2..end)")
     first = one(m.group(1))
     end = one(m.group(2)) if m.group(2) is not None else first
     if end < first:
-        raise UsageError(f"--states: '{text}' ends before it starts")
+        raise UsageError(f"--states: {shown(text)} ends before it starts: an empty range")
     return first, end

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,13 +32,14 @@ from typing import Any
 
 from patchkit.apply.record import AppliedSeries
 from patchkit.apply.statedir import StateDir
-from patchkit.errors import DataError, TreeError
+from patchkit.errors import DataError, PatchkitError, TreeError
 from patchkit.series.model import KconfigSpec, Series
 from patchkit.tree.repo import KernelTree
-from patchkit.util import atomic
+from patchkit.util import atomic, inputfile
 from patchkit.verify.report import VerifyReport
 
 FORMAT = 2
+MAX_RECORD_BYTES = 1024 * 1024  # a record names a verdict per config: a few KB
 PASSED, FAILED, NOT_RUN, DISABLED = "passed", "failed", "not run", "disabled"
 VERDICTS = (PASSED, FAILED, NOT_RUN, DISABLED)
 
@@ -85,8 +87,8 @@ def config_digest(series: Series, config: KconfigSpec) -> str:
          list(config.boot.expect)]
     )  # fmt: skip
     try:
-        fragment = (series.directory / config.fragment).read_bytes()
-    except OSError:
+        fragment = series.fragment_bytes(config)
+    except PatchkitError:
         fragment = b""  # loading the series checked it exists; gone now, it differs from what was verified
     return hashlib.sha256(settings.encode() + b"\0" + fragment).hexdigest()
 
@@ -202,12 +204,13 @@ def read_verified(tree: KernelTree, series_name: str) -> Verified | None:
     """The verify record of ``series_name`` in ``tree``, None when there is none; invalid data (exit 3) names
     the file and the key; a record of an older format is a :class:`TreeError` asking to verify again."""
     path = record_path(tree, series_name)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: not a verify record ({exc}); run 'patchkit verify' again") from exc
+    try:
+        data = inputfile.read_json(path, MAX_RECORD_BYTES)
+    except DataError as exc:
+        reason = exc.message.removeprefix(f"{path}: ")
+        raise DataError(f"{path}: not a verify record ({reason}); run 'patchkit verify' again") from None
     read = _Reader(path)
     if type(data) is not dict:
         raise DataError(f"{path}: not a verify record (not a JSON object); run 'patchkit verify' again")

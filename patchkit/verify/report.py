@@ -13,9 +13,7 @@ function, as they do the table and the job summary.
 
 from __future__ import annotations
 
-import json
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -26,6 +24,7 @@ import jsonschema
 
 from patchkit.apply.states import BranchState, State
 from patchkit.errors import DataError, ExitCode
+from patchkit.util import inputfile
 from patchkit.util.yamldata import KeyPath, describe_schema_error, format_key_path, one_line, package_schema
 from patchkit.verify.prerequisites import FAILING, PRESENT, DependencyCheck
 
@@ -468,51 +467,10 @@ def _check_references(report: VerifyReport, where: str) -> None:
 def read_report(path: Path) -> VerifyReport:
     """A report.json, or a directory holding one; anything but a readable, valid report is a DataError."""
     target = path / "report.json" if path.is_dir() else path
-    where = str(target)
-    try:
-        info = target.stat()  # before opening: opening a FIFO would wait for a writer
-        if not stat.S_ISREG(info.st_mode):
-            raise DataError(f"{where}: not a regular file (a verify report is a report.json file)")
-        if info.st_size > MAX_REPORT_BYTES:
-            raise DataError(f"{where}: {info.st_size} bytes, more than a verify report's limit of {MAX_REPORT_BYTES}")
-        with open(target, "rb") as handle:
-            raw = handle.read(MAX_REPORT_BYTES + 1)
-    except FileNotFoundError:
-        raise DataError(f"{where}: no such report (verify writes report.json into its results directory)") from None
-    except OSError as exc:
-        raise DataError(f"{where}: not a readable verify report: {exc.strerror or exc}") from None
-    if len(raw) > MAX_REPORT_BYTES:
-        raise DataError(f"{where}: more than a verify report's limit of {MAX_REPORT_BYTES} bytes")
-    return VerifyReport.from_json(parse_json(raw, where), where)
-
-
-def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> Json:
-    data: Json = {}
-    for key, value in pairs:
-        if key in data:
-            raise ValueError(f"duplicate key {one_line(repr(key))}")
-        data[key] = value
-    return data
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def parse_json(raw: bytes, where: str) -> Any:
-    """Strict JSON: UTF-8, no duplicate keys, no NaN or Infinity, bounded nesting; errors name ``where``."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{where}: not JSON: not valid UTF-8 at byte {exc.start}") from None
-    try:
-        return json.loads(text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{where}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
-    except ValueError as exc:  # a duplicate key, NaN, a number too long to convert
-        raise DataError(f"{where}: not JSON: {one_line(str(exc))}") from None
-    except RecursionError:
-        raise DataError(f"{where}: not JSON: nested too deeply") from None
+    raw = inputfile.read_limited(
+        target, MAX_REPORT_BYTES, missing="no such report (verify writes report.json into its results directory)"
+    )
+    return VerifyReport.from_json(inputfile.parse_json(raw, str(target)), str(target))
 
 
 def built_configs(report: VerifyReport) -> tuple[str, ...]:

@@ -13,11 +13,16 @@ import hashlib
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import DIFF_README, GitTree, Project
+from patchkit.mail.revision import planned_revision, record_revision, revise
+from patchkit.series.dump import series_yaml
+from patchkit.series.load import load_series
+from patchkit.util import paths
+from tests.helpers import DIFF_README, GitTree, Project, write_mail_series
 
 
 @dataclass(frozen=True)
@@ -26,8 +31,9 @@ class Case:
     code: int
     message: str  # a regex the single stderr line must match (re.search)
     setup: Callable[[Project], object]
-    args: tuple[str, ...] = ("apply",)  # "--tree <small tree>" is appended
+    args: tuple[str, ...] = ("apply",)  # "--tree <small tree>" is appended (unless tree is False)
     tags: tuple[str, ...] = field(default=())
+    tree: bool = True
 
 
 def full_snapshot(tree: GitTree) -> dict[str, object]:
@@ -44,6 +50,11 @@ def full_snapshot(tree: GitTree) -> dict[str, object]:
     return snap
 
 
+def directory_snapshot(root: Path) -> dict[str, str]:
+    """Every file, directory and symlink under ``root`` (a symlink not followed), with the content's hash."""
+    return _work_tree_files(root) if root.is_dir() else {}
+
+
 def _work_tree_files(root: Path) -> dict[str, str]:
     files: dict[str, str] = {}
     for directory, dirs, names in os.walk(root):
@@ -55,10 +66,16 @@ def _work_tree_files(root: Path) -> dict[str, str]:
             if stat.S_ISLNK(info.st_mode):
                 files[relative] = "link:" + os.readlink(path)
             elif stat.S_ISREG(info.st_mode):
-                files[relative] = f"{info.st_mode:o}:" + hashlib.sha256(path.read_bytes()).hexdigest()
+                files[relative] = f"{info.st_mode:o}:{info.st_size}:{_digest(path, info)}"
             else:
                 files[relative] = f"{info.st_mode:o}"
     return files
+
+
+def _digest(path: Path, info: os.stat_result) -> str:
+    if info.st_size > 64 * 1024 * 1024:  # a sparse test file: its size and mtime say enough
+        return str(info.st_mtime_ns)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # ---- series.yaml ---------------------------------------------------------------------------------------------
@@ -596,3 +613,209 @@ USAGE_CASES = [
 ]
 
 CASES: list[Case] = [*YAML_CASES, *DATA_CASES, *DIFF_CASES, *TREE_CASES, *USAGE_CASES]
+
+
+# ---- the list loop and the commands added since: trailers, revise, rebase, ci, cache, verify's options ----------
+
+
+def _mailable(p: Project) -> None:
+    """The demo series ready to be mailed (a cover, a changelog, an overlay patch)."""
+    write_mail_series(p.root, p.tree)
+
+
+def _fifo_at(name: str) -> Callable[[Project], None]:
+    return lambda p: os.mkfifo(p.root / name)
+
+
+def _sparse_at(name: str, size: int) -> Callable[[Project], None]:
+    def setup(p: Project) -> None:
+        with (p.root / name).open("wb") as handle:
+            handle.truncate(size)
+
+    return setup
+
+
+def _history_link_out(p: Project) -> None:
+    _mailable(p)
+    outside = p.root / "elsewhere"
+    outside.mkdir()
+    (p.series / "history").symlink_to(outside)
+
+
+def _history_file(p: Project) -> None:
+    _mailable(p)
+    (p.series / "history").write_text("not a directory\n")
+
+
+def _sent_then_edited(p: Project) -> None:
+    """v1 recorded as sent (its patch-ids), then patch 1's diff edited: revise would snapshot what was not sent."""
+    _mailable(p)
+    series = load_series(p.series)
+    record = replace(planned_revision(series, datetime(2026, 3, 1, tzinfo=UTC)), sent=True)
+    (p.series / "series.yaml").write_text(series_yaml(record_revision(series, record)))
+    p.set_diff(DIFF_README.replace("+second line", "+another second line"))
+
+
+def _stale_snapshot(p: Project) -> None:
+    _mailable(p)
+    (p.series / "history" / "v1").mkdir(parents=True)
+    (p.series / "history" / "v1" / "series.yaml").write_text("name: demo\n")
+
+
+def _revised_then_set_back(p: Project) -> None:
+    """Revised (v1 recorded, data at v2), then the revision set back to 1 by hand."""
+    _mailable(p)
+
+    revise(load_series(p.series), datetime(2026, 3, 1, tzinfo=UTC))
+    p.mutate(lambda d: d.update(revision=1))
+
+
+def _user_documents(p: Project) -> Path:
+    documents = p.root / "documents"
+    documents.mkdir(exist_ok=True)
+    (documents / "thesis.txt").write_text("years of work\n")
+    return documents
+
+
+def _verdicts_link(p: Project) -> None:
+    verdicts = paths.verdicts_dir()
+    verdicts.parent.mkdir(parents=True, exist_ok=True)
+    verdicts.symlink_to(_user_documents(p))
+
+
+def _shard_link(p: Project) -> None:
+    verdicts = paths.verdicts_dir()
+    verdicts.mkdir(parents=True, exist_ok=True)
+    (verdicts / "ab").symlink_to(_user_documents(p))
+
+
+def _results_with_users_report(p: Project) -> None:
+    (p.root / "mine").mkdir()
+    (p.root / "mine" / "report.json").write_text('{"mine": true}\n')
+
+
+def _deep_report(p: Project) -> None:
+    (p.root / "report.json").write_text("[" * 100000 + "]" * 100000)
+
+
+def _record_link(name: str, target: str) -> Callable[[Project], None]:
+    def setup(p: Project) -> None:
+        p.apply()
+        path = p.tree.path / ".git" / "patchkit" / name
+        path.unlink(missing_ok=True)
+        path.symlink_to(target)
+
+    return setup
+
+
+def _applied_with_fifo(name: str) -> Callable[[Project], None]:
+    def setup(p: Project) -> None:
+        _mailable(p)
+        p.apply()
+        os.mkfifo(p.root / name)
+
+    return setup
+
+
+def _lint_yaml_fifo(p: Project) -> None:
+    p.apply()
+    os.mkfifo(p.series / "lint.yaml")
+
+
+TEN_KB = "9" * 10240
+
+LOOP_CASES = [
+    Case("trailers-mbox-dev-zero", 3, r"^patchkit: error: /dev/zero: not a regular file \(a character device\); "
+         r"refused without reading it$", lambda p: None, args=("trailers", "--mbox", "/dev/zero"), tree=False),
+    Case("trailers-mbox-fifo", 3, r"replies\.mbox: not a regular file \(a FIFO\); refused without reading it$",
+         _fifo_at("replies.mbox"), args=("trailers", "--mbox", "replies.mbox"), tree=False),
+    Case("trailers-mbox-300mb", 3, r"replies\.mbox: 314572800 bytes, more than the limit of 268435456$",
+         _sparse_at("replies.mbox", 300 * 1024 * 1024), args=("trailers", "--mbox", "replies.mbox"), tree=False),
+    Case("trailers-mbox-empty", 3, r"replies\.mbox: empty file: no mail in it$", _sparse_at("replies.mbox", 0),
+         args=("trailers", "--mbox", "replies.mbox"), tree=False),
+    Case("import-mbox-fifo", 3, r"replies\.mbox: not a regular file \(a FIFO\)", _fifo_at("replies.mbox"),
+         args=("import", "--mbox", "replies.mbox", "--series", "series/demo")),
+    Case("import-mbox-dev-zero", 3, r"/dev/zero: not a regular file \(a character device\)", lambda p: None,
+         args=("import", "--mbox", "/dev/zero", "--series", "series/demo")),
+    Case("import-into-users-directory", 2, r"documents: not empty \(thesis\.txt\) and not a series",
+         _user_documents, args=("import", "--range", "patchkit-base..HEAD", "--series", "documents")),
+    Case("revise-history-symlink-out", 3, r"history is a symlink leading outside the series directory \(to .*"
+         r"elsewhere\); revise writes its snapshot only inside the series", _history_link_out, args=("revise",),
+         tree=False),
+    Case("revise-history-a-file", 3, r"history: not a directory; revise keeps its snapshot of v1 there",
+         _history_file, args=("revise",), tree=False),
+    Case("revise-sent-then-edited", 3, r"series\.yaml: patch 1 \(README: Add a second line\) \[0001-readme\.diff\] "
+         r"differs from what was sent as v1 \(patch-id [0-9a-f]{12} sent, [0-9a-f]{12} now\)", _sent_then_edited,
+         args=("revise",), tree=False),
+    Case("revise-stale-snapshot", 3, r"history/v1: v1 is already recorded there, and it is not what the data says",
+         _stale_snapshot, args=("revise",), tree=False),
+    Case("revise-already-recorded", 3, r"history/v1: v1 is already recorded there and in .*series\.yaml's history, yet "
+         r"the data says revision 1; set revision to 2 if v1 was revised", _revised_then_set_back, args=("revise",),
+         tree=False),
+    Case("states-superscript-two", 2, r"^patchkit: error: --states: '²' is not a range of states", lambda p: None,
+         args=("verify", "--states", "²", "--no-build")),
+    Case("states-arabic-digit", 2, r"--states: '٣' is not a range of states", lambda p: None,
+         args=("verify", "--states", "٣", "--no-build")),
+    Case("states-empty", 2, r"^patchkit: error: --states: empty; give a range of states", lambda p: None,
+         args=("verify", "--states", "", "--no-build")),
+    Case("states-blank", 2, r"--states: empty", lambda p: None, args=("verify", "--states", "  ", "--no-build")),
+    Case("states-10kb", 2, r"--states: 10240 characters \('9{40}'\.\.\.\), more than", lambda p: None,
+         args=("verify", "--states", TEN_KB, "--no-build")),
+    Case("rebase-onto-10kb", 2, r"^patchkit: error: --onto: 10240 characters \('9{40}'\.\.\.\), more than a Debian "
+         r"version .{0,80}\(128\)$", lambda p: None, args=("rebase", "--onto", TEN_KB), tree=False),
+    Case("rebase-onto-superscript", 2, r"--onto: '6\.1\.²' is not a Debian version", lambda p: None,
+         args=("rebase", "--onto", "6.1.²"), tree=False),
+    Case("rebase-onto-shell", 2, r"^patchkit: error: '6\.1;rm -rf /' is not a Debian package version", lambda p: None,
+         args=("rebase", "--onto", "6.1;rm -rf /"), tree=False),
+    Case("drift-onto-empty", 2, r"--onto: empty", lambda p: None, args=("drift", "--onto", ""), tree=False),
+    Case("tree-prepare-version-newline", 2, r"--version: '6\.1\\n' is not a Debian version.*'\\n' at position 4",
+         lambda p: None, args=("tree", "prepare", "--package", "linux-source-6.1", "--version", "6.1\n"),
+         tree=False),
+    Case("apply-base-is-an-option", 2, r"--base: '--upload-pack=x' is not a git revision", lambda p: None,
+         args=("apply", "--base", "--upload-pack=x")),
+    Case("import-range-empty-side", 2, r"--range: 'patchkit-base\.\.' is not a git range", lambda p: None,
+         args=("import", "--range", "patchkit-base..", "--series", "series/demo")),
+    Case("verify-config-control-char", 2, r"--config: 'gu\\x1best' is not a config name", lambda p: None,
+         args=("verify", "--config", "gu\x1best", "--no-build")),
+    Case("format-in-reply-to-10kb", 2, r"--in-reply-to: \d+ characters \('<a{39}'\.\.\.\)", lambda p: None,
+         args=("format", "--in-reply-to", "<" + "a" * 5000 + "@x>")),
+    Case("cache-clear-verdicts-symlink", 8, r"verdicts is a symlink \(to .*documents\), not a directory of the "
+         r"cache; refused, nothing removed", _verdicts_link, args=("cache", "clear"), tree=False),
+    Case("cache-clear-shard-symlink", 8, r"verdicts/ab is a symlink \(to .*documents\), not a directory of the cache",
+         _shard_link, args=("cache", "clear"), tree=False),
+    Case("cache-info-verdicts-symlink", 8, r"verdicts is a symlink", _verdicts_link, args=("cache", "info"),
+         tree=False),
+    Case("verify-results-users-report", 2, r"mine: not empty \(report\.json\) and not a previous 'patchkit verify' "
+         r"output; give --results a new or empty directory \(nothing was written\)$", _results_with_users_report,
+         args=("verify", "--results", "mine", "--no-build", "--no-lint")),
+    Case("ci-merge-fifo", 3, r"report\.json: not a regular file \(a FIFO\)", _fifo_at("report.json"),
+         args=("ci", "merge", "report.json"), tree=False),
+    Case("ci-merge-dev-zero", 3, r"/dev/zero: not a regular file \(a character device\)", lambda p: None,
+         args=("ci", "merge", "/dev/zero"), tree=False),
+    Case("ci-merge-deep-json", 3, r"report\.json: JSON nested deeper than 64 levels$", _deep_report,
+         args=("ci", "merge", "report.json"), tree=False),
+    Case("send-verify-record-dev-zero", 3, r"demo\.verify\.json: not a verify record \(not a regular file \(a "
+         r"character device\); refused without reading it\)", _record_link("demo.verify.json", "/dev/zero"),
+         args=("send", "--dry-run")),
+    Case("status-apply-record-fifo-link", 4, r"demo\.json: unreadable apply record \(not a regular file \(a "
+         r"character device\)", _record_link("demo.json", "/dev/zero"), args=("status",)),
+    Case("boot-timeout-nan", 2, r"^patchkit: error: --timeout: 'nan' is not a number of seconds from 1 to 86400$",
+         lambda p: None, args=("boot", "--timeout", "nan")),
+    Case("boot-timeout-inf", 2, r"--timeout: 'inf' is not a number of seconds", lambda p: None,
+         args=("boot", "--timeout", "inf")),
+    Case("drift-onto-17-times", 2, r"--onto: given 17 times, at most 16", lambda p: None,
+         args=("drift", *("--onto", "newest") * 17), tree=False),
+    Case("send-cafile-fifo", 3, r"ca\.pem: not a regular file \(a FIFO\); refused without reading it",
+         _applied_with_fifo("ca.pem"),
+         args=("send", "--dry-run", "--force", "--smtp-server", "127.0.0.1", "--smtp-cafile", "ca.pem")),
+    Case("series-argument-10kb", 2, r"^patchkit: error: series: 10240 characters \('9{40}'\.\.\.\), more than a series "
+         r"directory or name can have \(4096\)$", lambda p: None, args=("apply", TEN_KB)),
+    Case("tree-path-10kb", 2, r"^patchkit: error: --tree: '9{40}'\.\.\. is too long for a path \(10240 characters\)$",
+         lambda p: None, args=("status", "--tree", TEN_KB), tree=False),
+    Case("results-path-newline", 2, r"--results: 'a\\nb' holds a NUL or a line break", lambda p: None,
+         args=("verify", "--results", "a\nb", "--no-build")),
+    Case("lint-yaml-fifo", 3, r"lint\.yaml: not a regular file \(a FIFO\); refused without reading it",
+         _lint_yaml_fifo, args=("lint", "--no-checkpatch")),
+]  # fmt: skip
+
+CASES += LOOP_CASES

@@ -7,18 +7,21 @@ problem, and the tree exactly as it was.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from tests.helpers import Project
-from tests.robustness.corpus import CASES, Case, full_snapshot
+from tests.robustness.corpus import CASES, Case, directory_snapshot, full_snapshot
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_case(case: Case, project: Project) -> None:
+def test_case(case: Case, project: Project, hermetic_env: Path) -> None:
     case.setup(project)
     before = full_snapshot(project.tree)
-    result = project.cli(*case.args, "--tree", str(project.tree.path))
+    files_before = directory_snapshot(project.root), directory_snapshot(hermetic_env)
+    tree = ("--tree", str(project.tree.path)) if case.tree else ()
+    result = project.cli(*case.args, *tree)
     assert result.code == case.code, result.err
     lines = result.err.splitlines()
     if case.code == 2:  # click shows the usage before its error line
@@ -27,11 +30,12 @@ def test_case(case: Case, project: Project) -> None:
     assert lines[0].startswith("patchkit: error: ") or case.code == 2, lines[0]
     assert re.search(case.message, lines[0]), lines[0]
     assert full_snapshot(project.tree) == before
+    assert (directory_snapshot(project.root), directory_snapshot(hermetic_env)) == files_before  # data, cache, yours
     assert not (project.root / "pwned").exists()
 
 
 def test_the_corpus_is_large_and_its_ids_unique() -> None:
-    assert len(CASES) >= 45
+    assert len(CASES) >= 100
     assert len({case.id for case in CASES}) == len(CASES)
 
 

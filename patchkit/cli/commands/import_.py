@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
 
 from patchkit.cli.options import ImportOptions
-from patchkit.errors import UsageError
+from patchkit.errors import UsageError, os_problem
 from patchkit.mail.importer import import_mbox, import_range
 from patchkit.mail.trailers import collect
 from patchkit.series.dump import series_yaml
 from patchkit.series.load import SERIES_FILE, load_series, series_name_problem
-from patchkit.series.model import Base
+from patchkit.series.lock import series_lock
+from patchkit.series.model import Base, Series
 from patchkit.tree import basetree
 from patchkit.tree.repo import KernelTree
 from patchkit.util import atomic
@@ -29,6 +31,19 @@ def run(options: ImportOptions) -> int:
         if options.name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
         series_dir = Path("series") / options.name
+    _require_series_or_new(series_dir)
+    with series_lock(_lock_directory(series_dir), notify=lambda text: click.echo(f"patchkit: {text}", err=True)):
+        series, notes = _import(options, series_dir)  # the existing data is read under the lock
+    for note in notes:
+        click.echo(note)
+    overlays = len(series.overlay_patches)
+    extra = f" and {overlays} overlay" if overlays else ""
+    what = f"{len(series.mailed_patches)} patches{extra}"
+    click.echo(f"{series.directory}: {what} written (series {series.name} v{series.revision})")
+    return 0
+
+
+def _import(options: ImportOptions, series_dir: Path) -> tuple[Series, list[str]]:
     if options.rev_range is not None:
         tree = KernelTree(options.tree or _default_tree_for(series_dir, options.package))
         recorded = basetree.recorded_package(tree)
@@ -64,13 +79,31 @@ def run(options: ImportOptions) -> int:
             if outcome.added:
                 atomic.write_text(series.directory / SERIES_FILE, series_yaml(outcome.series))
                 series = outcome.series
-    for note in notes:
-        click.echo(note)
-    overlays = len(series.overlay_patches)
-    extra = f" and {overlays} overlay" if overlays else ""
-    what = f"{len(series.mailed_patches)} patches{extra}"
-    click.echo(f"{series.directory}: {what} written (series {series.name} v{series.revision})")
-    return 0
+    return series, list(notes)
+
+
+def _require_series_or_new(series_dir: Path) -> None:
+    """The output-directory rule for a series: new, empty, or a series already (import replaces only its files)."""
+    if not series_dir.is_dir() or os.path.lexists(series_dir / SERIES_FILE):
+        return
+    try:
+        entries = sorted(os.listdir(series_dir))
+    except OSError as exc:
+        raise os_problem(series_dir, exc, "read the series directory") from exc
+    if entries:
+        more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
+        raise UsageError(
+            f"{series_dir}: not empty ({entries[0]}{more}) and not a series (no {SERIES_FILE}); import into a new "
+            "or empty directory, or an existing series (nothing was written)"
+        )
+
+
+def _lock_directory(series_dir: Path) -> Path:
+    """The series lock of an existing series; for a new one, that of the directory it is made in."""
+    for candidate in (series_dir, *series_dir.absolute().parents):
+        if candidate.is_dir():
+            return candidate
+    return Path("/")
 
 
 def _default_tree_for(series_dir: Path, package: str) -> Path:

@@ -6,14 +6,19 @@ import click
 
 from patchkit.apply.rebase import carry, describe_drift, drift_between, rebased_series
 from patchkit.cli.options import RebaseOptions
-from patchkit.cli.target import open_series
+from patchkit.cli.target import changing_series
 from patchkit.series.dump import write_series
+from patchkit.series.model import Series
 from patchkit.tree import basetree
 from patchkit.util.progress import Progress
 
 
 def run(options: RebaseOptions) -> int:
-    series = open_series(options.series)
+    with changing_series(options.series) as series:  # held to the last write: nothing another command writes is lost
+        return _rebase(options, series)
+
+
+def _rebase(options: RebaseOptions, series: Series) -> int:
     with Progress() as progress:
         old = basetree.prepare_base(series, progress)
         new = basetree.prepare(series.base.package, options.onto, progress=progress)

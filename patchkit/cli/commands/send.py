@@ -34,7 +34,7 @@ def run(options: SendOptions) -> int:
         raise UsageError("--reflect needs --via smtp: git send-email mails whoever the headers name")
     target = open_target(options.series, options.tree)
     directory = target.series.directory
-    with series_lock(directory, notify=lambda text: click.echo(text, err=True)):
+    with series_lock(directory, notify=lambda text: click.echo(f"patchkit: {text}", err=True)):
         series = load_series(directory)  # again, under the lock: another send may have recorded mails meanwhile
         return _send(options, series, target.tree)
 
@@ -52,6 +52,12 @@ def _send(options: SendOptions, series: Series, tree: KernelTree) -> int:
     else:
         raise TreeError(f"{tree.path}: not sending series '{series.name}' v{series.revision}: "
                         f"{'; '.join(checked.missing)} (or send --force)")  # fmt: skip
+    config = None  # checked before anything is written (a CA file that is a FIFO, a port that is no number)
+    if options.via == "smtp" or options.smtp_server:
+        config = smtp_config(
+            tree, host=options.smtp_server, port=options.smtp_port, encryption=options.smtp_encryption,
+            user=options.smtp_user, cafile=options.smtp_cafile,
+        )  # fmt: skip
     directory = options.output or Path("outgoing") / f"{series.name}-v{series.revision}"
     formatted = format_series(
         tree, series, directory, cc_maintainers=options.cc_maintainers, cc_trailers=options.cc_trailers,
@@ -67,12 +73,6 @@ def _send(options: SendOptions, series: Series, tree: KernelTree) -> int:
     )  # fmt: skip
     if plan.note:
         click.echo(plan.note)
-    config = None
-    if options.via == "smtp" or options.smtp_server:
-        config = smtp_config(
-            tree, host=options.smtp_server, port=options.smtp_port, encryption=options.smtp_encryption,
-            user=options.smtp_user, cafile=options.smtp_cafile,
-        )  # fmt: skip
     if options.dry_run:
         for mail in plan.to_send:
             click.echo(f"would send {mail.path.name}: {mail.subject}")
