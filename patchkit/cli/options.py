@@ -486,6 +486,26 @@ class CiMergeOptions:
     output: Path | None = field(
         default=None,
         metadata=option(
-            "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the merged report here."
+            "-o",
+            "--output",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Write the merged report here (reports of one series).",
+        ),
+    )
+    output_dir: Path | None = field(
+        default=None,
+        metadata=option(
+            "--output-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Write each series' merged report to DIR/SERIES/report.json.",
+        ),
+    )
+    expect: Path | None = field(
+        default=None,
+        metadata=option(
+            "--expect",
+            type=click.Path(path_type=Path, dir_okay=False, exists=True),
+            help="The job matrix ('patchkit ci matrix' output) the reports must cover; default: every config and "
+            "state of each series.",
         ),
     )
