@@ -93,6 +93,7 @@ def command(
 
 
 _SERIES_PATH = click.Path(path_type=Path, file_okay=False)
+_TEXT_OR_JSON = ("text", "json")  # drift, status and verify: text for people, JSON (with a schema) for machines
 
 
 # ---- shared options (mixins) -----------------------------------------------------------------------
@@ -268,7 +269,7 @@ class DriftOptions(SeriesOptions):
         metadata=flag("--build", help="Also build and boot the carried series' end there (every config)."),
     )
     fmt: str = field(
-        default="text", metadata=option("--format", type=click.Choice(["text", "json"]), help="Output format.")
+        default=_TEXT_OR_JSON[0], metadata=option("--format", type=click.Choice(_TEXT_OR_JSON), help="Output format.")
     )
 
 
@@ -307,7 +308,14 @@ class ImportOptions(TreeOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class StatusOptions(TargetOptions):
-    pass
+    fmt: str = field(
+        default=_TEXT_OR_JSON[0],
+        metadata=option(
+            "--format",
+            type=click.Choice(_TEXT_OR_JSON),
+            help="Output format (json: patchkit/apply/status-schema.json).",
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -360,6 +368,14 @@ class VerifyOptions(TargetOptions, BuildOptions, BootOptions, KeepGoingOptions, 
     reboot: bool = field(
         default=False,
         metadata=flag("--reboot", help="Boot again even when the same image already has a cached verdict."),
+    )
+    fmt: str = field(
+        default=_TEXT_OR_JSON[0],
+        metadata=option(
+            "--format",
+            type=click.Choice(_TEXT_OR_JSON),
+            help="json: report.json on stdout (patchkit/verify/report-schema.json); everything else on stderr.",
+        ),
     )
 
 
