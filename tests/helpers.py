@@ -444,7 +444,8 @@ def valid_report(path: Path) -> dict[str, Any]:
     """A report.json that verify or ci merge wrote, read as a CI job reads it; its data.
 
     The file must match the schema (checked here with jsonschema itself, not through patchkit), read back
-    through ``VerifyReport.from_json``, and write out again as the same data.
+    through ``VerifyReport.from_json``, and write out again as the same data. A run's own report names its logs
+    and consoles relative to its results directory, and each is there (an uploaded artifact is complete).
     """
     import jsonschema
 
@@ -453,6 +454,12 @@ def valid_report(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))).validate(data)
     assert VerifyReport.from_json(data, str(path)).to_json() == data, path
+    if data.get("results") == str(path.parent):  # written by a run into its own results directory
+        evidence = [r["log"] for r in (data.get("build") or {}).get("results", [])]
+        evidence += [b["console"] for b in (data.get("boot") or {}).get("boots", [])]
+        for name in evidence:  # every log and console is in the directory, named relative to it
+            assert not Path(name).is_absolute() and ".." not in Path(name).parts, (path, name)
+            assert (path.parent / name).is_file(), (path, name)
     return data
 
 

@@ -80,9 +80,14 @@ class _Cells:
         return False
 
     def add(self, name: str, partial: VerifyReport, scope: Scope) -> None:
-        """What ``partial`` ran inside its scope (not a range's warm-up build of the state before it)."""
+        """What ``partial`` ran inside its scope (not a range's warm-up build of the state before it).
+
+        Its logs and consoles are relative to its own results directory, where its report.json is: in the merged
+        report they are prefixed with that directory as given (``results/patchkit-tdx-host/build/...``).
+        """
         if not scope.build or partial.build is None:
             return
+        beside = Path(name).parent
         self.ccache = self.ccache or partial.build.ccache
         self.configs.update(scope.configs)
         first, last = scope.states
@@ -97,7 +102,7 @@ class _Cells:
                 key = (built.config, built.state)
                 kept = self.builds.get(key)
                 if self._keep(BUILD, key, built.status, name, kept.status if kept else None):
-                    self.builds[key] = built
+                    self.builds[key] = replace(built, log=str(beside / built.log))
         boot = partial.boot
         if boot is None:
             return
@@ -106,7 +111,7 @@ class _Cells:
                 key = (booted.config, booted.state)
                 was = self.boots.get(key)
                 if self._keep(BOOT, key, _boot_verdict(booted), name, _boot_verdict(was) if was else None):
-                    self.boots[key] = booted
+                    self.boots[key] = replace(booted, console=str(beside / booted.console))
         if boot.accel and boot.accel not in self.accels:
             self.accels.append(boot.accel)
 

@@ -711,13 +711,18 @@ def explanation(report: VerifyReport) -> list[str]:
         subject = f" ({state.subject})" if state is not None and state.subject else ""
         lines.append(f"first failing state: {failure.state}{subject}, config {failure.config}:")
         lines += [f"  | {line}" for line in failure.excerpt.splitlines()]
-        lines.append(f"  log: {failure.log}")
+        lines.append(f"  log: {_where(report, failure.log)}")
     bad = first_boot_failure(report)
     if bad is not None:
         lines.append(f"boot failure: config {bad.config} at {bad.state}: {bad.reason}")
         lines += [f"  | {line}" for line in bad.excerpt.splitlines()]
-        lines.append(f"  console: {bad.console}")
+        lines.append(f"  console: {_where(report, bad.console)}")
     return lines
+
+
+def _where(report: VerifyReport, path: str) -> str:
+    """A log or console of the report where a person finds it: report.json keeps it relative to the results."""
+    return str(Path(report.results) / path) if report.results is not None else path
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")

@@ -30,7 +30,7 @@ from patchkit.kbuild.walk import build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from patchkit.tree.repo import KernelTree
-from tests.helpers import PINNED_ENV, clone_real_tree, patchkit_argv, process_env, write_series
+from tests.helpers import PINNED_ENV, clone_real_tree, patchkit_argv, process_env, valid_report, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -321,6 +321,12 @@ def test_the_verdict_cache_reuses_unchanged_states_and_rebuilds_from_a_changed_p
     assert _build_cached(tmp_path / "again" / "report.json") == {
         "base": True, "patch 1": True, "patch 2": True, "overlay": True}  # fmt: skip
     assert "boot guest overlay ok cached" in re.sub(r"\s+", " ", again.stdout + again.stderr)  # shown as a hit
+    # The cached boot's console (the evidence of the probe line) is in this run's results, not only in the first's
+    report = valid_report(tmp_path / "again" / "report.json")
+    console = tmp_path / "again" / report["boot"]["boots"][0]["console"]
+    assert console.is_relative_to(tmp_path / "again") and report["boot"]["boots"][0]["cached"]
+    assert OVERLAY_LINE in console.read_text() and initramfs.MARKER in console.read_text()
+    assert all((tmp_path / "again" / r["log"]).is_file() for r in report["build"]["results"])
 
     project = tmp_path / "project"
     shutil.copytree(demo.project, project)
