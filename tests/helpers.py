@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -412,6 +413,50 @@ def clone_real_tree(prepared: Path, clone: Path) -> Path:
     subprocess.run(["git", "-C", str(clone), "config", "gc.auto", "0"], check=True)
     subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-B", "main", "patchkit-base"], check=True)
     return clone
+
+
+_KEPT_REFS = ("refs/heads/main", "refs/tags/patchkit-base")
+_GIT_STATE = ("rebase-merge", "rebase-apply", "sequencer", "patchkit", "MERGE_HEAD", "CHERRY_PICK_HEAD",
+              "REVERT_HEAD", "BISECT_LOG", "index.lock", "HEAD.lock")  # fmt: skip
+
+
+@dataclass
+class SharedRealTree:
+    """One checkout of the real tree for the whole session (a checkout of its 78,000 files is the cost), handed to
+    each test as :func:`clone_real_tree` made it: :meth:`reset` puts back branch main at patchkit-base checked out,
+    no other branch or tag, no file of a test's, no state of patchkit's or of git's, the clone's own config."""
+
+    path: Path
+    config: bytes
+
+    @classmethod
+    def clone(cls, prepared: Path, clone: Path) -> SharedRealTree:
+        clone_real_tree(prepared, clone)
+        return cls(clone, (clone / ".git" / "config").read_bytes())
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+
+    def reset(self) -> Path:
+        git_dir = self.path / ".git"
+        for name in _GIT_STATE:
+            target = git_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        (git_dir / "config").write_bytes(self.config)
+        self.git("checkout", "-q", "-f", "-B", "main", "patchkit-base")
+        self.git("clean", "-q", "-ffdx")
+        for ref in self.git("for-each-ref", "--format=%(refname)").split():
+            if ref not in _KEPT_REFS:
+                self.git("update-ref", "-d", ref)
+        self.git("worktree", "prune")
+        # as a fresh clone: nothing but the base, checked out and clean
+        assert self.git("for-each-ref", "--format=%(refname)").split() == sorted(_KEPT_REFS)
+        assert self.git("status", "--porcelain=v1", "--untracked-files=all", "--ignored") == ""
+        return self.path
 
 
 FAKE_KERNEL_MAKEFILE = """\

@@ -1,8 +1,9 @@
 """Real builds and boots of a small series on Debian's 6.1 tree (slow: one cold build, then increments).
 
-One session fixture applies the demo series (two patches and a test-only
-overlay) and runs `patchkit verify --no-lint` once; the other tests reuse its
-work tree and ccache, so each adds only incremental builds. Set
+One module fixture applies the demo series (two patches and a test-only
+overlay) to the session's real tree and runs `patchkit verify --no-lint` once;
+the other tests reuse its work tree and ccache, so each adds only incremental
+builds. Set
 PATCHKIT_TEST_BUILD_CACHE to a directory to keep that cache between sessions.
 """
 
@@ -30,7 +31,7 @@ from patchkit.kbuild.walk import build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from patchkit.tree.repo import KernelTree
-from tests.helpers import PINNED_ENV, clone_real_tree, patchkit_argv, process_env, valid_report, write_series
+from tests.helpers import PINNED_ENV, SharedRealTree, patchkit_argv, process_env, valid_report, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -89,12 +90,13 @@ class Demo:
                               capture_output=True, text=True, check=False)  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def demo(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+@pytest.fixture(scope="module")
+def demo(shared_real_tree: SharedRealTree, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo applied and verified once (the one cold build); the session's real tree is this module's."""
     chosen = os.environ.get("PATCHKIT_TEST_BUILD_CACHE")
     cache = Path(chosen) if chosen else tmp_path_factory.mktemp("build-cache")
     session = tmp_path_factory.mktemp("demo")
-    clone = clone_real_tree(real_base_tree, session / "linux")
+    clone = shared_real_tree.reset()
     base_tree = subprocess.run(["git", "-C", str(clone), "rev-parse", "patchkit-base^{tree}"], capture_output=True,
                                text=True, check=True).stdout.strip()  # fmt: skip
     project = session / "project"
