@@ -151,6 +151,7 @@ def by_series(reports: Sequence[tuple[str, VerifyReport]]) -> dict[str, list[tup
 def _expected(report: VerifyReport, jobs: Sequence[MatrixJob] | None) -> dict[Key, str | None]:
     """Each part the partials must cover together, and the matrix job that was to cover it (None: no matrix)."""
     states = list(report.states)
+    indexes = {state.index for state in states}
     end = states[-1].index
     boots = {c.name for c in report.configs if c.boots}
     everything = tuple(c.name for c in report.configs)
@@ -174,9 +175,9 @@ def _expected(report: VerifyReport, jobs: Sequence[MatrixJob] | None) -> dict[Ke
         if not build:
             continue
         for config in configs:
-            for state in states:
-                if first <= state.index <= last:
-                    expected.setdefault((BUILD, config, state.index), name)
+            for index in range(first, last + 1):  # only the job's own range: linear in what it covers
+                if index in indexes:
+                    expected.setdefault((BUILD, config, index), name)
             if boot and last == end and config in boots:
                 expected.setdefault((BOOT, config, end), name)
     return expected
