@@ -140,14 +140,15 @@ def real_base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def shared_real_tree(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedRealTree]:
+def shared_real_tree(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> SharedRealTree:
     """The session's one checkout of the real tree (a clone sharing the prepared tree's objects). Checking out
     78,000 files and deleting them again took up to a minute and a half per test; resetting this one takes a
     second. Tests get it through :func:`real_tree`; a module-scoped fixture may take it for its module with
-    ``shared_real_tree.reset()`` (modules run one after another, and the next taker resets it)."""
-    shared = SharedRealTree.clone(real_base_tree, tmp_path_factory.mktemp("real-tree") / "linux-6.1")
-    yield shared
-    shutil.rmtree(shared.path, ignore_errors=True)
+    ``shared_real_tree.reset()`` (modules run one after another, and the next taker resets it).
+
+    It is not deleted at the end: that cost a minute under load, and pytest already removes its temporary
+    directories (it keeps the last three sessions')."""
+    return SharedRealTree.clone(real_base_tree, tmp_path_factory.mktemp("real-tree") / "linux-6.1")
 
 
 @pytest.fixture
