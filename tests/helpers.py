@@ -203,6 +203,21 @@ def check_with_send_email(files: Sequence[Path]) -> str:
     return output
 
 
+_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL",
+             "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GIT_CONFIG_GLOBAL", "XDG_CONFIG_HOME",
+             "XDG_CACHE_HOME")  # fmt: skip
+
+
+def bare_machine(home: Path) -> dict[str, str]:
+    """The environment of a machine whose git knows nobody: what this test process has, minus every identity,
+    with an empty HOME, no system config, and ``user.useConfigOnly`` so git cannot guess from the host name."""
+    env = {key: value for key, value in os.environ.items() if key not in _IDENTITY}
+    home.mkdir()
+    env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="user.useConfigOnly",
+               GIT_CONFIG_VALUE_0="true", PYTHONPATH=str(REPO_ROOT))  # fmt: skip
+    return env
+
+
 def patchkit_argv(*args: str) -> list[str]:
     """The command line of a separate patchkit process (``python -m patchkit``, as the console script runs it)."""
     return [sys.executable, "-m", "patchkit", *args]

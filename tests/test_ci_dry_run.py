@@ -23,8 +23,7 @@ from typing import Any
 import yaml
 
 from patchkit.boot.initramfs import MARKER
-from tests.helpers import REPO_ROOT, GitTree, fake_kernel_files, valid_report, write_series
-from tests.test_hermetic import bare_machine
+from tests.helpers import REPO_ROOT, GitTree, bare_machine, fake_kernel_files, valid_report, write_series
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "patchkit.yml"
 BUILD_RECIPE = "mkdir -p $(O)/arch/x86/boot && cat *.c > $(O)/arch/x86/boot/bzImage"
