@@ -302,10 +302,27 @@ def test_two_ranges_merged_equal_the_single_run(demo: Demo, tmp_path: Path) -> N
     assert part["scope"]["states"] == [2, 3]
     assert [r["state"] for r in part["build"]["results"]] == ["patch 1", "patch 2", "overlay"]  # 1: the warm-up
     assert [b["state"] for b in part["boot"]["boots"]] == ["overlay"]
-    merged = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"))
+    # the plan these two jobs are (ci matrix --no-lint --split 2): what the merge expects of them
+    planned = demo.cli("ci", "matrix", "demo", "--no-lint", "--split", "2")
+    assert planned.returncode == 0, planned.stderr
+    jobs = json.loads(planned.stdout)["include"]
+    assert [(j["states"], j["args"].split("--states ")[-1]) for j in jobs] == [("0..1", "0..1"), ("2..3", "2..3")]
+    (tmp_path / "matrix.json").write_text(planned.stdout)
+    merged = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"), "--expect",
+                      str(tmp_path / "matrix.json"))  # fmt: skip
     assert merged.returncode == demo.verify.returncode, merged.stdout + merged.stderr
     assert _verify_table(merged.stdout) == _verify_table(demo.verify.stdout)
     assert "verify (merged): passed" in merged.stdout
+    # without the plan, a merge expects what one whole verify covers: lint too, which no job ran
+    whole = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"))
+    assert whole.returncode == 1 and "FAILED: not covered by any report: lint" in whole.stdout, whole.stdout
+    # and a plan's job that did not report is named
+    lost = demo.cli("ci", "merge", str(tmp_path / "first"), "--expect", str(tmp_path / "matrix.json"))
+    assert lost.returncode == 1, lost.stdout + lost.stderr
+    assert (
+        "build guest at patch 2..overlay (job demo-guest-2-3); boot guest at overlay (job demo-guest-2-3)"
+        in lost.stdout
+    )
 
 
 def _build_cached(report: Path) -> dict[str, bool]:
