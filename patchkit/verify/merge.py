@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from patchkit.errors import DataError, UsageError
+from patchkit.errors import DataError, ExitCode, UsageError
 from patchkit.verify.matrix import MatrixJob
 from patchkit.verify.plan import parse_states
 from patchkit.verify.report import (
@@ -33,6 +33,7 @@ from patchkit.verify.report import (
     Cell,
     Coverage,
     Scope,
+    Verdict,
     VerifyReport,
 )
 
@@ -284,3 +285,59 @@ def merge(
         depends=first.depends,  # every part checks the same data against the same base
         coverage=covered,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SeriesMerge:
+    """One series' part of a ``ci merge``: its merged report, or the matrix jobs of a series no report is of."""
+
+    series: str
+    report: VerifyReport | None
+    jobs: tuple[str, ...] = ()  # the series' jobs in the matrix, named when none of them reported
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.report is not None:
+            return self.report.verdict
+        return Verdict(
+            int(ExitCode.FINDINGS), f"FAILED: no report of series {self.series} (jobs: {', '.join(self.jobs)})"
+        )
+
+
+def merge_all(
+    reports: Sequence[tuple[str, VerifyReport]], jobs: Sequence[MatrixJob] | None = None, matrix: str = ""
+) -> list[SeriesMerge]:
+    """Each series' reports merged; with ``jobs`` (the matrix file ``matrix``'s), every series of the matrix, and
+    no report of another (a report the plan does not know is invalid data, exit 3)."""
+    grouped = by_series(reports)
+    planned = list(dict.fromkeys(job.series for job in jobs)) if jobs is not None else list(grouped)
+    for series, of_series in grouped.items():
+        if series not in planned:
+            raise DataError(
+                f"{of_series[0][0]}: series {series!r} is not in {matrix} (its series: {', '.join(planned)})"
+            )
+    against = f"the jobs of {matrix}" if jobs is not None else WHOLE_SERIES
+    merged: list[SeriesMerge] = []
+    for series in planned:
+        if series in grouped:
+            merged.append(SeriesMerge(series, merge(grouped[series], jobs, against)))
+        else:
+            merged.append(SeriesMerge(series, None, tuple(j.name for j in jobs or () if j.series == series)))
+    return merged
+
+
+_PRECEDENCE = (ExitCode.BUILD, ExitCode.BOOT, ExitCode.FINDINGS)  # verify's own order
+
+
+def combined_verdict(merges: Sequence[SeriesMerge]) -> Verdict:
+    """The verdict of a merge of several series: the first by verify's precedence (a build failure, a boot
+    failure, any other), naming its series when there are several; passed when every series passed."""
+    verdicts = [(m.series, m.verdict) for m in merges]
+    failed = sum(1 for _, verdict in verdicts if verdict.code != ExitCode.OK)
+    for code in _PRECEDENCE:
+        series, verdict = next(((s, v) for s, v in verdicts if v.code == code), ("", None))
+        if verdict is not None:
+            if len(verdicts) == 1:
+                return verdict
+            return Verdict(verdict.code, f"{verdict.text} (series {series}; {failed} of {len(verdicts)} failed)")
+    return Verdict(int(ExitCode.OK), "passed")
