@@ -12,6 +12,7 @@ import email
 import email.policy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -200,6 +201,21 @@ def check_with_send_email(files: Sequence[Path]) -> str:
     for path in files:
         assert f"\n{_unfolded_subject(path)}\n" in output, (path.name, output)
     return output
+
+
+_IDENTITY = ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "EMAIL",
+             "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GIT_CONFIG_GLOBAL", "XDG_CONFIG_HOME",
+             "XDG_CACHE_HOME")  # fmt: skip
+
+
+def bare_machine(home: Path) -> dict[str, str]:
+    """The environment of a machine whose git knows nobody: what this test process has, minus every identity,
+    with an empty HOME, no system config, and ``user.useConfigOnly`` so git cannot guess from the host name."""
+    env = {key: value for key, value in os.environ.items() if key not in _IDENTITY}
+    home.mkdir()
+    env.update(HOME=str(home), GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_COUNT="1", GIT_CONFIG_KEY_0="user.useConfigOnly",
+               GIT_CONFIG_VALUE_0="true", PYTHONPATH=str(REPO_ROOT))  # fmt: skip
+    return env
 
 
 def patchkit_argv(*args: str) -> list[str]:
@@ -414,6 +430,50 @@ def clone_real_tree(prepared: Path, clone: Path) -> Path:
     return clone
 
 
+_KEPT_REFS = ("refs/heads/main", "refs/tags/patchkit-base")
+_GIT_STATE = ("rebase-merge", "rebase-apply", "sequencer", "patchkit", "MERGE_HEAD", "CHERRY_PICK_HEAD",
+              "REVERT_HEAD", "BISECT_LOG", "index.lock", "HEAD.lock")  # fmt: skip
+
+
+@dataclass
+class SharedRealTree:
+    """One checkout of the real tree for the whole session (a checkout of its 78,000 files is the cost), handed to
+    each test as :func:`clone_real_tree` made it: :meth:`reset` puts back branch main at patchkit-base checked out,
+    no other branch or tag, no file of a test's, no state of patchkit's or of git's, the clone's own config."""
+
+    path: Path
+    config: bytes
+
+    @classmethod
+    def clone(cls, prepared: Path, clone: Path) -> SharedRealTree:
+        clone_real_tree(prepared, clone)
+        return cls(clone, (clone / ".git" / "config").read_bytes())
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(["git", "-C", str(self.path), *args], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+
+    def reset(self) -> Path:
+        git_dir = self.path / ".git"
+        for name in _GIT_STATE:
+            target = git_dir / name
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        (git_dir / "config").write_bytes(self.config)
+        self.git("checkout", "-q", "-f", "-B", "main", "patchkit-base")
+        self.git("clean", "-q", "-ffdx")
+        for ref in self.git("for-each-ref", "--format=%(refname)").split():
+            if ref not in _KEPT_REFS:
+                self.git("update-ref", "-d", ref)
+        self.git("worktree", "prune")
+        # as a fresh clone: nothing but the base, checked out and clean
+        assert self.git("for-each-ref", "--format=%(refname)").split() == sorted(_KEPT_REFS)
+        assert self.git("status", "--porcelain=v1", "--untracked-files=all", "--ignored") == ""
+        return self.path
+
+
 FAKE_KERNEL_MAKEFILE = """\
 VERSION = 6
 PATCHLEVEL = 1
@@ -444,7 +504,8 @@ def valid_report(path: Path) -> dict[str, Any]:
     """A report.json that verify or ci merge wrote, read as a CI job reads it; its data.
 
     The file must match the schema (checked here with jsonschema itself, not through patchkit), read back
-    through ``VerifyReport.from_json``, and write out again as the same data.
+    through ``VerifyReport.from_json``, and write out again as the same data. A run's own report names its logs
+    and consoles relative to its results directory, and each is there (an uploaded artifact is complete).
     """
     import jsonschema
 
@@ -453,6 +514,12 @@ def valid_report(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))).validate(data)
     assert VerifyReport.from_json(data, str(path)).to_json() == data, path
+    if data.get("results") == str(path.parent):  # written by a run into its own results directory
+        evidence = [r["log"] for r in (data.get("build") or {}).get("results", [])]
+        evidence += [b["console"] for b in (data.get("boot") or {}).get("boots", [])]
+        for name in evidence:  # every log and console is in the directory, named relative to it
+            assert not Path(name).is_absolute() and ".." not in Path(name).parts, (path, name)
+            assert (path.parent / name).is_file(), (path, name)
     return data
 
 

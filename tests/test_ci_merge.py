@@ -219,3 +219,170 @@ def test_job_summary_shows_subjects_as_written() -> None:
     one["states"][1]["subject"] = "x86/tdx: Rename __tdx_module_call() to __tdcall() | <asm>"
     text = markdown(typed(one))
     assert "| x86/tdx: Rename \\_\\_tdx\\_module\\_call() to \\_\\_tdcall() \\| &lt;asm&gt; |" in text
+
+
+# ---- coverage: every part of the series (or of the matrix) must be in some report ----------------------------
+
+
+def _parts(one: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The four jobs of a split matrix: lint, a over two ranges, b whole."""
+    return [
+        ("lint", partial(one, [], (0, 4), lint=True, build=False)),
+        ("a-0-2", partial(one, ["a"], (0, 2), lint=False)),
+        ("a-3-4", partial(one, ["a"], (3, 4), lint=False)),
+        ("b", partial(one, ["b"], (0, 4), lint=False)),
+    ]
+
+
+def _matrix_entry(name: str, args: str, series: str = "demo") -> dict[str, Any]:
+    config = re.search(r"--config (\S+)", args)
+    states = re.search(r"--states (\S+)", args)
+    return {"name": f"{series}-{name}", "series": series, "base": "b", "config": config.group(1) if config else "",
+            "states": states.group(1) if states else "", "lint": "--no-lint" not in args, "args": args,
+            "save_base": name == "lint"}  # fmt: skip
+
+
+MATRIX = {"include": [_matrix_entry("lint", "--no-build"), _matrix_entry("a-0-2", "--no-lint --config a --states 0..2"),
+                      _matrix_entry("a-3-4", "--no-lint --config a --states 3..4"),
+                      _matrix_entry("b", "--no-lint --config b")]}  # fmt: skip
+
+
+def _write(directory: Path, parts: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    paths = []
+    for name, part in parts:
+        (directory / name).mkdir(parents=True)
+        (directory / name / "report.json").write_text(json.dumps(typed(part).to_json()))
+        paths.append(str(directory / name))
+    return paths
+
+
+def test_a_missing_job_fails_the_merge_naming_every_part_no_report_covered() -> None:
+    one = single_run()
+    parts = _parts(one)
+    assert merged_of(parts).verdict == (0, "passed") and merged_of(parts).to_json()["coverage"]["missing"] == []
+    without = [p for p in parts if p[0] != "a-3-4"]  # the job that never reported
+    merged = merged_of(without)
+    assert merged.verdict == (1, "FAILED: not covered by any report: build a at patch 3..overlay; boot a at overlay")
+    assert [(c["stage"], c["config"], c["state"]) for c in merged.to_json()["coverage"]["missing"]] == [
+        ("build", "a", "patch 3"), ("build", "a", "overlay"), ("boot", "a", "overlay")]  # fmt: skip
+    assert merged.to_json()["coverage"]["expected"] == "the series' configs and states"
+    lintless = merged_of(parts[1:])
+    assert lintless.verdict == (1, "FAILED: not covered by any report: lint")
+    assert "not covered by any report: lint" in markdown(lintless)
+    # a real failure in what was covered still comes first, as in one run; the gap is still named
+    failing = single_run(boot_fail=True)
+    assert merged_of([p for p in _parts(failing) if p[0] != "b"]).verdict[0] == 6
+    assert merged_of([p for p in _parts(failing) if p[0] != "b"]).missing_text == "build b at base..overlay"
+
+
+def test_ci_merge_exits_1_and_prints_what_no_job_covered(tmp_path: Path) -> None:
+    paths = _write(tmp_path / "jobs", [p for p in _parts(single_run()) if p[0] != "a-3-4"])
+    out = tmp_path / "merged.json"
+    result = run_cli("ci", "merge", *paths, "--output", str(out), cwd=tmp_path)
+    assert result.code == 1, result.out + result.err
+    assert "not covered by any report: build a at patch 3..overlay; boot a at overlay" in result.out
+    assert "verify (merged): FAILED: not covered by any report" in result.out
+    assert valid_report(out)["exit_code"] == 1
+
+
+def test_expect_checks_the_matrix_jobs_and_names_the_missing_one(tmp_path: Path) -> None:
+    matrix = tmp_path / "matrix.json"
+    matrix.write_text(json.dumps(MATRIX))
+    paths = _write(tmp_path / "jobs", [p for p in _parts(single_run()) if p[0] != "a-3-4"])
+    result = run_cli("ci", "merge", *paths, "--expect", str(matrix), cwd=tmp_path)
+    assert result.code == 1, result.out + result.err
+    assert ("not covered by any report: build a at patch 3..overlay (job demo-a-3-4); "
+            "boot a at overlay (job demo-a-3-4)") in result.out  # fmt: skip
+    # a matrix without the lint job (ci matrix --no-lint) expects no lint
+    no_lint = tmp_path / "no-lint.json"
+    no_lint.write_text(json.dumps({"include": MATRIX["include"][1:]}))
+    every = _write(tmp_path / "all", _parts(single_run())[1:])
+    assert run_cli("ci", "merge", *every, "--expect", str(no_lint), cwd=tmp_path).code == 0
+    assert run_cli("ci", "merge", *every, cwd=tmp_path).code == 1  # the whole series includes lint
+
+
+@pytest.mark.parametrize(
+    ("matrix", "expected"),
+    [
+        ("not json", "matrix.json: not JSON: Expecting value (line 1, column 1)"),
+        (
+            json.dumps({"include": [{k: v for k, v in MATRIX["include"][0].items() if k != "save_base"}]}),
+            "matrix.json: include[0]",
+        ),
+        (
+            json.dumps({"include": [_matrix_entry("x", "--no-lint --config nope")]}),
+            "matrix.json: include[0].args: --config nope: series demo has no such config (its reports name: a, b)",
+        ),
+        (
+            json.dumps({"include": [_matrix_entry("x", "--no-lint --config a --states 3..9")]}),
+            "matrix.json: include[0].args: --states: '9' is not a state of this series",
+        ),
+        (
+            json.dumps({"include": [_matrix_entry("lint", "--no-build", series="other")]}),
+            "report.json: series 'demo' is not in",
+        ),
+    ],
+)
+def test_a_bad_matrix_is_exit_3_naming_the_file_and_key(tmp_path: Path, matrix: str, expected: str) -> None:
+    (tmp_path / "matrix.json").write_text(matrix)
+    paths = _write(tmp_path / "jobs", _parts(single_run()))
+    result = run_cli("ci", "merge", *paths, "--expect", str(tmp_path / "matrix.json"), cwd=tmp_path)
+    assert result.code == 3 and expected in result.err, result.err
+
+
+def test_conflicting_verdicts_for_one_part_are_an_error_naming_both_reports(tmp_path: Path) -> None:
+    one = single_run()
+    first = partial(one, ["a"], (0, 4), lint=True)
+    second = copy.deepcopy(first)
+    second["build"]["results"][2]["status"] = "failed"  # a at patch 2
+    second["build"]["results"][2]["error"] = "init/main.c:3: error: boom"
+    with pytest.raises(DataError) as caught:
+        merged_of([("jobs/x", first), ("jobs/y", second)])
+    assert caught.value.exit_code == 3
+    assert caught.value.message == (
+        "jobs/y: build a at patch 2: failed, but ok in jobs/x; conflicting verdicts for one part "
+        "(were both runs of the same data, with the same settings?)"
+    )
+    both_ok = merged_of(
+        [("jobs/x", first), ("jobs/z", copy.deepcopy(first)), ("b", partial(one, ["b"], (0, 4), lint=False))]
+    )
+    assert both_ok.verdict == (0, "passed")  # the same verdict twice is no conflict
+    booted = copy.deepcopy(first)
+    booted["boot"]["boots"][0]["ok"] = False
+    with pytest.raises(DataError, match="jobs/y: boot a at overlay: did not boot, but booted in jobs/x"):
+        merged_of([("jobs/x", first), ("jobs/y", booted)])
+    paths = _write(tmp_path, [("x", first), ("y", second)])
+    result = run_cli("ci", "merge", *paths, cwd=tmp_path)
+    assert result.code == 3 and "conflicting verdicts" in result.err and "y/report.json" in result.err
+
+
+def _other_series(data: dict[str, Any]) -> dict[str, Any]:
+    other = copy.deepcopy(data)
+    other["series"] = "other"
+    other["branch"]["name"] = "patchkit/other/v2"
+    return other
+
+
+def test_reports_of_several_series_merge_per_series(tmp_path: Path) -> None:
+    demo = _parts(single_run())
+    other = [(f"other-{name}", _other_series(part)) for name, part in _parts(single_run(fail=("b", "patch 2")))]
+    paths = _write(tmp_path / "jobs", demo + other)
+    summary = tmp_path / "summary.md"
+    result = run_cli("ci", "merge", str(tmp_path / "jobs"), "--output-dir", str(tmp_path / "merged"), cwd=tmp_path,
+                     env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert result.code == 5, result.out + result.err
+    assert "== series demo" in result.out and "== series other" in result.out
+    assert "patch 2 does not build (config b) (series other; 1 of 2 failed) (merged)" in result.err
+    assert valid_report(tmp_path / "merged" / "demo" / "report.json")["exit_code"] == 0
+    assert valid_report(tmp_path / "merged" / "other" / "report.json")["exit_code"] == 5
+    assert (
+        "### patchkit verify: demo v2" in summary.read_text() and "### patchkit verify: other v2" in summary.read_text()
+    )
+    one_file = run_cli("ci", "merge", *paths, "--output", str(tmp_path / "m.json"), cwd=tmp_path)
+    assert one_file.code == 2 and "use --output-dir" in one_file.err
+    # a series of the matrix no job reported on at all fails the merge
+    matrix = tmp_path / "matrix.json"
+    matrix.write_text(json.dumps({"include": [*MATRIX["include"], _matrix_entry("lint", "--no-build", "third")]}))
+    third = run_cli("ci", "merge", *paths[:4], "--expect", str(matrix), cwd=tmp_path)
+    assert third.code == 1, third.out + third.err
+    assert "FAILED: no report of series third (jobs: third-lint)" in third.out

@@ -90,10 +90,14 @@ def test_every_action_is_pinned_by_commit_with_its_version() -> None:
     assert all(len(v) == 1 for v in versions.values()), versions  # one pin per action across all files
 
 
-def test_least_privilege_per_job_and_superseded_runs_cancelled() -> None:
+def test_least_privilege_per_job_and_only_pull_requests_cancel_superseded_runs() -> None:
     for name, workflow in _workflows().items():
         assert workflow["permissions"] == {}, name
-        assert workflow["concurrency"]["cancel-in-progress"] is True, name
+        cancel = workflow["concurrency"]["cancel-in-progress"]
+        if "pull_request" in _triggers(workflow):  # a newer push to the pull request; never a push to main
+            assert cancel == "${{ github.event_name == 'pull_request' }}", name
+        else:
+            assert cancel is False, name
         for job_name, job in workflow["jobs"].items():
             permissions = job["permissions"]
             assert permissions.get("contents") == "read", (name, job_name)
@@ -127,20 +131,64 @@ def test_docs_only_changes_skip_the_kernel_jobs_but_not_the_quick_tests() -> Non
     assert "-m slow" in slow["steps"][-1]["run"]
 
 
-def test_one_job_per_fragment_from_the_matrix_with_caches() -> None:
+def test_one_job_per_series_and_fragment_from_the_matrix_and_a_merge_that_expects_them_all() -> None:
     workflow = _workflows()["patchkit.yml"]
     plan, verify = workflow["jobs"]["plan"], workflow["jobs"]["verify"]
-    assert any("patchkit ci matrix" in s.get("run", "") for s in plan["steps"])
+    assert any(s.get("run", "").endswith('$(.venv/bin/patchkit ci matrix)" >> "$GITHUB_OUTPUT"') for s in plan["steps"])
     assert verify["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
     assert verify["strategy"]["fail-fast"] is False
-    assert verify["env"]["CCACHE_MAXSIZE"]
-    caches = [s for s in verify["steps"] if s.get("uses", "").startswith("actions/cache")]
-    keys = " ".join(s["with"]["key"] for s in caches)
-    assert "ccache" in keys and "matrix.base" in keys
-    assert any("patchkit/trees" in s["with"]["path"] for s in caches)
-    assert any("patchkit/verdicts" in s["with"]["path"] for s in caches)  # content-keyed, safe to share
-    report = workflow["jobs"]["report"]
-    assert any("patchkit ci merge" in s.get("run", "") for s in report["steps"])
+    assert verify["env"]["SERIES"] == "${{ matrix.series }}"  # every command names the series: several may exist
+    runs = [s["run"] for s in verify["steps"] if ".venv/bin/patchkit" in s.get("run", "")]
+    assert runs and all('patchkit tree prepare "$SERIES"' in r or 'patchkit apply "$SERIES"' in r
+                        or 'patchkit verify "$SERIES" $VERIFY_ARGS' in r for r in runs)  # fmt: skip
+    upload = next(s for s in verify["steps"] if "upload-artifact" in s.get("uses", ""))
+    assert upload["with"]["name"] == "patchkit-${{ matrix.name }}"  # names are unique across series
+    merge = next(s for s in workflow["jobs"]["report"]["steps"] if "patchkit ci merge" in s.get("run", ""))
+    assert "--expect matrix.json" in merge["run"] and merge["env"]["MATRIX"] == "${{ needs.plan.outputs.matrix }}"
+
+
+def _cache_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in steps if s.get("uses", "").startswith("actions/cache")]
+
+
+def test_caches_are_restored_and_saved_apart_and_survive_a_failing_run() -> None:
+    verify = _workflows()["patchkit.yml"]["jobs"]["verify"]
+    action = _load(ACTION)["runs"]["steps"]
+    for steps in (verify["steps"], action):
+        caches = _cache_steps(steps)
+        assert {s["uses"].split("@")[0] for s in caches} == {"actions/cache/restore", "actions/cache/save"}
+        for step in caches:
+            key = step["with"]["key"]
+            assert "run_id" not in key and "run_number" not in key and "run_attempt" not in key, key
+        builds = [s for s in caches if "patchkit/ccache" in s["with"]["path"]]
+        assert "patchkit/verdicts" in builds[0]["with"]["path"]  # content-keyed verdicts, safe to share
+        restore, save = builds
+        assert restore["uses"].startswith("actions/cache/restore") and save["uses"].startswith("actions/cache/save")
+        assert save["with"]["path"] == restore["with"]["path"]
+        assert save["with"]["key"] == "${{ steps.build-cache.outputs.cache-primary-key }}"
+        assert save["if"].startswith("always() && "), save["if"]  # saved when verify failed, too
+        assert steps.index(save) > next(i for i, s in enumerate(steps) if s.get("id") == "verify" or
+                                        "patchkit verify" in s.get("name", ""))  # fmt: skip
+        bases = [s for s in caches if "patchkit/trees" in s["with"]["path"]]
+        assert [s["uses"].split("@")[0] for s in bases] == ["actions/cache/restore", "actions/cache/save"]
+        assert bases[0]["with"] == bases[1]["with"]
+    assert verify["env"]["CCACHE_MAXSIZE"]  # ccache bounds itself; patchkit bounds the verdict cache
+    base_save = next(s for s in _cache_steps(verify["steps"]) if s["uses"].startswith("actions/cache/save"))
+    assert "matrix.save_base" in base_save["if"]  # one job per base saves it: no race for the key
+
+
+def test_every_container_is_debian_bookworm_pinned_by_digest() -> None:
+    images = set()
+    for workflow in _workflows().values():
+        for job in workflow["jobs"].values():
+            if "container" in job:
+                container = job["container"]
+                images.add(container["image"] if isinstance(container, dict) else container)
+    action_example = re.findall(r"container: (\S+)", ACTION.read_text())
+    assert len(images) == 1 and action_example == list(images), (images, action_example)
+    assert re.fullmatch(r"debian:bookworm@sha256:[0-9a-f]{64}", images.pop())
+    text = (WORKFLOWS / "patchkit.yml").read_text()
+    assert "debian:bookworm-20260918" in text and "docker-library/repo-info" in text  # which image, and from where
 
 
 def test_sarif_is_not_uploaded_from_forks() -> None:
@@ -179,10 +227,12 @@ def test_action_inputs_are_verify_options() -> None:
     inputs = set(action["inputs"])
     # input -> the verify option it sets (booleans that default to true set the --no-... option)
     options = {p.opts[0] for p in cli.commands["verify"].params if p.opts and p.opts[0].startswith("-")}
-    own = inputs - {"apply", "args", "series"}
+    own = inputs - {"apply", "args", "series", "cache"}
     mapped = {f"--no-{name}" if f"--no-{name}" in options else f"--{name}" for name in own}
     mapped = {"-j" if m == "--jobs" else m for m in mapped}
-    assert mapped == options - {"--help"}, mapped ^ (options - {"--help"})
+    # --format: the action's output is its results directory (report.json there), not verify's stdout
+    wanted = options - {"--help", "--format"}
+    assert mapped == wanted, mapped ^ wanted
     assert action["runs"]["using"] == "composite"
     for step in action["runs"]["steps"]:
         assert "${{" not in step.get("run", "")  # inputs reach the shell through env only
@@ -210,6 +260,12 @@ def test_action_steps_run_patchkit_as_the_inputs_say(project: Project, tmp_path:
                               cwd=tmp_path / "project", env=env, capture_output=True, text=True,
                               check=False)  # fmt: skip
 
+    keys = run(steps["the cache keys (patchkit ci matrix names the series' base)"])
+    assert keys.returncode == 0, keys.stdout + keys.stderr
+    written = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
+    assert json.loads(written["matrix"])["include"][0]["base"] == "linux-source-6.1_6.1.99_" + tree.tree_hash()[:12]
+    assert written["part"] == "all-"  # every config and state: one word for the cache key
+    outputs.write_text("")
     applied = run(steps["patchkit apply"])
     assert applied.returncode == 0, applied.stdout + applied.stderr
     verified = run(steps["patchkit verify"])

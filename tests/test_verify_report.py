@@ -154,6 +154,17 @@ def _drop(path: tuple[str | int, ...]) -> Callable[[Data], None]:
     return edit
 
 
+def _with_coverage(cell: Data) -> Callable[[Data], None]:
+    """A merged report whose coverage names ``cell`` as missing."""
+
+    def edit(data: Data) -> None:
+        data.pop("results", None)
+        data["merged_from"] = ["x"]
+        data["coverage"] = {"expected": "the series' configs and states", "missing": [cell]}
+
+    return edit
+
+
 def _scope_alone(data: Data) -> None:
     """A stale branch's report that kept a scope: scope, states and lint_summary come together or not at all."""
     for key in ("states", "lint_summary", "lint", "build", "boot"):
@@ -190,6 +201,15 @@ MALFORMED: list[tuple[str, Callable[[Data], None], str]] = [
      "depends[0].failed: True was expected"),
     ("a present one that fails", _set(("depends", 0, "failed"), True), "depends[0].failed: False was expected"),
     ("depends without its detail", _drop(("depends", 1, "detail")), "depends[1].detail: missing"),
+    ("coverage in a run's own report", _set(("coverage",), {"expected": "x", "missing": []}),
+     "merged_from: missing (a verify report with 'coverage' has it)"),
+    ("a missing part of no state", _with_coverage({"stage": "build", "config": "a", "state": "patch 9", "job": None}),
+     "coverage.missing[0].state: 'patch 9' is not a state"),
+    ("a missing lint part with a state",
+     _with_coverage({"stage": "lint", "config": None, "state": "base", "job": None}),
+     "coverage.missing[0].state: expected null"),
+    ("a missing part of no stage", _with_coverage({"stage": "test", "config": "a", "state": "base", "job": None}),
+     "coverage.missing[0].stage: 'test' is not one of ['lint', 'build', 'boot']"),
 ]  # fmt: skip
 
 
@@ -281,6 +301,9 @@ def test_merge_is_linear_in_the_number_of_results() -> None:
     assert merged.build.results == whole.build.results  # type: ignore[union-attr]
     assert text_table(merged) == text_table(whole)
     assert merged.verdict == whole.verdict == (0, "passed")
+    gap = merge(parts[:3])  # d's job never reported: 20,000 cells no report covered, named as one range
+    assert gap.verdict == (1, f"FAILED: not covered by any report: build d at base..patch {count - 1}")
+    assert gap.coverage is not None and len(gap.coverage.missing) == count
 
 
 def test_valid_report_checks_what_verify_writes(tmp_path: Path) -> None:

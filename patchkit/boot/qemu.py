@@ -48,7 +48,8 @@ class BootResult:
     cmdline: str
     cached: str = ""  # provenance when the verdict came from the cache, else ""
 
-    def to_json_data(self) -> dict[str, Any]:
+    def to_json_data(self, results: Path) -> dict[str, Any]:
+        """The boot in a report.json of the run's ``results`` directory (the console's path relative to it)."""
         return {
             "config": self.config,
             "state": self.state,
@@ -56,7 +57,7 @@ class BootResult:
             "ok": self.ok,
             "reason": self.reason,
             "excerpt": self.excerpt,
-            "console": str(self.console),
+            "console": paths.relative_within(self.console, results),
             "seconds": round(self.seconds, 2),
             "cmdline": self.cmdline,
             "cached": self.cached or None,

@@ -14,6 +14,8 @@ from patchkit.util import store
 from patchkit.util.progress import Progress
 from patchkit.util.store import VerdictCache
 
+CONSOLE_EVIDENCE = "console"  # a boot verdict's evidence in the cache: the serial console (its tail when long)
+
 
 @dataclass
 class BootReport:
@@ -26,11 +28,11 @@ class BootReport:
     def first_failure(self) -> qemu.BootResult | None:
         return next((b for b in self.boots if not b.ok), None)
 
-    def to_json_data(self) -> dict[str, Any]:
+    def to_json_data(self, results: Path) -> dict[str, Any]:
         return {
             "accel": self.accel.accel if self.accel else None,
             "accel_why": self.accel.why if self.accel else None,
-            "boots": [b.to_json_data() for b in self.boots],
+            "boots": [b.to_json_data(results) for b in self.boots],
         }
 
 
@@ -74,8 +76,10 @@ class BootRun:
         key = self._boot_key(spec, build.image, at_end)
         verdict = None if self.reboot else self.cache.get(key)
         if verdict is not None:
+            # The console that proved the verdict comes with it, into this run's results directory.
+            console = store.write_evidence(verdict, CONSOLE_EVIDENCE, self.console_path(spec, state))
             data = {**verdict.data, "config": spec.name, "state": state.label}
-            result = qemu.BootResult(**{**data, "console": Path(data["console"])})
+            result = qemu.BootResult(**{**data, "console": console})
             result.cached = verdict.provenance()
             self.report.boots.append(result)
             self.progress.line(self._line(result))
@@ -89,7 +93,9 @@ class BootRun:
             if rebuilt.status != "ok" or rebuilt.image != build.image:
                 self.progress.line(f"  boot  {spec.name:<8} {state.label:<9} rebuilt image differs; booting it")
         result = self.boot_one(spec, state, image, at_end)
-        self.cache.put(key, "boot", {k: v for k, v in result.to_json_data().items() if k != "cached"}, self.results)
+        data = {k: v for k, v in result.to_json_data(self.results).items() if k not in ("cached", "console")}
+        evidence = {CONSOLE_EVIDENCE: store.tail_of(result.console)}
+        self.cache.put(key, "boot", data, self.results, evidence)
 
     def _boot_key(self, spec: KconfigSpec, image_digest: str, at_end: bool) -> str:
         if self._initrd is None:
@@ -110,7 +116,7 @@ class BootRun:
             self.progress.line(f"  boot: using {self.report.accel.why}")
         self.progress.step("boot", f"{spec.name} at {state.label} ({self.report.accel.accel})")
         cmdline = " ".join(part for part in (spec.boot.cmdline, self.extra_cmdline) if part)
-        console = boot_dir / f"{spec.name}-{state.index:02d}-{state.label.replace(' ', '-')}.console.log"
+        console = self.console_path(spec, state)
         result = qemu.boot(
             spec.name, state.label, image, self._initrd, console,
             accel=self.report.accel.accel, extra_cmdline=cmdline,
@@ -119,6 +125,10 @@ class BootRun:
         self.report.boots.append(result)
         self.progress.line(self._line(result))
         return result
+
+    def console_path(self, spec: KconfigSpec, state: State) -> Path:
+        """Where this run keeps the console of ``spec`` booted at ``state`` (or the cached verdict's evidence of it)."""
+        return self.results / "boot" / f"{spec.name}-{state.index:02d}-{state.label.replace(' ', '-')}.console.log"
 
     def _line(self, result: qemu.BootResult) -> str:
         status = "ok" if result.ok else "FAILED"

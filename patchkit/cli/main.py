@@ -214,7 +214,8 @@ def ci() -> None:
 
 @command(ci, o.CiMatrixOptions, "matrix")
 def ci_matrix(options: o.CiMatrixOptions) -> int:
-    """Print the CI job matrix as JSON: a lint job and one verify job per kconfig fragment (or range)."""
+    """Print the CI job matrix as JSON: per series (all of them without SERIES), a lint job and one verify job per
+    kconfig fragment (or range)."""
     from patchkit.cli.commands import ci as implementation
 
     return implementation.matrix(options)
@@ -222,7 +223,8 @@ def ci_matrix(options: o.CiMatrixOptions) -> int:
 
 @command(ci, o.CiMergeOptions, "merge")
 def ci_merge(options: o.CiMergeOptions) -> int:
-    """Join partial verify reports (files, or directories holding report.json) into one table and exit code."""
+    """Join partial verify reports (files, or directories holding report.json) into one table and exit code per
+    series; fail naming every part of the series (or of --expect's matrix) no report covered."""
     from patchkit.cli.commands import ci as implementation
 
     return implementation.merge(options)

@@ -247,6 +247,7 @@ SERIES_ARGUMENT = BoundedText("a series directory or name", MAX_PATH, r".+", met
 CMDLINE = BoundedText("a kernel command line", 1024, r".+", empty_ok=True)
 HOST = BoundedText("a host name or address", 253, r"[A-Za-z0-9.:\[\]_-]+", metavar="HOST")
 LOGIN = BoundedText("an SMTP login", 256, r"[^\s]+")
+_TEXT_OR_JSON = ("text", "json")  # drift, status and verify: text for people, JSON (with a schema) for machines
 
 
 # ---- shared options (mixins) -----------------------------------------------------------------------
@@ -428,7 +429,7 @@ class DriftOptions(SeriesOptions):
         metadata=flag("--build", help="Also build and boot the carried series' end there (every config)."),
     )
     fmt: str = field(
-        default="text", metadata=option("--format", type=click.Choice(["text", "json"]), help="Output format.")
+        default=_TEXT_OR_JSON[0], metadata=option("--format", type=click.Choice(_TEXT_OR_JSON), help="Output format.")
     )
 
 
@@ -473,7 +474,14 @@ class ImportOptions(TreeOptions):
 
 @dataclass(frozen=True, kw_only=True)
 class StatusOptions(TargetOptions):
-    pass
+    fmt: str = field(
+        default=_TEXT_OR_JSON[0],
+        metadata=option(
+            "--format",
+            type=click.Choice(_TEXT_OR_JSON),
+            help="Output format (json: patchkit/apply/status-schema.json).",
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -528,6 +536,14 @@ class VerifyOptions(TargetOptions, BuildOptions, BootOptions, KeepGoingOptions, 
     reboot: bool = field(
         default=False,
         metadata=flag("--reboot", help="Boot again even when the same image already has a cached verdict."),
+    )
+    fmt: str = field(
+        default=_TEXT_OR_JSON[0],
+        metadata=option(
+            "--format",
+            type=click.Choice(_TEXT_OR_JSON),
+            help="json: report.json on stdout (patchkit/verify/report-schema.json); everything else on stderr.",
+        ),
     )
 
 
@@ -660,6 +676,26 @@ class CiMergeOptions:
     output: Path | None = field(
         default=None,
         metadata=option(
-            "-o", "--output", type=BoundedPath(path_type=Path, dir_okay=False), help="Write the merged report here."
+            "-o",
+            "--output",
+            type=BoundedPath(path_type=Path, dir_okay=False),
+            help="Write the merged report here (reports of one series).",
+        ),
+    )
+    output_dir: Path | None = field(
+        default=None,
+        metadata=option(
+            "--output-dir",
+            type=BoundedPath(path_type=Path, file_okay=False),
+            help="Write each series' merged report to DIR/SERIES/report.json.",
+        ),
+    )
+    expect: Path | None = field(
+        default=None,
+        metadata=option(
+            "--expect",
+            type=BoundedPath(path_type=Path, dir_okay=False, exists=True),
+            help="The job matrix ('patchkit ci matrix' output) the reports must cover; default: every config and "
+            "state of each series.",
         ),
     )

@@ -30,6 +30,9 @@ from patchkit.util import paths, proc, store, tools
 from patchkit.util.progress import Progress
 from patchkit.util.store import Verdict, VerdictCache
 
+LOG_EVIDENCE = "log"  # a build verdict's evidence in the cache: the tail of its log
+BUILD_LOG_TAIL = 64 * 1024  # the link or the first error and what led to it
+
 # Fixed so that rebuilding an unchanged state hits ccache and gives the same image.
 _REPRODUCIBLE_ENV = {
     "KBUILD_BUILD_TIMESTAMP": "2000-01-01",
@@ -57,28 +60,34 @@ class StateBuild:
     cached: str = ""  # provenance when the verdict came from the cache, else ""
 
     def verdict_data(self) -> dict[str, Any]:
-        """What the verdict cache keeps of a build (its log stays where it was written)."""
+        """What the verdict cache keeps of a build (its log's tail goes with it as evidence: :meth:`evidence`)."""
         return {
             "status": self.status,
             "seconds": round(self.seconds, 2),
             "warnings": [w.to_json_data() for w in self.all_warnings],
             "error": self.error,
             "excerpt": self.excerpt,
-            "log": str(self.log),
             "image": self.image,
         }
 
+    def evidence(self) -> dict[str, str]:
+        """The tail of the build's log, kept with its verdict (where the error, or the link, shows)."""
+        return {LOG_EVIDENCE: store.tail_of(self.log, BUILD_LOG_TAIL)}
+
     @classmethod
-    def from_verdict(cls, config: str, state: State, verdict: Verdict) -> StateBuild:
+    def from_verdict(cls, config: str, state: State, verdict: Verdict, log: Path) -> StateBuild:
+        """The build a cached verdict stands for; its evidence (the log's tail) is written to ``log``, in this run."""
         data = verdict.data
         warnings = [CompilerWarning.from_json_data(w) for w in data["warnings"]]
+        store.write_evidence(verdict, LOG_EVIDENCE, log)
         return cls(
-            config, state, data["status"], float(data["seconds"]), Path(data["log"]),
+            config, state, data["status"], float(data["seconds"]), log,
             error=data["error"], excerpt=data["excerpt"], all_warnings=warnings, new_warnings=list(warnings),
             image=data["image"], cached=verdict.provenance(),
         )  # fmt: skip
 
-    def to_json_data(self) -> dict[str, Any]:
+    def to_json_data(self, results: Path) -> dict[str, Any]:
+        """The build in a report.json of the run's ``results`` directory (the log's path relative to it)."""
         return {
             "config": self.config,
             "state": self.state.label,
@@ -89,7 +98,7 @@ class StateBuild:
             "new_warnings": [w.describe() for w in self.new_warnings],
             "error": self.error,
             "excerpt": self.excerpt,
-            "log": str(self.log),
+            "log": paths.relative_within(self.log, results),
             "cached": self.cached or None,
         }
 
@@ -108,8 +117,12 @@ class BuildReport:
     def result(self, config: str, state_index: int) -> StateBuild | None:
         return next((r for r in self.results if r.config == config and r.state.index == state_index), None)
 
-    def to_json_data(self) -> dict[str, Any]:
-        return {"ccache": self.ccache, "configs": self.configs, "results": [r.to_json_data() for r in self.results]}
+    def to_json_data(self, results: Path) -> dict[str, Any]:
+        return {
+            "ccache": self.ccache,
+            "configs": self.configs,
+            "results": [r.to_json_data(results) for r in self.results],
+        }
 
 
 def select_configs(series: Series, names: tuple[str, ...] = ()) -> list[KconfigSpec]:
@@ -231,9 +244,14 @@ class Builder:
             )
         return tolerated
 
-    def build(self, spec: KconfigSpec, state: State) -> StateBuild:
+    def log_path(self, spec: KconfigSpec, state: State) -> Path:
+        """Where this run keeps the log of ``spec`` built at ``state`` (or the cached verdict's evidence of it)."""
         log = self.logs / spec.name / f"{state.index:02d}-{state.label.replace(' ', '-')}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
+        return log
+
+    def build(self, spec: KconfigSpec, state: State) -> StateBuild:
+        log = self.log_path(spec, state)
         log.write_text(f"$ {' '.join(self.make_argv(spec.name, f'-j{self.jobs}', 'all'))}\n")
         started = time.monotonic()
         result = run_logged(
@@ -293,13 +311,13 @@ def build_states(
             key = builder.verdict_key(spec, state) if cache is not None else ""
             verdict = cache.get(key) if cache is not None else None
             if verdict is not None:
-                build = StateBuild.from_verdict(spec.name, state, verdict)
+                build = StateBuild.from_verdict(spec.name, state, verdict, builder.log_path(spec, state))
                 tolerated: list[kconfig.OptionMismatch] = []
             else:
                 build, tolerated = _build_one(builder, work, spec, state, built_at, progress, position, len(wanted))
                 built_at[spec.name] = state.commit
                 if cache is not None:
-                    cache.put(key, "build", build.verdict_data(), results)
+                    cache.put(key, "build", build.verdict_data(), results, build.evidence())
             keys = seen_warnings[spec.name]
             fresh = [w for w in build.all_warnings if w.key not in keys]
             keys.update(w.key for w in build.all_warnings)

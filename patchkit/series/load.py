@@ -123,13 +123,20 @@ def find_series(root: Path, name: str | None) -> Path:
         raise UsageError(
             f"no series '{name}': neither {candidate}/{SERIES_FILE} nor {series_root / name}/{SERIES_FILE} exists"
         )
-    found = sorted(p for p in series_root.iterdir() if _present(p / SERIES_FILE)) if series_root.is_dir() else []
-    if not found:
-        raise UsageError(f"no series found under {series_root}/ (name one: patchkit apply SERIES)")
+    found = all_series(root)
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise UsageError(f"several series under {series_root}/ ({names}): name one")
     return found[0]
+
+
+def all_series(root: Path) -> list[Path]:
+    """Every series directory under ``root/series/``, by name; a UsageError when there is none."""
+    series_root = root / "series"
+    found = sorted(p for p in series_root.iterdir() if _present(p / SERIES_FILE)) if series_root.is_dir() else []
+    if not found:
+        raise UsageError(f"no series found under {series_root}/ (name one: patchkit apply SERIES)")
+    return found
 
 
 def _present(path: Path) -> bool:

@@ -78,3 +78,12 @@ def crashes_dir() -> Path:
 
 def kvm_probe_file() -> Path:
     return cache_root() / "kvm-probe.json"
+
+
+def relative_within(path: Path, root: Path) -> str:
+    """``path`` as written into a file under ``root`` (a results directory's report.json): relative to ``root``, so
+    the directory stays whole when it is moved or uploaded; a path outside ``root`` stays absolute."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)

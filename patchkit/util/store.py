@@ -14,6 +14,11 @@ The cache only ever deletes its own entries: files named like one
 ``verdicts/`` (or a directory in it) that is a symlink, to the user's
 documents say, is refused before anything is written or removed, and a
 file of any other name is left alone.
+
+A verdict carries its evidence (a build log's tail, a boot's console), inside
+the checksummed payload and bounded (:data:`MAX_EVIDENCE_BYTES` each), so a run
+that reuses the verdict puts that evidence into its own results directory
+(:func:`write_evidence`) instead of pointing at the run that computed it.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ import os
 import re
 import stat
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +39,8 @@ from patchkit.errors import EnvironmentProblem, PatchkitError
 from patchkit.util import atomic, inputfile, locking, paths
 
 # Bump when what a verdict means changes (a new check in a build or a boot), so old verdicts stop matching.
-FORMAT = 1
+# 2: a verdict carries its evidence (entries of format 1 have none to show, so they are not reused).
+FORMAT = 2
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # a verdict is a few KB; a lint run's findings a few MB
 
@@ -42,6 +48,8 @@ _SHARD = re.compile(r"[0-9a-f]{2}")
 _ENTRY = re.compile(r"[0-9a-f]{64}\.json")
 _IMAGE = re.compile(r"[0-9a-f]{64}")
 _IMAGES = "images"
+MAX_EVIDENCE_BYTES = 256 * 1024  # per piece of evidence: a tiny kernel's whole console is ~30 KiB
+_CUT = "[patchkit: the first {} bytes are not kept]\n"
 
 
 def sha256_file(path: Path) -> str:
@@ -50,6 +58,27 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def tail_of(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> str:
+    """The last ``limit`` bytes of a file as text (a line saying how much was cut first); "" when it is gone."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - limit))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace")
+    return _CUT.format(size - len(data)) + text if size > len(data) else text
+
+
+def _bounded(text: str) -> str:
+    """``text`` cut from the front to :data:`MAX_EVIDENCE_BYTES` (the end is where a failure shows)."""
+    raw = text.encode("utf-8")
+    if len(raw) <= MAX_EVIDENCE_BYTES:
+        return text
+    return _CUT.format(len(raw) - MAX_EVIDENCE_BYTES) + raw[-MAX_EVIDENCE_BYTES:].decode("utf-8", "ignore")
 
 
 def make_key(kind: str, **parts: Any) -> str:
@@ -65,9 +94,17 @@ class Verdict:
     data: dict[str, Any]
     computed_at: str  # ISO 8601 UTC
     where: str  # the results directory of the run that computed it
+    evidence: dict[str, str] = field(default_factory=dict)  # name -> text (a log's tail, a console), bounded
 
     def provenance(self) -> str:
         return f"cached from {self.computed_at} ({self.where})"
+
+
+def write_evidence(verdict: Verdict, name: str, target: Path) -> Path:
+    """The verdict's evidence ``name`` as a file of this run (atomically), headed by where it came from."""
+    head = f"[patchkit: {verdict.kind} verdict {verdict.provenance()}; its {name} as kept in the verdict cache]\n"
+    atomic.write_text(target, head + verdict.evidence.get(name, "[patchkit: none was kept]\n"))
+    return target
 
 
 class VerdictCache:
@@ -112,9 +149,14 @@ class VerdictCache:
             os.utime(path)  # least recently used goes first when the cache is pruned
         return verdict
 
-    def put(self, key: str, kind: str, data: dict[str, Any], where: Path | str) -> Verdict:
-        verdict = Verdict(key, kind, data, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), str(where))
-        payload = {"key": key, "kind": kind, "data": data, "computed_at": verdict.computed_at, "where": verdict.where}
+    def put(
+        self, key: str, kind: str, data: dict[str, Any], where: Path | str, evidence: Mapping[str, str] | None = None
+    ) -> Verdict:
+        """Store a verdict and its evidence (each piece cut to :data:`MAX_EVIDENCE_BYTES`), checksummed together."""
+        kept = {name: _bounded(text) for name, text in (evidence or {}).items()}
+        verdict = Verdict(key, kind, data, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), str(where), kept)
+        payload = {"key": key, "kind": kind, "data": data, "computed_at": verdict.computed_at, "where": verdict.where,
+                   "evidence": kept}  # fmt: skip
         body = json.dumps(payload, sort_keys=True)
         text = json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest(), "verdict": payload}, sort_keys=True)
         why = self._foreign()
@@ -237,8 +279,11 @@ def _decode(key: str, raw: bytes) -> Verdict | None:
         body = json.dumps(payload, sort_keys=True)
         if hashlib.sha256(body.encode()).hexdigest() != outer["sha256"] or payload["key"] != key:
             return None
-        return Verdict(key, payload["kind"], payload["data"], payload["computed_at"], payload["where"])
-    except (PatchkitError, ValueError, KeyError, TypeError):
+        evidence = payload["evidence"]
+        if not all(isinstance(name, str) and isinstance(text, str) for name, text in evidence.items()):
+            return None
+        return Verdict(key, payload["kind"], payload["data"], payload["computed_at"], payload["where"], evidence)
+    except (PatchkitError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

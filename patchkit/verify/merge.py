@@ -4,6 +4,12 @@ A partial run (``verify --config NAME --states A..B``) says in its scope what it
 only that (a range's warm-up build of the state before it is left out). The merged report is an ordinary
 :class:`~patchkit.verify.report.VerifyReport`, so its table, verdict and job summary come from the same
 functions as a single run's. Joining is linear in the number of results: the states are indexed once.
+
+Coverage: the partials together must cover what one run over everything covers (lint, every config built at
+every state, every booting config booted at the series' end: each report carries the series' configs and
+states), or what the jobs of a matrix ask for (``--expect``, the output of ``ci matrix``). Every part none of
+them covered is named in the merged report's ``coverage`` and fails it (exit 1): a job that never reported
+cannot pass. Two reports that give one part opposite verdicts are an error naming both (invalid data, exit 3).
 """
 
 from __future__ import annotations
@@ -13,16 +19,27 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from patchkit.errors import DataError
+from patchkit.errors import DataError, ExitCode, UsageError
+from patchkit.verify.matrix import MatrixJob
+from patchkit.verify.plan import parse_states
 from patchkit.verify.report import (
+    BOOT,
+    BUILD,
+    LINT,
     NOT_LINTED,
     BootCell,
     BootSection,
     BuildCell,
     BuildSection,
+    Cell,
+    Coverage,
     Scope,
+    Verdict,
     VerifyReport,
 )
+
+WHOLE_SERIES = "the series' configs and states"
+Key = tuple[str, str | None, int | None]  # (stage, config, state index): one part of a run
 
 
 def find_reports(paths: Iterable[Path]) -> list[Path]:
@@ -51,11 +68,30 @@ class _Cells:
     configs: set[str] = field(default_factory=set)  # the configs some partial built
     ccache: bool = False
     accels: list[str] = field(default_factory=list)
+    origin: dict[tuple[str, str, str], str] = field(default_factory=dict)  # (stage, config, state) -> report
 
-    def add(self, partial: VerifyReport, scope: Scope) -> None:
-        """What ``partial`` ran inside its scope (not a range's warm-up build of the state before it)."""
+    def _keep(self, stage: str, key: tuple[str, str], verdict: str, name: str, kept_verdict: str | None) -> bool:
+        """Whether this report's cell is the first for ``key``; the same verdict again is fine, another is not."""
+        if kept_verdict is None:
+            self.origin[(stage, *key)] = name
+            return True
+        if kept_verdict != verdict:
+            config, state = key
+            raise DataError(
+                f"{name}: {stage} {config} at {state}: {verdict}, but {kept_verdict} in {self.origin[(stage, *key)]}; "
+                "conflicting verdicts for one part (were both runs of the same data, with the same settings?)"
+            )
+        return False
+
+    def add(self, name: str, partial: VerifyReport, scope: Scope) -> None:
+        """What ``partial`` ran inside its scope (not a range's warm-up build of the state before it).
+
+        Its logs and consoles are relative to its own results directory, where its report.json is: in the merged
+        report they are prefixed with that directory as given (``results/patchkit-tdx-host/build/...``).
+        """
         if not scope.build or partial.build is None:
             return
+        beside = Path(name).parent
         self.ccache = self.ccache or partial.build.ccache
         self.configs.update(scope.configs)
         first, last = scope.states
@@ -67,13 +103,19 @@ class _Cells:
 
         for built in partial.build.results:
             if covered(built.state, built.config):
-                self.builds.setdefault((built.config, built.state), built)
+                key = (built.config, built.state)
+                kept = self.builds.get(key)
+                if self._keep(BUILD, key, built.status, name, kept.status if kept else None):
+                    self.builds[key] = replace(built, log=str(beside / built.log))
         boot = partial.boot
         if boot is None:
             return
         for booted in boot.boots:
             if covered(booted.state, booted.config):
-                self.boots.setdefault((booted.config, booted.state), booted)
+                key = (booted.config, booted.state)
+                was = self.boots.get(key)
+                if self._keep(BOOT, key, _boot_verdict(booted), name, _boot_verdict(was) if was else None):
+                    self.boots[key] = replace(booted, console=str(beside / booted.console))
         if boot.accel and boot.accel not in self.accels:
             self.accels.append(boot.accel)
 
@@ -98,11 +140,100 @@ class _Cells:
         return BuildSection(tuple(order), builds, self.ccache), BootSection(boots, ", ".join(self.accels) or None)
 
 
-def merge(reports: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
+def _boot_verdict(boot: BootCell) -> str:
+    return "booted" if boot.ok else "did not boot"
+
+
+def by_series(reports: Sequence[tuple[str, VerifyReport]]) -> dict[str, list[tuple[str, VerifyReport]]]:
+    """The reports of each series, series and reports in the order given (a workflow run may verify several)."""
+    grouped: dict[str, list[tuple[str, VerifyReport]]] = {}
+    for name, report in reports:
+        grouped.setdefault(report.series, []).append((name, report))
+    return grouped
+
+
+def _expected(report: VerifyReport, jobs: Sequence[MatrixJob] | None) -> dict[Key, str | None]:
+    """Each part the partials must cover together, and the matrix job that was to cover it (None: no matrix)."""
+    states = list(report.states)
+    indexes = {state.index for state in states}
+    end = states[-1].index
+    boots = {c.name for c in report.configs if c.boots}
+    everything = tuple(c.name for c in report.configs)
+    expected: dict[Key, str | None] = {}
+    for job in jobs if jobs is not None else [None]:
+        name = job.name if job is not None else None
+        if job is None:
+            lint, build, boot, configs, first, last = True, True, True, everything, 0, end
+        else:
+            unknown = [c for c in job.configs if c not in everything]
+            if unknown:
+                raise DataError(f"{job.where}.args: --config {unknown[0]}: series {report.series} has no such config "
+                                f"(its reports name: {', '.join(everything)})")  # fmt: skip
+            try:
+                first, last = parse_states(job.states, states) if job.states else (0, end)
+            except UsageError as exc:
+                raise DataError(f"{job.where}.args: {exc.message}") from None
+            lint, build, boot, configs = job.lint, job.build, job.boot, job.configs or everything
+        if lint:
+            expected.setdefault((LINT, None, None), name)
+        if not build:
+            continue
+        for config in configs:
+            for index in range(first, last + 1):  # only the job's own range: linear in what it covers
+                if index in indexes:
+                    expected.setdefault((BUILD, config, index), name)
+            if boot and last == end and config in boots:
+                expected.setdefault((BOOT, config, end), name)
+    return expected
+
+
+def _covered(report: VerifyReport, scope: Scope) -> Iterable[Key]:
+    """The parts one partial covered, as its scope says (the cells it holds are in them)."""
+    if scope.lint:
+        yield (LINT, None, None)
+    if not scope.build:
+        return
+    first, last = scope.states
+    end = report.states[-1].index
+    boots = {c.name for c in report.configs if c.boots}
+    for config in scope.configs:
+        for index in range(first, last + 1):
+            yield (BUILD, config, index)
+        if scope.boot and last == end and config in boots:
+            yield (BOOT, config, end)
+
+
+def coverage(
+    first: VerifyReport, scopes: Sequence[tuple[VerifyReport, Scope]], jobs: Sequence[MatrixJob] | None, against: str
+) -> Coverage:
+    """What no partial covered of what was expected, lint first, then by stage, config and state."""
+    expected = _expected(first, jobs)
+    for partial, scope in scopes:
+        for key in _covered(partial, scope):
+            expected.pop(key, None)
+    column = {c.name: n for n, c in enumerate(first.configs)}
+    rank = {LINT: 0, BUILD: 1, BOOT: 2}
+    label = {s.index: s.label for s in first.states}
+
+    def order(key: Key) -> tuple[int, int, int]:
+        stage, config, index = key
+        return (rank[stage], column.get(config or "", -1), -1 if index is None else index)
+
+    missing = tuple(
+        Cell(stage, config, None if index is None else label[index], expected[(stage, config, index)])
+        for stage, config, index in sorted(expected, key=order)
+    )
+    return Coverage(against, missing)
+
+
+def merge(
+    reports: Sequence[tuple[str, VerifyReport]], jobs: Sequence[MatrixJob] | None = None, against: str = WHOLE_SERIES
+) -> VerifyReport:
     """Join partial reports (name, report) into the report one run over everything would have written.
 
     Without --keep-going, a single run stops after the first state that fails to build, so results and
-    boots after that state are dropped here too.
+    boots after that state are dropped here too. ``jobs`` (a matrix's, ``against`` naming it): what the
+    partials must cover together; without, what one run over the whole series covers.
     """
     if not reports:
         raise DataError("no reports to merge")
@@ -130,8 +261,12 @@ def merge(reports: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
         scopes.append(other.scope)
 
     cells = _Cells(first.state_index)  # the same states in every report: one index for every result
-    for (_, partial), scope in zip(reports, scopes, strict=True):
-        cells.add(partial, scope)
+    for (name, partial), scope in zip(reports, scopes, strict=True):
+        cells.add(name, partial, scope)
+    if jobs is not None:
+        jobs = [job for job in jobs if job.series == first.series]
+    covered = coverage(first, [(partial, scope) for (_, partial), scope in zip(reports, scopes, strict=True)],
+                       jobs, against)  # fmt: skip
     keep_going = any(s.keep_going for s in scopes)
     if not keep_going:
         cells.stop_after_first_failure()
@@ -151,4 +286,61 @@ def merge(reports: Sequence[tuple[str, VerifyReport]]) -> VerifyReport:
         scope=scope, lint_summary=(linted.lint_summary if linted else None) or NOT_LINTED,
         lint=linted.lint if linted else None, build=build, boot=boot,
         depends=first.depends,  # every part checks the same data against the same base
+        coverage=covered,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SeriesMerge:
+    """One series' part of a ``ci merge``: its merged report, or the matrix jobs of a series no report is of."""
+
+    series: str
+    report: VerifyReport | None
+    jobs: tuple[str, ...] = ()  # the series' jobs in the matrix, named when none of them reported
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.report is not None:
+            return self.report.verdict
+        return Verdict(
+            int(ExitCode.FINDINGS), f"FAILED: no report of series {self.series} (jobs: {', '.join(self.jobs)})"
+        )
+
+
+def merge_all(
+    reports: Sequence[tuple[str, VerifyReport]], jobs: Sequence[MatrixJob] | None = None, matrix: str = ""
+) -> list[SeriesMerge]:
+    """Each series' reports merged; with ``jobs`` (the matrix file ``matrix``'s), every series of the matrix, and
+    no report of another (a report the plan does not know is invalid data, exit 3)."""
+    grouped = by_series(reports)
+    planned = list(dict.fromkeys(job.series for job in jobs)) if jobs is not None else list(grouped)
+    for series, of_series in grouped.items():
+        if series not in planned:
+            raise DataError(
+                f"{of_series[0][0]}: series {series!r} is not in {matrix} (its series: {', '.join(planned)})"
+            )
+    against = f"the jobs of {matrix}" if jobs is not None else WHOLE_SERIES
+    merged: list[SeriesMerge] = []
+    for series in planned:
+        if series in grouped:
+            merged.append(SeriesMerge(series, merge(grouped[series], jobs, against)))
+        else:
+            merged.append(SeriesMerge(series, None, tuple(j.name for j in jobs or () if j.series == series)))
+    return merged
+
+
+_PRECEDENCE = (ExitCode.BUILD, ExitCode.BOOT, ExitCode.FINDINGS)  # verify's own order
+
+
+def combined_verdict(merges: Sequence[SeriesMerge]) -> Verdict:
+    """The verdict of a merge of several series: the first by verify's precedence (a build failure, a boot
+    failure, any other), naming its series when there are several; passed when every series passed."""
+    verdicts = [(m.series, m.verdict) for m in merges]
+    failed = sum(1 for _, verdict in verdicts if verdict.code != ExitCode.OK)
+    for code in _PRECEDENCE:
+        series, verdict = next(((s, v) for s, v in verdicts if v.code == code), ("", None))
+        if verdict is not None:
+            if len(verdicts) == 1:
+                return verdict
+            return Verdict(verdict.code, f"{verdict.text} (series {series}; {failed} of {len(verdicts)} failed)")
+    return Verdict(int(ExitCode.OK), "passed")

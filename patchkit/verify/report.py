@@ -311,6 +311,73 @@ class BootSection(_Part):
         return cls(tuple(BootCell.read(b) for b in data["boots"]), data["accel"], data.get("accel_why"))
 
 
+LINT, BUILD, BOOT = "lint", "build", "boot"
+
+
+@dataclass(frozen=True)
+class Cell(_Part):
+    """One part of a verify run: lint, or one config built or booted at one state (``ci merge``'s coverage)."""
+
+    DEFINITION: ClassVar[str] = "cell"
+    stage: str  # lint, build or boot
+    config: str | None = None  # None for lint
+    state: str | None = None  # the state's label; None for lint
+    job: str | None = None  # the matrix job that was to cover it (ci merge --expect)
+
+    def to_json(self) -> Json:
+        return {"stage": self.stage, "config": self.config, "state": self.state, "job": self.job}
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(data["stage"], data["config"], data["state"], data["job"])
+
+
+@dataclass(frozen=True)
+class Coverage(_Part):
+    """What partial reports had to cover together (ci merge), and every part none of them covered."""
+
+    DEFINITION: ClassVar[str] = "coverage"
+    expected: str  # "the series' configs and states", or the matrix file given to --expect
+    missing: tuple[Cell, ...] = ()
+
+    def to_json(self) -> Json:
+        return {"expected": self.expected, "missing": [cell.to_json() for cell in self.missing]}
+
+    @classmethod
+    def read(cls, data: Json) -> Self:
+        return cls(data["expected"], tuple(Cell.read(c) for c in data["missing"]))
+
+
+def describe_cells(cells: tuple[Cell, ...] | list[Cell], state_index: Mapping[str, int]) -> str:
+    """Cells as one line, every one named: runs of consecutive states of one stage, config and job as a range
+    (``lint; build host at patch 6..overlay (job tdx-host-6-11); boot host at overlay``)."""
+    parts: list[str] = []
+    run: list[Cell] = []
+
+    def close() -> None:
+        if not run:
+            return
+        first, last = run[0], run[-1]
+        where = first.state if first is last else f"{first.state}..{last.state}"
+        text = LINT if first.stage == LINT else f"{first.stage} {first.config} at {where}"
+        parts.append(text + (f" (job {first.job})" if first.job else ""))
+        run.clear()
+
+    for cell in cells:
+        previous = run[-1] if run else None
+        joins = (
+            previous is not None
+            and cell.stage != LINT
+            and (previous.stage, previous.config, previous.job) == (cell.stage, cell.config, cell.job)
+            and state_index.get(cell.state or "", -2) == state_index.get(previous.state or "", -9) + 1
+        )
+        if not joins:
+            close()
+        run.append(cell)
+    close()
+    return "; ".join(parts)
+
+
 class Verdict(NamedTuple):
     """verify's exit code and its one line: 5 build, else 6 boot, else 1 branch, lint or depends, else 0."""
 
@@ -335,6 +402,7 @@ class VerifyReport:
     build: BuildSection | None = None
     boot: BootSection | None = None  # None with a build: built but not booted
     depends: tuple[DependsCheck, ...] | None = None  # None: not checked (the branch does not match the data)
+    coverage: Coverage | None = None  # ci merge: what the partials had to cover, and what none of them did
 
     @cached_property
     def verdict(self) -> Verdict:
@@ -349,12 +417,19 @@ class VerifyReport:
             return Verdict(
                 int(ExitCode.BOOT), f"FAILED: config {bad.config} at {bad.state} did not boot ({bad.reason})"
             )
+        if self.coverage is not None and self.coverage.missing:
+            return Verdict(int(ExitCode.FINDINGS), f"FAILED: not covered by any report: {self.missing_text}")
         if self.lint_summary is not None and self.lint_summary.failed:
             return Verdict(int(ExitCode.FINDINGS), f"FAILED: lint ({self.lint_summary.summary})")
         missing = next((check for check in self.depends or () if check.failed), None)
         if missing is not None:
             return Verdict(int(ExitCode.FINDINGS), f"FAILED: depends ({missing.dependency}: {missing.detail})")
         return Verdict(int(ExitCode.OK), "passed")
+
+    @cached_property
+    def missing_text(self) -> str:
+        """Every part of the run no partial report covered, in one line (empty when all were)."""
+        return describe_cells(self.coverage.missing, self.state_index) if self.coverage is not None else ""
 
     @cached_property
     def state_by_label(self) -> dict[str, State]:
@@ -387,6 +462,8 @@ class VerifyReport:
         if self.build is not None:
             data["build"] = self.build.to_json()
             data["boot"] = self.boot.to_json() if self.boot is not None else None
+        if self.coverage is not None:
+            data["coverage"] = self.coverage.to_json()
         data["verdict"], data["exit_code"] = self.verdict.text, self.verdict.code
         return data
 
@@ -417,6 +494,7 @@ class VerifyReport:
             build=BuildSection.read(build) if build is not None else None,
             boot=BootSection.read(boot) if boot is not None else None,
             depends=tuple(DependsCheck.read(d) for d in data["depends"]) if "depends" in data else None,
+            coverage=Coverage.read(data["coverage"]) if "coverage" in data else None,
         )
         _check_references(report, where)
         return report
@@ -462,6 +540,11 @@ def _check_references(report: VerifyReport, where: str) -> None:
         for position, boot in enumerate(report.boot.boots):
             known(("boot", "boots", position, "state"), boot.state, labels, "a state")
             known(("boot", "boots", position, "config"), boot.config, configs, "a config")
+    if report.coverage is not None:
+        for position, cell in enumerate(report.coverage.missing):
+            if cell.stage != LINT:
+                known(("coverage", "missing", position, "state"), cell.state or "", labels, "a state")
+                known(("coverage", "missing", position, "config"), cell.config or "", configs, "a config")
 
 
 def read_report(path: Path) -> VerifyReport:
@@ -586,13 +669,18 @@ def explanation(report: VerifyReport) -> list[str]:
         subject = f" ({state.subject})" if state is not None and state.subject else ""
         lines.append(f"first failing state: {failure.state}{subject}, config {failure.config}:")
         lines += [f"  | {line}" for line in failure.excerpt.splitlines()]
-        lines.append(f"  log: {failure.log}")
+        lines.append(f"  log: {_where(report, failure.log)}")
     bad = first_boot_failure(report)
     if bad is not None:
         lines.append(f"boot failure: config {bad.config} at {bad.state}: {bad.reason}")
         lines += [f"  | {line}" for line in bad.excerpt.splitlines()]
-        lines.append(f"  console: {bad.console}")
+        lines.append(f"  console: {_where(report, bad.console)}")
     return lines
+
+
+def _where(report: VerifyReport, path: str) -> str:
+    """A log or console of the report where a person finds it: report.json keeps it relative to the results."""
+    return str(Path(report.results) / path) if report.results is not None else path
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -623,4 +711,6 @@ def markdown(report: VerifyReport, title: str | None = None) -> str:
     dependencies = depends_summary(report)
     if dependencies is not None:
         out += [f"depends: {_md_cell(dependencies)}", ""]
+    if report.coverage is not None and report.coverage.missing:
+        out += [f"not covered by any report: {_md_cell(report.missing_text)}", ""]
     return "\n".join(out) + "\n"

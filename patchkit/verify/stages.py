@@ -26,7 +26,7 @@ from patchkit.lint.engine import lint_series
 from patchkit.lint.output import render, sarif_category
 from patchkit.series.model import Series
 from patchkit.tree.repo import KernelTree
-from patchkit.util import atomic
+from patchkit.util import atomic, paths
 from patchkit.util.progress import Progress
 from patchkit.util.store import VerdictCache
 from patchkit.verify.plan import BootPlan, BuildPlan, LintPlan
@@ -69,12 +69,13 @@ class StagesResult:
 def report_of(base: VerifyReport, states: list[State], scope: Scope, stages: StagesResult) -> VerifyReport:
     """The report of a run: ``base`` (series, branch, configs) with the states, what ran, and what it found."""
     build = boot = None
+    root = Path(base.results) if base.results is not None else Path.cwd()  # the paths in it: relative to it
     if stages.build is not None:
-        results = tuple(_build_cell(r) for r in stages.build.results)
+        results = tuple(_build_cell(r, root) for r in stages.build.results)
         build = BuildSection(tuple(stages.build.configs), results, stages.build.ccache)
     if stages.boot is not None:
         accel = stages.boot.accel
-        boots = tuple(_boot_cell(b) for b in stages.boot.boots)
+        boots = tuple(_boot_cell(b, root) for b in stages.boot.boots)
         boot = BootSection(boots, accel.accel if accel else None, accel.why if accel else None)
     return replace(
         base, states=tuple(states), scope=scope, lint_summary=stages.lint.summary(), lint=stages.lint.data,
@@ -82,18 +83,18 @@ def report_of(base: VerifyReport, states: list[State], scope: Scope, stages: Sta
     )  # fmt: skip
 
 
-def _build_cell(build: StateBuild) -> BuildCell:
+def _build_cell(build: StateBuild, results: Path) -> BuildCell:
     return BuildCell(
-        build.config, build.state.label, build.state.commit, build.status, build.seconds, str(build.log),
-        tuple(w.describe() for w in build.new_warnings), build.error, build.excerpt, build.reconfigured,
-        build.cached or None,
+        build.config, build.state.label, build.state.commit, build.status, build.seconds,
+        paths.relative_within(build.log, results), tuple(w.describe() for w in build.new_warnings), build.error,
+        build.excerpt, build.reconfigured, build.cached or None,
     )  # fmt: skip
 
 
-def _boot_cell(boot: BootResult) -> BootCell:
+def _boot_cell(boot: BootResult, results: Path) -> BootCell:
     return BootCell(
-        boot.config, boot.state, boot.ok, boot.reason, str(boot.console), boot.accel, boot.excerpt, boot.seconds,
-        boot.cmdline, boot.cached or None,
+        boot.config, boot.state, boot.ok, boot.reason, paths.relative_within(boot.console, results), boot.accel,
+        boot.excerpt, boot.seconds, boot.cmdline, boot.cached or None,
     )  # fmt: skip
 
 

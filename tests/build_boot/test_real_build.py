@@ -1,8 +1,9 @@
 """Real builds and boots of a small series on Debian's 6.1 tree (slow: one cold build, then increments).
 
-One session fixture applies the demo series (two patches and a test-only
-overlay) and runs `patchkit verify --no-lint` once; the other tests reuse its
-work tree and ccache, so each adds only incremental builds. Set
+One module fixture applies the demo series (two patches and a test-only
+overlay) to the session's real tree and runs `patchkit verify --no-lint` once;
+the other tests reuse its work tree and ccache, so each adds only incremental
+builds. Set
 PATCHKIT_TEST_BUILD_CACHE to a directory to keep that cache between sessions.
 """
 
@@ -30,7 +31,7 @@ from patchkit.kbuild.walk import build_states
 from patchkit.kbuild.worktree import WorkTree
 from patchkit.series.load import load_series
 from patchkit.tree.repo import KernelTree
-from tests.helpers import PINNED_ENV, clone_real_tree, patchkit_argv, process_env, write_series
+from tests.helpers import PINNED_ENV, SharedRealTree, patchkit_argv, process_env, valid_report, write_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -89,12 +90,13 @@ class Demo:
                               capture_output=True, text=True, check=False)  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def demo(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+@pytest.fixture(scope="module")
+def demo(shared_real_tree: SharedRealTree, tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo applied and verified once (the one cold build); the session's real tree is this module's."""
     chosen = os.environ.get("PATCHKIT_TEST_BUILD_CACHE")
     cache = Path(chosen) if chosen else tmp_path_factory.mktemp("build-cache")
     session = tmp_path_factory.mktemp("demo")
-    clone = clone_real_tree(real_base_tree, session / "linux")
+    clone = shared_real_tree.reset()
     base_tree = subprocess.run(["git", "-C", str(clone), "rev-parse", "patchkit-base^{tree}"], capture_output=True,
                                text=True, check=True).stdout.strip()  # fmt: skip
     project = session / "project"
@@ -300,10 +302,27 @@ def test_two_ranges_merged_equal_the_single_run(demo: Demo, tmp_path: Path) -> N
     assert part["scope"]["states"] == [2, 3]
     assert [r["state"] for r in part["build"]["results"]] == ["patch 1", "patch 2", "overlay"]  # 1: the warm-up
     assert [b["state"] for b in part["boot"]["boots"]] == ["overlay"]
-    merged = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"))
+    # the plan these two jobs are (ci matrix --no-lint --split 2): what the merge expects of them
+    planned = demo.cli("ci", "matrix", "demo", "--no-lint", "--split", "2")
+    assert planned.returncode == 0, planned.stderr
+    jobs = json.loads(planned.stdout)["include"]
+    assert [(j["states"], j["args"].split("--states ")[-1]) for j in jobs] == [("0..1", "0..1"), ("2..3", "2..3")]
+    (tmp_path / "matrix.json").write_text(planned.stdout)
+    merged = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"), "--expect",
+                      str(tmp_path / "matrix.json"))  # fmt: skip
     assert merged.returncode == demo.verify.returncode, merged.stdout + merged.stderr
     assert _verify_table(merged.stdout) == _verify_table(demo.verify.stdout)
     assert "verify (merged): passed" in merged.stdout
+    # without the plan, a merge expects what one whole verify covers: lint too, which no job ran
+    whole = demo.cli("ci", "merge", str(tmp_path / "first"), str(tmp_path / "second"))
+    assert whole.returncode == 1 and "FAILED: not covered by any report: lint" in whole.stdout, whole.stdout
+    # and a plan's job that did not report is named
+    lost = demo.cli("ci", "merge", str(tmp_path / "first"), "--expect", str(tmp_path / "matrix.json"))
+    assert lost.returncode == 1, lost.stdout + lost.stderr
+    assert (
+        "build guest at patch 2..overlay (job demo-guest-2-3); boot guest at overlay (job demo-guest-2-3)"
+        in lost.stdout
+    )
 
 
 def _build_cached(report: Path) -> dict[str, bool]:
@@ -321,6 +340,12 @@ def test_the_verdict_cache_reuses_unchanged_states_and_rebuilds_from_a_changed_p
     assert _build_cached(tmp_path / "again" / "report.json") == {
         "base": True, "patch 1": True, "patch 2": True, "overlay": True}  # fmt: skip
     assert "boot guest overlay ok cached" in re.sub(r"\s+", " ", again.stdout + again.stderr)  # shown as a hit
+    # The cached boot's console (the evidence of the probe line) is in this run's results, not only in the first's
+    report = valid_report(tmp_path / "again" / "report.json")
+    console = tmp_path / "again" / report["boot"]["boots"][0]["console"]
+    assert console.is_relative_to(tmp_path / "again") and report["boot"]["boots"][0]["cached"]
+    assert OVERLAY_LINE in console.read_text() and initramfs.MARKER in console.read_text()
+    assert all((tmp_path / "again" / r["log"]).is_file() for r in report["build"]["results"])
 
     project = tmp_path / "project"
     shutil.copytree(demo.project, project)

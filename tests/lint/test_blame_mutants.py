@@ -28,7 +28,7 @@ from patchkit.lint.output import to_text
 from patchkit.series.load import load_series
 from patchkit.tree.repo import KernelTree
 from tests.conftest import REPO_ROOT
-from tests.helpers import clone_real_tree, run_cli
+from tests.helpers import SharedRealTree, run_cli
 
 pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 
@@ -172,9 +172,12 @@ class Original:
 
 
 @pytest.fixture(scope="module")
-def original(real_base_tree: Path, tmp_path_factory: pytest.TempPathFactory) -> Original:
-    """The series applied once, with the KVM patch inserted, read back as full file contents per state."""
-    tree = clone_real_tree(real_base_tree, tmp_path_factory.mktemp("mutants") / "linux-6.1")
+def original(shared_real_tree: SharedRealTree) -> Original:
+    """The series applied once, with the KVM patch inserted, read back as full file contents per state.
+
+    The session's real tree is this module's for its duration (every test here applies to it with --force).
+    """
+    tree = shared_real_tree.reset()
     applied = run_cli("apply", str(SERIES_DIR), "--tree", str(tree), cwd=REPO_ROOT)
     assert applied.code == 0, applied.err
     record = require_record(KernelTree(tree), "tdx")

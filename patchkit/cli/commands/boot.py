@@ -37,7 +37,12 @@ def run(options: BootCommandOptions) -> int:
     outcome = run_stages(tree, series, record, results, build=build, boot=boot)
     assert outcome.build is not None and outcome.boot is not None
     write_report(
-        results, {"series": series.name, "build": outcome.build.to_json_data(), "boot": outcome.boot.to_json_data()}
+        results,
+        {
+            "series": series.name,
+            "build": outcome.build.to_json_data(results),
+            "boot": outcome.boot.to_json_data(results),
+        },
     )
     failed_build = build_error(outcome.build)
     if failed_build is not None:

@@ -28,7 +28,7 @@ def run(options: BuildCommandOptions) -> int:
     click.echo(f"results: {results}")
     report = run_stages(tree, series, record, results, build=plan).build
     assert report is not None
-    write_report(results, {"series": series.name, "build": report.to_json_data()})
+    write_report(results, {"series": series.name, "build": report.to_json_data(results)})
     return finish(report, results)
 
 

@@ -5,6 +5,9 @@ branch does not match the data, lint found errors or a ``depends:`` prerequisite
 is not below the base (:mod:`patchkit.verify.prerequisites`), else 0. Invalid data
 stops at once with 3 (raised while loading).
 
+``--format json`` prints report.json on stdout (its schema: ``patchkit/verify/report-schema.json``) and
+everything else verify shows (the table, progress, GitHub annotations) on stderr.
+
 ``--config NAME`` and ``--states A..B`` make a partial run (one job of a CI matrix); its report.json
 says what it covered, and ``patchkit ci merge`` joins such reports into the table and exit code a
 single run gives. The run itself is :func:`patchkit.verify.stages.run_stages`; what is shown and the exit
@@ -13,7 +16,9 @@ code follow from its :class:`patchkit.verify.report.VerifyReport` alone, built o
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -48,6 +53,18 @@ from patchkit.verify.stages import LINT_SKIPPED, LintOutcome, report_of, run_sta
 
 
 def run(options: VerifyOptions) -> int:
+    """verify; with ``--format json`` everything it shows goes to stderr and stdout holds report.json alone."""
+    if options.fmt == "json":
+        with contextlib.redirect_stdout(sys.stderr):
+            report, results = verify(options)
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        report, results = verify(options)
+    return verdict_exit(report.verdict.code, f"{report.verdict.text.removeprefix('FAILED: ')} (results in {results})")
+
+
+def verify(options: VerifyOptions) -> tuple[VerifyReport, Path]:
+    """Run verify as ``options`` say, showing what it does; its report (written to report.json) and results."""
     target = open_target(options.series, options.tree)
     series, tree = target.series, target.tree
     configs = select_configs(series, options.config_names) if options.build else []
@@ -70,7 +87,8 @@ def run(options: VerifyOptions) -> int:
     if record is None:
         advice = to_match_the_data(tree, read_record(tree, series.name), series.directory)
         click.echo(f"lint, build and boot skipped: the branch does not match the data; {advice}")
-        return finish(report, results)  # exit 1: a branch that does not match the data is a finding
+        finish(report, results)  # exit 1: a branch that does not match the data is a finding
+        return report, results
 
     checks = prerequisites.check(tree, series, record.base)
     report = replace(report, depends=tuple(DependsCheck.of(check) for check in checks))
@@ -116,7 +134,7 @@ def run(options: VerifyOptions) -> int:
         # Only a whole run vouches for a revision: what 'patchkit send' checks before mailing it.
         lint, verdicts = verdicts_of(series, report)
         record_verify(tree, series, record, lint=lint, configs=verdicts, passed=code == 0)
-    return verdict_exit(code, f"{report.verdict.text.removeprefix('FAILED: ')} (results in {results})")
+    return report, results
 
 
 def show_lint(outcome: LintOutcome) -> None:
