@@ -49,6 +49,8 @@ class _PackWalk:
         self.extensions = tuple("." + e for e in selection.extensions)
         self.cache: dict[tuple[str, str], tuple[Any, list[LineSuppression]]] = {}
         self.parsed = 0
+        self.follow_words: set[str] = set()  # the words the pack's followed names added, searched in the base
+        self.follow_pattern: re.Pattern[str] | None = None
         symbols = sorted({w for d in diffs for rule in self.history for w in rule.words(d)})
         touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
         base_hits = source.grep(commits[0], [*selection.words, *symbols], selection.search_paths, selection.extensions)
@@ -62,8 +64,6 @@ class _PackWalk:
                 candidates.add(path)
         self.base_lines = base_hits  # what the base search found: the lines history rules look for uses in
         self.cumulative: set[str] = set()  # source files the patches so far touched
-        self.follow_words: set[str] = set()  # the words the pack's followed names added, searched in the base
-        self.follow_pattern: re.Pattern[str] | None = None
         files = source.blobs(commits[0], candidates | selection.always)
         unread = {p: (b, extra_text[b]) for p, b in extra.items() if p not in files}
         self.files = self._follow(0, files, unread)

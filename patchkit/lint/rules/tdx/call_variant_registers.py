@@ -33,10 +33,11 @@ def check(state: TdxState, settings: Settings) -> list[Hit]:
     structs = state.structs()
     seen: set[str] = set()
 
-    def report(path: str, line: int, message: str) -> None:
-        if message not in seen:
-            seen.add(message)
-            hits.append(RULE.hit(path, line, message))
+    def report(path: str, line: int, message: str, identity: str) -> None:
+        # the identity leaves out how the variant is spelled (its macro gains parameters in later patches)
+        if identity not in seen:
+            seen.add(identity)
+            hits.append(RULE.hit(path, line, message, identity))
 
     for path, facts in sorted(state.c.items()):
         for function, flow in sorted(facts.flows.items()):
@@ -63,17 +64,21 @@ def check(state: TdxState, settings: Settings) -> list[Hit]:
                         for fld in sorted(pending if io.loads else ()):  # (a struct only for outputs: 6.1's)
                             if fld in fields and canonical(fld) and fld not in io.loads:
                                 report(path, pending[fld], f"{function} sets {shown}.{fld} for {ev.callee}(), which "
-                                       f"does not pass it: {io.how} passes {_list(io.loads)}")  # fmt: skip
+                                       f"does not pass it: {io.how} passes {_list(io.loads)}",
+                                       f"{function}: {shown}.{fld} set for {ev.callee}()")  # fmt: skip
                         if ev.sti == "then" and not io.sti:
                             report(path, ev.line, f"{function} calls {ev.callee}() in the branch taken when STI is "
-                                   f"asked for, but {io.how} does not enable interrupts")  # fmt: skip
+                                   f"asked for, but {io.how} does not enable interrupts",
+                                   f"{function}: {ev.callee}() where STI is asked for")  # fmt: skip
                         elif ev.sti == "else" and io.sti:
                             report(path, ev.line, f"{function} calls {ev.callee}() in the branch taken when STI is "
-                                   f"not asked for, but {io.how} enables interrupts")  # fmt: skip
+                                   f"not asked for, but {io.how} enables interrupts",
+                                   f"{function}: {ev.callee}() where STI is not asked for")  # fmt: skip
                         pending, written, last = {}, set(), (ev, io)
                     elif ev.kind == "read" and last is not None:
                         call, io = last
                         if ev.field in fields and ev.field not in written and ev.field not in io.stores:
                             report(path, ev.line, f"{function} reads {shown}.{ev.field} after {call.callee}(), which "
-                                   f"does not return it: {io.how} returns {_list(io.stores)}")  # fmt: skip
+                                   f"does not return it: {io.how} returns {_list(io.stores)}",
+                                   f"{function}: {shown}.{ev.field} read after {call.callee}()")  # fmt: skip
     return hits

@@ -1,5 +1,6 @@
 """What a call does with an args struct, resolved in one state: which fields a function passes to the TDX
-module (loads), which it gives back (stores), and whether it enables interrupts first.
+module (loads), which it gives back (stores), and whether it enables interrupts first; by register group
+(RCX, RDX, R8-R11; R12-R15, RBX, RDI, RSI), as the variants differ.
 
 Read from the assembly variant a ``SYM_FUNC`` expands (:func:`patchkit.lint.rules.tdx.facts.variants`, read
 only), through C wrappers that pass their args pointer on (``__tdx_hypercall()`` -> ``__tdcall_saved_ret()``),
@@ -69,10 +70,22 @@ def _asm(state: TdxState) -> dict[str, CallIO]:
         shown = " ".join(f"{k}={val}" for k, val in v.args if val != "")
         how.setdefault(name, f"{name} ({v.macro} {shown})".replace(" )", ")") if v.macro else name)
     return {
-        n: CallIO(frozenset(loads[n]), frozenset(stores[n]), sti.get(n, False), how[n])
+        n: CallIO(_groups(loads[n]), _groups(stores[n]), sti.get(n, False), how[n])
         for n in loads
         if loads[n] or stores[n]
     }
+
+
+def _groups(fields: set[str]) -> frozenset[str]:
+    """The register groups a variant passes or gives back, whole: a variant that loads or stores one
+    callee-clobbered (saved) register counts as passing or giving back all of them. Which variant the C code
+    picked is what the callers are judged by; a register one variant leaves out is the assembly rules' finding
+    (tdx/clear-before-return), not a finding at every caller."""
+    out: set[str] = set()
+    for group in (_CLOBBERED, _SAVED):
+        if fields & group:
+            out |= group
+    return frozenset(out | {f for f in fields if f not in _CLOBBERED | _SAVED})
 
 
 class Calls:
