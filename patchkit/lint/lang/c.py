@@ -196,7 +196,9 @@ class Extractor:
         """The facts object this extractor fills (a subclass returns its own kind)."""
         return CFacts(path=path)
 
-    def run(self) -> CFacts:
+    def run(self, *, walk: bool = True) -> CFacts:
+        """The file's facts; without ``walk`` only its declarations (structs, defines, macros, asm-offsets):
+        what a large header read for its structs needs, at a fraction of the cost."""
         from tree_sitter import QueryCursor
 
         tree = _parser().parse(self.src)
@@ -221,7 +223,8 @@ class Extractor:
                 params = tuple(text(p) for p in caps["mparams"][0].named_children)
                 body = text(caps["mvalue"][0]).strip() if "mvalue" in caps else ""
                 self.facts.macros.setdefault(text(caps["mname"][0]), (params, body))
-        self._walk(root)
+        if walk:
+            self._walk(root)
         return self.facts
 
     # ---- hooks a subclass fills its own facts from (each called for every such node) --------------
@@ -594,7 +597,8 @@ def last_name(node: Any) -> str | None:
     return None
 
 
-def extract(path: str, src: bytes, structs: Iterable[str], relevant: re.Pattern[str]) -> CFacts:
+def extract(path: str, src: bytes, structs: Iterable[str], relevant: re.Pattern[str], *, walk: bool = True) -> CFacts:
     """The generic facts of one C file; ``structs`` are the structs whose variables and pointer parameters
-    are followed, ``relevant`` the tokens worth reporting inside a construct tree-sitter could not parse."""
-    return Extractor(path, src, structs, relevant).run()
+    are followed, ``relevant`` the tokens worth reporting inside a construct tree-sitter could not parse
+    (``walk=False``: declarations only, see :meth:`Extractor.run`)."""
+    return Extractor(path, src, structs, relevant).run(walk=walk)

@@ -58,11 +58,15 @@ VCPU_REGS_HEADER = options.text(
 )
 KVM_HEADERS = options.strings(
     "kvm_headers",
-    ["include/linux/kvm_host.h", "arch/x86/include/asm/kvm_host.h", "arch/x86/kvm/kvm_cache_regs.h"],
-    "KVM headers read in every state: the vCPU structs that hold the register array (struct kvm_vcpu's arch, "
-    "whose first field it is: a cast of it views the array) and KVM's one-line register accessors (a copy "
-    "through kvm_read_edx_eax() is seen)",
+    ["include/linux/kvm_host.h", "arch/x86/include/asm/kvm_host.h"],
+    "KVM headers read in every state for their struct declarations only: the vCPU structs that hold the "
+    "register array (struct kvm_vcpu's arch, whose first field it is: a cast of it views the array)",
     kind="list of paths",
+)
+VCPU_ACCESSORS_HEADER = options.text(
+    "vcpu_accessors_header",
+    "arch/x86/kvm/kvm_cache_regs.h",
+    "the header of KVM's one-line register accessors, read in every state (a copy through kvm_read_edx_eax() is seen)",
 )
 SEARCH_PATHS = options.strings(
     "search_paths",
@@ -71,7 +75,13 @@ SEARCH_PATHS = options.strings(
     "(besides every file a patch touches)",
     kind="list of directories",
 )
-PACK_OPTIONS: tuple[Option[Any], ...] = (ARGS_STRUCTS, VCPU_REGS_HEADER, KVM_HEADERS, SEARCH_PATHS)
+PACK_OPTIONS: tuple[Option[Any], ...] = (
+    ARGS_STRUCTS,
+    VCPU_REGS_HEADER,
+    KVM_HEADERS,
+    VCPU_ACCESSORS_HEADER,
+    SEARCH_PATHS,
+)
 
 
 @dataclass(frozen=True)

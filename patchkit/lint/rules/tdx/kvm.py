@@ -673,8 +673,11 @@ def _casts_to_interest(node: Any, structs: frozenset[str]) -> bool:
     return struct_name_of_type(type_desc.child_by_field_name("type")) in structs and "*" in text(type_desc)
 
 
-def extract(path: str, src: bytes, args_structs: Iterable[str], relevant: re.Pattern[str]) -> KvmFacts:
-    """The facts of one C file, the register moves, accessors, calls and layout views included."""
+def extract(
+    path: str, src: bytes, args_structs: Iterable[str], relevant: re.Pattern[str], *, walk: bool = True
+) -> KvmFacts:
+    """The facts of one C file, the register moves, accessors, calls and layout views included (``walk=False``:
+    its declarations only, for a large header read for its structs)."""
     extractor = KvmExtractor(path, src, args_structs, relevant)
-    extractor.run()
+    extractor.run(walk=walk)
     return extractor.kvm

@@ -22,6 +22,7 @@ from patchkit.lint.rules.tdx.facts import (
     OFFSET_SYMBOL,
     PACK_OPTIONS,
     SEARCH_PATHS,
+    VCPU_ACCESSORS_HEADER,
     VCPU_REGS_HEADER,
     TdxState,
     variants,
@@ -47,7 +48,9 @@ class TdxPack(TreePack[Facts, TdxState]):
             return FileSelection(
                 words=(*sorted(structs), *(f"TDX_{k}_" for k in kinds), *constants),
                 pattern=re.compile(f"{names}|TDX_({'|'.join(kinds)})_|#\\s*define\\s+({defined})\\b"),
-                always=frozenset((*ASM_OFFSETS, settings[VCPU_REGS_HEADER], *settings[KVM_HEADERS])),
+                always=frozenset(
+                    (*ASM_OFFSETS, settings[VCPU_REGS_HEADER], settings[VCPU_ACCESSORS_HEADER], *settings[KVM_HEADERS])
+                ),
                 search_paths=settings[SEARCH_PATHS],
                 extensions=("c", "h", "S"),
             )
@@ -86,7 +89,8 @@ class TdxPack(TreePack[Facts, TdxState]):
     def extract(self, path: str, content: bytes, settings: Settings) -> Facts:
         if path.endswith(".S"):
             return asm.extract(path, content)
-        return kvm.extract(path, content, settings[ARGS_STRUCTS], self._unparsed_pattern(settings))
+        walk = path not in settings[KVM_HEADERS]  # read for their structs only: large, and nothing else is needed
+        return kvm.extract(path, content, settings[ARGS_STRUCTS], self._unparsed_pattern(settings), walk=walk)
 
     def state(self, label: str, files: Sequence[tuple[str, Facts]], settings: Settings) -> TdxState:
         state = TdxState(label=label, args_structs=settings[ARGS_STRUCTS])

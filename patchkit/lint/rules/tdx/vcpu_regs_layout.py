@@ -105,6 +105,8 @@ def check(state: TdxState, settings: Settings) -> list[Hit]:
     if not uses:
         return hits
     arrays = {"regs"}.union(*(f.array_names for f in state.c.values()))  # declared [NR_VCPU_REGS]
+    arrays |= {f.name for facts in state.c.values() for sdef in facts.structs.values() for f in sdef.fields
+               if f.array is not None and "NR_VCPU_REGS" in f.array}  # fmt: skip
     structs = state.structs()
     members = state.member_types()
     prototypes: dict[str, tuple[str | None, ...]] = {}
