@@ -145,6 +145,11 @@ ISSUE_20_C = (
         "not return it",
     ),
     Mutant(
+        "TDH.VP.ENTER through a variant that does not pass the saved registers", 5, KVM_AT, KVM_H,
+        ((r"__seamcall_saved_ret\(TDH_VP_ENTER", "__seamcall_ret(TDH_VP_ENTER"),),
+        "tdx/call-variant-registers", "tdx_handle_exit reads vp_enter_args.r12, which tdh_vp_enter() fills",
+    ),
+    Mutant(
         "a guest wrapper that reads outputs through a variant that returns none", 5, 5, "arch/x86/coco/tdx/tdx.c",
         ((r"if \(__tdcall_ret\(fn, args\)\)", "if (__tdcall(fn, args))"),),
         "tdx/call-variant-registers", "tdx_parse_tdinfo reads args.rcx after tdx_module_call(), which does not "

@@ -115,6 +115,9 @@ MUTANTS = [
     (5, TDX_H, "return __seamcall_saved_ret(TDH_VP_ENTER, args);", "return __seamcall(TDH_VP_ENTER, args);",
      "tdx/call-variant-registers", "tdx_vcpu_enter_exit reads vp_enter_args.rcx after tdh_vp_enter(), which does "
      "not return it: tdh_vp_enter() -> __seamcall (by its name) returns none"),
+    (5, TDX_H, "return __seamcall_saved_ret(TDH_VP_ENTER, args);", "return __seamcall_ret(TDH_VP_ENTER, args);",
+     "tdx/call-variant-registers", "tdx_handle_exit reads vp_enter_args.r12, which tdh_vp_enter() fills: "
+     "tdh_vp_enter() -> __seamcall_ret (by its name) returns r10, r11, r8, r9, rcx, rdx"),
     (9, TDX_H, "#define TDH_VP_ENTER\t\t\t0", "#define TDH_VP_ENTER\t\t\t2",
      "tdx/spec-constants", "TDH_VP_ENTER is 2, but TDH.VP.ENTER is 0"),
     (10, TDX_C, "tdh_vp_enter(tdx->tdvpr_pa, &tdx->vp_enter_args)",

@@ -33,6 +33,9 @@ class CallIO:
     stores: frozenset[str]  # fields given back
     sti: bool  # interrupts enabled right before the call
     how: str  # in words: "__tdcall (TDX_MODULE_CALL host=0)", "tdx_module_call() -> __tdcall_ret (...)"
+    # the lines that pick the variant (a wrapper's call, the assembly's macro invocation): a caller's finding
+    # names them, so a later caller is not blamed for a variant chosen earlier
+    lines: tuple[tuple[str, int], ...] = ()
 
 
 def from_name(name: str) -> CallIO | None:
@@ -50,6 +53,7 @@ def _asm(state: TdxState) -> dict[str, CallIO]:
     stores: dict[str, set[str]] = {}
     sti: dict[str, bool] = {}
     how: dict[str, str] = {}
+    where: dict[str, tuple[str, int]] = {}
     for v in variants(state):
         if v.synthetic:
             continue
@@ -69,8 +73,10 @@ def _asm(state: TdxState) -> dict[str, CallIO]:
                     (lo if position == 0 else st).add(m.group(2))
         shown = " ".join(f"{k}={val}" for k, val in v.args if val != "")
         how.setdefault(name, f"{name} ({v.macro} {shown})".replace(" )", ")") if v.macro else name)
+        line = next((i.line for i in v.function.body if i.name == v.macro), v.function.line)
+        where.setdefault(name, (v.function.path, line))
     return {
-        n: CallIO(_groups(loads[n]), _groups(stores[n]), sti.get(n, False), how[n])
+        n: CallIO(_groups(loads[n]), _groups(stores[n]), sti.get(n, False), how[n], (where[n],))
         for n in loads
         if loads[n] or stores[n]
     }
@@ -94,12 +100,12 @@ class Calls:
     def __init__(self, state: TdxState) -> None:
         self.state = state
         self.asm = _asm(state)
-        self.flows: dict[str, Flow] = {}
+        self.flows: dict[str, tuple[str, Flow]] = {}  # function -> (path, flow)
         self.macros: dict[str, str] = {}
         for _path, facts in sorted(state.c.items()):
             for name, flow in facts.flows.items():
                 if flow.params:
-                    self.flows.setdefault(name, flow)
+                    self.flows.setdefault(name, (_path, flow))
             for name, (_params, body) in facts.macros.items():
                 self.macros.setdefault(name, body)
         self.known: dict[str, CallIO | None] = {}
@@ -134,11 +140,13 @@ class Calls:
 
     def _wrapper(self, name: str, depth: int) -> CallIO | None:
         """A C function that passes its args pointer on: what the callees do, and what it stores itself after."""
-        flow = self.flows.get(name)
-        if flow is None:
+        found_flow = self.flows.get(name)
+        if found_flow is None:
             return None
+        path, flow = found_flow
         params = {p for _i, p in flow.params}
         parts: list[CallIO] = []
+        lines: list[tuple[str, int]] = []
         after: set[str] = set()
         for ev in flow.events:
             if ev.obj not in params:
@@ -147,17 +155,12 @@ class Calls:
                 found = self.callee(ev.callee, ev.fnargs, depth)
                 if found is not None:
                     parts.append(found)
+                    lines.append((path, ev.line))
             elif ev.kind == "write" and parts:
                 after.add(ev.field)
         if not parts:
             return None
-        inner = " or ".join(sorted({p.how for p in parts}))
-        return CallIO(
-            frozenset().union(*(p.loads for p in parts)),
-            frozenset().union(*(p.stores for p in parts)) | after,
-            any(p.sti for p in parts),
-            f"{name}() -> {inner}",
-        )
+        return _joined(name, parts, after, tuple(lines))
 
     def _macro(self, name: str, depth: int) -> CallIO | None:
         body = self.macros.get(name)
@@ -167,13 +170,19 @@ class Calls:
                  and (found := self.io(word, depth + 1)) is not None]  # fmt: skip
         if not parts:
             return None
-        inner = " or ".join(sorted({p.how for p in parts}))
-        return CallIO(
-            frozenset().union(*(p.loads for p in parts)),
-            frozenset().union(*(p.stores for p in parts)),
-            any(p.sti for p in parts),
-            f"{name}() -> {inner}",
-        )
+        return _joined(name, parts, set(), ())
+
+
+def _joined(name: str, parts: list[CallIO], after: set[str], lines: tuple[tuple[str, int], ...]) -> CallIO:
+    """What a wrapper or macro does: what any of the variants it reaches does."""
+    inner = " or ".join(sorted({p.how for p in parts}))
+    return CallIO(
+        frozenset().union(*(p.loads for p in parts)),
+        frozenset().union(*(p.stores for p in parts)) | after,
+        any(p.sti for p in parts),
+        f"{name}() -> {inner}",
+        tuple(dict.fromkeys((*lines, *(line for p in parts for line in p.lines)))),
+    )
 
 
 def calls(state: TdxState) -> Calls:

@@ -201,7 +201,8 @@ class KvmExtractor(Extractor):
 
     # ---- what the code around a node handles -------------------------------------------------------------
     def callees(self, node: Any) -> frozenset[str]:
-        """Names of the functions called anywhere under ``node``."""
+        """Names of the functions called anywhere under ``node``, and of the identifiers passed to them (a
+        callback: ``__kvm_emulate_hypercall(vcpu, 0, tdx_hypercall_done)``)."""
         found = self._callees.get(node.id)
         if found is None:
             names: set[str] = set()
@@ -212,6 +213,9 @@ class KvmExtractor(Extractor):
                     fn = n.child_by_field_name("function")
                     if fn is not None and fn.type == "identifier":
                         names.add(text(fn))
+                    args = n.child_by_field_name("arguments")
+                    if args is not None:
+                        names.update(text(a) for a in args.named_children if a.type == "identifier")
                 todo.extend(n.named_children)
             found = self._callees[node.id] = frozenset(names)
         return found

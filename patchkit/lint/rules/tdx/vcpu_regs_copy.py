@@ -51,6 +51,13 @@ SHIPPED: list[dict[str, Any]] = [
         ],
     },
     {
+        "name": "TDVMCALL port I/O and MMIO data (R15 -> the value written, the value read -> R11)",
+        "pairs": {"r15": "rax", "r11": "rax"},
+        "handles": [
+            "EXIT_REASON_IO_INSTRUCTION", "EXIT_REASON_EPT_VIOLATION", "kvm_fast_pio", "kvm_emulate_instruction",
+        ],
+    },
+    {
         "name": "TDVMCALL CPUID to the CPUID ABI (R12, R13 -> EAX, ECX; EAX, EBX, ECX, EDX -> R12-R15)",
         "pairs": {"r12": "rax", "r13": ["rcx", "rbx"], "r14": "rcx", "r15": "rdx"},
         "groups": [_CPUID_IN, _CPUID_OUT],
@@ -64,7 +71,7 @@ ABI_TRANSLATIONS: Option[tuple[dict[str, Any], ...]] = Option(
     "reasons, leaves or KVM emulation functions whose code carries that ABI: a case label, a constant an if "
     "compares with, a function called in the same block or from the cases that call the function; scope: "
     "function or args globs that must match too; neither: everywhere), and which pairs go together (groups: "
-    "tdx/vcpu-regs-copy-complete); shipped: the TDVMCALL hypercall, MSR and CPUID ones",
+    "tdx/vcpu-regs-copy-complete); shipped: the TDVMCALL hypercall, MSR, I/O and CPUID ones",
     "list of {name, pairs, splits, handles, scope, groups}",
     SHIPPED,
     {

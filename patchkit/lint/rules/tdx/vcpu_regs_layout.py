@@ -60,8 +60,9 @@ def memcpy_size(text: str, structs: dict[str, tuple[str, StructDef]], state: Tdx
 
     def sub(m: re.Match[str]) -> str:
         kind, struct, fld = m.group(1), m.group(2), m.group(3)
-        if struct.startswith("member"):
-            return m.group(0)
+        if struct == "member":  # sizeof(tdx->vp_enter_args)
+            struct, fld = state.member_types().get(fld or "", ""), None
+            kind = "sizeof" if kind == "sizeof" else "unknown"
         if struct not in structs or struct not in args:
             return "unknown"
         names = structs[struct][1].field_names()
