@@ -174,6 +174,12 @@ ISSUE_20_C = (
         "tdx/args-copy-pairs", "tdx_hypercall_args.r13 -> tdx_module_args.r12 in __tdx_hypercall: different registers",
     ),
     Mutant(
+        "the copy-back of a hypercall's outputs without one register", 11, 7, SHARED_TDX_H,
+        ((r"\n\t\targs->r14 = margs\.r14;", ""),),
+        "tdx/args-copy-pairs", "__tdx_hypercall copies 5 of the 6 registers struct tdx_module_args and struct "
+        "tdx_hypercall_args share, but leaves out r14",
+    ),
+    Mutant(
         "a leaf renamed after the spec with another leaf's number", 9, 3, SHARED_TDX_H,
         ((r"#define TDG_VP_VEINFO_GET\t\t3", "#define TDG_VP_VEINFO_GET\t\t4"),),
         "tdx/spec-constants", "TDG_VP_VEINFO_GET is 4, but TDG.VP.VEINFO.GET is 3",
