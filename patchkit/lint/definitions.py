@@ -54,7 +54,8 @@ def rules_dir() -> Path:
 
 
 def definition_files() -> list[Path]:
-    return sorted(p for p in rules_dir().glob("*/*.yaml") if not p.name.endswith(".cases.yaml"))
+    """Every ``<name>.yaml``; ``<name>.<what>.yaml`` belongs to that rule (its cases, a table of its data)."""
+    return sorted(p for p in rules_dir().glob("*/*.yaml") if p.name.count(".") == 1)
 
 
 def cases_file(definition: Path) -> Path:

@@ -49,6 +49,8 @@ class _PackWalk:
         self.extensions = tuple("." + e for e in selection.extensions)
         self.cache: dict[tuple[str, str], tuple[Any, list[LineSuppression]]] = {}
         self.parsed = 0
+        self.follow_words: set[str] = set()  # the words the pack's followed names added, searched in the base
+        self.follow_pattern: re.Pattern[str] | None = None
         symbols = sorted({w for d in diffs for rule in self.history for w in rule.words(d)})
         touched = {p for i in range(1, len(commits)) for _s, p, _b in source.changed(commits[i - 1], commits[i])}
         base_hits = source.grep(commits[0], [*selection.words, *symbols], selection.search_paths, selection.extensions)
@@ -61,11 +63,51 @@ class _PackWalk:
             if self.wanted(path, extra_text[blob]):
                 candidates.add(path)
         self.base_lines = base_hits  # what the base search found: the lines history rules look for uses in
-        self.files = source.blobs(commits[0], candidates | selection.always)
         self.cumulative: set[str] = set()  # source files the patches so far touched
+        files = source.blobs(commits[0], candidates | selection.always)
+        unread = {p: (b, extra_text[b]) for p, b in extra.items() if p not in files}
+        self.files = self._follow(0, files, unread)
 
     def wanted(self, path: str, content: bytes) -> bool:
-        return path in self.selection.always or bool(self.selection.pattern.search(content.decode("utf-8", "replace")))
+        text = content.decode("utf-8", "replace")
+        if path in self.selection.always or self.selection.pattern.search(text):
+            return True
+        return self.follow_pattern is not None and bool(self.follow_pattern.search(text))
+
+    def _follow(self, index: int, files: dict[str, str], unread: dict[str, tuple[str, bytes]]) -> dict[str, str]:
+        """``files`` (path -> blob) of state ``index`` plus the files the pack's followed names reach: a new word
+        is searched in the base (for the files no patch touched yet) and in the files the patches touched; the
+        ``unread`` files of this state (path -> blob, content) are tested whole. Until nothing new is added."""
+        files = dict(files)
+        while True:
+            contents = self.source.read(files.values())
+            read = [(p, self._facts(p, blob, contents[blob])[0]) for p, blob in sorted(files.items())]
+            found = self.pack.followed(read, self.settings)
+            if found is None:
+                return files
+            self.follow_pattern = found.pattern
+            added: dict[str, str] = {}
+            new_words = sorted(set(found.words) - self.follow_words)
+            if new_words:
+                self.follow_words.update(new_words)
+                hits = self.source.grep(
+                    self.commits[0], new_words, self.selection.search_paths, self.selection.extensions
+                )
+                fresh = {p for p, lines in hits.items() if p not in self.cumulative and p not in files
+                         and any(found.pattern.search(t) for _n, t in lines)}  # fmt: skip
+                added.update(self.source.blobs(self.commits[0], fresh))
+                touched = self.source.blobs(self.commits[index], self.cumulative - set(files))
+                texts = self.source.read(touched.values())
+                added.update(
+                    {p: b for p, b in touched.items() if found.pattern.search(texts[b].decode("utf-8", "replace"))}
+                )
+            for path, (blob, content) in unread.items():
+                if path not in files and found.pattern.search(content.decode("utf-8", "replace")):
+                    added[path] = blob
+            added = {p: b for p, b in added.items() if p not in files}
+            if not added:
+                return files
+            files.update(added)
 
     def _facts(self, path: str, blob: str, content: bytes) -> tuple[Any, list[LineSuppression]]:
         key = (path, blob)
@@ -85,11 +127,14 @@ class _PackWalk:
             self.cumulative.update(p for _s, p, _b in changed)
             contents = source.read(b for s, _p, b in changed if s != "D")
             files = dict(self.files)
+            unread: dict[str, tuple[str, bytes]] = {}
             for status, path, now in changed:
                 files.pop(path, None)
                 if status != "D" and self.wanted(path, contents[now]):
                     files[path] = now
-            self.files = files
+                elif status != "D":
+                    unread[path] = (now, contents[now])
+            self.files = self._follow(index, files, unread)
         contents = source.read(self.files.values())
         read = [(p, self._facts(p, blob, contents[blob])) for p, blob in sorted(self.files.items())]
         state = self.pack.state(label, [(p, facts) for p, (facts, _s) in read], self.settings)

@@ -39,6 +39,15 @@ class FileSelection:
 
 
 @dataclass(frozen=True)
+class Followed:
+    """What :meth:`TreePack.followed` found: fixed strings the base is searched for, and the pattern a line of
+    a file (in the base search, or a whole file a patch changes) must match."""
+
+    words: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
 class Unparsed:
     """A construct the pack's rules could not read, so cannot check: reported, never passed over in silence."""
 
@@ -69,3 +78,9 @@ class TreePack(ABC, Generic[F, S]):
     def unparsed(self, state: S, settings: Settings) -> list[Unparsed]:
         """What the pack could not read in this state."""
         return []
+
+    def followed(self, files: Sequence[tuple[str, F]], settings: Settings) -> Followed | None:
+        """Files these files make relevant, found by the names they declare (a struct member whose type is one
+        the pack follows: the files that use the member), or None. The engine searches the base for the words
+        and tests the files a patch changes with the pattern, in every state, until nothing new is found."""
+        return None

@@ -228,11 +228,12 @@ struct vcpu_tdx {
 	struct tdx_module_args vp_enter_args;
 };
 
-static void tdx_to_kvm_hypercall(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+static int tdx_to_kvm_hypercall(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
 {
 	kvm_rcx_write(vcpu, tdx->vp_enter_args.r12);
 	kvm_rdx_write(vcpu, tdx->vp_enter_args.rdx);
 	tdx->vp_enter_args.rcx = vcpu->arch.regs[VCPU_REGS_RCX];
+	return __kvm_emulate_hypercall(vcpu, 0, NULL);
 }
 """,
 }

@@ -3,8 +3,9 @@ the patch that would have written it and carried through every later patch (the 
 regenerated so they still apply), the copy is applied with ``patchkit apply`` to the real 6.1 tree and
 linted, and exactly that patch, and only that patch, is blamed.
 
-KVM-style code (class 6) is not in the series: it comes as an extra patch, written here, inserted
-before the last mailed patch so that a later patch carries it too.
+KVM-style code (class 6 of issue 12, and issue 20's C-side classes) is not in the series: it comes as an
+extra patch (tests/lint/data/kvm, in upstream KVM's shape), inserted before the last mailed patch so that
+a later patch carries it too. Issue 20's mutants follow issue 12's.
 """
 
 from __future__ import annotations
@@ -35,51 +36,19 @@ pytestmark = [pytest.mark.slow, pytest.mark.kernel]
 SERIES_DIR = REPO_ROOT / "series" / "tdx"
 TDXCALL = "arch/x86/virt/vmx/tdx/tdxcall.S"
 SHARED_TDX_H = "arch/x86/include/asm/shared/tdx.h"
-KVM_FILE = "arch/x86/kvm/vmx/tdx_exits.c"
+KVM_H = "arch/x86/kvm/vmx/tdx.h"
+KVM_FILE = "arch/x86/kvm/vmx/tdx.c"
 KVM_AT = 10  # the extra KVM patch becomes patch 10; the series' patch 10 follows it as patch 11
 
-# Written for this test: how KVM-style code hands TDVMCALL registers to its own handlers (the TDVMCALL
-# ABI translation, in functions that handle a TDVMCALL), splits an MSR value into EDX:EAX, and loads
-# the registers for TDH.VP.ENTER (same registers, outside any translation's scope).
-KVM_CODE = """// SPDX-License-Identifier: GPL-2.0
-/* TDX exits: hand the registers of a TDVMCALL to KVM's handlers, and back. */
-#include <linux/kvm_host.h>
-#include <asm/tdx.h>
-#include "../kvm_cache_regs.h"
-
-struct tdx_exit_state {
-	struct tdx_module_args vp_enter_args;
-};
-
-static void tdx_emulate_vmcall(struct kvm_vcpu *vcpu, struct tdx_exit_state *tdx)
-{
-	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
-	kvm_rbx_write(vcpu, tdx->vp_enter_args.r11);
-	kvm_rcx_write(vcpu, tdx->vp_enter_args.r12);
-	kvm_rdx_write(vcpu, tdx->vp_enter_args.r13);
-	kvm_rsi_write(vcpu, tdx->vp_enter_args.r14);
-}
-
-static void tdx_emulate_wrmsr(struct kvm_vcpu *vcpu, struct tdx_exit_state *tdx)
-{
-	kvm_rcx_write(vcpu, tdx->vp_enter_args.r12);
-	kvm_rax_write(vcpu, tdx->vp_enter_args.r13 & 0xffffffff);
-	kvm_rdx_write(vcpu, tdx->vp_enter_args.r13 >> 32);
-}
-
-static void tdx_load_enter_args(struct kvm_vcpu *vcpu, struct tdx_exit_state *tdx)
-{
-	unsigned long *gprs = vcpu->arch.regs;
-
-	tdx->vp_enter_args.rcx = gprs[VCPU_REGS_RCX];
-	tdx->vp_enter_args.rdx = kvm_rdx_read(vcpu);
-	tdx->vp_enter_args.r12 = kvm_r12_read(vcpu);
-}
-"""
+# Written for these tests, in the shape of upstream KVM's TDX code (tests/lint/data/kvm): a vCPU struct in a
+# header holds the struct tdx_module_args member; the .c reaches the args struct only through that member and
+# dispatches exits with case labels, translating registers for KVM's hypercall, MSR and CPUID emulation.
+KVM_DATA = Path(__file__).parent / "data" / "kvm"
+KVM_FILES = {KVM_H: (KVM_DATA / "tdx.h").read_text(), KVM_FILE: (KVM_DATA / "tdx.c").read_text()}
 KVM_PATCH: dict[str, Any] = {
-    "subject": "KVM: TDX: Hand TDVMCALL registers to the KVM handlers",
-    "body": "Exits for TDVMCALL carry the guest's arguments in R10-R15; KVM's handlers\n"
-    "take theirs in RAX, RBX, RCX, RDX and RSI. Translate in one place.",
+    "subject": "KVM: TDX: Handle TD exits",
+    "body": "Enter the TD with TDH.VP.ENTER and hand what a TDVMCALL asks for to KVM's\n"
+    "emulation, translating the TDVMCALL registers to the ABI of each handler.",
 }
 
 
@@ -97,7 +66,7 @@ class Mutant:
     expect: str
 
 
-MUTANTS = (
+ISSUE_12 = (
     Mutant(
         "host=1 branch drops a pop, before any SEAMCALL function exists", 1, 2, TDXCALL,
         ((r"\tpop %r12\n(\tjmp \.Lout_done\n)", r"\1"),
@@ -131,18 +100,19 @@ MUTANTS = (
     ),
     Mutant(
         "a cast of the vcpu registers through a local alias", 6, KVM_AT, KVM_FILE,
-        ((r"(\ttdx->vp_enter_args.r12 = kvm_r12_read\(vcpu\);\n)",
-          r"\1\t__seamcall_saved_ret(0, (struct tdx_module_args *)gprs);\n"),),
+        ((r"(noinstr void tdx_vcpu_enter_exit\(struct kvm_vcpu \*vcpu\)\n\{\n)",
+          r"\1\tunsigned long *gprs = vcpu->arch.regs;\n"),
+         (r"&tdx->vp_enter_args\);", "(struct tdx_module_args *)gprs);")),
         "tdx/vcpu-regs-layout", "cast between the vcpu register array (regs) and struct tdx_module_args",
     ),
     Mutant(
         "the TDVMCALL translation's pair where no TDVMCALL is handled", 6, KVM_AT, KVM_FILE,
-        ((r"r12 = kvm_r12_read\(vcpu\)", "r12 = kvm_rcx_read(vcpu)"),),
-        "tdx/vcpu-regs-copy", "vcpu RCX -> tdx_module_args.r12: different registers; 'TDVMCALL arguments",
+        ((r"(\n\ttdx->vp_enter_ret = tdh_vp_enter)", r"\n\ttdx->vp_enter_args.r12 = kvm_rcx_read(vcpu);\1"),),
+        "tdx/vcpu-regs-copy", "vcpu RCX -> tdx_module_args.r12: different registers; 'TDVMCALL hypercall arguments",
     ),
     Mutant(
         "an MSR value split the wrong way round", 6, KVM_AT, KVM_FILE,
-        ((r"kvm_rax_write\(vcpu, tdx->vp_enter_args.r13 & 0xffffffff\)",
+        ((r"kvm_rax_write\(vcpu, tdx->vp_enter_args.r13 & -1u\)",
           "kvm_rax_write(vcpu, tdx->vp_enter_args.r13 >> 32)"),),
         "tdx/vcpu-regs-copy", "tdx_module_args.r13 (high 32 bits) -> vcpu RAX",
     ),
@@ -152,6 +122,114 @@ MUTANTS = (
         "tdx/grouping-comment-class", "r12 is callee-saved (SysV) but sits under the comment 'extra callee-clobbered'",
     ),
 )  # fmt: skip
+
+
+# Issue 20, the C side: each class's bug planted in the KVM fixture or the series (issue_class is issue 20's)
+ISSUE_20_C = (
+    Mutant(
+        "a register only the member reaches, wrong in the MSR read case", 1, KVM_AT, KVM_FILE,
+        ((r"(case EXIT_REASON_MSR_READ:\n(?:\t\t/\*.*\*/\n)?\t\tkvm_rcx_write\(vcpu, tdx->vp_enter_args\.)r12",
+          r"\1r13"),),
+        "tdx/vcpu-regs-copy", "tdx_module_args.r13 -> vcpu RCX: different registers; tdx_handle_exit handles "
+        "EXIT_REASON_MSR_READ, kvm_emulate_rdmsr",
+    ),
+    Mutant(
+        "the hypercall translation's pair in the MSR write case", 2, KVM_AT, KVM_FILE,
+        ((r"kvm_rax_write\(vcpu, tdx->vp_enter_args.r13 & -1u\)", "kvm_rax_write(vcpu, tdx->vp_enter_args.r10)"),),
+        "tdx/vcpu-regs-copy", "it does not use R10 ('TDVMCALL hypercall arguments",
+    ),
+    Mutant(
+        "TDH.VP.ENTER through a variant that returns nothing", 5, KVM_AT, KVM_H,
+        ((r"__seamcall_saved_ret\(TDH_VP_ENTER", "__seamcall(TDH_VP_ENTER"),),
+        "tdx/call-variant-registers", "tdx_vcpu_enter_exit reads vp_enter_args.rcx after tdh_vp_enter(), which does "
+        "not return it",
+    ),
+    Mutant(
+        "TDH.VP.ENTER through a variant that does not pass the saved registers", 5, KVM_AT, KVM_H,
+        ((r"__seamcall_saved_ret\(TDH_VP_ENTER", "__seamcall_ret(TDH_VP_ENTER"),),
+        "tdx/call-variant-registers", "tdx_handle_exit reads vp_enter_args.r12, which tdh_vp_enter() fills",
+    ),
+    Mutant(
+        "a guest wrapper that reads outputs through a variant that returns none", 5, 5, "arch/x86/coco/tdx/tdx.c",
+        ((r"if \(__tdcall_ret\(fn, args\)\)", "if (__tdcall(fn, args))"),),
+        "tdx/call-variant-registers", "tdx_parse_tdinfo reads args.rcx after tdx_module_call(), which does not "
+        "return it",
+    ),
+    Mutant(
+        "a _ret variant that expands ret=0", 5, 9, "arch/x86/virt/vmx/tdx/seamcall.S",
+        ((r"(SYM_FUNC_START\(__seamcall_ret\)\n(?:.*\n)*?\tTDX_MODULE_CALL host=1) ret=1", r"\1"),),
+        "tdx/variant-matches-name", "__seamcall_ret expands TDX_MODULE_CALL with ret=0",
+    ),
+    Mutant(
+        "the STI branches swapped", 5, 7, SHARED_TDX_H,
+        ((r"__tdcall_saved_ret_sti\(TDG_VP_VMCALL", "__SWAPPED(TDG_VP_VMCALL"),
+         (r"__tdcall_saved_ret\(TDG_VP_VMCALL", "__tdcall_saved_ret_sti(TDG_VP_VMCALL"),
+         (r"__SWAPPED\(TDG_VP_VMCALL", "__tdcall_saved_ret(TDG_VP_VMCALL")),
+        "tdx/call-variant-registers", "__tdx_hypercall calls __tdcall_saved_ret() in the branch taken when STI is "
+        "asked for",
+    ),
+    Mutant(
+        "the old hypercall struct copied into the new one with a register swapped", 7, 7, SHARED_TDX_H,
+        ((r"\.r12 = args->r12,", ".r12 = args->r13,"),),
+        "tdx/args-copy-pairs", "tdx_hypercall_args.r13 -> tdx_module_args.r12 in __tdx_hypercall: different registers",
+    ),
+    Mutant(
+        "the copy-back of a hypercall's outputs without one register", 11, 7, SHARED_TDX_H,
+        ((r"\n\t\targs->r14 = margs\.r14;", ""),),
+        "tdx/args-copy-pairs", "__tdx_hypercall copies 5 of the 6 registers struct tdx_module_args and struct "
+        "tdx_hypercall_args share, but leaves out r14",
+    ),
+    Mutant(
+        "a leaf renamed after the spec with another leaf's number", 9, 3, SHARED_TDX_H,
+        ((r"#define TDG_VP_VEINFO_GET\t\t3", "#define TDG_VP_VEINFO_GET\t\t4"),),
+        "tdx/spec-constants", "TDG_VP_VEINFO_GET is 4, but TDG.VP.VEINFO.GET is 3",
+    ),
+    Mutant(
+        "the #UD error code built on the #GP trap number", 9, 11, "arch/x86/include/asm/tdx.h",
+        ((r"\(TDX_SW_ERROR \| X86_TRAP_UD\)", "(TDX_SW_ERROR | X86_TRAP_GP)"),),
+        "tdx/spec-constants", "TDX_SEAMCALL_UD is 0x8000ff000000000d, but TDX_SW_ERROR | X86_TRAP_UD (6)",
+    ),
+    Mutant(
+        "the guest's CPUID results stored into the wrong saved registers", 11, 8, "arch/x86/coco/tdx/tdx.c",
+        ((r"regs->bx = args\.r13;", "regs->bx = args.r14;"),),
+        "tdx/vcpu-regs-copy", "tdx_module_args.r14 -> pt_regs RBX: different registers; handle_cpuid handles "
+        "EXIT_REASON_CPUID",
+    ),
+    Mutant(
+        "a CPUID result left out", 11, 8, "arch/x86/coco/tdx/tdx.c",
+        ((r"\n\tregs->dx = args\.r15;", ""),),
+        "tdx/vcpu-regs-copy-complete", "leaves out R15 -> pt_regs RDX",
+    ),
+    Mutant(
+        "a hypercall argument left out of KVM's copy", 11, KVM_AT, KVM_FILE,
+        ((r"\n\tkvm_rdx_write\(vcpu, to_tdx\(vcpu\)->vp_enter_args\.r13\);", ""),),
+        "tdx/vcpu-regs-copy-complete", "leaves out R13 -> vcpu RDX",
+    ),
+    Mutant(
+        "a one-line accessor that stores the RDMSR result in another register", 11, KVM_AT, KVM_FILE,
+        ((r"to_tdx\(vcpu\)->vp_enter_args\.r11 = val;", "to_tdx(vcpu)->vp_enter_args.r12 = val;"),),
+        "tdx/vcpu-regs-copy", "-> tdx_module_args.r12: different registers; tdx_complete_msr handles "
+        "EXIT_REASON_MSR_READ",
+    ),
+    Mutant(
+        "the struct that wraps the register array passed as the args struct", 10, KVM_AT, KVM_FILE,
+        ((r"&tdx->vp_enter_args\);", "(struct tdx_module_args *)&vcpu->arch);"),),
+        "tdx/vcpu-regs-layout", "a struct kvm_vcpu_arch whose first field is the register array) and struct "
+        "tdx_module_args",
+    ),
+    Mutant(
+        "the register array passed as a void pointer", 10, KVM_AT, KVM_FILE,
+        ((r"&tdx->vp_enter_args\);", "(void *)vcpu->arch.regs);"),),
+        "tdx/vcpu-regs-layout", "argument 2 of tdh_vp_enter() between the vcpu register array (regs)",
+    ),
+    Mutant(
+        "an offset DEFINE()d for another field", 12, 5, "arch/x86/kernel/asm-offsets.c",
+        ((r"OFFSET\(TDX_MODULE_rcx, tdx_module_args, rcx\);",
+          "DEFINE(TDX_MODULE_rcx, offsetof(struct tdx_module_args, rdx));"),),
+        "tdx/offset-per-field", "OFFSET(TDX_MODULE_rcx, tdx_module_args, rdx) should be named TDX_MODULE_rdx",
+    ),
+)  # fmt: skip
+MUTANTS = (*ISSUE_12, *ISSUE_20_C)
 
 
 def _git(tree: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None) -> str:
@@ -191,12 +269,12 @@ def original(shared_real_tree: SharedRealTree) -> Original:
     for commit in commits:
         present = set(_git(tree, "ls-tree", "-r", "--name-only", commit, "--", *sorted(paths)).split())
         states.append({p: (_git(tree, "show", f"{commit}:{p}") if p in present else None) for p in sorted(paths)})
-    # the KVM patch: the state after patch KVM_AT - 1 plus the new file, carried by every later state
-    states.insert(KVM_AT, {**states[KVM_AT - 1], KVM_FILE: None})
+    # the KVM patch: the state after patch KVM_AT - 1 plus the new files, carried by every later state
+    states.insert(KVM_AT, dict(states[KVM_AT - 1]))
     for state in states[KVM_AT:]:
-        state[KVM_FILE] = KVM_CODE
+        state.update(KVM_FILES)
     for state in states[:KVM_AT]:
-        state[KVM_FILE] = None
+        state.update(dict.fromkeys(KVM_FILES))
     first = data["patches"][0]
     kvm = {**first, **KVM_PATCH, "diff": "0000-kvm-tdx-hand-tdvmcall-registers.diff"}
     kvm.pop("suppress", None)

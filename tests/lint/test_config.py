@@ -1,5 +1,5 @@
-"""lint.yaml: each rule's options where the rule is named (the scope of the TDVMCALL translations, project
-translations with halves and a scope, the clear-before-return mode), the pack's under its name; malformed
+"""lint.yaml: each rule's options where the rule is named (project ABI translations with halves, by what the
+code handles or by a scope, the clear-before-return mode), the pack's under its name; malformed
 settings are data errors naming the file, line and key."""
 
 from __future__ import annotations
@@ -15,17 +15,23 @@ from patchkit.lint.rules.tdx.pack import PACK
 
 ARGS_H = "struct tdx_module_args { u64 rcx; u64 rdx; u64 r10; u64 r11; u64 r12; u64 r13; };\n"
 KVM_C = """struct vcpu_tdx { struct tdx_module_args vp_enter_args; };
-static void tdx_emulate_vmcall(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+static int tdx_emulate_vmcall(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+{
+	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
+	return __kvm_emulate_hypercall(vcpu, 0, NULL);
+}
+static void tdx_hypercall_guess(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
 {
 	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
 }
-static void handle_guest_call(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
-{
-	kvm_rax_write(vcpu, tdx->vp_enter_args.r10);
-}
-static void my_split(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+static int my_split(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
 {
 	kvm_rcx_write(vcpu, tdx->vp_enter_args.r11 >> 32);
+	return my_emulate(vcpu);
+}
+static void ours_enter(struct kvm_vcpu *vcpu, struct vcpu_tdx *tdx)
+{
+	tdx->vp_enter_args.r12 = kvm_rdi_read(vcpu);
 }
 """
 
@@ -38,25 +44,30 @@ def _copies(tmp_path: Path, lint_yaml: str | None) -> list[str]:
     return [h.message for h in hits if h.rule == "tdx/vcpu-regs-copy"]
 
 
-def test_the_shipped_scope_covers_tdvmcall_handlers_only(tmp_path: Path) -> None:
+def test_the_shipped_translations_hold_where_the_code_handles_their_exit_not_by_function_name(
+    tmp_path: Path,
+) -> None:
     messages = _copies(tmp_path, None)
-    assert len(messages) == 2, messages
-    assert any("handle_guest_call with vp_enter_args is not such code" in m for m in messages)
+    assert len(messages) == 3, messages
+    assert any("tdx_hypercall_guess handles none of these" in m for m in messages)
     assert any("tdx_module_args.r11 (high 32 bits) -> vcpu RCX" in m for m in messages)
+    assert any("vcpu RDI -> tdx_module_args.r12" in m for m in messages)
 
 
-def test_tdvmcall_scope_and_a_project_translation_with_halves(tmp_path: Path) -> None:
+def test_a_project_translation_by_what_the_code_handles_and_one_by_function_name(tmp_path: Path) -> None:
     messages = _copies(
         tmp_path,
         "rules:\n"
         "  tdx/vcpu-regs-copy:\n"
-        "    tdvmcall_scope: {functions: ['handle_*']}\n"
         "    abi_translations:\n"
         "    - name: my split\n"
         "      splits: {r11: {high: rcx}}\n"
-        "      scope: {functions: ['my_*']}\n",
+        "      handles: [my_emulate]\n"
+        "    - name: our own call ABI\n"
+        "      pairs: {r12: rdi}\n"
+        "      scope: {functions: ['ours_*']}\n",
     )
-    assert len(messages) == 1 and "tdx_emulate_vmcall with vp_enter_args is not such code" in messages[0], messages
+    assert len(messages) == 1 and "tdx_hypercall_guess handles none of these" in messages[0], messages
 
 
 COPY = "rules:\n  tdx/vcpu-regs-copy:\n"
@@ -70,8 +81,9 @@ COPY = "rules:\n  tdx/vcpu-regs-copy:\n"
             "lint.yaml:2: rules.'tdx/clear-before-return'.mode: 'sometimes' is not one of",
         ),
         (
-            COPY + "    tdvmcall_scope: {names: [x]}\n",
-            "lint.yaml:3: rules.'tdx/vcpu-regs-copy'.tdvmcall_scope.names: unknown key (allowed: args, functions)",
+            COPY + "    abi_translations: [{name: x, pairs: {r8: rdi}, scope: {names: [x]}}]\n",
+            "lint.yaml:3: rules.'tdx/vcpu-regs-copy'.abi_translations[0].scope.names: unknown key (allowed: args, "
+            "functions)",
         ),
         (
             COPY + "    abi_translations: [{name: x}]\n",
@@ -90,7 +102,7 @@ COPY = "rules:\n  tdx/vcpu-regs-copy:\n"
         (  # a rule without options has no entry; the error names the rules that have some
             "rules:\n  tdx/field-exists: {colour: red}\n",
             "lint.yaml:2: rules.'tdx/field-exists': unknown key (allowed: hygiene/body-wrap, hygiene/subject-length, "
-            "tdx/clear-before-return, tdx/mov-register-matches-offset, tdx/vcpu-regs-copy)",
+            "tdx/clear-before-return, tdx/mov-register-matches-offset, tdx/spec-constants, tdx/vcpu-regs-copy)",
         ),
         (
             "rules:\n  tdx/vcpu-regs-copy: {colour: red}\n",

@@ -288,9 +288,9 @@ def test_a_dropped_pop_is_blamed_once_however_many_users_follow(tmp_path: Path) 
         "\nSYM_FUNC_END", "\n\tRET\nSYM_FUNC_END"
     )
     more = "".join(
-        f"\nSYM_FUNC_START(__tdcall_saved_ret_{n})\n\tTDX_MODULE_CALL host={n % 2} ret=1 saved=1\n\tRET\n"
-        f"SYM_FUNC_END(__tdcall_saved_ret_{n})\n"
+        f"\nSYM_FUNC_START({name})\n\tTDX_MODULE_CALL host={n % 2} ret=1 saved=1\n\tRET\nSYM_FUNC_END({name})\n"
         for n in (1, 2)
+        for name in [f"__{'seamcall' if n % 2 else 'tdcall'}_saved_ret_{n}"]
     )
     patch3 = {**PATCH3, "arch/x86/coco/tdx/tdcall.S": broken["arch/x86/coco/tdx/tdcall.S"] + more}
     report = _lint(tmp_path, [PATCH1, broken, patch3])

@@ -1,12 +1,15 @@
 """What rules need to know about one C file, extracted once per blob with tree-sitter-c.
 
-Generic kernel C: struct definitions (fields, grouping comments), ``#define`` values, the
-``OFFSET()``/``DEFINE()`` lines of asm-offsets files, member accesses and designated initializers
+Generic kernel C: struct definitions (fields, grouping comments), ``#define`` values and
+function-like macros, the ``OFFSET()``/``DEFINE()`` lines of asm-offsets files (``DEFINE(sym,
+offsetof(struct S, f))`` read as ``OFFSET(sym, S, f)``), member accesses and designated initializers
 with the struct they start from, and which function parameters point to a struct of interest. A rule
 pack names the structs it follows and the tokens worth reporting when tree-sitter cannot parse the
 construct around them; a pack that needs more (a subsystem's accessors) subclasses :class:`Extractor`
 and fills its own facts from the hooks (:meth:`Extractor.on_call`, :meth:`Extractor.on_assignment`,
-:meth:`Extractor.on_cast`, :meth:`Extractor.on_declarator`), in the same single walk.
+:meth:`Extractor.on_cast`, :meth:`Extractor.on_declarator`, :meth:`Extractor.on_function`,
+:meth:`Extractor.on_field`, :meth:`Extractor.on_initializer_pair`, :meth:`Extractor.on_case`), in the
+same single walk.
 
 The parse tolerates ERROR nodes (kernel macros confuse the grammar in about half of the files);
 only a relevant token whose parent is an ERROR node is recorded, as :attr:`CFacts.unparsed`, so a
@@ -85,6 +88,8 @@ class CFacts:
     structs: dict[str, StructDef] = field(default_factory=dict)
     offsets: list[OffsetCall] = field(default_factory=list)
     defines: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # function-like macros: name -> (parameters, body text)
+    macros: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)
     uses: list[FieldUse] = field(default_factory=list)
     # function -> per parameter, the struct of interest it points to (None for other parameters)
     prototypes: dict[str, tuple[str | None, ...]] = field(default_factory=dict)
@@ -95,8 +100,11 @@ class CFacts:
 _QUERY = """
 (call_expression function: (identifier) @fn (#eq? @fn "OFFSET")
   arguments: (argument_list . (_) @sym . (_) @struct . (_) @field .)) @offset
-(call_expression function: (identifier) @dfn (#eq? @dfn "DEFINE") arguments: (argument_list . (_) @dsym)) @define_call
+(call_expression function: (identifier) @dfn (#eq? @dfn "DEFINE")
+  arguments: (argument_list . (_) @dsym . (_)? @dvalue)) @define_call
 (preproc_def name: (identifier) @name value: (preproc_arg)? @value) @define
+(preproc_function_def name: (identifier) @mname parameters: (preproc_params) @mparams
+  value: (preproc_arg)? @mvalue) @fmacro
 (struct_specifier name: (type_identifier) @sname body: (field_declaration_list)) @struct_def
 """
 
@@ -188,7 +196,9 @@ class Extractor:
         """The facts object this extractor fills (a subclass returns its own kind)."""
         return CFacts(path=path)
 
-    def run(self) -> CFacts:
+    def run(self, *, walk: bool = True) -> CFacts:
+        """The file's facts; without ``walk`` only its declarations (structs, defines, macros, asm-offsets):
+        what a large header read for its structs needs, at a fraction of the cost."""
         from tree_sitter import QueryCursor
 
         tree = _parser().parse(self.src)
@@ -199,8 +209,9 @@ class Extractor:
                 sym, struct, fld = (text(caps[k][0]).strip() for k in ("sym", "struct", "field"))
                 self.facts.offsets.append(OffsetCall(sym, struct, fld, line(caps["offset"][0])))
             elif "define_call" in caps and asm_offsets:
+                struct, fld = offsetof_of(caps["dvalue"][0]) if "dvalue" in caps else ("", "")
                 self.facts.offsets.append(
-                    OffsetCall(text(caps["dsym"][0]).strip(), "", "", line(caps["define_call"][0]))
+                    OffsetCall(text(caps["dsym"][0]).strip(), struct, fld, line(caps["define_call"][0]))
                 )
             elif "define" in caps:
                 value = caps.get("value")
@@ -208,7 +219,12 @@ class Extractor:
                 self.facts.defines.setdefault(text(caps["name"][0]), (value_text, line(caps["define"][0])))
             elif "struct_def" in caps:
                 self._struct(caps["struct_def"][0])
-        self._walk(root)
+            elif "fmacro" in caps:
+                params = tuple(text(p) for p in caps["mparams"][0].named_children)
+                body = text(caps["mvalue"][0]).strip() if "mvalue" in caps else ""
+                self.facts.macros.setdefault(text(caps["mname"][0]), (params, body))
+        if walk:
+            self._walk(root)
         return self.facts
 
     # ---- hooks a subclass fills its own facts from (each called for every such node) --------------
@@ -224,6 +240,19 @@ class Extractor:
     def on_cast(self, node: Any, type_desc: Any, value: Any, scope: int) -> None:
         """A cast expression."""
 
+    def on_function(self, node: Any, name: str, scope: int) -> None:
+        """A function definition, before its body is walked (its parameters are declared)."""
+
+    def on_field(self, node: Any, use: FieldUse, scope: int) -> None:
+        """A member access (``node`` is the field_expression)."""
+
+    def on_initializer_pair(self, pair: Any, use: FieldUse, var: str | None, value: Any, scope: int) -> None:
+        """A designated initializer ``.f = value`` of a struct of interest (``var``: the declared variable, if
+        the initializer belongs to a declaration)."""
+
+    def on_case(self, node: Any, scope: int) -> None:
+        """A ``case`` of a switch."""
+
     # ---- the walk -------------------------------------------------------------------------------
     def _walk(self, root: Any) -> None:
         stack: list[tuple[Any, int]] = [(root, 0)]
@@ -235,6 +264,7 @@ class Extractor:
                 self._declare_params(node, scope)
                 self._prototype(node)
                 self.functions[scope] = function_name(node) or ""
+                self.on_function(node, self.functions[scope], scope)
             elif t == "ERROR":
                 self._error(node)
             elif t in ("declaration", "field_declaration", "parameter_declaration"):
@@ -249,6 +279,8 @@ class Extractor:
                 self._cast(node, scope)
             elif t == "assignment_expression":
                 self._assignment(node, scope)
+            elif t == "case_statement":
+                self.on_case(node, scope)
             for child in reversed(node.children):
                 stack.append((child, scope))
 
@@ -378,15 +410,20 @@ class Extractor:
         arg = node.child_by_field_name("argument")
         if fld is None or arg is None:
             return
-        self.facts.uses.append(FieldUse(self.base(arg, scope), text(fld), line(fld), "access"))
+        use = FieldUse(self.base(arg, scope), text(fld), line(fld), "access")
+        self.facts.uses.append(use)
+        self.on_field(node, use, scope)
 
     def _initializer(self, node: Any, scope: int) -> None:
         parent = node.parent
         struct: str | None = None
+        var: str | None = None
         if parent is not None and parent.type == "init_declarator":
             decl = parent.parent
             if decl is not None and decl.type == "declaration":
                 struct = struct_name_of_type(decl.child_by_field_name("type"))
+                names = declarator_names(parent)
+                var = names[0][0] if names and not names[0][2] else None
         elif parent is not None and parent.type == "compound_literal_expression":
             type_desc = parent.child_by_field_name("type")
             if type_desc is not None:
@@ -400,9 +437,11 @@ class Extractor:
             if designators and designators[0].type == "field_designator":
                 ident = designators[0].named_children
                 if ident:
-                    self.facts.uses.append(
-                        FieldUse(Base("init", struct, struct), text(ident[0]), line(ident[0]), "init")
-                    )
+                    use = FieldUse(Base("init", struct, struct), text(ident[0]), line(ident[0]), "init")
+                    self.facts.uses.append(use)
+                    value = pair.child_by_field_name("value")
+                    if value is not None:
+                        self.on_initializer_pair(pair, use, var, value, scope)
 
     def member_use(self, node: Any, scope: int) -> FieldUse | None:
         """``node`` as a member access (through parentheses), else None."""
@@ -475,7 +514,8 @@ _LOW_CASTS = re.compile(r"^\(\s*(u32|__u32|uint32_t|unsigned int|unsigned)\s*\)$
 def parts(node: Any) -> list[tuple[Any, str]]:
     """The operands an expression is built from, each with the 32-bit half it takes: ``x & 0xffffffff``,
     ``lower_32_bits(x)`` and ``(u32)x`` are the low half, ``x >> 32``, ``x << 32`` and ``upper_32_bits(x)`` the
-    high half; ``a | b`` and ``a + b`` are both of their operands; anything else is itself, whole."""
+    high half; ``a | b`` and ``a + b`` are both of their operands (an unmasked one beside a high half is the low
+    half: ``(u64)dx << 32 | ax``); anything else is itself, whole."""
     while node.type == "parenthesized_expression" and node.named_children:
         node = node.named_children[0]
     if node.type == "binary_expression":
@@ -484,7 +524,13 @@ def parts(node: Any) -> list[tuple[Any, str]]:
         op_text = text(op) if op is not None else ""
         if left is not None and right is not None:
             if op_text in ("|", "+"):
-                return parts(left) + parts(right)
+                lo, hi = parts(left), parts(right)
+                # EDX:EAX joined as (dx << 32 | ax): the unmasked side next to a high half is the low half
+                if any(p == "high" for _n, p in lo) and not any(p == "high" for _n, p in hi):
+                    hi = [(n, p or "low") for n, p in hi]
+                elif any(p == "high" for _n, p in hi) and not any(p == "high" for _n, p in lo):
+                    lo = [(n, p or "low") for n, p in lo]
+                return lo + hi
             if op_text == "&":
                 if _LOW_MASKS.match(text(right).strip()):
                     return [(n, "low") for n, _p in parts(left)]
@@ -494,6 +540,14 @@ def parts(node: Any) -> list[tuple[Any, str]]:
                 return [(n, "high") for n, _p in parts(left)]
     if node.type == "call_expression":
         fn, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+        if (
+            fn is not None and args is not None and len(args.named_children) == 1
+            and fn.type == "parenthesized_expression" and len(fn.named_children) == 1
+            and fn.named_children[0].type == "identifier"
+        ):  # fmt: skip
+            # ``(u64)(x)``: tree-sitter reads a cast to a typedef'd name followed by parentheses as a call
+            half = "low" if _LOW_CASTS.match(text(fn).strip()) else ""
+            return [(n, half or p) for n, p in parts(args.named_children[0])]
         if fn is not None and args is not None and len(args.named_children) == 1:
             name = text(fn)
             if name in ("lower_32_bits", "upper_32_bits"):
@@ -505,6 +559,20 @@ def parts(node: Any) -> list[tuple[Any, str]]:
             half = "low" if _LOW_CASTS.match("(" + text(type_desc).strip() + ")") else ""
             return [(n, half or p) for n, p in parts(value)]
     return [(node, "")]
+
+
+def offsetof_of(node: Any) -> tuple[str, str]:
+    """(struct, field) of ``offsetof(struct S, f)`` (``DEFINE(sym, offsetof(...))`` in asm-offsets), else
+    ("", "")."""
+    if node.type == "offsetof_expression":
+        type_desc, member = node.child_by_field_name("type"), node.child_by_field_name("member")
+        struct = struct_name_of_type(type_desc.child_by_field_name("type")) if type_desc is not None else None
+        if struct is None and type_desc is not None:
+            struct = text(type_desc).strip()
+        if struct and member is not None:
+            return struct, text(member).strip()
+    m = re.match(r"^offsetof\s*\(\s*(?:struct\s+)?(\w+)\s*,\s*(\w+)\s*\)$", text(node).strip())
+    return (m.group(1), m.group(2)) if m else ("", "")
 
 
 def function_name(node: Any) -> str | None:
@@ -529,7 +597,8 @@ def last_name(node: Any) -> str | None:
     return None
 
 
-def extract(path: str, src: bytes, structs: Iterable[str], relevant: re.Pattern[str]) -> CFacts:
+def extract(path: str, src: bytes, structs: Iterable[str], relevant: re.Pattern[str], *, walk: bool = True) -> CFacts:
     """The generic facts of one C file; ``structs`` are the structs whose variables and pointer parameters
-    are followed, ``relevant`` the tokens worth reporting inside a construct tree-sitter could not parse."""
-    return Extractor(path, src, structs, relevant).run()
+    are followed, ``relevant`` the tokens worth reporting inside a construct tree-sitter could not parse
+    (``walk=False``: declarations only, see :meth:`Extractor.run`)."""
+    return Extractor(path, src, structs, relevant).run(walk=walk)

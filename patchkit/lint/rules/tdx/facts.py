@@ -56,6 +56,18 @@ VCPU_REGS_HEADER = options.text(
     "arch/x86/include/asm/kvm_vcpu_regs.h",
     "the header whose __VCPU_REGS_<REG> values give the vCPU register array's layout (read in every state)",
 )
+KVM_HEADERS = options.strings(
+    "kvm_headers",
+    ["include/linux/kvm_host.h", "arch/x86/include/asm/kvm_host.h"],
+    "KVM headers read in every state for their struct declarations only: the vCPU structs that hold the "
+    "register array (struct kvm_vcpu's arch, whose first field it is: a cast of it views the array)",
+    kind="list of paths",
+)
+VCPU_ACCESSORS_HEADER = options.text(
+    "vcpu_accessors_header",
+    "arch/x86/kvm/kvm_cache_regs.h",
+    "the header of KVM's one-line register accessors, read in every state (a copy through kvm_read_edx_eax() is seen)",
+)
 SEARCH_PATHS = options.strings(
     "search_paths",
     ["arch/x86/", "drivers/virt/", "virt/"],
@@ -63,7 +75,13 @@ SEARCH_PATHS = options.strings(
     "(besides every file a patch touches)",
     kind="list of directories",
 )
-PACK_OPTIONS: tuple[Option[Any], ...] = (ARGS_STRUCTS, VCPU_REGS_HEADER, SEARCH_PATHS)
+PACK_OPTIONS: tuple[Option[Any], ...] = (
+    ARGS_STRUCTS,
+    VCPU_REGS_HEADER,
+    KVM_HEADERS,
+    VCPU_ACCESSORS_HEADER,
+    SEARCH_PATHS,
+)
 
 
 @dataclass(frozen=True)
@@ -89,6 +107,8 @@ class TdxState:
     mismatches: list[Mismatch] | None = None
     walked: list[Walked] | None = None  # the path walk's findings (:mod:`patchkit.lint.rules.tdx.paths`)
     members: dict[str, str] | None = None
+    # what the C-side helpers derive once per state (resolved copies, what each call does with the struct)
+    derived: dict[str, Any] = field(default_factory=dict)
 
     def kinds(self) -> set[str]:
         return set(self.args_structs.values())
