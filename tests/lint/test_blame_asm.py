@@ -139,3 +139,26 @@ def test_an_assembly_mutant_is_blamed_on_its_patch(tmp_path: Path, rule: str, ol
     hits = [f for f in report.failing if f.rule == rule and expect in f.message]
     assert hits, [(f.rule, f.message) for f in report.findings]
     assert {f.patch for f in _tdx(report)} == {2}, [(f.patch, f.rule, f.message) for f in report.failing]
+
+
+@pytest.mark.parametrize(
+    ("name", "invocation", "rule", "expect"),
+    [
+        ("__tdcall_saved_ret_sti", "TDX_MODULE_CALL host=0 ret=1 saved=1", "tdx/sti-before-tdcall",
+         "__tdcall_saved_ret_sti (TDX_MODULE_CALL ret=1 saved=1) enables interrupts for the call"),
+        ("__tdcall_ret", "TDX_MODULE_CALL host=0", "tdx/copy-out-complete",
+         "__tdcall_ret (TDX_MODULE_CALL) returns outputs but a path where the call ran copies none out"),
+    ],
+)  # fmt: skip
+def test_a_function_whose_invocation_does_not_ask_for_what_its_name_promises_is_blamed_not_the_macro(
+    tmp_path: Path, name: str, invocation: str, rule: str, expect: str
+) -> None:
+    """Patch 3 adds a function named for STI (or for outputs) that expands the macro without asking for it: the
+    finding sits at the invocation, which patch 3 wrote, not at the macro written by patch 2."""
+    added = f"\nSYM_FUNC_START({name})\n\t{invocation}\nSYM_FUNC_END({name})\n"
+    patch3 = {**PATCH3, TDCALL: PATCH2[TDCALL] + added}
+    report = _lint(tmp_path, [PATCH1, PATCH2, patch3])
+    hits = [f for f in report.failing if f.rule == rule and expect in f.message]
+    assert [(f.patch, f.path, f.reachable_from) for f in hits] == [(3, TDCALL, None)], [
+        (f.patch, f.rule, f.message) for f in report.failing
+    ]

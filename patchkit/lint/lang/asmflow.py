@@ -85,6 +85,7 @@ class Variant:
     synthetic: bool = False  # a macro variant no function invokes: the macro's body, then a return
     # conditions that could not be evaluated within bounds: (path, line, the directive as written, why)
     unreadable: tuple[tuple[str, int, str, str], ...] = ()
+    invoked_at: int = 0  # the line of the function's invocation of that macro (0: none, or a macro variant)
 
     @property
     def label(self) -> str:
@@ -169,16 +170,17 @@ class Expander:
         self.counter = 0  # ``\\@`` labels numbered per expansion, so the same code expands the same in every state
         self.unreadable = []
         steps: list[Step] = []
-        invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        invoked: list[tuple[str, tuple[tuple[str, str], ...], int]] = []
         self._items(function.body, function.path, {}, "", steps, invoked, 0, "")
-        macro, args = invoked[0] if invoked else (None, ())
-        return Variant(function, macro, args, tuple(steps), self._relevant(steps), unreadable=tuple(self.unreadable))
+        macro, args, line = invoked[0] if invoked else (None, (), 0)
+        return Variant(function, macro, args, tuple(steps), self._relevant(steps), unreadable=tuple(self.unreadable),
+                       invoked_at=line)  # fmt: skip
 
     def _expand_macro(self, macro: Macro, values: dict[str, str]) -> Variant:
         self.counter = 1
         self.unreadable = []
         steps: list[Step] = []
-        invoked: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+        invoked: list[tuple[str, tuple[tuple[str, str], ...], int]] = []
         self._items(macro.body, macro.path, values, "_1", steps, invoked, 1, macro.name)
         steps.append(Step(macro.path, macro.line, "insn", "RET", (), ""))
         shell = Function(macro.name, macro.path, macro.line, ())
@@ -192,7 +194,7 @@ class Expander:
         values: dict[str, str],
         unique: str,
         out: list[Step],
-        invoked: list[tuple[str, tuple[tuple[str, str], ...]]],
+        invoked: list[tuple[str, tuple[tuple[str, str], ...], int]],
         depth: int,
         origin: str,
     ) -> None:
@@ -235,7 +237,7 @@ class Expander:
                 bound = _bind(macro, operands)
                 self.counter += 1
                 if uses_slots(macro, self.crossing):
-                    invoked.append((name, tuple(sorted(bound.items()))))
+                    invoked.append((name, tuple(sorted(bound.items())), item.line if depth == 0 else 0))
                 self._items(macro.body, macro.path, bound, f"_{self.counter}", out, invoked, depth + 1, name)
                 continue
             out.append(Step(path, item.line, item.kind, name, operands, origin))

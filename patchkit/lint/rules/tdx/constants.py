@@ -21,24 +21,39 @@ _AC = re.compile(r"\b_AC\s*\(([^,()]*),[^()]*\)")
 _SUFFIX = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)(?:[uU][lL]{0,2}|[lL]{1,2}[uU]?)\b")
 
 
-def defines(state: TdxState) -> dict[str, str]:
-    """Every object-like ``#define`` of the state's files (C and assembly): name -> value text; a header under
-    arch/x86/include wins over another file's."""
-    out: dict[str, str] = {}
+def defines(state: TdxState) -> dict[str, tuple[str, str, int]]:
+    """Every object-like ``#define`` of the state's files (C and assembly): name -> (value text, path, line); a
+    header under arch/x86/include wins over another file's."""
+    out: dict[str, tuple[str, str, int]] = {}
     order = sorted({*state.c, *state.asm}, key=lambda p: (not p.startswith("arch/x86/include/"), p))
     for path in order:
         found = state.c[path].defines if path in state.c else state.asm[path].defines
-        for name, (value, _line) in found.items():
-            out.setdefault(name, value)
+        for name, (value, line) in found.items():
+            out.setdefault(name, (value, path, line))
     return out
 
 
-def value(text: str, names: Mapping[str, str]) -> int | None:
+def used(text: str, names: Mapping[str, tuple[str, str, int]]) -> set[tuple[str, int]]:
+    """Where the defines ``text`` goes through are written: (path, line) of each."""
+    out: set[tuple[str, int]] = set()
+    todo = [text]
+    seen: set[str] = set()
+    while todo and len(seen) <= 64:
+        for name in _NAME.findall(todo.pop()):
+            if name in names and name not in seen:
+                seen.add(name)
+                value, path, line = names[name]
+                out.add((path, line))
+                todo.append(value)
+    return out
+
+
+def value(text: str, names: Mapping[str, tuple[str, str, int]]) -> int | None:
     """The integer ``text`` stands for, or None when it has none."""
     current = text
     for _depth in range(MAX_DEPTH + 1):
         current = _AC.sub(r"(\1)", _BIT.sub(r"(1 << (\1))", current))
-        replaced = _NAME.sub(lambda m: f"({names[m.group(0)]})" if m.group(0) in names else m.group(0), current)
+        replaced = _NAME.sub(lambda m: f"({names[m.group(0)][0]})" if m.group(0) in names else m.group(0), current)
         if replaced == current:
             break
         current = replaced

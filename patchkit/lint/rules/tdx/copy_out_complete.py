@@ -56,13 +56,20 @@ def problems(state: TdxState, settings: Settings) -> list[tuple[asmflow.Variant,
             found.append((variant, asmflow.PathProblem("copy-wrong", store.field, step, what, step)))
         passed = (walk.back.loaded | walk.back.stored) - {"rax", "rsp"}
         always = designated.matches(variant, settings[FUNCTIONS], settings[MACROS])
+        # no copy-out at all in a function named for one: its invocation of the macro asks for none
+        invocation = designated.function_fault(variant, settings[FUNCTIONS], settings[MACROS])
         for out in walk.exits:
             if out.phase != "after" or not (always or out.stored):
                 continue
-            at = steps[out.last_store] if out.last_store >= 0 else steps[out.call]
-            detail = "missed" if out.stored else "none"
-            for reg in sorted(passed - out.stored):
-                found.append((variant, asmflow.PathProblem("copy-missing", reg, steps[out.step], detail, at)))
+            missing = sorted(passed - out.stored)
+            if not out.stored and missing:
+                at = invocation or steps[out.call]
+                shown = ", ".join("%" + reg for reg in missing)
+                found.append((variant, asmflow.PathProblem("copy-none", shown, steps[out.step], "", at)))
+                continue
+            for reg in missing:
+                at = steps[out.last_store]
+                found.append((variant, asmflow.PathProblem("copy-missing", reg, steps[out.step], "", at)))
     return found
 
 
@@ -93,10 +100,10 @@ def _message(p: asmflow.PathProblem, labels: str) -> str:
             f"{labels} stores {p.detail}{how} to %{p.reg}'s slot instead of what the call returned in %{p.reg}; "
             "store each output from its own register, before any clearing"
         )
-    if p.detail == "none":
+    if p.kind == "copy-none":
         return (
-            f"{labels} returns outputs but a path where the call ran copies none out: %{p.reg} (and what else it "
-            "passes) never reaches the struct"
+            f"{labels} returns outputs but a path where the call ran copies none out: what the call returned in "
+            f"{p.reg} never reaches the struct"
         )
     return (
         f"the copy-out of {labels} leaves %{p.reg} out on a path where the call ran: the caller gets its input "
@@ -105,7 +112,9 @@ def _message(p: asmflow.PathProblem, labels: str) -> str:
 
 
 def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> str:
-    return f"{owner(variant, where(p))}: {p.kind} {p.reg} {p.detail if p.kind != 'copy-missing' else ''}".strip()
+    if p.kind == "copy-none":  # which registers it passes changes with the patches; the defect does not
+        return f"{owner(variant, where(p))}: copy-none"
+    return f"{owner(variant, where(p))}: {p.kind} {p.reg} {p.detail}".strip()
 
 
 @RULE.checker

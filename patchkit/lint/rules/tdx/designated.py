@@ -1,5 +1,7 @@
-"""Which variants a rule holds to more than the rest: named by function (globs or names) or by the
-arguments of the args-struct macro they expand (a condition such as ``saved and ret``).
+"""Which variants a rule holds to more than the rest: by function name, or by the macro's arguments.
+
+A function is named by globs; a variant of an args-struct macro by a condition over the arguments it is
+expanded with (``saved and ret``).
 
 Rules declare their own options with :func:`macro_conditions` and read them with :func:`matches`.
 """
@@ -63,3 +65,19 @@ def matches(variant: asmflow.Variant, functions: Iterable[str], macros: Mapping[
         return True
     macro = variant.macro
     return macro is not None and macro in macros and condition(macros[macro], variant.args)
+
+
+def function_fault(
+    variant: asmflow.Variant, functions: Iterable[str], macros: Mapping[str, str | bool]
+) -> asmflow.Step | None:
+    """Where a requirement the ``functions`` globs put on this variant is broken by the function itself: its
+    invocation of the macro, when the macro's arguments do not ask for what the function's name promises
+    (``__tdcall_saved_ret_sti`` expanding TDX_MODULE_CALL without sti=1); None when the requirement is the
+    macro's (or the variant is not named by ``functions``)."""
+    if variant.synthetic or not any(fnmatch.fnmatchcase(variant.function.name, g) for g in functions):
+        return None
+    macro = variant.macro
+    if macro is not None and macro in macros and condition(macros[macro], variant.args):
+        return None
+    line = variant.invoked_at or variant.function.line
+    return asmflow.Step(variant.function.path, line, "insn", macro or variant.function.name, (), "")

@@ -54,10 +54,9 @@ def _crossing(value: str, reg: str, leaf: str, pointers: frozenset[str], loads: 
 
 def _message(p: asmflow.PathProblem, labels: str) -> str:
     how, _, what = p.detail.partition("|")
-    call = p.step.name.upper()
     return (
-        f"%{p.reg} crosses {call} in {labels} holding {what}: the variant {how} it after the call as an output "
-        "but does not load it from its slot of the struct before (a kernel value reaches the other side)"
+        f"%{p.reg} reaches the other side of the call in {labels} holding {what}: the variant {how} it after the "
+        "call as an output but does not load it from its slot of the struct before (a kernel value crosses)"
     )
 
 

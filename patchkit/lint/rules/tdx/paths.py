@@ -68,10 +68,11 @@ def grouped(
     family: Callable[[asmflow.PathProblem], str],
     identity: Callable[[asmflow.Variant, asmflow.PathProblem], str],
     message: Callable[[asmflow.PathProblem, str], str],
+    more_evidence: Callable[[asmflow.PathProblem], Iterable[tuple[str, int]]] | None = None,
 ) -> list[Walked]:
     """Problems of one kind in several variants as one finding each, at the line at fault (the lowest),
     naming every variant (``message`` gets the first problem and the variants' labels), with the lines of
-    the block it is in as the evidence."""
+    the block it is in as the evidence (and ``more_evidence``'s lines, outside the block)."""
     groups: dict[tuple[str, str, str], list[tuple[asmflow.Variant, asmflow.PathProblem]]] = {}
     for variant, problem in found:
         groups.setdefault((family(problem), where(problem).path, identity(variant, problem)), []).append(
@@ -88,6 +89,8 @@ def grouped(
                 for s in v.steps
                 if s.path == where(p).path and s.origin == where(p).origin and s.kind != "label"
             }
+            | {line for _v, p in items for line in (more_evidence(p) if more_evidence is not None else ())}
+            | {(where(p).path, where(p).line) for _v, p in items}
         )
         out.append(Walked(kind, path, at.line, message(items[0][1], labels), name, tuple(evidence)))
     return out

@@ -44,10 +44,12 @@ def problems(state: TdxState, settings: Settings) -> list[tuple[asmflow.Variant,
                 found.append((variant, asmflow.PathProblem("sti-early", "", steps[sti], shown, steps[sti])))
         if not designated.matches(variant, settings[FUNCTIONS], settings[MACROS]):
             continue
+        # the function's invocation is at fault when its macro arguments do not ask for STI; else the macro
+        invocation = designated.function_fault(variant, settings[FUNCTIONS], settings[MACROS])
         for call in walk.calls:
             if not call.after_sti and steps[call.step].name == "tdcall":
                 step = steps[call.step]
-                found.append((variant, asmflow.PathProblem("no-sti", "", step, "", step)))
+                found.append((variant, asmflow.PathProblem("no-sti", "", step, "", invocation or step)))
     return found
 
 

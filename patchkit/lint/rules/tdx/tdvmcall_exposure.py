@@ -25,7 +25,7 @@ RULE: StateRule[TdxState] = StateRule("tdx/tdvmcall-exposure")
 _NOT_EXPOSABLE = frozenset(("rax", "rcx", "rsp"))  # the leaf and status, the bitmap itself, the stack
 
 
-def _number(value: str, names: dict[str, str]) -> int | None:
+def _number(value: str, names: dict[str, tuple[str, str, int]]) -> int | None:
     if value == "zero":
         return 0
     if value.startswith("const:"):
@@ -35,7 +35,7 @@ def _number(value: str, names: dict[str, str]) -> int | None:
 
 def problems(state: TdxState) -> list[tuple[asmflow.Variant, asmflow.PathProblem]]:
     found: list[tuple[asmflow.Variant, asmflow.PathProblem]] = []
-    names: dict[str, str] | None = None
+    names: dict[str, tuple[str, str, int]] | None = None
     for variant, walk in walks(state):
         steps = walk.steps
         for call in walk.calls:
@@ -102,5 +102,15 @@ def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> str:
 
 @RULE.checker
 def check(state: TdxState, settings: Settings) -> list[Hit]:
-    found = grouped(problems(state), lambda p: p.kind, _identity, _message)
+    names: dict[str, tuple[str, str, int]] = {}
+
+    def bitmap_lines(p: asmflow.PathProblem) -> set[tuple[str, int]]:
+        # the bitmap's #define lines are part of what makes the defect: a patch that narrows it wrote it
+        if p.kind == "rcx-unset":
+            return set()
+        if not names:
+            names.update(constants.defines(state))
+        return constants.used(p.detail.rpartition("|")[2].partition(" = ")[0], names)
+
+    found = grouped(problems(state), lambda p: p.kind, _identity, _message, bitmap_lines)
     return [RULE.hit(w.path, w.line, w.message, w.identity, w.evidence) for w in found]
