@@ -2,11 +2,14 @@
 
 A function body (``SYM_FUNC_START`` .. ``SYM_FUNC_END``) is expanded with the macros of the state
 (``.if`` evaluated with the invocation's arguments by :mod:`patchkit.lint.expr`, ``\\@`` made unique),
-then every path from the entry to each return is walked, tracking what each callee-saved register
-holds (its own value, the value saved from another register, or something else), the stack of pushed
-values, and, around a call that crosses to another side (firmware, a hypervisor: a
-:class:`Crossing` names the instructions and the memory slots of the struct that carries the
-registers), which registers were loaded from that struct and which of them still hold what came back.
+then every path from the entry to each return is walked, tracking what every register and stack slot
+holds (the caller's value, an input loaded from the struct that carries the registers, what came back
+from the other side, 0, a constant), the stack of pushed values, and, around a call that crosses to
+another side (firmware, a hypervisor: a :class:`Crossing` names the instructions and the memory slots
+of that struct), which registers still hold what came back. The walk (:func:`walk`, cached by the
+expanded steps) records facts for rules to judge: each way out with what it carries, the registers at
+each crossing call, each store to a slot after it, the instruction after each STI, and a fixup that
+reads a RAX its exception-table entry did not set.
 """
 
 from __future__ import annotations

@@ -125,5 +125,7 @@ def check(change: PatchChange[TdxState], settings: Settings) -> list[Hit]:
         return []
     # A use that is also an offset on another struct's pointer was reported as that where it was written (the
     # cause of the wrong code); the patch that removes the offset still breaks the build there, and is told so.
-    wrong = {(m.path, m.line): m.symbol for m in pointer_mismatches(change.state)}
+    wrong = {}
+    if offset_struct_matches_pointer.RULE.id not in settings.disabled:
+        wrong = {(m.path, m.line): m.symbol for m in pointer_mismatches(change.state)}
     return removed_symbol_users(removed, change.uses([name for name, _p in removed]), change.number, wrong)
