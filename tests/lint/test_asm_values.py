@@ -21,6 +21,7 @@ def test_a_constant_is_evaluated_through_names_bit_macros_and_suffixes() -> None
     assert constants.value("MASK", names) == 0x1C00
     assert constants.value("LEAF", names) == 0
     assert constants.value("_AC(1, UL) << 63", names) == 1 << 63
+    assert constants.value("GENMASK(15, 10) | BIT(3)", names) == 0xFC08
     assert constants.value("LOOP", names) is None  # defined in terms of itself: no value
     assert constants.value("CAST", names) is None  # a cast is not an expression of the bounded parser
     assert constants.value("BIT(99999999999)", names) is None  # beyond 64 bits

@@ -1,9 +1,9 @@
 """The value of a constant as the state's ``#define`` lines give it (a register bitmap, a leaf number).
 
 Object-like defines are substituted by name (at most :data:`MAX_DEPTH` deep), the kernel's bit macros
-(``BIT(n)``, ``BIT_ULL(n)``, ``_BITUL(n)``, ``_BITULL(n)``) become shifts, ``_AC(x, y)`` is ``x``, and
-integer suffixes (``UL``) are dropped; the result goes to the bounded parser of
-:mod:`patchkit.lint.expr`. Anything else (a function-like macro of another kind, a cast) has no value.
+(``BIT(n)``, ``BIT_ULL(n)``, ``_BITUL(n)``, ``_BITULL(n)``, ``GENMASK(h, l)``) become shifts,
+``_AC(x, y)`` is ``x``, and integer suffixes (``UL``) are dropped; the result goes to the bounded parser
+of :mod:`patchkit.lint.expr`. Anything else (a function-like macro of another kind, a cast) has no value.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ MAX_DEPTH = 8
 _NAME = re.compile(r"\b[A-Za-z_]\w*\b")
 _BIT = re.compile(r"\b(?:BIT|BIT_ULL|_BITUL|_BITULL)\s*\(([^()]*)\)")
 _AC = re.compile(r"\b_AC\s*\(([^,()]*),[^()]*\)")
+_GENMASK = re.compile(r"\bGENMASK(?:_ULL)?\s*\(([^,()]*),([^,()]*)\)")
 _SUFFIX = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)(?:[uU][lL]{0,2}|[lL]{1,2}[uU]?)\b")
 
 
@@ -53,6 +54,7 @@ def value(text: str, names: Mapping[str, tuple[str, str, int]]) -> int | None:
     current = text
     for _depth in range(MAX_DEPTH + 1):
         current = _AC.sub(r"(\1)", _BIT.sub(r"(1 << (\1))", current))
+        current = _GENMASK.sub(r"(((1 << ((\1) - (\2) + 1)) - 1) << (\2))", current)
         replaced = _NAME.sub(lambda m: f"({names[m.group(0)][0]})" if m.group(0) in names else m.group(0), current)
         if replaced == current:
             break
