@@ -69,6 +69,7 @@ static void __used common(void)
 	push %rdx
 	mov %rdi, %rax
 	mov %rsi, %rcx
+	xor %edx, %edx
 	tdcall
 	pop %r12
 	test %r12, %r12

@@ -1,7 +1,8 @@
-"""Issue 12's mutation test: a bug of each class the issue lists is planted in a copy of series/tdx, in
-the patch that would have written it and carried through every later patch (the later diffs are
-regenerated so they still apply), the copy is applied with ``patchkit apply`` to the real 6.1 tree and
-linted, and exactly that patch, and only that patch, is blamed.
+"""Issues 12 and 20's mutation test: a bug of each class the issues list is planted in a copy of
+series/tdx, in the patch that would have written it and carried through every later patch (the later diffs
+are regenerated so they still apply), the copy is applied with ``patchkit apply`` to the real 6.1 tree and
+linted, and exactly that patch, and only that patch, is blamed (a class-14 mutant also expects the finding
+of the patch that breaks the build, and says so).
 
 KVM-style code (class 6 of issue 12, and issue 20's C-side classes) is not in the series: it comes as an
 extra patch (tests/lint/data/kvm, in upstream KVM's shape), inserted before the last mailed patch so that
@@ -14,7 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,8 @@ TDXCALL = "arch/x86/virt/vmx/tdx/tdxcall.S"
 SHARED_TDX_H = "arch/x86/include/asm/shared/tdx.h"
 KVM_H = "arch/x86/kvm/vmx/tdx.h"
 KVM_FILE = "arch/x86/kvm/vmx/tdx.c"
+TDCALL_S = "arch/x86/coco/tdx/tdcall.S"
+SEAMCALL_S = "arch/x86/virt/vmx/tdx/seamcall.S"
 KVM_AT = 10  # the extra KVM patch becomes patch 10; the series' patch 10 follows it as patch 11
 
 # Written for these tests, in the shape of upstream KVM's TDX code (tests/lint/data/kvm): a vCPU struct in a
@@ -54,8 +57,10 @@ KVM_PATCH: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Mutant:
-    """A bug of one class of issue 12: ``pattern`` (a regex) becomes ``replacement`` in ``path`` from the
-    state of patch ``patch`` on, in every later state that still has it (at least the planted one)."""
+    """A bug of one class of issue 12 (or of issue 20: ``issue``): ``pattern`` (a regex) becomes
+    ``replacement`` in ``path`` from the state of patch ``patch`` on, in every later state that still has it
+    (at least the planted one). ``also``: (rule, patch, message part) of findings a later patch must get too
+    (the one that breaks the build on the planted line)."""
 
     name: str
     issue_class: int
@@ -64,6 +69,8 @@ class Mutant:
     edits: tuple[tuple[str, str], ...]  # (pattern, replacement): every state takes the ones that match
     rule: str
     expect: str
+    issue: int = 12
+    also: tuple[tuple[str, int, str], ...] = ()
 
 
 ISSUE_12 = (
@@ -96,7 +103,9 @@ ISSUE_12 = (
     Mutant(
         "a hypercall offset on the tdx_module_args pointer; patch 8 removes the offset", 5, 6, TDXCALL,
         ((r"movq\tTDX_MODULE_r13\(%rsi\), %r13", r"movq\tTDX_HYPERCALL_r13(%rsi), %r13"),),
-        "tdx/offset-struct-matches-pointer", "TDX_HYPERCALL_r13 indexes %rsi",
+        "tdx/offset-struct-matches-pointer", "TDX_HYPERCALL_r13 indexes %rsi", 20,
+        # issue 20, class 14: patch 8 removes the offset while the (wrong) use is left: the build breaks there
+        (("tdx/removed-symbol-users", 8, "uses TDX_HYPERCALL_r13, which patch 8 removed"),),
     ),
     Mutant(
         "a cast of the vcpu registers through a local alias", 6, KVM_AT, KVM_FILE,
@@ -123,9 +132,81 @@ ISSUE_12 = (
     ),
 )  # fmt: skip
 
+# Issue 20, the assembly side of the register contract (issue_class is issue 20's)
+ISSUE_20_ASM = (
+    Mutant(
+        "the saved copy-out leaves R13 out (it is cleared anyway)", 3, 6, TDXCALL,
+        ((r"\tmovq\t%r13, TDX_MODULE_r13\(%rsi\)\n", ""),),
+        "tdx/copy-out-complete", "leaves %r13 out on a path where the call ran", 20,
+    ),
+    Mutant(
+        "RSI's slot gets the struct pointer back from the stack, not the RSI the call returned", 3, 6, TDXCALL,
+        ((r"\txchgq\t%rsi, \(%rsp\)\n", "\tpopq\t%rsi\n\tpushq\t%rsi\n"),),
+        "tdx/copy-out-complete", "stores the struct pointer (from the stack) to %rsi's slot", 20,
+    ),
+    Mutant(
+        "R14 cleared before it is stored", 3, 6, TDXCALL,
+        ((r"(\tmovq\t%r14, TDX_MODULE_r14\(%rsi\)\n)", "\txor\t%r14d, %r14d\n\\1"),),
+        "tdx/copy-out-complete", "stores 0: the register was cleared before it was stored to %r14's slot", 20,
+    ),
+    Mutant(
+        "the 6.1 hypercall's copy-out leaves R13 out (R13 is popped, so nothing else notices)", 3, 3, TDCALL_S,
+        ((r"\tmovq %r13, TDX_HYPERCALL_r13\(%rdi\)\n", ""),),
+        "tdx/copy-out-complete", "the copy-out of __tdx_hypercall leaves %r13 out", 20,
+    ),
+    Mutant(
+        "RDI not loaded in the saved variant: the leaf crosses in it", 4, 6, TDXCALL,
+        ((r"\tmovq\tTDX_MODULE_rdi\(%rsi\), %rdi\n", ""),),
+        "tdx/in-out-symmetry", "(TDX_MODULE_CALL ret=1 saved=1) holding the leaf number: the variant stores it", 20,
+    ),
+    Mutant(
+        "R14 not loaded in the saved variant: the caller's R14 crosses", 4, 6, TDXCALL,
+        ((r"\tmovq\tTDX_MODULE_r14\(%rsi\), %r14\n", ""),),
+        "tdx/in-out-symmetry", "(TDX_MODULE_CALL ret=1 saved=1) holding the caller's callee-saved %r14", 20,
+    ),
+    Mutant(
+        "STI moved up, before the last loads", 6, 7, TDXCALL,
+        ((r"\t\.if \\sti\n\tsti\n\t\.endif\n\ttdcall\n", "\ttdcall\n"),
+         (r"(\t\.if \\saved\n\tmovq\tTDX_MODULE_rdi)", r"\t.if \\sti\n\tsti\n\t.endif\n\1")),
+        "tdx/sti-before-tdcall", "is followed by 'movq TDX_MODULE_rdi(%rsi), %rdi', not by TDCALL", 20,
+    ),
+    Mutant(
+        "the STI function invokes the macro without sti=1", 6, 7, TDCALL_S,
+        ((r"TDX_MODULE_CALL host=0 ret=1 saved=1 sti=1", "TDX_MODULE_CALL host=0 ret=1 saved=1"),),
+        "tdx/sti-before-tdcall", "__tdcall_saved_ret_sti (TDX_MODULE_CALL ret=1 saved=1) enables interrupts", 20,
+    ),
+    Mutant(
+        "the exception-table label after SEAMCALL", 6, KVM_AT + 1, TDXCALL,
+        ((r"\.Lseamcall\\@:\n\tseamcall\n", "\tseamcall\n.Lseamcall\\@:\n"),),
+        "tdx/extable-on-call", "covers 'jnc', an instruction after SEAMCALL, not SEAMCALL itself", 20,
+    ),
+    Mutant(
+        "a plain exception-table entry for a fixup that reads the trap number", 6, KVM_AT + 1, TDXCALL,
+        ((r"_ASM_EXTABLE_FAULT\(", "_ASM_EXTABLE("),),
+        "tdx/extable-delivers-trap", "reads the trap number in %rax ('orq %rdi, %rax'), but _ASM_EXTABLE does not", 20,
+    ),
+    Mutant(
+        "the hypercall's RCX bitmap no longer set (a patch that does not touch __tdx_hypercall otherwise)", 8, 4,
+        TDCALL_S, ((r"\tmovl \$TDVMCALL_EXPOSE_REGS_MASK, %ecx\n", ""),),
+        "tdx/tdvmcall-exposure", "TDG.VP.VMCALL in __tdx_hypercall is issued with RCX holding the caller's %rcx", 20,
+    ),
+    Mutant(
+        "the exposure mask narrowed below the registers the hypercall passes", 8, 4, TDCALL_S,
+        ((r"TDX_R14 \| TDX_R15 \)", "TDX_R14 )"),),
+        "tdx/tdvmcall-exposure", "passes %r15 to the VMM, but its RCX bitmap (TDVMCALL_EXPOSE_REGS_MASK = 0x7c00)", 20,
+    ),
+    Mutant(
+        "the KVM patch also drops a clear from TDX_MODULE_CALL (a deletion only)", 13, KVM_AT, TDXCALL,
+        ((r"\txor\t%r10d, %r10d\n", ""),),
+        "tdx/clear-before-return", "%r10 still holds what the TDX module/VMM returned", 20,
+    ),
+)  # fmt: skip
+
 
 # Issue 20, the C side: each class's bug planted in the KVM fixture or the series (issue_class is issue 20's)
-ISSUE_20_C = (
+ISSUE_20_C = tuple(
+    replace(mutant, issue=20)
+    for mutant in (
     Mutant(
         "a register only the member reaches, wrong in the MSR read case", 1, KVM_AT, KVM_FILE,
         ((r"(case EXIT_REASON_MSR_READ:\n(?:\t\t/\*.*\*/\n)?\t\tkvm_rcx_write\(vcpu, tdx->vp_enter_args\.)r12",
@@ -228,8 +309,9 @@ ISSUE_20_C = (
           "DEFINE(TDX_MODULE_rcx, offsetof(struct tdx_module_args, rdx));"),),
         "tdx/offset-per-field", "OFFSET(TDX_MODULE_rcx, tdx_module_args, rdx) should be named TDX_MODULE_rdx",
     ),
+)
 )  # fmt: skip
-MUTANTS = (*ISSUE_12, *ISSUE_20_C)
+MUTANTS = (*ISSUE_12, *ISSUE_20_ASM, *ISSUE_20_C)
 
 
 def _git(tree: Path, *args: str, input_text: str | None = None, env: dict[str, str] | None = None) -> str:
@@ -343,7 +425,9 @@ def test_the_series_with_the_kvm_patch_lints_clean(original: Original, tmp_path:
     assert report.failing == [], to_text(report, {})
 
 
-@pytest.mark.parametrize("mutant", MUTANTS, ids=[f"class{m.issue_class}-patch{m.patch}-{m.name}" for m in MUTANTS])
+@pytest.mark.parametrize(
+    "mutant", MUTANTS, ids=[f"issue{m.issue}-class{m.issue_class}-patch{m.patch}-{m.name}" for m in MUTANTS]
+)
 def test_a_planted_bug_is_blamed_on_the_patch_that_wrote_it_and_only_on_it(
     original: Original, mutant: Mutant, tmp_path: Path
 ) -> None:
@@ -352,5 +436,8 @@ def test_a_planted_bug_is_blamed_on_the_patch_that_wrote_it_and_only_on_it(
     shown = to_text(report, {})
     hits = [f for f in report.failing if f.rule == mutant.rule and mutant.expect in f.message]
     assert hits, f"{mutant.rule} did not report {mutant.expect!r}:\n{shown}"
-    assert {f.patch for f in report.failing} == {mutant.patch}, shown
+    assert {f.patch for f in hits} == {mutant.patch}, shown
+    for rule, patch, expect in mutant.also:
+        assert [f for f in report.failing if (f.rule, f.patch) == (rule, patch) and expect in f.message], shown
+    assert {f.patch for f in report.failing} == {mutant.patch, *(p for _r, p, _e in mutant.also)}, shown
     assert all(f.reachable_from is None for f in report.failing), shown

@@ -102,7 +102,8 @@ COPY = "rules:\n  tdx/vcpu-regs-copy:\n"
         (  # a rule without options has no entry; the error names the rules that have some
             "rules:\n  tdx/field-exists: {colour: red}\n",
             "lint.yaml:2: rules.'tdx/field-exists': unknown key (allowed: hygiene/body-wrap, hygiene/subject-length, "
-            "tdx/clear-before-return, tdx/mov-register-matches-offset, tdx/spec-constants, tdx/vcpu-regs-copy)",
+            "tdx/clear-before-return, tdx/copy-out-complete, tdx/mov-register-matches-offset, tdx/spec-constants, "
+            "tdx/sti-before-tdcall, tdx/vcpu-regs-copy)",
         ),
         (
             "rules:\n  tdx/vcpu-regs-copy: {colour: red}\n",

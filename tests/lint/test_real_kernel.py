@@ -84,6 +84,14 @@ def test_linux_6_12_mutants_are_caught(tree_612: Path, tmp_path: Path) -> None:
     text = text.replace("movq\tTDX_MODULE_r9(%rsi),  %r9", "movq\tTDX_MODULE_r9(%rsi),  %r8", 1)
     text = text.replace("\txorl %edi,  %edi\n", "", 1)
     text = text.replace("\tpopq\t%r14\n\tpopq\t%r13\n", "\tpopq\t%r13\n\tpopq\t%r14\n", 1)
+    # issue 20: a store dropped from the saved copy-out, RBX no longer loaded, a plain exception-table entry
+    for old, new in (
+        ("\tmovq %r13, TDX_MODULE_r13(%rsi)\n", ""),
+        ("\tmovq\tTDX_MODULE_rbx(%rsi), %rbx\n", ""),
+        ("_ASM_EXTABLE_FAULT(", "_ASM_EXTABLE("),
+    ):
+        assert old in text, old
+        text = text.replace(old, new, 1)
     tdxcall.write_text(text)
     offsets = clone / "arch/x86/kernel/asm-offsets.c"
     offsets.write_text(offsets.read_text().replace("\tOFFSET(TDX_MODULE_rbx, tdx_module_args, rbx);\n", "", 1))
@@ -96,7 +104,8 @@ def test_linux_6_12_mutants_are_caught(tree_612: Path, tmp_path: Path) -> None:
     rules = {f.rule for f in report.failing if f.patch == 1}
     assert {
         "tdx/mov-register-matches-offset", "tdx/clear-before-return", "tdx/callee-saved-preserved",
-        "tdx/offset-per-field", "tdx/asm-offset-defined",
+        "tdx/offset-per-field", "tdx/asm-offset-defined", "tdx/copy-out-complete", "tdx/in-out-symmetry",
+        "tdx/extable-delivers-trap",
     } <= rules, to_text(report, {})  # fmt: skip
 
 

@@ -6,8 +6,9 @@ tree-sitter-language-pack 0.13 bundle, whose ``asm`` grammar puts symbolic memor
 assembly need most. A line tokenizer that knows AT&T operands, labels, ``.macro``/``.if`` and the
 kernel's ``SYM_FUNC_*`` and ``_ASM_EXTABLE*`` macros says more, exactly, in a few hundred lines.
 
-Preprocessor lines (``#include``, ``#define``, ``#ifdef``) are skipped; both sides of a cpp
-conditional are read.
+Preprocessor lines (``#include``, ``#ifdef``) are skipped, both sides of a cpp conditional are read;
+object-like ``#define`` lines are kept as :attr:`AsmFacts.defines` (a constant such as a register
+bitmap may be defined in the ``.S`` file that uses it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 _LABEL = re.compile(r"^\s*([A-Za-z_.$\\@0-9][\w.$\\@]*):(?!:)")
 _CMACRO = re.compile(r"^([A-Za-z_]\w*)\s*\((.*)\)\s*$")
+_DEFINE = re.compile(r"^\s*#\s*define\s+([A-Za-z_]\w*)\b(?!\()\s*(.*)$")
 _MEM = re.compile(r"^(?P<disp>[^()]*)\((?P<base>%\w+)?(?:,\s*(?P<index>%\w+))?(?:,\s*\d+)?\)$")
 
 
@@ -38,6 +40,7 @@ class Macro:
     line: int
     params: tuple[tuple[str, str | None, bool], ...]  # (name, default, required)
     body: tuple[Item, ...]
+    end: int = 0  # the line of its ``.endm``
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Function:
     path: str
     line: int
     body: tuple[Item, ...]
+    end: int = 0  # the line of its ``SYM_*_END``
 
 
 @dataclass
@@ -54,6 +58,7 @@ class AsmFacts:
     items: list[Item] = field(default_factory=list)  # every statement, macro bodies included
     macros: dict[str, Macro] = field(default_factory=dict)
     functions: list[Function] = field(default_factory=list)
+    defines: dict[str, tuple[str, int]] = field(default_factory=dict)  # object-like #define: name -> (value, line)
 
 
 def _strip_comments(text: str) -> list[str]:
@@ -84,6 +89,23 @@ def _strip_comments(text: str) -> list[str]:
             in_block = True
             i = start + 2
         out.append(line)
+    return out
+
+
+def defines(text: str) -> dict[str, tuple[str, int]]:
+    """Object-like ``#define NAME value`` lines (continuations joined, comments dropped): name -> (value, line)."""
+    out: dict[str, tuple[str, int]] = {}
+    lines = _strip_comments(text)
+    index = 0
+    while index < len(lines):
+        number, line = index + 1, lines[index]
+        while line.rstrip().endswith("\\") and index + 1 < len(lines):
+            index += 1
+            line = line.rstrip()[:-1] + " " + lines[index]
+        index += 1
+        m = _DEFINE.match(line)
+        if m is not None:
+            out.setdefault(m.group(1), (" ".join(m.group(2).split()), number))
     return out
 
 
@@ -162,7 +184,7 @@ def _params(spec: str) -> tuple[tuple[str, str | None, bool], ...]:
 
 def extract(path: str, src: bytes) -> AsmFacts:
     text = src.decode("utf-8", "replace")
-    facts = AsmFacts(path=path, items=tokenize(text))
+    facts = AsmFacts(path=path, items=tokenize(text), defines=defines(text))
     items = facts.items
     i = 0
     while i < len(items):
@@ -174,7 +196,8 @@ def extract(path: str, src: bytes) -> AsmFacts:
             while j < len(items) and not (items[j].kind == "directive" and items[j].name in (".endm", ".endmacro")):
                 body.append(items[j])
                 j += 1
-            facts.macros[name] = Macro(name, path, item.line, _params(spec), tuple(body))
+            end = items[j].line if j < len(items) else item.line
+            facts.macros[name] = Macro(name, path, item.line, _params(spec), tuple(body), end)
             i = j + 1
             continue
         if item.kind == "cmacro" and item.name.startswith("SYM_") and "_START" in item.name and item.operands:
@@ -189,7 +212,8 @@ def extract(path: str, src: bytes) -> AsmFacts:
             ):
                 body.append(items[j])
                 j += 1
-            facts.functions.append(Function(fname, path, item.line, tuple(body)))
+            end = items[j].line if j < len(items) else item.line
+            facts.functions.append(Function(fname, path, item.line, tuple(body), end))
             i = j + 1
             continue
         i += 1

@@ -39,3 +39,11 @@ def sysv_class(reg: str) -> str | None:
     if reg in CALLER_SAVED:
         return "clobbered"
     return None
+
+
+# The 16 GPRs in their encoding order: a register's index is its number (bit N of a register bitmap such as
+# TDG.VP.VMCALL's RCX stands for GPR N).
+GPRS: tuple[str, ...] = (
+    "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+)  # fmt: skip
+NUMBER = {reg: index for index, reg in enumerate(GPRS)}

@@ -7,38 +7,20 @@ is not enough. Every variant is walked (:mod:`patchkit.lint.rules.tdx.paths`).
 
 from __future__ import annotations
 
-from typing import Any
-
-from patchkit.lint import expr, options
+from patchkit.lint import options
 from patchkit.lint.lang import asmflow
 from patchkit.lint.model import Hit
 from patchkit.lint.options import Option, Settings
 from patchkit.lint.rule import StateRule
+from patchkit.lint.rules.tdx import designated
 from patchkit.lint.rules.tdx.facts import TdxState
 from patchkit.lint.rules.tdx.paths import walked
 
-
-def _conditions(value: Any) -> dict[str, str | bool]:
-    out: dict[str, str | bool] = {}
-    for name, cond in value.items():
-        if isinstance(cond, str):
-            try:
-                expr.parse(cond, words=True)
-            except expr.ExprError as exc:
-                raise ValueError(f"{name}: {cond!r} is not a condition ({exc})") from None
-        out[str(name)] = cond
-    return out
-
-
-MACROS: Option[dict[str, str | bool]] = Option(
+MACROS = designated.macro_conditions(
     "macros",
     "args-struct macros whose variants must clear every register that came back, even one stored for the "
     "caller: macro -> a condition over its arguments (&&, ||, !, and, or, not, comparisons), or true",
-    "mapping: macro -> condition",
     {"TDX_MODULE_CALL": "saved and ret"},
-    {"type": "object", "additionalProperties": {"type": ["string", "boolean"]}},
-    _conditions,
-    merge="add",
 )
 FUNCTIONS: Option[dict[str, bool]] = Option(
     "functions",
@@ -64,24 +46,9 @@ def clear_mode(variant: asmflow.Variant, settings: Settings) -> str | None:
     functions, macros, mode = settings[FUNCTIONS], settings[MACROS], settings[MODE]
     if not variant.synthetic and variant.function.name in functions:
         return "cleared" if functions[variant.function.name] else None
-    if variant.macro in macros and _condition(macros[variant.macro], variant.args):
+    if variant.macro in macros and designated.condition(macros[variant.macro], variant.args):
         return "cleared"
     return None if mode == "off" else mode
-
-
-def _condition(cond: str | bool, args: tuple[tuple[str, str], ...]) -> bool:
-    """Whether a variant with these macro arguments is one the condition names: a name the macro does not
-    have, or a condition with no value, names none."""
-    if isinstance(cond, bool):
-        return cond
-    names: dict[str, int] = {}
-    for key, value in args:
-        number = expr.literal(value)
-        names[key] = number if number is not None else (1 if value else 0)
-    try:
-        return bool(expr.evaluate(cond, names, words=True))
-    except expr.ExprError:
-        return False
 
 
 @RULE.checker

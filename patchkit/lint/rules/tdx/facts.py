@@ -26,8 +26,13 @@ if TYPE_CHECKING:
 
 # TDX_<KIND>_<field>: the offset of <field> in the args struct of that KIND (asm-offsets makes them)
 OFFSET_SYMBOL = re.compile(r"\bTDX_([A-Z][A-Z0-9]*)_([a-z][a-z0-9]*)\b")
-# TDCALL (guest to TDX module), SEAMCALL (host to TDX module), VMCALL: their registers travel in the args structs
-CROSSING = asmflow.Crossing(frozenset({"tdcall", "seamcall", "vmcall"}), OFFSET_SYMBOL)
+# TDCALL (guest to TDX module), SEAMCALL (host to TDX module), VMCALL: their registers travel in the args structs.
+# The exception-table entries whose fixup finds the trap number in RAX (x86's asm.h and mm/extable.c: a
+# _ASM_EXTABLE_FAULT entry is of type EX_TYPE_FAULT, whose handler sets regs->ax = trapnr, as EX_TYPE_COPY's and
+# the _MCE_SAFE variant's do; _ASM_EXTABLE (EX_TYPE_DEFAULT) and _ASM_EXTABLE_UA only move to the fixup).
+TRAP_ENTRIES = frozenset({"_ASM_EXTABLE_FAULT", "_ASM_EXTABLE_CPY"})
+TRAP_TYPES = frozenset({"EX_TYPE_FAULT", "EX_TYPE_FAULT_MCE_SAFE", "EX_TYPE_COPY"})
+CROSSING = asmflow.Crossing(frozenset({"tdcall", "seamcall", "vmcall"}), OFFSET_SYMBOL, TRAP_ENTRIES, TRAP_TYPES)
 ASM_OFFSETS = ("arch/x86/kernel/asm-offsets.c", "arch/x86/kernel/asm-offsets_64.c")
 
 
@@ -106,6 +111,7 @@ class TdxState:
     variants: list[asmflow.Variant] | None = None
     mismatches: list[Mismatch] | None = None
     walked: list[Walked] | None = None  # the path walk's findings (:mod:`patchkit.lint.rules.tdx.paths`)
+    walks: list[tuple[asmflow.Variant, asmflow.Walk]] | None = None  # each variant's walk (the facts rules judge)
     members: dict[str, str] | None = None
     # what the C-side helpers derive once per state (resolved copies, what each call does with the struct)
     derived: dict[str, Any] = field(default_factory=dict)

@@ -1,14 +1,17 @@
 """tdx/removed-symbol-users: what a patch removes has no users left.
 
 The structs, functions, macros and offsets a patch removes (from its removed lines,
-and not defined again) have no users left (whole-word search, comments excluded).
+and not defined again) have no users left (whole-word search, comments excluded). A use that
+tdx/offset-struct-matches-pointer already reports (an offset on another struct's pointer, blamed on the
+patch that wrote it) is reported here too, on the patch that removes the offset: that patch breaks the
+build at that line.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from patchkit.lint.model import Hit
 from patchkit.lint.options import Settings
@@ -82,9 +85,14 @@ def _in_comment(text: str, name: str) -> bool:
 
 
 def removed_symbol_users(
-    removed: Sequence[tuple[str, str]], lines: Iterable[tuple[str, int, str]], patch: int
+    removed: Sequence[tuple[str, str]],
+    lines: Iterable[tuple[str, int, str]],
+    patch: int,
+    wrong: Mapping[tuple[str, int], str] | None = None,
 ) -> list[Hit]:
-    """Uses of a symbol patch ``patch`` removed, among ``lines`` ((path, line, text) of the state after it)."""
+    """Uses of a symbol patch ``patch`` removed, among ``lines`` ((path, line, text) of the state after it).
+    ``wrong``: (path, line) -> offset, for the uses already reported as an offset on another struct's pointer
+    (the message says so: the removal is what breaks the build there, the use was wrong before it)."""
     hits_by_symbol: dict[str, list[tuple[str, int, str]]] = {}
     if removed:
         symbol = re.compile(r"\b(" + "|".join(re.escape(n) for n, _p in removed) + r")\b")
@@ -99,8 +107,14 @@ def removed_symbol_users(
         for path, line, text in hits:
             if _in_comment(text, name):
                 continue
+            also = ""
+            if (wrong or {}).get((path, line)) == name:
+                also = (
+                    f" (this use also indexes another struct's pointer with {name}, reported by "
+                    f"{offset_struct_matches_pointer.RULE.id} where it was written)"
+                )
             out.append(RULE.hit(path, line, f"uses {name}, which patch {patch} removed (from {where}) and nothing "
-                                "defines any more"))  # fmt: skip
+                                f"defines any more: the build breaks here{also}"))  # fmt: skip
     return out
 
 
@@ -109,9 +123,9 @@ def check(change: PatchChange[TdxState], settings: Settings) -> list[Hit]:
     removed = removed_symbols(change.diff)
     if not removed:
         return []
-    users = removed_symbol_users(removed, change.uses([name for name, _p in removed]), change.number)
-    if offset_struct_matches_pointer.RULE.id in settings.disabled:
-        return users
-    # an offset used on a pointer to another struct is already reported as that, where it was written
-    wrong = {(m.path, m.line) for m in pointer_mismatches(change.state)}
-    return [h for h in users if (h.path, h.line) not in wrong]
+    # A use that is also an offset on another struct's pointer was reported as that where it was written (the
+    # cause of the wrong code); the patch that removes the offset still breaks the build there, and is told so.
+    wrong = {}
+    if offset_struct_matches_pointer.RULE.id not in settings.disabled:
+        wrong = {(m.path, m.line): m.symbol for m in pointer_mismatches(change.state)}
+    return removed_symbol_users(removed, change.uses([name for name, _p in removed]), change.number, wrong)
