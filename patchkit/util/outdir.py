@@ -175,16 +175,10 @@ def claim(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> Iterator[dict[
     try:
         prepare(directory, output)  # makes it, or refuses it before anything else
         try:
-            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as exc:
-            raise os_problem(directory, exc, "open the output directory") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fd = _lock(directory, output)
+        except _Busy:
             created = False  # the other writer's directory
-            raise EnvironmentProblem(
-                f"{directory}: another patchkit is writing {output.what} there right now; wait for it and run again"
-            ) from None
+            raise
         locked = True
         previous = prepare(directory, output)  # again, now that no other writer can change it
         mark(directory, output)
@@ -207,6 +201,17 @@ _HELD: list[int] = []  # directories this process writes into for the rest of it
 def hold(directory: Path, output: OutputKind) -> None:
     """Lock ``directory`` for the rest of this process (a verify run writes its results as it goes): a second
     run into the same directory at the same time is refused, naming it."""
+    _HELD.append(
+        _lock(directory, output)
+    )  # closed, and so unlocked, when the command ends (release_held) or the process does
+
+
+class _Busy(EnvironmentProblem):
+    """Another process holds the directory's writer lock."""
+
+
+def _lock(directory: Path, output: OutputKind) -> int:
+    """An open descriptor of ``directory`` holding its writer's lock; another writer there is refused, named."""
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError as exc:
@@ -215,10 +220,10 @@ def hold(directory: Path, output: OutputKind) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise EnvironmentProblem(
+        raise _Busy(
             f"{directory}: another patchkit is writing {output.what} there right now; wait for it and run again"
         ) from None
-    _HELD.append(fd)  # closed, and so unlocked, when the command ends (release_held) or the process does
+    return fd
 
 
 def release_held() -> None:
