@@ -21,18 +21,10 @@ from patchkit.apply.commits import make_commits
 from patchkit.errors import ApplyError
 from patchkit.series.model import ChangelogEntry, Patch, Series
 from patchkit.tree.basetree import PreparedTree
-from patchkit.tree.repo import KernelTree
+from patchkit.tree.repo import KernelTree, patchkit_identity
 
 # Flags that make diffs exactly as import writes them, so an unchanged patch compares equal byte for byte.
 DIFF_FLAGS = ("diff-tree", "-p", "--no-renames", "--no-ext-diff", "--no-textconv")
-_SCRATCH_IDENTITY = {
-    "GIT_AUTHOR_NAME": "patchkit",
-    "GIT_AUTHOR_EMAIL": "patchkit@localhost",
-    "GIT_AUTHOR_DATE": "@0 +0000",
-    "GIT_COMMITTER_NAME": "patchkit",
-    "GIT_COMMITTER_EMAIL": "patchkit@localhost",
-    "GIT_COMMITTER_DATE": "@0 +0000",
-}
 
 
 class PatchConflict(ApplyError):
@@ -107,7 +99,7 @@ def carry(series: Series, old: PreparedTree, new: PreparedTree) -> list[CarriedP
         for patch, made in zip(series.patches, old_commits, strict=True):
             # A commit holding the new state, parented on the patch's old parent: see the module docstring.
             ours = tree.git(
-                "commit-tree", new_state, "-p", old_parent, "-m", "patchkit carry", env={**env, **_SCRATCH_IDENTITY}
+                "commit-tree", new_state, "-p", old_parent, "-m", "patchkit carry", env={**env, **patchkit_identity()}
             ).strip()
             result = tree.run_git(
                 ["merge-tree", "--write-tree", "--name-only", "--no-messages", ours, made.commit], env=env

@@ -24,18 +24,9 @@ from patchkit.errors import ApplyError, DataError, PatchkitError, TreeError, Usa
 from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.model import Series
 from patchkit.tree import basetree
-from patchkit.tree.repo import KernelTree
+from patchkit.tree.repo import KernelTree, patchkit_identity
 
 _REVISION = re.compile(r"^[vV]?(?P<number>[1-9][0-9]{0,5})$")
-# The base commit made when the tree has none with the revision's base tree (same tree, same commit id).
-_BASE_IDENTITY = {
-    "GIT_AUTHOR_NAME": "patchkit",
-    "GIT_AUTHOR_EMAIL": "patchkit@localhost",
-    "GIT_AUTHOR_DATE": "@0 +0000",
-    "GIT_COMMITTER_NAME": "patchkit",
-    "GIT_COMMITTER_EMAIL": "patchkit@localhost",
-    "GIT_COMMITTER_DATE": "@0 +0000",
-}
 
 
 CURRENT = "the current data"  # where the current revision comes from
@@ -146,7 +137,7 @@ def _base_commit(tree: KernelTree, revision: Revision, env: dict[str, str]) -> s
             f"tree nor a prepared default tree holds; prepare it ('patchkit tree prepare --package {base.package}"
             f"{version}') or pass --tree with a checkout of that base"
         )
-    return tree.git("commit-tree", wanted, "-m", "base", env={**env, **_BASE_IDENTITY}).strip()
+    return tree.git("commit-tree", wanted, "-m", "base", env={**env, **patchkit_identity()}).strip()
 
 
 def remade_range(tree: KernelTree, revision: Revision, env: dict[str, str]) -> str:

@@ -21,13 +21,12 @@ a writer killed before its rename left in the directory (see
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from patchkit.errors import PatchkitError, os_problem
-from patchkit.util import atomic
+from patchkit.util import atomic, locking
 
 # The files patchkit writes into a series directory (atomically, under this lock).
 LEFTOVERS = atomic.leftover_pattern(r"series\.yaml|[^/]+\.diff")
@@ -56,14 +55,8 @@ def series_lock(
             finally:
                 _held[key] -= 1
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if busy is not None:
-                raise busy from None
-            if notify is not None:
-                notify(f"waiting for another patchkit process that is changing the series in {series_dir}")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        waiting = f"waiting for another patchkit process that is changing the series in {series_dir}"
+        locking.take(fd, waiting, notify, busy=busy)
         _held[key] = 1
         if os.path.lexists(series_dir / "series.yaml"):  # a series (not the directory a new one is made in)
             atomic.remove_leftovers(series_dir, LEFTOVERS)  # of a writer killed before its rename

@@ -30,18 +30,12 @@ from pathlib import Path
 from patchkit.errors import DataError, EnvironmentProblem, GitError, MissingToolError, TreeError
 from patchkit.series.model import Base, Series
 from patchkit.tree import debian, snapshot
-from patchkit.tree.repo import KernelTree
+from patchkit.tree.repo import KernelTree, patchkit_identity
 from patchkit.util import locking, paths, proc
 from patchkit.util.progress import Progress
 
 BASE_TAG = "patchkit-base"
 BASE_REF = f"refs/tags/{BASE_TAG}"
-_BASE_IDENTITY = {
-    "GIT_AUTHOR_NAME": "patchkit",
-    "GIT_AUTHOR_EMAIL": "patchkit@localhost",
-    "GIT_COMMITTER_NAME": "patchkit",
-    "GIT_COMMITTER_EMAIL": "patchkit@localhost",
-}
 INSTALLED = "installed"
 NEWEST = "newest"
 
@@ -277,7 +271,7 @@ def _commit_base(source: Path, package: str, package_version: str, mtime: int) -
         git("add", "-f", "-A")
     date = f"@{mtime} +0000"
     version = kernel_version(source)
-    env = {**_BASE_IDENTITY, "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date}
+    env = patchkit_identity(date)
     git("commit", "-q", "--no-verify", "-m", f"{package} {package_version} ({version}) as shipped", env=env)
     git("tag", BASE_TAG)
     # So that import from this tree can record the exact base without guessing.

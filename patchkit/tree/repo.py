@@ -42,6 +42,20 @@ _IN_PROGRESS = {
 }
 
 
+def patchkit_identity(date: str = "@0 +0000") -> dict[str, str]:
+    """The git environment of the commits patchkit makes itself (the base snapshot, scratch commits): its own
+    author and committer, never the user's, at ``date`` (the epoch by default, so the same tree gives the same
+    commit id)."""
+    return {
+        "GIT_AUTHOR_NAME": "patchkit",
+        "GIT_AUTHOR_EMAIL": "patchkit@localhost",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_NAME": "patchkit",
+        "GIT_COMMITTER_EMAIL": "patchkit@localhost",
+        "GIT_COMMITTER_DATE": date,
+    }
+
+
 class KernelTree:
     """A git work tree holding a kernel source tree."""
 

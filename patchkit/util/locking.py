@@ -27,14 +27,22 @@ def exclusive(
     except OSError as exc:
         raise os_problem(lock_path, exc, "create the lock file") from exc
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if busy is not None:
-                raise busy from None
-            if notify is not None:
-                notify(f"waiting for another patchkit process that is {what} ({lock_path})")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        take(fd, f"waiting for another patchkit process that is {what} ({lock_path})", notify, busy=busy)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def take(
+    fd: int, waiting: str, notify: Callable[[str], None] | None = None, *, busy: PatchkitError | None = None
+) -> None:
+    """Lock the open file ``fd`` exclusively; when another process holds it, raise ``busy``, else say
+    ``waiting`` through ``notify`` and wait until it lets go."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if busy is not None:
+            raise busy from None
+        if notify is not None:
+            notify(waiting)
+        fcntl.flock(fd, fcntl.LOCK_EX)
