@@ -79,10 +79,11 @@ def reports_match_their_schema(request: pytest.FixtureRequest, hermetic_env: Pat
     """Every report.json verify or ci merge writes in a test (under its tmp_path or the results cache) is
     read back as a CI job reads it: schema, then typed (:func:`tests.helpers.valid_report`).
 
-    A test that writes malformed reports on purpose keeps them out of tmp_path (tmp_path_factory).
+    A test that writes malformed reports on purpose keeps them out of tmp_path (tmp_path_factory), or says so
+    with ``@pytest.mark.bad_reports`` (the corpus of bad inputs: a FIFO, JSON nested 100,000 deep).
     """
     roots = [hermetic_env / ".cache"]
-    if "tmp_path" in request.fixturenames:
+    if "tmp_path" in request.fixturenames and request.node.get_closest_marker("bad_reports") is None:
         roots.append(request.getfixturevalue("tmp_path"))
     yield
     for path in verify_reports_under(*roots):

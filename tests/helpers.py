@@ -529,8 +529,8 @@ def verify_reports_under(*roots: Path) -> list[Path]:
     for root in roots:
         for directory, subdirs, files in os.walk(root):
             subdirs[:] = [d for d in subdirs if d != ".git"]
-            if "report.json" in files:
-                path = Path(directory) / "report.json"
+            path = Path(directory) / "report.json"
+            if "report.json" in files and path.is_file():  # never a FIFO: reading one would wait forever
                 data = json.loads(path.read_text(encoding="utf-8"))
                 if isinstance(data, dict) and "branch" in data:
                     found.append(path)
