@@ -304,7 +304,7 @@ def test_expect_checks_the_matrix_jobs_and_names_the_missing_one(tmp_path: Path)
 @pytest.mark.parametrize(
     ("matrix", "expected"),
     [
-        ("not json", "matrix.json: not JSON: Expecting value (line 1, column 1)"),
+        ("not json", "matrix.json: not valid JSON (Expecting value, line 1, column 1)"),
         (
             json.dumps({"include": [{k: v for k, v in MATRIX["include"][0].items() if k != "save_base"}]}),
             "matrix.json: include[0]",

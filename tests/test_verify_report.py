@@ -230,12 +230,12 @@ def test_a_malformed_report_is_exit_3_naming_the_file_and_key(
 
 
 NOT_A_REPORT: list[tuple[str, bytes, str]] = [
-    ("empty", b"", "not JSON: Expecting value (line 1, column 1)"),
-    ("cut short", json.dumps(single_run()).encode()[:-20], "not JSON: "),
-    ("not UTF-8", b'{"series": "\xff"}', "not JSON: not valid UTF-8 at byte 12"),
-    ("duplicate key", b'{"series": "a", "series": "b"}', "not JSON: duplicate key 'series'"),
-    ("NaN", b'{"revision": NaN}', "not JSON: NaN is not a JSON number"),
-    ("nested too deeply", b"[" * 200_000 + b"]" * 200_000, "not JSON: nested too deeply"),
+    ("empty", b"", "not valid JSON (Expecting value, line 1, column 1)"),
+    ("cut short", json.dumps(single_run()).encode()[:-20], "not valid JSON (Expecting"),
+    ("not UTF-8", b'{"series": "\xff"}', "not valid JSON (not UTF-8 at byte 12)"),
+    ("duplicate key", b'{"series": "a", "series": "b"}', "not valid JSON (duplicate key 'series')"),
+    ("NaN", b'{"revision": NaN}', "not valid JSON (NaN is not a JSON number)"),
+    ("nested too deeply", b"[" * 200_000 + b"]" * 200_000, "JSON nested deeper than 64 levels"),
     ("a list", b"[]", "(top level): expected object, got list []"),
     ("a build's report, not verify's", b'{"series": "demo", "build": {}}', "revision: missing"),
 ]  # fmt: skip
@@ -264,7 +264,7 @@ def test_a_special_or_huge_file_is_refused_before_it_is_read(tmp_path_factory: p
     (inside / "report.json").mkdir(parents=True)  # a directory named report.json is no report
     for target, expected in [
         (fifo.parent, f"{fifo}: not a regular file"),
-        (huge, f"{huge}: {MAX_REPORT_BYTES + 1} bytes, more than a verify report's limit of {MAX_REPORT_BYTES}"),
+        (huge, f"{huge}: {MAX_REPORT_BYTES + 1} bytes, more than the limit of {MAX_REPORT_BYTES}"),
         (inside, f"{inside}: no report.json under this directory"),
     ]:
         result = run_cli("ci", "merge", str(target), cwd=bad)
