@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests import readme_block
 from tests.helpers import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "patchkit"
@@ -99,16 +100,10 @@ def layout_block() -> str:
 
 
 def test_readme_layout_is_the_tree_on_disk() -> None:
-    text = README.read_text(encoding="utf-8")
-    start, end = text.index(_BEGIN), text.index(_END) + len(_END)
-    assert text[start:end] == layout_block(), "README's layout is stale: run python -m tests.test_layout"
-
-
-def _write_readme() -> None:
-    text = README.read_text(encoding="utf-8")
-    start, end = text.index(_BEGIN), text.index(_END) + len(_END)
-    README.write_text(text[:start] + layout_block() + text[end:], encoding="utf-8")
+    assert readme_block.current(README, _BEGIN, _END) == layout_block(), (
+        "README's layout is stale: run python -m tests.test_layout"
+    )
 
 
 if __name__ == "__main__":
-    _write_readme()
+    readme_block.rewrite(README, _BEGIN, _END, layout_block())

@@ -19,6 +19,7 @@ from patchkit.lint import config, definitions, registry
 from patchkit.lint.options import Option
 from patchkit.lint.pack import TreePack
 from patchkit.lint.rule import Rule
+from tests import readme_block
 
 RULES = definitions.rules_dir()
 LINT = RULES.parent
@@ -109,9 +110,7 @@ def options_block() -> str:
 
 
 def test_every_option_is_documented_in_the_rules_readme() -> None:
-    text = README.read_text(encoding="utf-8")
-    start, end = text.index(_BEGIN), text.index(_END) + len(_END)
-    assert text[start:end] == options_block(), (
+    assert readme_block.current(README, _BEGIN, _END) == options_block(), (
         "rules/README.md's options are stale: run python -m tests.lint.test_rule_meta"
     )
 
@@ -164,11 +163,5 @@ def test_the_tree_packs_are_found_by_their_folders() -> None:
     assert [r.id for r in registry.history_rules("tdx")] == ["tdx/removed-symbol-users"]
 
 
-def _write_readme() -> None:
-    text = README.read_text(encoding="utf-8")
-    start, end = text.index(_BEGIN), text.index(_END) + len(_END)
-    README.write_text(text[:start] + options_block() + text[end:], encoding="utf-8")
-
-
 if __name__ == "__main__":
-    _write_readme()
+    readme_block.rewrite(README, _BEGIN, _END, options_block())
