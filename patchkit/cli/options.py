@@ -97,13 +97,18 @@ def command(
     return register
 
 
+def _option_name(param: click.Parameter | None, unnamed: str = "the value") -> str:
+    """How a message names the parameter: its longest spelling (``--output``, not ``-o``), else ``unnamed``."""
+    return max(param.opts, key=len) if param is not None and param.opts else unnamed
+
+
 class BoundedPath(click.Path):
     """click's Path, refusing (exit 2, one line, the start of it shown) a path no file system takes: longer
     than PATH_MAX, a component longer than NAME_MAX, a NUL or a newline in it."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str):
-            opt = max(param.opts, key=len) if param is not None and param.opts else "the path"
+            opt = _option_name(param, "the path")
             longest_part = max((len(part.encode()) for part in value.split("/")), default=0)
             if len(value.encode()) > MAX_PATH or longest_part > MAX_NAME:
                 raise UsageError(f"{opt}: {shown(value)} is too long for a path ({len(value)} characters)")
@@ -153,7 +158,7 @@ class BoundedText(_ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str) or (self.empty_ok and value == ""):
             return value
-        opt = max(param.opts, key=len) if param is not None and param.opts else "the value"
+        opt = _option_name(param)
         if not value.strip():
             raise UsageError(f"{opt}: empty; give {self.what}")
         if len(value) > self.longest:
@@ -189,10 +194,6 @@ def _series_name(opt: str, value: str) -> None:
         raise UsageError(f"{opt} {shown(value)}: {why}")
 
 
-def _message_id(opt: str, value: str) -> None:
-    check_message_id(opt, value)
-
-
 class Seconds(_ParamType):
     """A finite number of seconds within bounds (click's FloatRange lets ``nan`` and ``inf`` through)."""
 
@@ -204,7 +205,7 @@ class Seconds(_ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, float | int):
             return float(value)
-        opt = max(param.opts, key=len) if param is not None and param.opts else "the value"
+        opt = _option_name(param)
         text = str(value)
         if not re.fullmatch(r"[0-9]{1,6}(?:\.[0-9]{1,6})?", text) or not self.lowest <= float(text) <= self.highest:
             raise UsageError(f"{opt}: {shown(text)} is not a number of seconds from {self.lowest:g} to "
@@ -220,7 +221,7 @@ def _few(most: int) -> Callable[[click.Context, click.Parameter, tuple[str, ...]
 
     def check(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
         if len(values) > most:
-            raise UsageError(f"{max(param.opts, key=len)}: given {len(values)} times, at most {most}")
+            raise UsageError(f"{_option_name(param)}: given {len(values)} times, at most {most}")
         return values
 
     return check
@@ -242,7 +243,7 @@ SERIES_NAME = BoundedText("a series name", 64, r".+", metavar="NAME", check=_ser
 # A git revision or range as patchkit hands it to git: never an option (a leading '-'), no spaces.
 REVISION = BoundedText("a git revision", 256, r"[^-\s][^\s]*", metavar="REV")
 REVISION_RANGE = BoundedText("a git range BASE..TIP", 512, r"[^-\s.][^\s]*\.\.[^\s.][^\s]*", metavar="BASE..TIP")
-MESSAGE_ID = BoundedText("a Message-Id (<id@domain>)", 998, r".+", metavar="MSGID", check=_message_id)
+MESSAGE_ID = BoundedText("a Message-Id (<id@domain>)", 998, r".+", metavar="MSGID", check=check_message_id)
 SERIES_ARGUMENT = BoundedText("a series directory or name", MAX_PATH, r".+", metavar="SERIES")
 CMDLINE = BoundedText("a kernel command line", 1024, r".+", empty_ok=True)
 HOST = BoundedText("a host name or address", 253, r"[A-Za-z0-9.:\[\]_-]+", metavar="HOST")
