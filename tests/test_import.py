@@ -200,3 +200,14 @@ def test_import_needs_exactly_one_source(tmp_path: Path, args: list[str]) -> Non
     (tmp_path / "m").write_text("")
     result = run_cli("import", *args, cwd=tmp_path)
     assert result.code == 2
+
+
+@pytest.mark.parametrize("name", ["../escape", "Upper", "a.lock"])
+def test_a_name_that_is_no_series_name_is_refused_before_anything_is_written(
+    small_tree: GitTree, tmp_path: Path, name: str
+) -> None:
+    result = run_cli("import", "--range", "patchkit-base..feature", "--tree", str(small_tree.path), "--name", name,
+                     cwd=tmp_path)  # fmt: skip
+    assert result.code == 2, result.err
+    assert result.err.startswith(f"patchkit: error: --name {name!r}: a series name"), result.err
+    assert not (tmp_path / "series").exists() and not (tmp_path / "escape").exists()

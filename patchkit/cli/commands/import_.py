@@ -12,7 +12,7 @@ from patchkit.errors import UsageError, os_problem
 from patchkit.mail.importer import import_mbox, import_range
 from patchkit.mail.trailers import collect
 from patchkit.series.dump import series_yaml
-from patchkit.series.load import SERIES_FILE, load_series, series_name_problem
+from patchkit.series.load import SERIES_FILE, load_series
 from patchkit.series.lock import series_lock
 from patchkit.series.model import Base, Series
 from patchkit.tree import basetree
@@ -24,9 +24,6 @@ def run(options: ImportOptions) -> int:
     series_dir = options.series_dir
     if (options.rev_range is None) == (options.mbox is None):
         raise UsageError("give exactly one of --range BASE..TIP or --mbox FILE")
-    name_problem = series_name_problem(options.name) if options.name is not None else None
-    if name_problem is not None:
-        raise UsageError(f"--name {options.name!r}: {name_problem}")
     if series_dir is None:
         if options.name is None:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
