@@ -26,13 +26,12 @@ the option.
 
 from __future__ import annotations
 
-import shutil
 import sys
 import sysconfig
 from pathlib import Path
 
 from patchkit.errors import PatchkitError, UsageError
-from patchkit.util import proc
+from patchkit.util import atomic, proc
 
 ENV = "/usr/bin/env"
 BLOCK = ("--block-signal=INT", "--block-signal=TERM")
@@ -65,7 +64,9 @@ def rewrite_console_script(script: Path, python: str) -> bool:
         return False
     if not first.startswith("#!") or "python" not in first:
         raise UsageError(f"{script}: not a Python console script (its first line is {first!r}); left alone")
-    script.write_text(wanted + rest, encoding="utf-8")
+    mode = script.stat().st_mode & 0o7777
+    atomic.write_text(script, wanted + rest)  # a kill leaves the old script or the new one, never half of one
+    script.chmod(mode)  # the temporary file was 0600
     return True
 
 
@@ -74,7 +75,8 @@ def install_hook(site_packages: Path) -> bool:
     hook = site_packages / HOOK_NAME
     if hook.is_file() and hook.read_text(encoding="utf-8") == HOOK:
         return False
-    hook.write_text(HOOK, encoding="utf-8")
+    atomic.write_text(hook, HOOK)  # half a line would be a SyntaxError that site.py prints at every start
+    hook.chmod(0o644)  # as pip leaves site-packages' files
     return True
 
 
@@ -88,14 +90,12 @@ def main() -> int:
 
 
 def _install() -> int:
+    # Only this environment's own script: one found on PATH may belong to another Python.
     script = Path(sysconfig.get_path("scripts")) / "patchkit"
     python = sys.executable
     if not script.is_file():
-        found = shutil.which("patchkit")
-        if found is None:
-            print("launcher: no patchkit console script found; install patchkit first", file=sys.stderr)
-            return 1
-        script = Path(found)
+        print(f"launcher: no {script}; install patchkit into this environment first", file=sys.stderr)
+        return 1
     if env_blocks_signals() and len(shebang(python)) <= MAX_SHEBANG:
         changed = rewrite_console_script(script, python)
         print(f"launcher: {script} {'now starts' if changed else 'starts'} Python with SIGINT and SIGTERM held")

@@ -97,6 +97,7 @@ def test_the_launcher_rewrites_only_the_shebang_and_only_once(tmp_path: Path) ->
     assert lines[1:] == ["# -*- coding: utf-8 -*-", "import re", "import sys", "from patchkit.cli.entry import main",
                          "if __name__ == '__main__':", "    sys.exit(main())"]  # fmt: skip
     assert not launcher.rewrite_console_script(script, sys.executable)  # idempotent
+    assert script.stat().st_mode & 0o777 == 0o755 and sorted(script.parent.iterdir()) == [script]  # no temporary
     other = tmp_path / "other"
     other.write_text("#!/bin/sh\necho hi\n")
     with pytest.raises(UsageError, match="not a Python console script"):
@@ -153,6 +154,7 @@ def test_the_hook_holds_signals_only_for_patchkit(tmp_path: Path) -> None:
     site = tmp_path / "site"
     site.mkdir()
     assert launcher.install_hook(site) and not launcher.install_hook(site)
+    assert [(p.name, p.stat().st_mode & 0o777) for p in site.iterdir()] == [(launcher.HOOK_NAME, 0o644)]
     code = "import signal; print(sorted(s.name for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))"
     env = {**os.environ, "PYTHONPATH": str(site)}
     run = subprocess.run([sys.executable, "-c", f"import site; site.addsitedir({str(site)!r}); {code}"],
