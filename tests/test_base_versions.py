@@ -220,6 +220,10 @@ def test_drift_reports_each_version_and_changes_nothing(project: Path) -> None:
     assert result.code == 4, result.err
     report = json.loads(result.out)
     by_version = {c["package_version"]: c for c in report["checks"]}
+    assert [list(c) for c in report["checks"]] == 2 * [[
+        "which", "package_version", "kernel", "tree", "applies", "same_base", "failed_patch", "conflicts", "message",
+        "changed_files", "touched_files", "rewritten_patches", "verify_exit",
+    ]]  # fmt: skip
     assert by_version["6.1.99-2"]["applies"] is True
     assert by_version["6.1.99-2"]["rewritten_patches"] == [1]
     assert by_version["6.1.99-2"]["touched_files"] == ["arch/x86/coco/tdx/tdx.c"]

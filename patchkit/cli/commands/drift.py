@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -173,22 +173,5 @@ def _json(series: Series, checks: list[DriftCheck], worst: int) -> dict[str, Any
         "revision": series.revision,
         "base": series.base.to_data(),
         "exit_code": worst,
-        "checks": [
-            {
-                "which": c.which,
-                "package_version": c.package_version,
-                "kernel": c.kernel,
-                "tree": c.tree,
-                "applies": c.applies,
-                "same_base": c.same_base,
-                "failed_patch": c.failed_patch,
-                "conflicts": c.conflicts,
-                "message": c.message,
-                "changed_files": c.changed_files,
-                "touched_files": c.touched_files,
-                "rewritten_patches": c.rewritten_patches,
-                "verify_exit": c.verify_exit,
-            }
-            for c in checks
-        ],
+        "checks": [asdict(c) for c in checks],  # every field of DriftCheck, in its order
     }
