@@ -7,8 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
-
+from patchkit.cli.commands import notify
 from patchkit.series.load import find_series, load_series
 from patchkit.series.lock import series_lock
 from patchkit.series.model import Series
@@ -32,12 +31,8 @@ def changing_series(series_arg: str | None) -> Iterator[Series]:
     """The series, loaded under its lock, held until the block ends: what every read-modify-write of
     ``series.yaml`` (trailers, revise, import into it, rebase, send) works on, so no change is lost."""
     directory = find_series(Path.cwd(), series_arg)
-    with series_lock(directory, notify=_waiting):
+    with series_lock(directory, notify=notify):
         yield load_series(directory)
-
-
-def _waiting(text: str) -> None:
-    click.echo(f"patchkit: {text}", err=True)
 
 
 def open_tree(series: Series, tree_arg: Path | None) -> KernelTree:

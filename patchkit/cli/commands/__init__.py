@@ -11,6 +11,8 @@ the process exit code.
 
 from __future__ import annotations
 
+import click
+
 from patchkit.errors import ExitCode, error_for
 
 
@@ -19,3 +21,8 @@ def verdict_exit(code: int, verdict: str) -> int:
     if code in (ExitCode.OK, ExitCode.FINDINGS):
         return code
     raise error_for(code, verdict)
+
+
+def notify(text: str) -> None:
+    """A note on the way, on stderr as ``patchkit: TEXT``: waiting for a lock, what a step did."""
+    click.echo(f"patchkit: {text}", err=True)

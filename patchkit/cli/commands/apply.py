@@ -7,6 +7,7 @@ import time
 import click
 
 from patchkit.apply.engine import apply_series
+from patchkit.cli.commands import notify
 from patchkit.cli.options import ApplyOptions
 from patchkit.cli.target import open_target
 
@@ -19,7 +20,7 @@ def run(options: ApplyOptions) -> int:
         target.series,
         force=options.force,
         base=options.base,
-        notify=lambda text: click.echo(f"patchkit: {text}", err=True),
+        notify=notify,
     )
     record = result.record
     for patch in record.patches:

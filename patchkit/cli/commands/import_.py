@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from patchkit.cli.commands import notify
 from patchkit.cli.options import ImportOptions
 from patchkit.errors import UsageError, os_problem
 from patchkit.mail.importer import import_mbox, import_range
@@ -29,7 +30,7 @@ def run(options: ImportOptions) -> int:
             raise UsageError("say where to write: --series DIR or --name NAME (writes series/NAME)")
         series_dir = Path("series") / options.name
     _require_series_or_new(series_dir)
-    with series_lock(_lock_directory(series_dir), notify=lambda text: click.echo(f"patchkit: {text}", err=True)):
+    with series_lock(_lock_directory(series_dir), notify=notify):
         series, notes = _import(options, series_dir)  # the existing data is read under the lock
     for note in notes:
         click.echo(note)

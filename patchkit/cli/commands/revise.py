@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from patchkit.cli.commands import notify
 from patchkit.cli.options import ReviseOptions
 from patchkit.cli.target import changing_series
 from patchkit.mail.revision import revise
@@ -14,7 +15,7 @@ def run(options: ReviseOptions) -> int:
     with changing_series(options.series) as series:  # read under the lock: another process may have changed it
         revised = revise(series)
     for note in revised.notes:
-        click.echo(f"patchkit: {note}", err=True)
+        notify(note)
     old = revised.record
     click.echo(f"{series.directory}: v{old.revision} recorded in {old.snapshot} (cover {old.cover_message_id})")
     click.echo(

@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from patchkit.apply.record import require_record
+from patchkit.cli.commands import notify
 from patchkit.cli.options import SendOptions
 from patchkit.cli.target import open_target
 from patchkit.errors import DeliveryError, PatchkitError, TreeError, UsageError
@@ -34,7 +35,7 @@ def run(options: SendOptions) -> int:
         raise UsageError("--reflect needs --via smtp: git send-email mails whoever the headers name")
     target = open_target(options.series, options.tree)
     directory = target.series.directory
-    with series_lock(directory, notify=lambda text: click.echo(f"patchkit: {text}", err=True)):
+    with series_lock(directory, notify=notify):
         series = load_series(directory)  # again, under the lock: another send may have recorded mails meanwhile
         return _send(options, series, target.tree)
 
