@@ -22,8 +22,9 @@ class Target:
     tree: KernelTree
 
 
-def open_series(series_arg: str | None) -> Series:
-    return load_series(find_series(Path.cwd(), series_arg))
+def open_series(series_arg: str | None, *, check_files: bool = True) -> Series:
+    """SERIES as the command line names it (a directory, a name under ./series/, or the only one there)."""
+    return load_series(find_series(Path.cwd(), series_arg), check_files=check_files)
 
 
 @contextlib.contextmanager

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import click
 
 from patchkit.cli.options import TreePrepareOptions
+from patchkit.cli.target import open_series
 from patchkit.errors import UsageError
-from patchkit.series.load import find_series, load_series
 from patchkit.tree import basetree
 from patchkit.util.progress import Progress
 
@@ -20,7 +19,7 @@ def run(options: TreePrepareOptions) -> int:
         if options.package is None:
             if options.package_version is not None:
                 raise UsageError("--version goes with --package (a series names its own base)")
-            series = load_series(find_series(Path.cwd(), options.series), check_files=False)
+            series = open_series(options.series, check_files=False)  # only its base is needed
             prepared = basetree.prepare_base(series, progress)
         else:
             prepared = basetree.prepare(options.package, options.package_version, progress=progress)
