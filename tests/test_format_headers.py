@@ -6,7 +6,6 @@ import email
 import email.policy
 import email.utils
 import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -120,19 +119,17 @@ def test_mails_git_am_back_into_the_same_commits(
 ) -> None:
     project = applied_mail_project.root
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(small_tree.path), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "am", "patchkit-base"], check=True)
+    small_tree.git("clone", "-q", str(small_tree.path), str(tmp_path / "clone"))
+    clone = GitTree(tmp_path / "clone")
+    clone.git("checkout", "-q", "-b", "am", "patchkit-base")
     mails = sorted((project / "out").glob("000[1-9]-*.patch"))
-    subprocess.run(["git", "-C", str(clone), "am", "-q", *map(str, mails)], check=True)
+    clone.git("am", "-q", *map(str, mails))
     fmt = "%an <%ae>%n%T%n%B"
-    got = subprocess.run(["git", "-C", str(clone), "log", f"--format={fmt}", "patchkit-base..am"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    got = clone.git("log", f"--format={fmt}", "patchkit-base..am")
     want = small_tree.git("log", f"--format={fmt}", "patchkit-base..patchkit/demo/v1")
     assert got == want
     # the author date is the mail's Date, as with every mail from a list (git send-email and b4 date by sending)
-    dates = subprocess.run(["git", "-C", str(clone), "log", "--reverse", "--format=%aD", "patchkit-base..am"],
-                           capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    dates = clone.git("log", "--reverse", "--format=%aD", "patchkit-base..am").splitlines()
     assert [email.utils.parsedate_to_datetime(d) for d in dates] == [read_mail(m)["Date"].datetime for m in mails]
 
 
