@@ -278,3 +278,14 @@ def test_interrupt_leaves_tree_as_it_was_or_fully_applied(tmp_path: Path, small_
         assert small_tree.snapshot() == before
         assert not list((small_tree.path / ".git").glob("*.lock"))
     assert "untouched" in outcomes  # the early signals must have landed before the switch
+
+
+def test_a_base_with_another_tree_is_refused_naming_both_trees(project: Project, small_tree: GitTree) -> None:
+    other = small_tree.commit("other base\n", {"other.txt": "x\n"})
+    before = small_tree.snapshot()
+    result = project.cli("apply", "--tree", str(small_tree.path), "--base", other[:12])
+    assert result.code == 4, result.err
+    wanted = small_tree.git("rev-parse", "patchkit-base^{tree}").strip()
+    found = small_tree.git("rev-parse", f"{other}^{{tree}}").strip()
+    assert f"--base {other[:12]} has tree {found}, but series 'demo' is based on tree {wanted}" in result.err
+    assert small_tree.snapshot() == before

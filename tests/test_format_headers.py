@@ -6,7 +6,6 @@ import email
 import email.policy
 import email.utils
 import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,6 +29,13 @@ def _edit(project: Path, change: dict[str, object] | None = None, patch: dict[st
     if patch:
         data["patches"][0].update(patch)
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+
+
+def _format_out(project: Path, tree: GitTree) -> list[Path]:
+    """``patchkit format -o out`` in ``project``, which must succeed: the mails, cover letter first."""
+    result = run_cli("format", "--tree", str(tree.path), "-o", "out", cwd=project)
+    assert result.code == 0, result.err
+    return sorted((project / "out").glob("*.patch"))
 
 
 def _head_block(path: Path) -> bytes:
@@ -91,7 +97,7 @@ def test_format_works_without_any_git_identity(
 
 def test_cover_has_base_commit_change_id_and_b4_message_ids(applied_mail_project: Project, small_tree: GitTree) -> None:
     project = applied_mail_project.root
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    _format_out(project, small_tree)
     cover = read_mail(project / "out/0000-cover-letter.patch")
     body = cover.get_content()
     base = small_tree.git("rev-parse", "patchkit-base").strip()
@@ -100,7 +106,7 @@ def test_cover_has_base_commit_change_id_and_b4_message_ids(applied_mail_project
     assert "Based on Debian's linux-source-6.1 (6.1.99)." in body
     base_data = yaml.safe_load((project / "series/demo/series.yaml").read_text())["base"]
     _edit(project, {"base": {**base_data, "package_version": "6.1.99-2"}})
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
+    _format_out(project, small_tree)
     body = read_mail(project / "out/0000-cover-letter.patch").get_content()
     assert "Based on Debian's linux-source-6.1 6.1.99-2 (Linux 6.1.99)." in body
     stable = change_id.rsplit("-", 1)[0]
@@ -110,8 +116,7 @@ def test_cover_has_base_commit_change_id_and_b4_message_ids(applied_mail_project
     assert all(p["In-Reply-To"] == cover["Message-ID"] == p["References"] for p in patches)
     # the same data formats to the same Message-Ids; changed content to new ones
     first_ids = [cover["Message-ID"], *(p["Message-ID"] for p in patches)]
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    again = [read_mail(p)["Message-ID"] for p in sorted((project / "out").glob("*.patch"))]
+    again = [read_mail(p)["Message-ID"] for p in _format_out(project, small_tree)]
     assert again == first_ids
 
 
@@ -119,20 +124,17 @@ def test_mails_git_am_back_into_the_same_commits(
     applied_mail_project: Project, tmp_path: Path, small_tree: GitTree
 ) -> None:
     project = applied_mail_project.root
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", str(small_tree.path), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "checkout", "-q", "-b", "am", "patchkit-base"], check=True)
-    mails = sorted((project / "out").glob("000[1-9]-*.patch"))
-    subprocess.run(["git", "-C", str(clone), "am", "-q", *map(str, mails)], check=True)
+    mails = _format_out(project, small_tree)[1:]
+    small_tree.git("clone", "-q", str(small_tree.path), str(tmp_path / "clone"))
+    clone = GitTree(tmp_path / "clone")
+    clone.git("checkout", "-q", "-b", "am", "patchkit-base")
+    clone.git("am", "-q", *map(str, mails))
     fmt = "%an <%ae>%n%T%n%B"
-    got = subprocess.run(["git", "-C", str(clone), "log", f"--format={fmt}", "patchkit-base..am"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    got = clone.git("log", f"--format={fmt}", "patchkit-base..am")
     want = small_tree.git("log", f"--format={fmt}", "patchkit-base..patchkit/demo/v1")
     assert got == want
     # the author date is the mail's Date, as with every mail from a list (git send-email and b4 date by sending)
-    dates = subprocess.run(["git", "-C", str(clone), "log", "--reverse", "--format=%aD", "patchkit-base..am"],
-                           capture_output=True, text=True, check=True).stdout.splitlines()  # fmt: skip
+    dates = clone.git("log", "--reverse", "--format=%aD", "patchkit-base..am").splitlines()
     assert [email.utils.parsedate_to_datetime(d) for d in dates] == [read_mail(m)["Date"].datetime for m in mails]
 
 
@@ -140,8 +142,7 @@ def test_mail_dates_come_from_the_data_and_put_the_thread_in_order(
     applied_mail_project: Project, small_tree: GitTree
 ) -> None:
     project = applied_mail_project.root
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    paths = sorted((project / "out").glob("*.patch"))
+    paths = _format_out(project, small_tree)
     first = [p.read_bytes() for p in paths]
     # the newest author date of the mailed patches (2026-02-04T04:05:06-05:00), then one second per mail
     assert [read_mail(p)["Date"] for p in paths] == [
@@ -158,8 +159,7 @@ def test_with_dates_sets_the_time_of_sending_and_changes_nothing_else(
     applied_mail_project: Project, small_tree: GitTree
 ) -> None:
     project = applied_mail_project.root
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    paths = sorted((project / "out").glob("*.patch"))
+    paths = _format_out(project, small_tree)
     raw = [p.read_bytes() for p in paths]
     sent = datetime(2026, 12, 6, 4, 22, 19, tzinfo=UTC)
     for crlf in (False, True):
@@ -233,8 +233,7 @@ def test_a_second_revision_needs_its_changelog_entry(tmp_path: Path, small_tree:
 
 def test_headers_parse_without_defects(applied_mail_project: Project, small_tree: GitTree) -> None:
     project = applied_mail_project.root
-    assert run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project).code == 0
-    for path in (project / "out").glob("*.patch"):
+    for path in _format_out(project, small_tree):
         message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
         assert not message.defects, path.name
         for name in ("From", "To", "Cc", "Subject"):

@@ -162,13 +162,6 @@ def test_in_reply_to_puts_the_reroll_into_an_existing_thread(tmp_path: Path, sma
         assert not (project / "bad").exists()
 
 
-def _depend(project: Path, depends: list[dict[str, object]]) -> None:
-    path = project / "series/demo/series.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["depends"] = depends
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
-
-
 def _basement(path: Path) -> list[str]:
     return str(read_mail(path).get_content()).rsplit("\n---\n", 1)[1].splitlines()
 
@@ -178,8 +171,8 @@ def test_depends_is_written_as_b4_prerequisites_in_the_cover(
 ) -> None:
     project = applied_mail_project.root
     ids = ["1" * 40, "2" * 40]
-    _depend(project, [{"change_id": "20260101-other-work-0123456789ab", "revision": 3},
-                      {"patch_ids": ids}])  # fmt: skip
+    applied_mail_project.mutate(lambda data: data.update(depends=[
+        {"change_id": "20260101-other-work-0123456789ab", "revision": 3}, {"patch_ids": ids}]))  # fmt: skip
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
     assert result.code == 0, result.err
     assert "depends: 20260101-other-work-0123456789ab v3: not a series in" in result.out  # said, not fatal
@@ -233,18 +226,15 @@ def test_a_malformed_dependency_is_refused_naming_the_key(
     applied_mail_project: Project, small_tree: GitTree, depends: list[dict[str, object]], message: str
 ) -> None:
     project = applied_mail_project.root
-    _depend(project, depends)
+    applied_mail_project.mutate(lambda data: data.update(depends=depends))
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
     assert result.code == 3 and "series.yaml:" in result.err and message in result.err, result.err
 
 
 def test_a_series_cannot_depend_on_itself(applied_mail_project: Project, small_tree: GitTree) -> None:
     project = applied_mail_project.root
-    path = project / "series/demo/series.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["change_id"] = "20260101-demo-0123456789ab"
-    data["depends"] = [{"change_id": "20260101-demo-0123456789ab"}]
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    own = "20260101-demo-0123456789ab"
+    applied_mail_project.mutate(lambda data: data.update(change_id=own, depends=[{"change_id": own}]))
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "out", cwd=project)
     assert result.code == 3 and "depends[0].change_id: is this series' own change_id" in result.err
 

@@ -91,6 +91,16 @@ def test_merge_commits_are_refused(tmp_path: Path, small_tree: GitTree) -> None:
     assert not (tmp_path / "series").exists()
 
 
+def test_a_base_off_the_tips_line_is_refused(tmp_path: Path, small_tree: GitTree) -> None:
+    _feature_branch(small_tree)
+    small_tree.git("checkout", "-q", "-b", "aside", "patchkit-base")
+    aside = small_tree.commit("aside\n", {"aside.txt": "x\n"})
+    result = _import_range(small_tree, "aside..feature", "--name", "demo", cwd=tmp_path)
+    assert result.code == 3
+    assert f"{aside[:12]} is not an ancestor of" in result.err
+    assert not (tmp_path / "series").exists()
+
+
 def test_non_utf8_commit_author_is_refused(tmp_path: Path, small_tree: GitTree) -> None:
     small_tree.git("checkout", "-q", "-b", "feature", "patchkit-base")
     tree_hash = small_tree.tree_hash()

@@ -20,6 +20,20 @@ def _write(project: Path, data: dict[str, object]) -> None:
     (project / "series/demo/series.yaml").write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
+def _write_v2(project: Path, changes: str, body: str | None = None, **keys: object) -> None:
+    """The data of the revised series with v2's changelog entry said, patch 1's body (when given) and ``keys``."""
+    data = _data(project)
+    data.update(keys)
+    changelog = data["changelog"]
+    assert isinstance(changelog, list)
+    changelog[1]["changes"] = changes
+    if body is not None:
+        patches = data["patches"]
+        assert isinstance(patches, list)
+        patches[0]["body"] = body
+    _write(project, data)
+
+
 def test_revise_records_what_v1_was_and_opens_v2(tmp_path: Path, small_tree: GitTree) -> None:
     project, v1 = posted_v1(tmp_path, small_tree)
     result = run_cli("revise", cwd=project)
@@ -57,14 +71,7 @@ def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: P
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
     assert result.code == 3 and "changelog: revision 2 has no entry" in result.err  # left empty: refused
-    data = _data(project)
-    changelog = data["changelog"]
-    assert isinstance(changelog, list)
-    changelog[1]["changes"] = "- Explained why at more length."
-    patches = data["patches"]
-    assert isinstance(patches, list)
-    patches[0]["body"] = "Explain why, at more length in v2."
-    _write(project, data)
+    _write_v2(project, "- Explained why at more length.", "Explain why, at more length in v2.")
     assert run_cli("apply", "--tree", str(small_tree.path), "--force", cwd=project).code == 0
     small_tree.git("branch", "-D", "patchkit/demo/v1")  # a fresh clone or CI: no v1 branch
     result = run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project)
@@ -84,12 +91,7 @@ def test_v2_formats_with_range_diff_from_the_record_and_a_link_to_v1(tmp_path: P
 def test_the_archive_url_is_configurable(tmp_path: Path, small_tree: GitTree) -> None:
     project, v1 = posted_v1(tmp_path, small_tree)
     assert run_cli("revise", cwd=project).code == 0
-    data = _data(project)
-    data["archive"] = "https://lists.example.org/msg/%s/"
-    changelog = data["changelog"]
-    assert isinstance(changelog, list)
-    changelog[1]["changes"] = "- Nothing but the link."
-    _write(project, data)
+    _write_v2(project, "- Nothing but the link.", archive="https://lists.example.org/msg/%s/")
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     assert run_cli("format", "--tree", str(small_tree.path), "-o", "v2", cwd=project).code == 0
     body = read_mail(project / "v2/0000-cover-letter.patch").get_content()
@@ -104,14 +106,7 @@ def test_format_remakes_v1_as_diff_does_leaving_no_objects_and_says_when_its_bas
     does): the tree gains no object; a v1 whose base no tree holds gives a note and no range-diff."""
     project, _ = posted_v1(tmp_path, small_tree)
     assert run_cli("revise", cwd=project).code == 0
-    data = _data(project)
-    changelog = data["changelog"]
-    assert isinstance(changelog, list)
-    changelog[1]["changes"] = "- Reworded patch 1."
-    patches = data["patches"]
-    assert isinstance(patches, list)
-    patches[0]["body"] = "Explain why, reworded."
-    _write(project, data)
+    _write_v2(project, "- Reworded patch 1.", "Explain why, reworded.")
     assert run_cli("apply", "--tree", str(small_tree.path), cwd=project).code == 0
     small_tree.git("branch", "-D", "patchkit/demo/v1")  # and v1's commits gone from the repository:
     small_tree.git("reflog", "expire", "--expire=now", "--all")

@@ -45,9 +45,10 @@ def find_base(tree: KernelTree, series: Series, explicit: str | None = None) -> 
         commit = tree.rev_parse(f"{explicit}^{{commit}}")
         if commit is None:
             raise TreeError(f"{tree.path}: --base {explicit}: no such commit")
-        if tree.tree_of(commit) != wanted:
+        found = tree.tree_of(commit)
+        if found != wanted:
             raise TreeError(
-                f"{tree.path}: --base {explicit} has tree {tree.tree_of(commit)}, "
+                f"{tree.path}: --base {explicit} has tree {found}, "
                 f"but series '{series.name}' is based on tree {wanted} ({series.base.package} {series.base.version})"
             )
         return commit

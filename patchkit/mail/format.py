@@ -50,7 +50,6 @@ from patchkit.tree.repo import KernelTree
 from patchkit.util import outdir, proc
 from patchkit.util.signals import deferred_interrupts
 
-_SUBJECT_PLACEHOLDER = "*** SUBJECT HERE ***"
 _BLURB_PLACEHOLDER = b"*** BLURB HERE ***"
 # The first line of what patchkit adds after the cover body; import recognises it and what follows.
 BASED_ON = "Based on Debian's "

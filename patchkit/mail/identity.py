@@ -18,8 +18,6 @@ from datetime import datetime
 
 from patchkit.series.model import Series
 
-CHANGE_ID = re.compile(r"^[0-9]{8}-[a-z0-9-]+-[0-9a-f]{12}$")
-
 
 def slug(text: str, words: int = 5) -> str:
     parts = re.findall(r"[a-z0-9]+", text.lower())

@@ -193,15 +193,19 @@ def _commit(tree: KernelTree, rev: str) -> str:
 
 
 def _linear_commits(tree: KernelTree, base: str, tip: str) -> list[str]:
-    merges = tree.git("rev-list", "--min-parents=2", f"{base}..{tip}").split()
+    # One rev-list gives each commit with its parents: the merges and the first commit's parent come with it.
+    lines = [
+        line.split()
+        for line in tree.git("rev-list", "--reverse", "--topo-order", "--parents", f"{base}..{tip}").splitlines()
+    ]
+    merges = [commit for commit, *parents in lines if len(parents) > 1]
     if merges:
         raise DataError(
-            f"{tree.path}: {base[:12]}..{tip[:12]} contains merge commit {merges[0][:12]}; a series is linear"
+            f"{tree.path}: {base[:12]}..{tip[:12]} contains merge commit {merges[-1][:12]}; a series is linear"
         )
-    commits = tree.git("rev-list", "--reverse", "--topo-order", f"{base}..{tip}").split()
-    if commits and tree.rev_parse(f"{commits[0]}^") != base:
+    if lines and lines[0][1:] != [base]:
         raise DataError(f"{tree.path}: {base[:12]} is not an ancestor of {tip[:12]}")
-    return commits
+    return [commit for commit, *_ in lines]
 
 
 def _patch_from_commit(tree: KernelTree, commit: str, number: int, *, overlay: bool) -> tuple[Patch, bytes]:

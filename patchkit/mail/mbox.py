@@ -148,7 +148,7 @@ def read_mbox(path: Path) -> MailSeries:
     seen_ids: set[str] = set()
     for position, message in enumerate(messages, start=1):
         where = f"{path}: message {position}"
-        raw_subject = _decode_header(message.get("Subject", ""), where)
+        raw_subject = decode_header(message.get("Subject", ""), where)
         if re.match(r"^\s*(re|aw|fwd?):", raw_subject, re.IGNORECASE):
             replies += 1
             continue  # replies in a list archive are not patches
@@ -235,10 +235,6 @@ def _check_complete(path: Path, revision: int, mine: list[_Candidate]) -> None:
 
 def decode_header(value: object, where: str) -> str:
     """A header value as text on one line (RFC 2047 words decoded); an undecodable one is a DataError."""
-    return _decode_header(value, where)
-
-
-def _decode_header(value: object, where: str) -> str:
     # Raw 8-bit bytes in a header (RFC 6532 mail, some list archives) come as an email.header.Header
     # whose parts are 'unknown-8bit': read them as UTF-8, as git and b4 do, rather than as U+FFFD.
     source = value if isinstance(value, email.header.Header) else str(value)
@@ -299,7 +295,7 @@ def _body_text(message: Message, where: str) -> str:
 
 
 def _read_patch(message: Message, where: str, index: int, subject: str, text: str, message_id: str = "") -> MailPatch:
-    name, address = email.utils.parseaddr(_decode_header(message.get("From", ""), where))
+    name, address = email.utils.parseaddr(decode_header(message.get("From", ""), where))
     raw_date = message.get("Date")
     # A header with bytes outside ASCII comes back as an email.header.Header, not a str.
     date_header = None if raw_date is None else str(raw_date)

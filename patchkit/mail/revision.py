@@ -28,9 +28,12 @@ from patchkit.util.signals import deferred_interrupts
 HISTORY = "history"  # the directory of the snapshots, in the series directory
 
 
-def planned_revision(series: Series, now: datetime) -> Revision:
-    """What ``format`` gives the current revision: its Message-Ids and patch-ids, dated ``now``."""
-    patch_ids = patchids.series_patch_ids(series)
+def planned_revision(series: Series, now: datetime, patch_ids: list[str] | None = None) -> Revision:
+    """What ``format`` gives the current revision: its Message-Ids and patch-ids, dated ``now``.
+
+    ``patch_ids``: the mailed patches' (:func:`patchids.series_patch_ids`), when the caller has them already.
+    """
+    patch_ids = patchids.series_patch_ids(series) if patch_ids is None else patch_ids
     message_ids = identity.message_ids(change_id_of(series), series.revision, patch_ids, identity.domain_of(series))
     return posted_revision(series, now, patch_ids, message_ids)
 

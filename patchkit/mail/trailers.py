@@ -100,13 +100,16 @@ def _read(path: Path) -> list[_Mail]:
     return mails
 
 
-def _known(series: Series) -> dict[str, tuple[Revision, int]]:
-    """Every Message-Id patchkit gave a revision: id -> (revision record, 0 for the cover or the patch's k)."""
+def _known(series: Series, patch_ids: list[str]) -> dict[str, tuple[Revision, int]]:
+    """Every Message-Id patchkit gave a revision: id -> (revision record, 0 for the cover or the patch's k).
+
+    ``patch_ids``: the mailed patches' now (what the current revision's Message-Ids are made from).
+    """
     records = list(series.history)
     if series.revision_record(series.revision) is None and series.mailed_patches:
         from patchkit.mail.revision import planned_revision
 
-        records.append(planned_revision(series, datetime.now(UTC)))
+        records.append(planned_revision(series, datetime.now(UTC), patch_ids))
     known: dict[str, tuple[Revision, int]] = {}
     for record in records:
         known[record.cover_message_id] = (record, 0)
@@ -253,8 +256,8 @@ def collect(series: Series, mbox: Path, *, sloppy: bool = False) -> Outcome:
     """Add the review trailers the replies in ``mbox`` give to ``series``' patches; say what was skipped."""
     mails = _read(mbox)
     by_id = {m.message_id: m for m in mails}
-    known = _known(series)
-    current_ids = patchids.series_patch_ids(series)
+    current_ids = patchids.series_patch_ids(series)  # git patch-id once per patch: for matching and for _known
+    known = _known(series, current_ids)
     by_patch_id: dict[str, tuple[Revision, int]] = {}
     for record, k in known.values():
         if k:

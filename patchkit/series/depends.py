@@ -29,13 +29,16 @@ class Resolved:
 
 def resolve(series: Series) -> list[Resolved]:
     """What the project knows of each of ``series``' dependencies, in the order declared."""
-    return [_resolve(series, dependency) for dependency in series.depends]
+    if not series.depends:
+        return []
+    siblings = _siblings(series) if any(d.change_id for d in series.depends) else {}
+    return [_resolve(series, dependency, siblings) for dependency in series.depends]
 
 
-def _resolve(series: Series, dependency: Dependency) -> Resolved:
+def _resolve(series: Series, dependency: Dependency, siblings: dict[str, Series]) -> Resolved:
     if not dependency.change_id:
         return Resolved(dependency, None, dependency.patch_ids)
-    other = _sibling(series, dependency.change_id)
+    other = siblings.get(dependency.change_id)
     if other is None:
         if dependency.patch_ids:
             return Resolved(dependency, None, dependency.patch_ids)
@@ -53,7 +56,9 @@ def _resolve(series: Series, dependency: Dependency) -> Resolved:
     return Resolved(dependency, other, found)
 
 
-def _sibling(series: Series, change_id: str) -> Series | None:
+def _siblings(series: Series) -> dict[str, Series]:
+    """The series beside ``series`` by change-id (each loaded once; the first by name wins a change-id)."""
+    found: dict[str, Series] = {}
     for candidate in sorted(series.directory.parent.glob(f"*/{SERIES_FILE}")):
         if candidate.parent == series.directory:
             continue
@@ -61,9 +66,9 @@ def _sibling(series: Series, change_id: str) -> Series | None:
             other = load_series(candidate.parent)
         except PatchkitError:
             continue  # another series' broken data is that series' problem (its own commands say so)
-        if other.change_id == change_id:
-            return other
-    return None
+        if other.change_id:
+            found.setdefault(other.change_id, other)
+    return found
 
 
 def prerequisite_lines(resolved: list[Resolved]) -> list[str]:
