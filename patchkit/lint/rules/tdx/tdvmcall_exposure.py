@@ -19,7 +19,7 @@ from patchkit.lint.options import Settings
 from patchkit.lint.rule import StateRule
 from patchkit.lint.rules.tdx import constants
 from patchkit.lint.rules.tdx.facts import TdxState
-from patchkit.lint.rules.tdx.paths import grouped, owner, walks, where
+from patchkit.lint.rules.tdx.paths import owner, report, walks, where
 
 RULE: StateRule[TdxState] = StateRule("tdx/tdvmcall-exposure")
 _NOT_EXPOSABLE = frozenset(("rax", "rcx", "rsp"))  # the leaf and status, the bitmap itself, the stack
@@ -112,5 +112,4 @@ def check(state: TdxState, settings: Settings) -> list[Hit]:
             names.update(constants.defines(state))
         return constants.used(p.detail.rpartition("|")[2].partition(" = ")[0], names)
 
-    found = grouped(problems(state), lambda p: p.kind, _identity, _message, bitmap_lines)
-    return [RULE.hit(w.path, w.line, w.message, w.identity, w.evidence) for w in found]
+    return report(RULE, problems(state), _identity, _message, bitmap_lines)
