@@ -524,16 +524,11 @@ def walk(variant: Variant, crossing: Crossing) -> Walk:
     return hit
 
 
-def simulate(variant: Variant, *, clear_mode: str | None, crossing: Crossing) -> list[PathProblem]:
-    """The walk's own problems, and registers that still hold what came back at a return. ``clear_mode``: None
-    (no clearing required), "cleared" (every register that came back is cleared or restored before the return)
-    or "stored-or-cleared" (stored to the register struct for the caller also counts; only for a variant that
-    stores or clears any)."""
-    found = walk(variant, crossing)
-    return [*found.problems, *not_cleared(found, clear_mode)]
-
-
 def not_cleared(found: Walk, clear_mode: str | None) -> list[PathProblem]:
+    """Registers that still hold what came back at a return of the walk. ``clear_mode``: None (no clearing
+    required), "cleared" (every register that came back is cleared or restored before the return) or
+    "stored-or-cleared" (stored to the register struct for the caller also counts; only for a variant that
+    stores or clears any)."""
     if clear_mode is None or (clear_mode == "stored-or-cleared" and not found.back.claims):
         return []  # a variant that neither stores nor clears what came back makes no claim to hold it to
     stores_count = clear_mode == "stored-or-cleared"
