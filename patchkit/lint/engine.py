@@ -64,9 +64,10 @@ class _PackWalk:
                 candidates.add(path)
         self.base_lines = base_hits  # what the base search found: the lines history rules look for uses in
         self.cumulative: set[str] = set()  # source files the patches so far touched
+        self.current: dict[str, str] = {}  # those of them the state being read holds: path -> blob
         files = source.blobs(commits[0], candidates | selection.always)
         unread = {p: (b, extra_text[b]) for p, b in extra.items() if p not in files}
-        self.files = self._follow(0, files, unread)
+        self.files = self._follow(files, unread)
 
     def wanted(self, path: str, content: bytes) -> bool:
         text = content.decode("utf-8", "replace")
@@ -74,8 +75,8 @@ class _PackWalk:
             return True
         return self.follow_pattern is not None and bool(self.follow_pattern.search(text))
 
-    def _follow(self, index: int, files: dict[str, str], unread: dict[str, tuple[str, bytes]]) -> dict[str, str]:
-        """``files`` (path -> blob) of state ``index`` plus the files the pack's followed names reach: a new word
+    def _follow(self, files: dict[str, str], unread: dict[str, tuple[str, bytes]]) -> dict[str, str]:
+        """``files`` (path -> blob) of the state being read plus the files the pack's followed names reach: a new word
         is searched in the base (for the files no patch touched yet) and in the files the patches touched; the
         ``unread`` files of this state (path -> blob, content) are tested whole. Until nothing new is added."""
         files = dict(files)
@@ -96,7 +97,7 @@ class _PackWalk:
                 fresh = {p for p, lines in hits.items() if p not in self.cumulative and p not in files
                          and any(found.pattern.search(t) for _n, t in lines)}  # fmt: skip
                 added.update(self.source.blobs(self.commits[0], fresh))
-                touched = self.source.blobs(self.commits[index], self.cumulative - set(files))
+                touched = {p: b for p, b in self.current.items() if p not in files}
                 texts = self.source.read(touched.values())
                 added.update(
                     {p: b for p, b in touched.items() if found.pattern.search(texts[b].decode("utf-8", "replace"))}
@@ -124,30 +125,36 @@ class _PackWalk:
         source, commit = self.source, self.commits[index]
         if index > 0:
             changed = [c for c in source.changed(self.commits[index - 1], commit) if c[1].endswith(self.extensions)]
-            self.cumulative.update(p for _s, p, _b in changed)
             contents = source.read(b for s, _p, b in changed if s != "D")
             files = dict(self.files)
             unread: dict[str, tuple[str, bytes]] = {}
             for status, path, now in changed:
+                self.cumulative.add(path)
                 files.pop(path, None)
-                if status != "D" and self.wanted(path, contents[now]):
+                if status == "D":
+                    self.current.pop(path, None)
+                    continue
+                self.current[path] = now
+                if self.wanted(path, contents[now]):
                     files[path] = now
-                elif status != "D":
+                else:
                     unread[path] = (now, contents[now])
-            self.files = self._follow(index, files, unread)
+            self.files = self._follow(files, unread)
         contents = source.read(self.files.values())
         read = [(p, self._facts(p, blob, contents[blob])) for p, blob in sorted(self.files.items())]
         state = self.pack.state(label, [(p, facts) for p, (facts, _s) in read], self.settings)
         hits = _state_hits(self.pack, self.rules, state, self.settings)
         if index > 0:
-            change = PatchChange(index, self.diffs[index - 1], state, lambda words: self._uses(commit, words))
+            present = dict(self.current)
+            change = PatchChange(index, self.diffs[index - 1], state, lambda words: self._uses(present, words))
             for rule in self.history:
                 hits.extend(rule.run(change, self.settings))
         return hits, {p: sups for p, (_f, sups) in read}
 
-    def _uses(self, commit: str, words: Sequence[str]) -> list[tuple[str, int, str]]:
-        """Lines of the state at ``commit`` that name one of ``words``: the base search's lines in files no patch
-        touched yet, and every line of the files the patches so far touched."""
+    def _uses(self, present: dict[str, str], words: Sequence[str]) -> list[tuple[str, int, str]]:
+        """Lines of a state that name one of ``words``: the base search's lines in files no patch touched yet,
+        and every line of the files the patches so far touched (``present``: those the state holds, path ->
+        blob)."""
         if not words:
             return []
         pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b")
@@ -158,7 +165,6 @@ class _PackWalk:
             for number, text in found
             if pattern.search(text)
         ]
-        present = self.source.blobs(commit, self.cumulative)
         contents = self.source.read(present.values())
         for path, blob in sorted(present.items()):
             for number, text in enumerate(contents[blob].decode("utf-8", "replace").splitlines(), start=1):

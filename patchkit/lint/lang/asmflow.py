@@ -357,28 +357,26 @@ def _dest(step: Step) -> str | None:
     return canonical(step.operands[-1])
 
 
-def _is_load(step: Step, crossing: Crossing) -> str | None:
-    """The register a ``mov SLOT(base), %reg`` loads, else None."""
+def _slot_mov(step: Step, crossing: Crossing, slot: int) -> str | None:
+    """The other operand (canonical) of a two-operand ``mov`` whose operand ``slot`` is a register slot."""
     if (
         step.kind == "insn"
         and step.name.startswith("mov")
         and len(step.operands) == 2
-        and crossing.is_slot(step.operands[0])
+        and crossing.is_slot(step.operands[slot])
     ):
-        return canonical(step.operands[1])
+        return canonical(step.operands[1 - slot])
     return None
+
+
+def _is_load(step: Step, crossing: Crossing) -> str | None:
+    """The register a ``mov SLOT(base), %reg`` loads, else None."""
+    return _slot_mov(step, crossing, 0)
 
 
 def _is_store(step: Step, crossing: Crossing) -> str | None:
     """The register a ``mov %reg, SLOT(base)`` stores, else None."""
-    if (
-        step.kind == "insn"
-        and step.name.startswith("mov")
-        and len(step.operands) == 2
-        and crossing.is_slot(step.operands[1])
-    ):
-        return canonical(step.operands[0])
-    return None
+    return _slot_mov(step, crossing, 1)
 
 
 def _stored_field(step: Step, crossing: Crossing) -> str | None:
@@ -526,16 +524,11 @@ def walk(variant: Variant, crossing: Crossing) -> Walk:
     return hit
 
 
-def simulate(variant: Variant, *, clear_mode: str | None, crossing: Crossing) -> list[PathProblem]:
-    """The walk's own problems, and registers that still hold what came back at a return. ``clear_mode``: None
-    (no clearing required), "cleared" (every register that came back is cleared or restored before the return)
-    or "stored-or-cleared" (stored to the register struct for the caller also counts; only for a variant that
-    stores or clears any)."""
-    found = walk(variant, crossing)
-    return [*found.problems, *not_cleared(found, clear_mode)]
-
-
 def not_cleared(found: Walk, clear_mode: str | None) -> list[PathProblem]:
+    """Registers that still hold what came back at a return of the walk. ``clear_mode``: None (no clearing
+    required), "cleared" (every register that came back is cleared or restored before the return) or
+    "stored-or-cleared" (stored to the register struct for the caller also counts; only for a variant that
+    stores or clears any)."""
     if clear_mode is None or (clear_mode == "stored-or-cleared" and not found.back.claims):
         return []  # a variant that neither stores nor clears what came back makes no claim to hold it to
     stores_count = clear_mode == "stored-or-cleared"
@@ -860,10 +853,9 @@ class _Walk:
     def _write(self, step: Step, path: _Path) -> _Path:
         """Any other instruction: what its destination now holds, and whether it hands over a pending register."""
         ops = step.operands
-        if step.name.startswith("mov") and len(ops) == 2 and parse_mem(ops[1]) is not None:
+        if step.name.startswith("mov") and len(ops) == 2 and (mem := parse_mem(ops[1])) is not None:
             value = self._value(ops[0], path)
-            mem = parse_mem(ops[1])
-            index = self._stack_index(mem, path) if mem is not None else None
+            index = self._stack_index(mem, path)
             if index is not None:
                 stack = list(path.stack)
                 stack[index] = (value, stack[index][1])

@@ -101,7 +101,7 @@ def _members(state: TdxState, resolver: Calls, report: Report) -> None:
     """A member carries registers from one function to the next (KVM's ``vp_enter_args``): what crosses with it
     (TDH.VP.ENTER) must give back every field any other function reads from it, and pass every field any other
     function sets in it."""
-    members = state.member_types()
+    members, structs = state.member_types(), state.structs()
     crossing: dict[str, dict[str, CallIO]] = {}  # member -> callee -> what it does
     own: dict[str, set[tuple[str, str]]] = {}  # member -> (path, function) that pass it to a crossing call
     sites: dict[str, list[tuple[str, int]]] = {}  # member -> the lines that pass it
@@ -121,7 +121,7 @@ def _members(state: TdxState, resolver: Calls, report: Report) -> None:
         names = " or ".join(f"{c}()" for c in sorted(callees))
         how = " or ".join(sorted(io.how for io in callees.values()))
         struct = members[obj[2:]]
-        fields = set(state.structs()[struct][1].field_names()) if struct in state.structs() else set()
+        fields = set(structs[struct][1].field_names()) if struct in structs else set()
         member = obj[2:]
         evidence = tuple(dict.fromkeys(sites[obj]))
         for path, facts in sorted(state.c.items()):

@@ -10,18 +10,13 @@ from __future__ import annotations
 from patchkit.lint.model import Hit
 from patchkit.lint.options import Settings
 from patchkit.lint.rule import StateRule
-from patchkit.lint.rules.tdx.clear_before_return import clear_mode
+from patchkit.lint.rules.tdx.clear_before_return import walked_family
 from patchkit.lint.rules.tdx.facts import TdxState
-from patchkit.lint.rules.tdx.paths import walked
+from patchkit.lint.rules.tdx.paths import hits
 
 RULE: StateRule[TdxState] = StateRule("tdx/callee-saved-preserved")
 
 
 @RULE.checker
 def check(state: TdxState, settings: Settings) -> list[Hit]:
-    # one walk per variant finds both kinds of problem; it follows what came back as clear-before-return asks
-    return [
-        RULE.hit(w.path, w.line, w.message, w.identity, w.evidence)
-        for w in walked(state, lambda v: clear_mode(v, settings))
-        if w.family == "callee-saved"
-    ]
+    return hits(RULE, walked_family(state, settings, "callee-saved"))

@@ -14,7 +14,7 @@ from patchkit.lint.options import Option, Settings
 from patchkit.lint.rule import StateRule
 from patchkit.lint.rules.tdx import designated
 from patchkit.lint.rules.tdx.facts import TdxState
-from patchkit.lint.rules.tdx.paths import walked
+from patchkit.lint.rules.tdx.paths import Family, Walked, hits, walked
 
 MACROS = designated.macro_conditions(
     "macros",
@@ -51,10 +51,12 @@ def clear_mode(variant: asmflow.Variant, settings: Settings) -> str | None:
     return None if mode == "off" else mode
 
 
+def walked_family(state: TdxState, settings: Settings, family: Family) -> list[Walked]:
+    """The path walk's findings of one family; one walk per variant finds them all, following what came back
+    as this rule's options ask."""
+    return [w for w in walked(state, lambda v: clear_mode(v, settings)) if w.family == family]
+
+
 @RULE.checker
 def check(state: TdxState, settings: Settings) -> list[Hit]:
-    return [
-        RULE.hit(w.path, w.line, w.message, w.identity, w.evidence)
-        for w in walked(state, lambda v: clear_mode(v, settings))
-        if w.family == "not-cleared"
-    ]
+    return hits(RULE, walked_family(state, settings, "not-cleared"))

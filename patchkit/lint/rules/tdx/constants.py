@@ -24,12 +24,16 @@ _SUFFIX = re.compile(r"\b(0[xX][0-9a-fA-F]+|\d+)(?:[uU][lL]{0,2}|[lL]{1,2}[uU]?)
 
 def defines(state: TdxState) -> dict[str, tuple[str, str, int]]:
     """Every object-like ``#define`` of the state's files (C and assembly): name -> (value text, path, line); a
-    header under arch/x86/include wins over another file's."""
+    header under arch/x86/include wins over another file's. Computed once per state."""
+    found = state.derived.get("defines")
+    if isinstance(found, dict):
+        return found
     out: dict[str, tuple[str, str, int]] = {}
+    state.derived["defines"] = out
     order = sorted({*state.c, *state.asm}, key=lambda p: (not p.startswith("arch/x86/include/"), p))
     for path in order:
-        found = state.c[path].defines if path in state.c else state.asm[path].defines
-        for name, (value, line) in found.items():
+        written = state.c[path].defines if path in state.c else state.asm[path].defines
+        for name, (value, line) in written.items():
             out.setdefault(name, (value, path, line))
     return out
 

@@ -98,24 +98,25 @@ def _resolve(state: TdxState, path: str, t: Transfer, getters: dict[str, tuple[O
     dest = t.dest
     for src in _expand(t.sources, getters):
         if dest.vcpu is not None and src.field is not None:
-            struct = _struct(state, src.field)
-            if struct is not None:
-                part = src.part or dest.vcpu.half
-                out.reg_copies.append(
-                    (path, RegCopy(src.field, struct, dest.vcpu, "to_vcpu", t.function, part, t.line, t.context))
-                )
+            _reg_copy(state, path, t, src.field, dest.vcpu, "to_vcpu", src.part, out)
         elif dest.field is not None and src.vcpu is not None:
-            struct = _struct(state, dest.field)
-            if struct is not None:
-                part = src.part or src.vcpu.half
-                out.reg_copies.append(
-                    (path, RegCopy(dest.field, struct, src.vcpu, "from_vcpu", t.function, part, t.line, t.context))
-                )
+            _reg_copy(state, path, t, dest.field, src.vcpu, "from_vcpu", src.part, out)
         elif dest.field is not None and src.field is not None:
             dest_struct, source_struct = _struct(state, dest.field), _struct(state, src.field)
             if dest_struct is not None and source_struct is not None:
                 copy = FieldCopy(dest.field, dest_struct, src.field, source_struct, t.function, t.line, src.part)
                 out.field_copies.append((path, copy))
+
+
+def _reg_copy(
+    state: TdxState, path: str, t: Transfer, args: FieldUse, vcpu: VcpuReg, direction: str, part: str, out: Resolved
+) -> None:
+    """A copy between ``args`` and ``vcpu``, when ``args`` is a field of an args struct; ``part``: the source's
+    half, else the register's."""
+    struct = _struct(state, args)
+    if struct is not None:
+        copy = RegCopy(args, struct, vcpu, direction, t.function, part or vcpu.half, t.line, t.context)
+        out.reg_copies.append((path, copy))
 
 
 def handled_by_callers(state: TdxState, function: str) -> set[str]:

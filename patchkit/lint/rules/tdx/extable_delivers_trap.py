@@ -14,7 +14,7 @@ from patchkit.lint.model import Hit
 from patchkit.lint.options import Settings
 from patchkit.lint.rule import StateRule
 from patchkit.lint.rules.tdx.facts import TdxState
-from patchkit.lint.rules.tdx.paths import grouped, owner, walks, where
+from patchkit.lint.rules.tdx.paths import owner, report, walks, where
 
 RULE: StateRule[TdxState] = StateRule("tdx/extable-delivers-trap")
 
@@ -44,5 +44,4 @@ def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> str:
 
 @RULE.checker
 def check(state: TdxState, settings: Settings) -> list[Hit]:
-    found = grouped(problems(state), lambda p: p.kind, _identity, _message)
-    return [RULE.hit(w.path, w.line, w.message, w.identity, w.evidence) for w in found]
+    return report(RULE, problems(state), _identity, _message)

@@ -120,8 +120,13 @@ class TdxState:
         return set(self.args_structs.values())
 
     def structs(self) -> dict[str, tuple[str, StructDef]]:
-        """Struct definitions by name; a definition under arch/x86/include wins over copies."""
+        """Struct definitions by name; a definition under arch/x86/include wins over copies. Computed once per
+        state (most rules read it)."""
+        cached = self.derived.get("structs")
+        if isinstance(cached, dict):
+            return cached
         found: dict[str, tuple[str, StructDef]] = {}
+        self.derived["structs"] = found
         for path in sorted(self.c, key=lambda p: (not p.startswith("arch/x86/include/"), p)):
             for name, sdef in self.c[path].structs.items():
                 found.setdefault(name, (path, sdef))

@@ -14,7 +14,7 @@ from patchkit.lint.lang import asm
 from patchkit.lint.options import Settings
 from patchkit.lint.pack import FileSelection, Followed, TreePack, Unparsed
 from patchkit.lint.rules.tdx import kvm
-from patchkit.lint.rules.tdx.clear_before_return import clear_mode
+from patchkit.lint.rules.tdx.clear_before_return import walked_family
 from patchkit.lint.rules.tdx.facts import (
     ARGS_STRUCTS,
     ASM_OFFSETS,
@@ -27,7 +27,6 @@ from patchkit.lint.rules.tdx.facts import (
     TdxState,
     variants,
 )
-from patchkit.lint.rules.tdx.paths import walked
 from patchkit.lint.rules.tdx.spec_constants import spec_names
 
 Facts = kvm.KvmFacts | asm.AsmFacts
@@ -128,9 +127,8 @@ class TdxPack(TreePack[Facts, TdxState]):
                 if not good:
                     out.append(Unparsed(path, item.line, f"cannot read the operands of '{item.text}'; the TDX rules "
                                         "cannot check it"))  # fmt: skip
-        for w in walked(state, lambda v: clear_mode(v, settings)):
-            if w.family == "gave-up":
-                out.append(Unparsed(w.path, w.line, w.message, w.identity, w.evidence))
+        for w in walked_family(state, settings, "gave-up"):
+            out.append(Unparsed(w.path, w.line, w.message, w.identity, w.evidence))
         return out
 
 

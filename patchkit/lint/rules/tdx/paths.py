@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from patchkit.lint.lang import asmflow
+from patchkit.lint.model import Hit
+from patchkit.lint.rule import StateRule
 from patchkit.lint.rules.tdx.facts import CROSSING, TdxState, variants
 
 Family = Literal["not-cleared", "callee-saved", "gave-up"]
@@ -94,6 +96,22 @@ def grouped(
         )
         out.append(Walked(kind, path, at.line, message(items[0][1], labels), name, tuple(evidence)))
     return out
+
+
+def hits(rule: StateRule[TdxState], found: Iterable[Walked]) -> list[Hit]:
+    """``found`` as ``rule``'s hits."""
+    return [rule.hit(w.path, w.line, w.message, w.identity, w.evidence) for w in found]
+
+
+def report(
+    rule: StateRule[TdxState],
+    found: Iterable[tuple[asmflow.Variant, asmflow.PathProblem]],
+    identity: Callable[[asmflow.Variant, asmflow.PathProblem], str],
+    message: Callable[[asmflow.PathProblem, str], str],
+    more_evidence: Callable[[asmflow.PathProblem], Iterable[tuple[str, int]]] | None = None,
+) -> list[Hit]:
+    """The hits of a rule that judges the walks' facts: its problems :func:`grouped` by kind."""
+    return hits(rule, grouped(found, lambda p: p.kind, identity, message, more_evidence))
 
 
 def _family(p: asmflow.PathProblem) -> Family:

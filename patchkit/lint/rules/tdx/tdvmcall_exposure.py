@@ -19,7 +19,7 @@ from patchkit.lint.options import Settings
 from patchkit.lint.rule import StateRule
 from patchkit.lint.rules.tdx import constants
 from patchkit.lint.rules.tdx.facts import TdxState
-from patchkit.lint.rules.tdx.paths import grouped, owner, walks, where
+from patchkit.lint.rules.tdx.paths import owner, report, walks, where
 
 RULE: StateRule[TdxState] = StateRule("tdx/tdvmcall-exposure")
 _NOT_EXPOSABLE = frozenset(("rax", "rcx", "rsp"))  # the leaf and status, the bitmap itself, the stack
@@ -35,7 +35,6 @@ def _number(value: str, names: dict[str, tuple[str, str, int]]) -> int | None:
 
 def problems(state: TdxState) -> list[tuple[asmflow.Variant, asmflow.PathProblem]]:
     found: list[tuple[asmflow.Variant, asmflow.PathProblem]] = []
-    names: dict[str, tuple[str, str, int]] | None = None
     for variant, walk in walks(state):
         steps = walk.steps
         for call in walk.calls:
@@ -43,7 +42,7 @@ def problems(state: TdxState) -> list[tuple[asmflow.Variant, asmflow.PathProblem
             leaf = call.holds("rax")
             if step.name != "tdcall" or not leaf.startswith(("zero", "const:")):
                 continue
-            names = names if names is not None else constants.defines(state)
+            names = constants.defines(state)
             if _number(leaf, names) != 0 and "VMCALL" not in leaf:
                 continue  # another TDCALL leaf (or one whose value the state does not give)
             bitmap = call.holds("rcx")
@@ -102,15 +101,10 @@ def _identity(variant: asmflow.Variant, p: asmflow.PathProblem) -> str:
 
 @RULE.checker
 def check(state: TdxState, settings: Settings) -> list[Hit]:
-    names: dict[str, tuple[str, str, int]] = {}
-
     def bitmap_lines(p: asmflow.PathProblem) -> set[tuple[str, int]]:
         # the bitmap's #define lines are part of what makes the defect: a patch that narrows it wrote it
         if p.kind == "rcx-unset":
             return set()
-        if not names:
-            names.update(constants.defines(state))
-        return constants.used(p.detail.rpartition("|")[2].partition(" = ")[0], names)
+        return constants.used(p.detail.rpartition("|")[2].partition(" = ")[0], constants.defines(state))
 
-    found = grouped(problems(state), lambda p: p.kind, _identity, _message, bitmap_lines)
-    return [RULE.hit(w.path, w.line, w.message, w.identity, w.evidence) for w in found]
+    return report(RULE, problems(state), _identity, _message, bitmap_lines)
