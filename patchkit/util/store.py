@@ -289,7 +289,7 @@ def _decode(key: str, raw: bytes) -> Verdict | None:
 
 def _kind_of(path: Path) -> str:
     try:
-        outer = inputfile.parse_json(inputfile.read_limited(path, MAX_ENTRY_BYTES), str(path))
+        outer = inputfile.read_json(path, MAX_ENTRY_BYTES)
         kind = outer["verdict"]["kind"]
     except (PatchkitError, KeyError, TypeError):
         return "corrupt"
