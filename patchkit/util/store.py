@@ -168,18 +168,20 @@ class VerdictCache:
             self._prune()
         return verdict
 
-    def keep_image(self, image: Path) -> str:
-        """Store a copy of a built kernel image by its hash (for boots of cached builds); return the hash."""
-        digest = sha256_file(image)
+    def keep_image(self, image: Path, digest: str) -> None:
+        """Store a copy of a built kernel image by its hash (for boots of cached builds).
+
+        ``digest`` is the image's SHA-256 as its build computed it (the build's verdict names the image by it),
+        so the image is not hashed a second time here; :meth:`image` checks it again before a boot trusts it.
+        """
         target = self.root / _IMAGES / digest
         why = self._foreign()
         if why is not None:
             self.warn(f"verdict cache: {why}; the image is not kept")
-            return digest
+            return
         if not target.is_file():
             with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
                 atomic.write_bytes(target, image.read_bytes())
-        return digest
 
     def image(self, digest: str) -> Path | None:
         target = self.root / _IMAGES / digest
