@@ -53,11 +53,9 @@ _CUT = "[patchkit: the first {} bytes are not kept]\n"
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """A file's SHA-256 (a kernel image's, an output file's), read in chunks."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def tail_of(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> str:
