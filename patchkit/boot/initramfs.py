@@ -34,7 +34,8 @@ APPLETS = ("sh", "mount", "uname", "reboot", "poweroff", "echo", "cat", "dmesg",
 
 def busybox_path() -> Path:
     path = Path(proc.require("busybox"))
-    data = path.read_bytes()[:4096]
+    with path.open("rb") as handle:
+        data = handle.read(4096)  # the program headers name the loader; the rest (MBs) is read once, to pack it
     if b"/lib64/ld-linux" in data or b"/lib/ld-linux" in data:
         raise MissingToolError(f"{path} is dynamically linked; the initramfs needs a static busybox",
                                packages=("busybox-static",))  # fmt: skip

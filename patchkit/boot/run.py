@@ -67,7 +67,7 @@ class BootRun:
                 self.boot_one(spec, state, builder.image(spec.name), at_end)
                 continue
             if not build.cached and build.image:
-                self.cache.keep_image(builder.image(spec.name))  # so a later run can boot it without building
+                self.cache.keep_image(builder.image(spec.name), build.image)  # a later run boots it unbuilt
             self.boot_cached(spec, state, build, builder, at_end)
 
     def boot_cached(self, spec: KconfigSpec, state: State, build: StateBuild, builder: Builder, at_end: bool) -> None:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from patchkit.errors import DataError, MissingToolError
+from patchkit.errors import MissingToolError
 from patchkit.series.load import MAX_SERIES_BYTES, SERIES_FILE, KeyPath, parse_yaml
 from patchkit.series.model import Patch, Series
 from patchkit.util import inputfile, proc
@@ -120,14 +120,9 @@ class Locator:
 
     def _diff(self, patch: Patch) -> DiffIndex:
         if patch.number not in self._diffs:
-            path = self.series.diff_path(patch)
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except FileNotFoundError:
-                text = ""  # a series made in memory: nothing to point into
-            except OSError as exc:
-                raise DataError(f"{path}: cannot read: {exc.strerror}") from exc
-            self._diffs[patch.number] = DiffIndex.parse(text)
+            # read as every input is; a series made in memory has no diff file: nothing to point into
+            raw = self.series.diff_bytes(patch) if os.path.lexists(self.series.diff_path(patch)) else b""
+            self._diffs[patch.number] = DiffIndex.parse(raw.decode("utf-8", "replace"))
         return self._diffs[patch.number]
 
     def yaml(self, key_path: KeyPath) -> Location:

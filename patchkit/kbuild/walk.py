@@ -155,6 +155,7 @@ class Builder:
         self._fragments: dict[str, dict[str, str]] = {}
         self._configured_at: dict[str, int] = {}  # config -> state index of its last merge
         self._compiler: str | None = None
+        self._trees: dict[str, str | None] = {}  # commit -> its tree (a git run), once for all of a state's configs
 
     def make_env(self) -> dict[str, str]:
         env = dict(_REPRODUCIBLE_ENV)
@@ -176,9 +177,11 @@ class Builder:
     def verdict_key(self, spec: KconfigSpec, state: State) -> str:
         """Everything a build's outcome depends on: the state's content, the fragment, the compiler, the flags."""
         fragment = self.series.fragment_bytes(spec)
+        if state.commit not in self._trees:
+            self._trees[state.commit] = self.tree.tree_of(state.commit)
         return store.make_key(
             "build",
-            tree=self.tree.tree_of(state.commit),
+            tree=self._trees[state.commit],
             fragment=hashlib.sha256(fragment).hexdigest(),
             compiler=self.compiler(),
             flags=[*self.make_argv(spec.name, "all")[4:], sorted(_REPRODUCIBLE_ENV.items()), "tinyconfig"],

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from patchkit.errors import EnvironmentProblem, PatchkitError, UsageError, os_problem
 from patchkit.util import atomic, inputfile
+from patchkit.util.store import sha256_file
 
 
 @dataclass(frozen=True)
@@ -67,11 +67,6 @@ RESULTS_OUTPUT = OutputKind(
 MANIFEST = FORMAT_OUTPUT.manifest
 _STAGING_PREFIX = ".patchkit-staging-"
 _MAX_MANIFEST_BYTES = 1024 * 1024
-
-
-def _sha256(path: Path) -> str:
-    with path.open("rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def read_manifest(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> dict[str, list[str]] | None:
@@ -142,7 +137,7 @@ def prepare(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> dict[str, li
         if not manifest[entry]:  # listed without a hash: any content a run of this command left
             continue
         path = directory / entry
-        if not _regular(path) or _sha256(path) not in manifest[entry]:
+        if not _regular(path) or sha256_file(path) not in manifest[entry]:
             raise UsageError(
                 f"{path}: changed since patchkit wrote it; move it away or give {output.option} another directory "
                 "(nothing was written)"
@@ -279,7 +274,7 @@ def publish(
     The manifest first names old and new files together, so a run killed half
     way still leaves a directory the next run recognises as its own.
     """
-    new = {path.name: [_sha256(path)] for path in staged}
+    new = {path.name: [sha256_file(path)] for path in staged}
     union = {name: sorted(set(previous.get(name, [])) | set(new.get(name, []))) for name in {*previous, *new}}
     umask = _umask()
     try:

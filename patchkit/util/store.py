@@ -53,11 +53,9 @@ _CUT = "[patchkit: the first {} bytes are not kept]\n"
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """A file's SHA-256 (a kernel image's, an output file's), read in chunks."""
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def tail_of(path: Path, limit: int = MAX_EVIDENCE_BYTES) -> str:
@@ -168,18 +166,20 @@ class VerdictCache:
             self._prune()
         return verdict
 
-    def keep_image(self, image: Path) -> str:
-        """Store a copy of a built kernel image by its hash (for boots of cached builds); return the hash."""
-        digest = sha256_file(image)
+    def keep_image(self, image: Path, digest: str) -> None:
+        """Store a copy of a built kernel image by its hash (for boots of cached builds).
+
+        ``digest`` is the image's SHA-256 as its build computed it (the build's verdict names the image by it),
+        so the image is not hashed a second time here; :meth:`image` checks it again before a boot trusts it.
+        """
         target = self.root / _IMAGES / digest
         why = self._foreign()
         if why is not None:
             self.warn(f"verdict cache: {why}; the image is not kept")
-            return digest
+            return
         if not target.is_file():
             with locking.exclusive(self.root / ".lock", "writing the verdict cache", self.warn):
                 atomic.write_bytes(target, image.read_bytes())
-        return digest
 
     def image(self, digest: str) -> Path | None:
         target = self.root / _IMAGES / digest
@@ -289,7 +289,7 @@ def _decode(key: str, raw: bytes) -> Verdict | None:
 
 def _kind_of(path: Path) -> str:
     try:
-        outer = inputfile.parse_json(inputfile.read_limited(path, MAX_ENTRY_BYTES), str(path))
+        outer = inputfile.read_json(path, MAX_ENTRY_BYTES)
         kind = outer["verdict"]["kind"]
     except (PatchkitError, KeyError, TypeError):
         return "corrupt"

@@ -157,7 +157,8 @@ def python_note(checks: list[Check]) -> str | None:
 
 def _is_static(path: Path) -> bool:
     try:
-        head = path.read_bytes()[:8192]
+        with path.open("rb") as handle:
+            head = handle.read(8192)  # not the whole program: its head names the loader
     except OSError:
         return False
     return b"ld-linux" not in head

@@ -10,11 +10,9 @@ to the CI cache (every job restores it; several saving one key would race).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +21,12 @@ import jsonschema
 from patchkit.errors import DataError, UsageError
 from patchkit.series.model import Series
 from patchkit.util import inputfile
-from patchkit.util.yamldata import describe_schema_error, format_key_path
+from patchkit.util.yamldata import describe_schema_error, format_key_path, package_schema
 
 
 @cache
 def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(
-        resources.files("patchkit.verify").joinpath("matrix-schema.json").read_text(encoding="utf-8")
-    )
-    return loaded
+    return package_schema("patchkit.verify", "matrix-schema.json")
 
 
 def state_count(series: Series) -> int:
@@ -141,10 +136,9 @@ def job_of(entry: dict[str, Any], where: str) -> MatrixJob:
 def read_matrix(path: Path) -> list[MatrixJob]:
     """The jobs of a ``patchkit ci matrix`` output file; anything else is a DataError naming the file and key."""
     where = str(path)
-    raw = inputfile.read_limited(
+    data = inputfile.read_json(
         path, MAX_MATRIX_BYTES, missing="no such job matrix (the output of 'patchkit ci matrix')"
     )
-    data = inputfile.parse_json(raw, where)
     errors = list(jsonschema.Draft202012Validator(schema()).iter_errors(data))
     if errors:
         key_path, why = describe_schema_error(errors[0])

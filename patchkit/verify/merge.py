@@ -15,7 +15,7 @@ cannot pass. Two reports that give one part opposite verdicts are an error namin
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -157,7 +157,6 @@ def _expected(report: VerifyReport, jobs: Sequence[MatrixJob] | None) -> dict[Ke
     states = list(report.states)
     indexes = {state.index for state in states}
     end = states[-1].index
-    boots = {c.name for c in report.configs if c.boots}
     everything = tuple(c.name for c in report.configs)
     expected: dict[Key, str | None] = {}
     for job in jobs if jobs is not None else [None]:
@@ -174,32 +173,28 @@ def _expected(report: VerifyReport, jobs: Sequence[MatrixJob] | None) -> dict[Ke
             except UsageError as exc:
                 raise DataError(f"{job.where}.args: {exc.message}") from None
             lint, build, boot, configs = job.lint, job.build, job.boot, job.configs or everything
-        if lint:
-            expected.setdefault((LINT, None, None), name)
-        if not build:
-            continue
-        for config in configs:
-            for index in range(first, last + 1):  # only the job's own range: linear in what it covers
-                if index in indexes:
-                    expected.setdefault((BUILD, config, index), name)
-            if boot and last == end and config in boots:
-                expected.setdefault((BOOT, config, end), name)
+        for key in _parts(report, lint, build, boot, configs, (first, last)):
+            if key[0] != BUILD or key[2] in indexes:
+                expected.setdefault(key, name)
     return expected
 
 
-def _covered(report: VerifyReport, scope: Scope) -> Iterable[Key]:
-    """The parts one partial covered, as its scope says (the cells it holds are in them)."""
-    if scope.lint:
+def _parts(
+    report: VerifyReport, lint: bool, build: bool, boot: bool, configs: Iterable[str], states: tuple[int, int]
+) -> Iterator[Key]:
+    """The parts a run of these stages, configs and states covers: each config built at each state of the range
+    (only the range: linear in what it covers), booted when the range ends at the series' end and it boots."""
+    if lint:
         yield (LINT, None, None)
-    if not scope.build:
+    if not build:
         return
-    first, last = scope.states
+    first, last = states
     end = report.states[-1].index
     boots = {c.name for c in report.configs if c.boots}
-    for config in scope.configs:
+    for config in configs:
         for index in range(first, last + 1):
             yield (BUILD, config, index)
-        if scope.boot and last == end and config in boots:
+        if boot and last == end and config in boots:
             yield (BOOT, config, end)
 
 
@@ -209,7 +204,8 @@ def coverage(
     """What no partial covered of what was expected, lint first, then by stage, config and state."""
     expected = _expected(first, jobs)
     for partial, scope in scopes:
-        for key in _covered(partial, scope):
+        # what a partial covered, as its scope says (the cells it holds are in them)
+        for key in _parts(partial, scope.lint, scope.build, scope.boot, scope.configs, scope.states):
             expected.pop(key, None)
     column = {c.name: n for n, c in enumerate(first.configs)}
     rank = {LINT: 0, BUILD: 1, BOOT: 2}

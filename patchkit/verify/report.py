@@ -550,10 +550,10 @@ def _check_references(report: VerifyReport, where: str) -> None:
 def read_report(path: Path) -> VerifyReport:
     """A report.json, or a directory holding one; anything but a readable, valid report is a DataError."""
     target = path / "report.json" if path.is_dir() else path
-    raw = inputfile.read_limited(
+    data = inputfile.read_json(
         target, MAX_REPORT_BYTES, missing="no such report (verify writes report.json into its results directory)"
     )
-    return VerifyReport.from_json(inputfile.parse_json(raw, str(target)), str(target))
+    return VerifyReport.from_json(data, str(target))
 
 
 def built_configs(report: VerifyReport) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ can see which builds really ran and which verdicts came from the cache.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -175,3 +176,16 @@ def test_the_cache_stays_under_its_size_bound_dropping_the_least_recently_used(t
     assert cache.get(make_key("build", n=29)) is not None and cache.get(make_key("build", n=0)) is None
     assert cache.clear() == sum(info["entries"].values())
     assert cache.info()["entries"] == {}
+
+
+def test_a_kept_image_is_stored_by_its_builds_hash_and_not_trusted_once_changed(tmp_path: Path) -> None:
+    cache = VerdictCache(tmp_path / "verdicts")
+    image = tmp_path / "bzImage"
+    image.write_bytes(b"a kernel image")
+    digest = hashlib.sha256(b"a kernel image").hexdigest()
+    cache.keep_image(image, digest)
+    kept = cache.image(digest)
+    assert kept == tmp_path / "verdicts" / "images" / digest
+    assert kept.read_bytes() == b"a kernel image"
+    kept.write_bytes(b"another kernel image")  # a kept copy that no longer has its name's hash is not booted
+    assert cache.image(digest) is None
