@@ -64,9 +64,7 @@ def rewrite_console_script(script: Path, python: str) -> bool:
         return False
     if not first.startswith("#!") or "python" not in first:
         raise UsageError(f"{script}: not a Python console script (its first line is {first!r}); left alone")
-    mode = script.stat().st_mode & 0o7777
-    atomic.write_text(script, wanted + rest)  # a kill leaves the old script or the new one, never half of one
-    script.chmod(mode)  # the temporary file was 0600
+    atomic.write_text(script, wanted + rest)  # a kill leaves the old script or the new one (its mode kept)
     return True
 
 
@@ -75,8 +73,8 @@ def install_hook(site_packages: Path) -> bool:
     hook = site_packages / HOOK_NAME
     if hook.is_file() and hook.read_text(encoding="utf-8") == HOOK:
         return False
-    atomic.write_text(hook, HOOK)  # half a line would be a SyntaxError that site.py prints at every start
-    hook.chmod(0o644)  # as pip leaves site-packages' files
+    # half a line would be a SyntaxError that site.py prints at every start; 0644 as pip leaves its files
+    atomic.write_text(hook, HOOK, 0o644)
     return True
 
 

@@ -47,10 +47,7 @@ def stage_all(top: Path, jobs: int | None = None) -> None:
     _require_no_conversion(top, entries)
     object_ids = _hash_files(top, entries, jobs)
     index = top / ".git" / "index"
-    atomic.write_bytes(index, _index_bytes(entries, object_ids))
-    umask = os.umask(0)
-    os.umask(umask)
-    index.chmod(0o666 & ~umask)  # as git would create it (the atomic write's temporary file is 0600)
+    atomic.write_bytes(index, _index_bytes(entries, object_ids), 0o666 & ~atomic.umask())  # as git makes it
 
 
 def _walk(top: Path) -> Iterator[_Entry]:

@@ -92,8 +92,7 @@ def read_manifest(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> dict[s
 
 def _write_manifest(directory: Path, files: dict[str, list[str]], output: OutputKind) -> None:
     data = {"kind": output.kind, "files": dict(sorted(files.items()))}
-    atomic.write_text(directory / output.manifest, json.dumps(data, indent=2) + "\n")
-    os.chmod(directory / output.manifest, 0o666 & ~_umask())
+    atomic.write_text(directory / output.manifest, json.dumps(data, indent=2) + "\n", 0o666 & ~atomic.umask())
 
 
 def prepare(directory: Path, output: OutputKind = FORMAT_OUTPUT) -> dict[str, list[str]]:
@@ -276,7 +275,7 @@ def publish(
     """
     new = {path.name: [sha256_file(path)] for path in staged}
     union = {name: sorted(set(previous.get(name, [])) | set(new.get(name, []))) for name in {*previous, *new}}
-    umask = _umask()
+    umask = atomic.umask()
     try:
         _write_manifest(directory, union, output)
         for path in staged:
@@ -300,9 +299,3 @@ def _regular(path: Path) -> bool:
         return stat.S_ISREG(path.lstat().st_mode)
     except OSError:
         return False
-
-
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
