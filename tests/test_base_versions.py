@@ -313,3 +313,16 @@ def test_import_from_a_prepared_tree_records_its_exact_package_version(
     data = yaml.safe_load((tmp_path / "series" / "fresh" / "series.yaml").read_text())
     assert data["base"] == prepared.base().to_data()
     assert _git(prepared.path, "config", "patchkit.packageVersion").strip() == "6.1.99-2"
+
+
+@pytest.mark.parametrize(
+    ("makefile", "version"),
+    [
+        ("VERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\nEXTRAVERSION =\n", "6.1.192"),
+        ("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\nEXTRAVERSION = -rc1\n", "6.12-rc1"),
+        ("", "0.0"),  # a tree without a top-level Makefile (import --mbox --tree on a small test tree)
+        ("all:\n\ttrue\n", "0.0"),
+    ],
+)
+def test_the_kernel_version_is_read_from_the_top_level_makefile(makefile: str, version: str) -> None:
+    assert basetree.kernel_version_of_makefile(makefile) == version

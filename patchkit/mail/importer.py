@@ -71,7 +71,7 @@ def import_range(
     base_tree = tree.tree_of(base)
     assert base_tree is not None  # base is a commit
     makefile = tree.git("show", f"{base}:Makefile", check=False)
-    version = kernel_version_of_makefile(makefile) if makefile else "0.0"
+    version = kernel_version_of_makefile(makefile)
     series = _assemble(existing, directory, name, Base(package, version, base_tree, package_version), patches, configs)
     if not overlay_tip and existing is not None and existing.overlay_patches:
         # Overlays are never on the branch: keep the ones the series already has.

@@ -89,10 +89,13 @@ def kernel_version(tree_path: Path) -> str:
 
 
 def kernel_version_of_makefile(text: str) -> str:
+    """The kernel version a top-level Makefile names ("6.1.192"); "0.0" for a tree without one (a test tree)."""
     fields = {}
     for key in ("VERSION", "PATCHLEVEL", "SUBLEVEL", "EXTRAVERSION"):
         match = re.search(rf"^{key}\s*=\s*(\S*)\s*$", text, re.MULTILINE)
         fields[key] = match.group(1) if match else ""
+    if not fields["VERSION"] or not fields["PATCHLEVEL"]:
+        return "0.0"
     version = f"{fields['VERSION']}.{fields['PATCHLEVEL']}"
     if fields["SUBLEVEL"] not in ("", "0"):
         version += f".{fields['SUBLEVEL']}"
